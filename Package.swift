@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// ptrain: data-parallel CNN training on CPUs.
+//
+// Targets follow the dependency direction of DESIGN.md; an arrow never points up:
+//   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainCLI (the `ptrain` executable)
+// CZlib is a system-library target (zlib, for .gz datasets).
+import PackageDescription
+
+/// The SIMD kernels need the host's vector ISA: without a CPU flag Swift lowers
+/// `SIMD16<Float>` fused multiply-adds to per-lane libm calls (~150x slower).
+/// See shared PLATFORM.md. `-target-cpu native` lets LLVM emit AVX-512 FMAs.
+let hostISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
+
+let package = Package(
+    name: "ptrain",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ptrain", targets: ["PTrainCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "PTrainKernels", swiftSettings: hostISA),
+        .target(name: "PTrain",
+                dependencies: ["PTrainKernels", .product(name: "Yams", package: "Yams")],
+                swiftSettings: hostISA),
+        .target(name: "PTrainData", dependencies: ["PTrain", "CZlib"], swiftSettings: hostISA),
+        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData"], swiftSettings: hostISA),
+        .executableTarget(name: "PTrainCLI",
+                          dependencies: ["PTrainRuntime",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: hostISA),
+        .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainTests", dependencies: ["PTrain"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime"], swiftSettings: hostISA),
+    ]
+)

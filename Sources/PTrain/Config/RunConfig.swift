@@ -1,0 +1,208 @@
+import Foundation
+import Yams
+
+/// Datasets a config may name (`data.dataset`). Readers live in PTrainData.
+public let knownDatasets = ["mnist", "fashion-mnist", "digits", "cifar-10", "synthetic"]
+
+/// `data:` — where samples come from and how they are scaled.
+public struct DataConfig: Sendable {
+    public var dataset: String
+    /// Dataset directory; when absent, `$PTRAIN_DATA/<dataset folder>`.
+    public var path: String?
+    /// Per-channel normalisation applied to pixels scaled to [0, 1]: `(x - mean) / std`.
+    public var mean: [Float]
+    public var std: [Float]
+    /// Binary tasks: the label becomes 1 for this class, 0 for every other.
+    public var binaryTarget: Int?
+    /// Use only the first N samples of a split (quick runs, tests).
+    public var trainLimit: Int?
+    public var testLimit: Int?
+    /// Synthetic source: samples per split and classes (shape = model input).
+    public var syntheticCount: Int
+    public var syntheticClasses: Int
+}
+
+/// `train.optimizer:` — SGD with momentum (PyTorch semantics).
+public struct OptimizerConfig: Sendable, Equatable {
+    public var learningRate: Double
+    public var momentum: Double
+    public var nesterov: Bool
+    public var weightDecay: Double
+}
+
+/// `train.schedule:` — learning rate over time, in epochs (fractional).
+public struct ScheduleConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case constant, step, multistep, cosine }
+    public var kind: Kind
+    /// step: multiply by gamma every `stepSize` epochs.
+    public var stepSize: Double
+    public var gamma: Double
+    /// multistep: multiply by gamma at each milestone epoch.
+    public var milestones: [Double]
+    /// cosine: the rate at the end of training.
+    public var minLearningRate: Double
+    /// Linear warm-up from ~0 over this many epochs (any kind).
+    public var warmupEpochs: Double
+}
+
+/// `train:` — how long and how the model is trained and evaluated.
+public struct TrainConfig: Sendable {
+    public var epochs: Int
+    /// Stop after this many optimizer steps (optional).
+    public var maxSteps: Int?
+    /// Global batch (samples per optimizer step).
+    public var batch: Int
+    public var evalBatch: Int
+    public var optimizer: OptimizerConfig
+    public var schedule: ScheduleConfig
+    /// Progress line every N steps (0: only per epoch).
+    public var logEvery: Int
+}
+
+/// `runtime:` — workers and sharding (the multi-core scheduler reads these).
+public struct RuntimeConfig: Sendable {
+    public var workers: Int
+    /// Samples per shard; the global batch is cut into batch/shard shards.
+    public var shard: Int
+}
+
+/// A whole run, strictly decoded from YAML (+ `--set` overrides).
+public struct RunConfig {
+    public var name: String
+    public var seed: UInt64
+    public var data: DataConfig
+    public var model: ModelSpec
+    public var train: TrainConfig
+    public var runtime: RuntimeConfig
+    /// The config as decoded, every default filled in (YAML text).
+    public var resolvedYAML: String
+    /// The file it came from, as given.
+    public var file: String
+
+    /// Reads, overrides and decodes `file`. Every problem is a `ConfigError`
+    /// naming the file, line and key.
+    public static func load(file: String, overrides: [String] = []) throws -> RunConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigError("\(file): cannot read the config file (\(FileManager.default.fileExists(atPath: file) ? "not UTF-8 text or unreadable" : "no such file"))")
+        }
+        return try parse(yaml: text, file: file, overrides: overrides)
+    }
+
+    public static func parse(yaml text: String, file: String, overrides: [String] = []) throws -> RunConfig {
+        var root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw ConfigError("\(file): the config is empty") }
+            root = node
+        } catch let e as ConfigError {
+            throw e
+        } catch let e as YamlError {
+            throw ConfigError("\(file): not valid YAML: \(yamlErrorSummary(e))")
+        } catch {
+            throw ConfigError("\(file): not valid YAML: \(error)")
+        }
+        root = try ConfigOverrides.apply(overrides, to: root)
+        let top = try ConfigValue(node: root, path: "", file: file).mapping()
+        return try decode(top, file: file)
+    }
+
+    private static func decode(_ top: ConfigMapping, file: String) throws -> RunConfig {
+        let name = try top.string("name", default: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent)
+        let seed = UInt64(try top.int("seed", default: 1, 0...Int.max))
+
+        let d = try top.mapping("data")
+        let dataset = try d.string("dataset", oneOf: knownDatasets)
+        let path = try d.optionalString("path")
+        let n = try d.mapping("normalize")
+        let mean = try n.doubles("mean", -1e6...1e6)?.map(Float.init) ?? []
+        let std = try n.doubles("std", 1e-12...1e6, count: mean.isEmpty ? nil : mean.count)?.map(Float.init) ?? []
+        if mean.count != std.count {
+            throw (n.optional("mean") ?? n.value).error("normalize needs both mean and std, one value per channel")
+        }
+        try n.finish()
+        let binaryTarget = try d.optionalInt("binary_target", 0...1000)
+        let trainLimit = try d.optionalInt("train_limit", 1...)
+        let testLimit = try d.optionalInt("test_limit", 1...)
+        let syntheticCount = try d.int("synthetic_count", default: 1024, 1...)
+        let syntheticClasses = try d.int("synthetic_classes", default: 10, 2...)
+        try d.finish()
+        let data = DataConfig(dataset: dataset, path: path, mean: mean, std: std, binaryTarget: binaryTarget,
+                              trainLimit: trainLimit, testLimit: testLimit,
+                              syntheticCount: syntheticCount, syntheticClasses: syntheticClasses)
+
+        let mm = try top.mapping("model")
+        let model = try ModelSpec.parse(mm)
+        if !data.mean.isEmpty && data.mean.count != model.inputShape.channels {
+            throw (n.optional("mean") ?? n.value).error("expected \(model.inputShape.channels) per-channel values (the model input has \(model.inputShape.channels) channels), found \(data.mean.count)")
+        }
+        _ = try model.build()  // shape errors now, with their YAML locations
+
+        let t = try top.mapping("train")
+        let epochs = try t.int("epochs", 1...)
+        let maxSteps = try t.optionalInt("steps", 1...)
+        let batch = try t.int("batch", 1...1_000_000)
+        let evalBatch = try t.int("eval_batch", default: max(batch, 256), 1...1_000_000)
+        let logEvery = try t.int("log_every", default: 0, 0...)
+        let o = try t.mapping("optimizer")
+        _ = try o.string("type", default: "sgd", oneOf: ["sgd"])
+        let optimizer = OptimizerConfig(learningRate: try o.double("lr", 0...100, openLower: true),
+                                        momentum: try o.double("momentum", default: 0, 0...0.9999),
+                                        nesterov: try o.bool("nesterov", default: false),
+                                        weightDecay: try o.double("weight_decay", default: 0, 0...1))
+        if optimizer.nesterov && optimizer.momentum == 0 {
+            throw (o.optional("nesterov") ?? o.value).error("nesterov needs momentum > 0")
+        }
+        try o.finish()
+        let s = try t.mapping("schedule")
+        let kind = ScheduleConfig.Kind(rawValue: try s.string("type", default: "constant",
+                                                              oneOf: ScheduleConfig.Kind.allCases.map(\.rawValue)))!
+        var milestones: [Double] = []
+        if kind == .multistep {
+            let raw = try s.require("milestones")
+            milestones = try s.doubles("milestones", 0...1e6) ?? []
+            if milestones.isEmpty || milestones != milestones.sorted() {
+                throw raw.mismatch("a non-empty increasing list of epochs")
+            }
+        }
+        let schedule = ScheduleConfig(
+            kind: kind,
+            stepSize: kind == .step ? try s.double("step_size", 0...1e6, openLower: true) : 1,
+            gamma: kind == .step || kind == .multistep ? try s.double("gamma", default: 0.1, 0...1, openLower: true) : 1,
+            milestones: milestones,
+            minLearningRate: kind == .cosine ? try s.double("min_lr", default: 0, 0...100) : 0,
+            warmupEpochs: try s.double("warmup_epochs", default: 0, 0...1e6))
+        try s.finish()
+        try t.finish()
+        let train = TrainConfig(epochs: epochs, maxSteps: maxSteps, batch: batch, evalBatch: evalBatch,
+                                optimizer: optimizer, schedule: schedule, logEvery: logEvery)
+
+        let r = try top.mapping("runtime")
+        let workers = try r.int("workers", default: 1, 1...1024)
+        let shardValue = r.optional("shard")
+        let shard = try r.int("shard", default: batch, 1...)
+        if batch % shard != 0 {
+            throw (shardValue ?? r.value).error("the global batch \(batch) must be a multiple of the shard size \(shard)")
+        }
+        try r.finish()
+        try top.finish()
+
+        let resolved = (try? Yams.serialize(node: top.resolvedNode)) ?? ""
+        return RunConfig(name: name, seed: seed, data: data, model: model, train: train,
+                         runtime: RuntimeConfig(workers: workers, shard: shard),
+                         resolvedYAML: resolved, file: file)
+    }
+}
+
+/// libyaml's message with its line and column, without Swift type noise.
+private func yamlErrorSummary(_ e: YamlError) -> String {
+    switch e {
+    case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+         .composer(let context, let problem, let mark, _):
+        return "line \(mark.line), column \(mark.column): \(problem)\(context.map { " (\($0.text))" } ?? "")"
+    case .duplicatedKeysInMapping(let duplicates, let context):
+        return "line \(context.mark.line): duplicate keys \(duplicates.joined(separator: ", "))"
+    default: return "\(e)"
+    }
+}

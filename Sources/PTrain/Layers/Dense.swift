@@ -1,0 +1,58 @@
+import PTrainKernels
+
+/// Fully connected layer: `y[n, o] = sum_i x[n, i] * W[o, i] + b[o]`.
+/// Input of any shape is read as its flattening `[N, I]`; output `[N, O]`.
+/// Weights `[O, I]` as in PyTorch `nn.Linear`.
+public final class Dense: Layer {
+    public let name: String
+    public let typeName = "dense"
+    public let inputShape: TensorShape
+    public let outputShape: TensorShape
+    public let parameterSpecs: [ParameterSpec]
+    public let hasBias: Bool
+    private var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>?
+    private var dWeight: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>?
+
+    public init(name: String, input: TensorShape, units: Int, bias: Bool = true, initScheme: InitScheme = .pytorch) {
+        self.name = name
+        inputShape = input
+        outputShape = TensorShape(units)
+        hasBias = bias
+        var specs = [ParameterSpec(name: "weight", shape: [units, input.count],
+                                   initializer: initScheme.weight(fanIn: input.count, fanOut: units))]
+        if bias { specs.append(ParameterSpec(name: "bias", shape: [units], initializer: initScheme.bias(fanIn: input.count))) }
+        parameterSpecs = specs
+    }
+
+    public var detail: String { "\(inputShape.count) -> \(outputShape.count)\(hasBias ? "" : " no bias")" }
+    public var forwardFLOPs: Int { 2 * inputShape.count * outputShape.count }
+
+    public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
+        weight = parameters[0]; dWeight = gradients[0]
+        if hasBias { bias = parameters[1]; dBias = gradients[1] }
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
+        let i = inputShape.count, o = outputShape.count
+        sgemm(transA: false, transB: true, m: batch, n: o, k: i, alpha: 1, a: x, lda: i,
+              b: weight, ldb: i, beta: 0, c: y, ldc: o, workspace: context.gemm)
+        if let bias {
+            for n in 0..<batch { accumulate(bias, into: y + n * o, count: o) }
+        }
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
+        let i = inputShape.count, o = outputShape.count
+        if let dx {  // dx[N, I] += dy[N, O] * W[O, I]
+            sgemm(transA: false, transB: false, m: batch, n: i, k: o, alpha: 1, a: dy, lda: o,
+                  b: weight, ldb: i, beta: 1, c: dx, ldc: i, workspace: context.gemm)
+        }
+        // dW[O, I] += dy^T[O, N] * x[N, I]
+        sgemm(transA: true, transB: false, m: o, n: i, k: batch, alpha: 1, a: dy, lda: o,
+              b: x, ldb: i, beta: 1, c: dWeight, ldc: i, workspace: context.gemm)
+        if let dBias {
+            for n in 0..<batch { accumulate(dy + n * o, into: dBias, count: o) }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import PTrainKernels
+
+/// Max pooling `[N, C, H, W]` -> `[N, C, OH, OW]`; any window, stride and
+/// padding (overlapping 3x3/2 included). Remembers each output's winning input
+/// position so backward routes gradients without recomputing the max.
+public final class MaxPool2D: Layer {
+    public let name: String
+    public let typeName = "maxpool"
+    public let inputShape: TensorShape
+    public let outputShape: TensorShape
+    public let parameterSpecs: [ParameterSpec] = []
+    public let geometry: WindowGeometry
+    private var argmax: Int32Buffer?
+
+    public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
+        self.name = name
+        inputShape = input
+        geometry = WindowGeometry(channels: input.channels, height: input.height, width: input.width,
+                                  kernelH: kernel.0, kernelW: kernel.1, strideH: stride.0, strideW: stride.1,
+                                  padH: padding.0, padW: padding.1)
+        outputShape = TensorShape(input.channels, geometry.outH, geometry.outW)
+    }
+
+    public var detail: String { poolDetail(geometry) }
+    /// One comparison per window tap.
+    public var forwardFLOPs: Int { outputShape.count * geometry.kernelH * geometry.kernelW }
+
+    public func allocate(maxBatch: Int) {
+        if argmax == nil { argmax = Int32Buffer(count: maxBatch * outputShape.count) }
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
+        maxPoolForward(x, geometry, batch: batch, y, argmax: argmax!.pointer)
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
+        guard let dx else { return }
+        maxPoolBackward(dy, argmax: argmax!.pointer, geometry, batch: batch, dx)
+    }
+}
+
+/// `3x3/2 pad 1` style description shared by the pooling layers.
+func poolDetail(_ g: WindowGeometry) -> String {
+    var s = "\(g.kernelH)x\(g.kernelW)/\(g.strideH == g.strideW ? "\(g.strideH)" : "\(g.strideH)x\(g.strideW)")"
+    if g.padH != 0 || g.padW != 0 { s += " pad \(g.padH == g.padW ? "\(g.padH)" : "\(g.padH)x\(g.padW)")" }
+    return s
+}

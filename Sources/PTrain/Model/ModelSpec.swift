@@ -1,0 +1,69 @@
+/// A parsed `model:` section: input shape, loss, and a factory per layer.
+/// `build()` turns it into a `Model` (as often as there are replicas);
+/// `RunConfig` builds it once at load so that shape errors surface in
+/// `ptrain check`, with the YAML location of the offending layer.
+public struct ModelSpec {
+    public struct LayerEntry {
+        public let name: String
+        public let type: String
+        /// `file:line:col: model.layers[i]` of the layer's entry, for errors.
+        public let origin: ConfigValue
+        public let factory: LayerFactory
+    }
+
+    public let inputShape: TensorShape
+    public let loss: LossKind
+    public let layers: [LayerEntry]
+
+    public init(inputShape: TensorShape, loss: LossKind, layers: [LayerEntry]) {
+        self.inputShape = inputShape; self.loss = loss; self.layers = layers
+    }
+
+    /// Parses `model:` (keys `input`, `layers`, `loss`).
+    public static func parse(_ m: ConfigMapping) throws -> ModelSpec {
+        let inputValue = try m.require("input")
+        let dims = try inputValue.ints(1...100_000)
+        guard (1...3).contains(dims.count) else { throw inputValue.mismatch("[channels, height, width], [channels, length] or [features]") }
+        let input = dims.count == 3 ? TensorShape(dims[0], dims[1], dims[2])
+            : dims.count == 2 ? TensorShape(dims[0], 1, dims[1]) : TensorShape(dims[0])
+        m.record("input", inputValue.node)
+        let loss = LossKind(rawValue: try m.string("loss", default: LossKind.softmaxCrossEntropy.rawValue,
+                                                   oneOf: LossKind.allCases.map(\.rawValue)))!
+        var entries: [LayerEntry] = []
+        var names: Set<String> = []
+        for (index, lm) in try m.mappings("layers").enumerated() {
+            let type = try lm.string("type", oneOf: LayerRegistry.typeNames)
+            let name = try lm.string("name", default: String(index))
+            guard names.insert(name).inserted else { throw lm.value.error("duplicate layer name '\(name)'") }
+            let factory = try LayerRegistry.parsers[type]!(lm)
+            try lm.finish()
+            entries.append(LayerEntry(name: name, type: type, origin: lm.value, factory: factory))
+        }
+        guard !entries.isEmpty else { throw try m.require("layers").error("a model needs at least one layer") }
+        try m.finish()
+        return ModelSpec(inputShape: input, loss: loss, layers: entries)
+    }
+
+    /// Builds the layers in order, each from the previous one's output shape.
+    public func build(classes: Int? = nil) throws -> Model {
+        var shape = inputShape
+        var built: [any Layer] = []
+        for entry in layers {
+            do {
+                let layer = try entry.factory(entry.name, shape)
+                built.append(layer)
+                shape = layer.outputShape
+            } catch let e as ShapeError {
+                throw entry.origin.error("(\(entry.type)) \(e.message)")
+            }
+        }
+        let model = Model(inputShape: inputShape, layers: built, loss: loss)
+        if let classes {
+            let needed = loss.requiredOutputs(classes: classes)
+            if model.outputShape.count != needed {
+                throw layers.last!.origin.error("the last layer outputs \(model.outputShape) values but \(loss.rawValue) over \(classes) classes needs \(needed)")
+            }
+        }
+        return model
+    }
+}

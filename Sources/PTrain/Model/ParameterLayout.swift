@@ -1,0 +1,58 @@
+/// Where each parameter tensor lives in the flat arenas. Parameters of the
+/// whole model are ONE contiguous Float buffer and gradients a second buffer
+/// with the same layout, so the optimizer, the gradient reduction, parameter
+/// averaging and checkpointing are single passes over contiguous memory.
+public struct ParameterLayout: Sendable {
+    public struct Entry: Sendable, Hashable {
+        /// PyTorch `state_dict` key, e.g. `0.weight`.
+        public let name: String
+        public let shape: [Int]
+        /// Offset in floats from the arena's start; a multiple of `alignment`.
+        public let offset: Int
+        public let initializer: Initializer
+        public let layerIndex: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    /// Tensor offsets are multiples of 16 floats (64 bytes: one cache line,
+    /// one AVX-512 vector), so a tensor never shares a line with another.
+    public static let alignment = 16
+
+    public let entries: [Entry]
+    /// Arena size in floats, padding included.
+    public let totalCount: Int
+
+    public init(layers: [any Layer]) {
+        var entries: [Entry] = []
+        var offset = 0
+        for (index, layer) in layers.enumerated() {
+            for spec in layer.parameterSpecs {
+                entries.append(Entry(name: "\(layer.name).\(spec.name)", shape: spec.shape, offset: offset,
+                                     initializer: spec.initializer, layerIndex: index))
+                offset += (spec.count + Self.alignment - 1) / Self.alignment * Self.alignment
+            }
+        }
+        self.entries = entries
+        totalCount = offset
+    }
+
+    /// Trainable parameter count (padding excluded).
+    public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
+
+    /// Fills the arena from the initialisers; tensor `i` draws from the stream
+    /// keyed by `(seed, i)`, so values depend only on the seed and the model.
+    public func initialize(_ arena: FloatBuffer, seed: UInt64) {
+        precondition(arena.count == totalCount)
+        arena.zero()
+        for (index, entry) in entries.enumerated() {
+            var rng = CounterRNG(seed: seed, stream: .initialisation, UInt64(index))
+            let p = arena.pointer + entry.offset
+            switch entry.initializer {
+            case .zeros: break
+            case .ones: for i in 0..<entry.count { p[i] = 1 }
+            case .uniform(let bound): for i in 0..<entry.count { p[i] = (2 * rng.uniform() - 1) * bound }
+            case .normal(let std): for i in 0..<entry.count { p[i] = rng.normal() * std }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+/// `ptrain`: the command line. Parsing and printing only; the work lives in
+/// the libraries (STYLE: the CLI is thin).
+@main
+struct PTrainMain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ptrain",
+        abstract: "Train convolutional networks on CPUs, data-parallel across cores.",
+        subcommands: [TrainCommand.self, EvalCommand.self, SummaryCommand.self, CheckCommand.self])
+}
+
+/// Options shared by every command that reads a config.
+struct ConfigOptions: ParsableArguments {
+    @Argument(help: "The run's YAML config file (see configs/).")
+    var config: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. --set train.epochs=3 (repeatable).",
+                                                          valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    func load(extra: [String] = []) throws -> RunConfig {
+        try RunConfig.load(file: config, overrides: overrides + extra)
+    }
+}
+
+/// Runs `body`, turning the errors a user can cause (config, data, run) into
+/// one line on stderr and exit status 1 — never a trap or a stack trace.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as ConfigError {
+        fail(e.description)
+    } catch let e as DataError {
+        fail(e.description)
+    } catch let e as RunError {
+        fail(e.description)
+    } catch let e as Safetensors.FormatError {
+        fail(e.description)
+    } catch let e as AtomicFile.WriteError {
+        fail(e.description)
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    Foundation.exit(1)
+}
+
+/// Prints a line and flushes, so progress shows up promptly in pipes and logs.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model; writes config.yaml, metrics.jsonl and checkpoints/ into the run directory.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Run directory (default: runs/NAME, or runs/NAME-2, ... if taken).")
+    var out: String?
+
+    @Option(help: "Random seed (overrides the config's seed).")
+    var seed: UInt64?
+
+    func run() throws {
+        let start = monotonicSeconds()
+        try reportingErrors {
+            let config = try options.load(extra: seed.map { ["seed=\($0)"] } ?? [])
+            let data = try DataSources.load(config.data, model: config.model)
+            let directory = try RunDirectory.create(explicit: out, name: config.name)
+            let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
+                                      startTime: start, log: say)
+            say(ModelSummary(model: trainer.model).table)
+            let result = try trainer.run()
+            say(String(format: "done: %d epochs, %d steps in %.1fs; test top-1 %.2f%% (best %.2f%%); weights in %@",
+                       result.epochs, result.steps, result.elapsed, 100 * result.finalEval.top1, 100 * result.bestTop1,
+                       directory.checkpoints.appendingPathComponent("last.safetensors").path))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// Point-wise activations and their gradients. Backward ACCUMULATES into dx.
+
+/// `y = max(x, 0)`.
+public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: v.replacing(with: zero, where: v .< zero), as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { y[i] = x[i] > 0 ? x[i] : 0; i += 1 }
+}
+
+/// `dx += dy * (y > 0)`, using the forward OUTPUT y (so ReLU can run in place).
+public func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>, count: Int) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+        let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self)
+        let d = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(dx + i).storeBytes(of: d + g.replacing(with: zero, where: yv .<= zero), as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { if y[i] > 0 { dx[i] += dy[i] }; i += 1 }
+}
+
+/// Numerically safe logistic function for one value.
+@inline(__always)
+public func sigmoid(_ x: Float) -> Float {
+    if x >= 0 { return 1 / (1 + (-x).exp_()) }
+    let e = x.exp_()
+    return e / (1 + e)
+}
+
+/// `y = 1 / (1 + exp(-x))`.
+public func sigmoidForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { y[i] = sigmoid(x[i]) }
+}
+
+/// `dx += dy * y * (1 - y)`, from the forward output y.
+public func sigmoidBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                            _ dx: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    let one = SIMD16<Float>(repeating: 1)
+    while i + 16 <= count {
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+        let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self)
+        var d = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Float>.self)
+        d.addProduct(g * yv, one - yv)
+        UnsafeMutableRawPointer(dx + i).storeBytes(of: d, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { dx[i] += dy[i] * y[i] * (1 - y[i]); i += 1 }
+}

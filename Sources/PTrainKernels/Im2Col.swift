@@ -1,0 +1,99 @@
+// im2col / col2im for one image in CHW layout: lowers a 2-D convolution to GEMM.
+//
+// Column matrix layout: `col[(c * kh + i) * kw + j, oy * outW + ox]`, i.e.
+// `[C*KH*KW, OH*OW]` row-major, matching an OIHW weight viewed as `[O, C*KH*KW]`.
+// Out-of-image taps (padding) read as 0 in im2col and are dropped in col2im.
+
+/// Geometry of a 2-D window sliding over an image plane; shared by convolution
+/// and pooling. All sizes in elements; `outH/outW` follow PyTorch's floor rule.
+public struct WindowGeometry: Sendable, Hashable {
+    public let channels: Int, height: Int, width: Int
+    public let kernelH: Int, kernelW: Int
+    public let strideH: Int, strideW: Int
+    public let padH: Int, padW: Int
+
+    public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
+                strideH: Int, strideW: Int, padH: Int, padW: Int) {
+        self.channels = channels; self.height = height; self.width = width
+        self.kernelH = kernelH; self.kernelW = kernelW
+        self.strideH = strideH; self.strideW = strideW
+        self.padH = padH; self.padW = padW
+    }
+
+    /// `floor((H + 2P - K) / S) + 1`; may be <= 0 for impossible shapes (callers validate).
+    public var outH: Int { (height + 2 * padH - kernelH) / strideH + 1 }
+    public var outW: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+    /// Rows of the column matrix: C*KH*KW.
+    public var columnRows: Int { channels * kernelH * kernelW }
+    /// Columns of the column matrix: OH*OW.
+    public var columnCols: Int { outH * outW }
+}
+
+/// `image [C, H, W]` -> `col [C*KH*KW, OH*OW]`. Writes every element of `col`.
+public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW
+    var row = 0
+    for c in 0..<g.channels {
+        let plane = image + c * g.height * g.width
+        for ki in 0..<g.kernelH {
+            for kj in 0..<g.kernelW {
+                let dst = col + row * oh * ow
+                for oy in 0..<oh {
+                    let iy = oy * g.strideH - g.padH + ki
+                    let drow = dst + oy * ow
+                    if iy < 0 || iy >= g.height {
+                        drow.update(repeating: 0, count: ow)
+                        continue
+                    }
+                    let srow = plane + iy * g.width
+                    if g.strideW == 1 {
+                        // Contiguous run: copy the valid middle, zero the padded ends.
+                        let shift = kj - g.padW  // ix = ox + shift
+                        let lo = max(0, -shift), hi = min(ow, g.width - shift)
+                        if lo > 0 { drow.update(repeating: 0, count: min(lo, ow)) }
+                        if hi > lo { (drow + lo).update(from: srow + lo + shift, count: hi - lo) }
+                        if hi < ow { (drow + max(hi, 0)).update(repeating: 0, count: ow - max(hi, 0)) }
+                    } else {
+                        for ox in 0..<ow {
+                            let ix = ox * g.strideW - g.padW + kj
+                            drow[ox] = (ix >= 0 && ix < g.width) ? srow[ix] : 0
+                        }
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}
+
+/// `col [C*KH*KW, OH*OW]` -> `image [C, H, W]`, ACCUMULATING (+=) into `image`
+/// (overlapping windows sum, which is what the gradient of im2col is).
+public func col2imAccumulate(_ col: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW
+    var row = 0
+    for c in 0..<g.channels {
+        let plane = image + c * g.height * g.width
+        for ki in 0..<g.kernelH {
+            for kj in 0..<g.kernelW {
+                let src = col + row * oh * ow
+                for oy in 0..<oh {
+                    let iy = oy * g.strideH - g.padH + ki
+                    if iy < 0 || iy >= g.height { continue }
+                    let srow = src + oy * ow
+                    let drow = plane + iy * g.width
+                    if g.strideW == 1 {
+                        let shift = kj - g.padW
+                        let lo = max(0, -shift), hi = min(ow, g.width - shift)
+                        if hi > lo { accumulate(srow + lo, into: drow + lo + shift, count: hi - lo) }
+                    } else {
+                        for ox in 0..<ow {
+                            let ix = ox * g.strideW - g.padW + kj
+                            if ix >= 0 && ix < g.width { drow[ix] += srow[ox] }
+                        }
+                    }
+                }
+                row += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+// Max and average pooling over NCHW planes, any window, stride and padding
+// (overlapping windows such as AlexNet's 3x3/2 included). Output size follows
+// `WindowGeometry` (floor mode). Padded taps never win a max and, for average
+// pooling, count in the divisor (PyTorch's default `count_include_pad=True`).
+
+/// Max pooling of `x [N, C, H, W]` into `y [N, C, OH, OW]`. `argmax [N, C, OH, OW]`
+/// receives the winning tap's index within its input plane (`iy * W + ix`), so
+/// that backward routes the gradient without recomputing the max. A window with
+/// no in-image tap (possible only with padding >= kernel) yields -inf and -1.
+public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                           _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+    let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
+    for p in 0..<(batch * g.channels) {
+        let src = x + p * planeIn
+        let dst = y + p * planeOut
+        let idx = argmax + p * planeOut
+        for oy in 0..<oh {
+            let y0 = oy * g.strideH - g.padH
+            let ky0 = max(0, -y0), ky1 = min(g.kernelH, g.height - y0)
+            for ox in 0..<ow {
+                let x0 = ox * g.strideW - g.padW
+                let kx0 = max(0, -x0), kx1 = min(g.kernelW, g.width - x0)
+                var best = -Float.infinity
+                var bestIndex: Int32 = -1
+                if ky0 < ky1 && kx0 < kx1 {
+                    for ki in ky0..<ky1 {
+                        let row = (y0 + ki) * g.width + x0
+                        for kj in kx0..<kx1 where src[row + kj] > best || bestIndex < 0 {
+                            best = src[row + kj]
+                            bestIndex = Int32(row + kj)
+                        }
+                    }
+                }
+                dst[oy * ow + ox] = best
+                idx[oy * ow + ox] = bestIndex
+            }
+        }
+    }
+}
+
+/// `dx[argmax] += dy` for every output position (accumulates).
+public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: WindowGeometry,
+                            batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let planeIn = g.height * g.width, planeOut = g.outH * g.outW
+    for p in 0..<(batch * g.channels) {
+        let src = dy + p * planeOut
+        let idx = argmax + p * planeOut
+        let dst = dx + p * planeIn
+        for o in 0..<planeOut where idx[o] >= 0 { dst[Int(idx[o])] += src[o] }
+    }
+}
+
+/// Average pooling of `x [N, C, H, W]` into `y [N, C, OH, OW]`; divisor KH*KW
+/// (padding counts, as in PyTorch's default).
+public func avgPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                           _ y: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
+    let inv = 1 / Float(g.kernelH * g.kernelW)
+    for p in 0..<(batch * g.channels) {
+        let src = x + p * planeIn
+        let dst = y + p * planeOut
+        for oy in 0..<oh {
+            let y0 = oy * g.strideH - g.padH
+            let ky0 = max(0, -y0), ky1 = min(g.kernelH, g.height - y0)
+            for ox in 0..<ow {
+                let x0 = ox * g.strideW - g.padW
+                let kx0 = max(0, -x0), kx1 = min(g.kernelW, g.width - x0)
+                var s: Float = 0
+                if ky0 < ky1 && kx0 < kx1 {
+                    for ki in ky0..<ky1 {
+                        let row = (y0 + ki) * g.width + x0
+                        for kj in kx0..<kx1 { s += src[row + kj] }
+                    }
+                }
+                dst[oy * ow + ox] = s * inv
+            }
+        }
+    }
+}
+
+/// Gradient of `avgPoolForward`, accumulated into `dx`.
+public func avgPoolBackward(_ dy: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                            _ dx: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
+    let inv = 1 / Float(g.kernelH * g.kernelW)
+    for p in 0..<(batch * g.channels) {
+        let src = dy + p * planeOut
+        let dst = dx + p * planeIn
+        for oy in 0..<oh {
+            let y0 = oy * g.strideH - g.padH
+            let ky0 = max(0, -y0), ky1 = min(g.kernelH, g.height - y0)
+            for ox in 0..<ow {
+                let x0 = ox * g.strideW - g.padW
+                let kx0 = max(0, -x0), kx1 = min(g.kernelW, g.width - x0)
+                guard ky0 < ky1 && kx0 < kx1 else { continue }
+                let v = src[oy * ow + ox] * inv
+                for ki in ky0..<ky1 {
+                    let row = (y0 + ki) * g.width + x0
+                    for kj in kx0..<kx1 { dst[row + kj] += v }
+                }
+            }
+        }
+    }
+}

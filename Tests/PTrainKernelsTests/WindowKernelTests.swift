@@ -1,0 +1,87 @@
+import Testing
+import PTrainKernels
+
+/// Shapes for the window kernels: tiny, odd, overlapping and padded cases.
+/// (channels, height, width, kernelH, kernelW, stride, pad)
+let windowCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
+    (1, 1, 1, 1, 1, 1, 0), (1, 3, 3, 3, 3, 1, 0), (2, 7, 5, 3, 3, 1, 1), (3, 8, 8, 5, 5, 1, 2),
+    (1, 28, 28, 5, 5, 1, 2), (6, 14, 14, 5, 5, 1, 0), (3, 9, 9, 3, 3, 2, 1), (2, 24, 24, 3, 3, 2, 0),
+    (4, 7, 7, 2, 2, 2, 0), (1, 33, 31, 3, 1, 3, 1), (2, 6, 6, 1, 1, 1, 0), (5, 12, 12, 3, 3, 2, 0),
+]
+
+func geometry(_ c: (Int, Int, Int, Int, Int, Int, Int)) -> WindowGeometry {
+    WindowGeometry(channels: c.0, height: c.1, width: c.2, kernelH: c.3, kernelW: c.4,
+                   strideH: c.5, strideW: c.5, padH: c.6, padW: min(c.6, c.4 / 2))
+}
+
+@Test("im2col matches the direct gather", arguments: windowCases.indices)
+func im2colMatchesReference(_ i: Int) {
+    let g = geometry(windowCases[i])
+    let image = randomFloats(g.channels * g.height * g.width, seed: UInt64(i))
+    var col = [Float](repeating: .nan, count: g.columnRows * g.columnCols)
+    image.withUnsafeBufferPointer { src in col.withUnsafeMutableBufferPointer { im2col(src.baseAddress!, g, $0.baseAddress!) } }
+    #expect(col == referenceIm2col(image, g))
+}
+
+@Test("col2im accumulates the exact adjoint of im2col", arguments: windowCases.indices)
+func col2imIsAdjointOfIm2col(_ i: Int) {
+    // <im2col(x), c> == <x, col2im(c)> for random x, c: the defining property of the gradient.
+    let g = geometry(windowCases[i])
+    let x = randomFloats(g.channels * g.height * g.width, seed: UInt64(100 + i))
+    let c = randomFloats(g.columnRows * g.columnCols, seed: UInt64(200 + i))
+    let colX = referenceIm2col(x, g)
+    var back = [Float](repeating: 1, count: x.count)  // starts at 1: col2im must ADD
+    c.withUnsafeBufferPointer { src in back.withUnsafeMutableBufferPointer { col2imAccumulate(src.baseAddress!, g, $0.baseAddress!) } }
+    let lhs = zip(colX, c).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    let rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1 - 1) }
+    #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
+}
+
+@Test("max pooling matches the reference and routes gradients to the argmax", arguments: windowCases.indices)
+func maxPoolMatchesReference(_ i: Int) {
+    var g = geometry(windowCases[i])
+    if g.padH * 2 > g.kernelH || g.padW * 2 > g.kernelW {
+        g = WindowGeometry(channels: g.channels, height: g.height, width: g.width, kernelH: g.kernelH, kernelW: g.kernelW,
+                           strideH: g.strideH, strideW: g.strideW, padH: 0, padW: 0)
+    }
+    let batch = 2
+    let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(300 + i))
+    let outCount = batch * g.channels * g.outH * g.outW
+    var y = [Float](repeating: 0, count: outCount)
+    var arg = [Int32](repeating: 0, count: outCount)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
+        maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
+    } } }
+    #expect(y == referenceMaxPool(x, g, batch: batch))
+    // Backward: every output's gradient lands on an input holding the max.
+    let dy = randomFloats(outCount, seed: UInt64(400 + i))
+    var dx = [Float](repeating: 0, count: x.count)
+    dy.withUnsafeBufferPointer { d in arg.withUnsafeBufferPointer { a in dx.withUnsafeMutableBufferPointer {
+        maxPoolBackward(d.baseAddress!, argmax: a.baseAddress!, g, batch: batch, $0.baseAddress!)
+    } } }
+    var expected = [Float](repeating: 0, count: x.count)
+    let planeIn = g.height * g.width, planeOut = g.outH * g.outW
+    for o in 0..<outCount {
+        let p = o / planeOut
+        #expect(x[p * planeIn + Int(arg[o])] == y[o])
+        expected[p * planeIn + Int(arg[o])] += dy[o]
+    }
+    #expect(dx == expected)
+}
+
+@Test("average pooling matches the reference; backward is its adjoint", arguments: windowCases.indices)
+func avgPoolMatchesReference(_ i: Int) {
+    let g = geometry(windowCases[i])
+    let batch = 2
+    let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(500 + i))
+    let outCount = batch * g.channels * g.outH * g.outW
+    var y = [Float](repeating: 0, count: outCount)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { avgPoolForward(xs.baseAddress!, g, batch: batch, $0.baseAddress!) } }
+    #expect(assertClose(y, referenceAvgPool(x, g, batch: batch), "avgpool") == nil)
+    let dy = randomFloats(outCount, seed: UInt64(600 + i))
+    var dx = [Float](repeating: 0, count: x.count)
+    dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { avgPoolBackward(d.baseAddress!, g, batch: batch, $0.baseAddress!) } }
+    let lhs = zip(y, dy).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    let rhs = zip(x, dx).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
+}
