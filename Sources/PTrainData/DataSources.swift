@@ -9,13 +9,13 @@ public enum DataSources {
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (train: SampleSet, test: SampleSet) {
         let train: ImageSet, test: ImageSet
         if config.dataset == "synthetic" {
-            train = SyntheticImages.make(name: "synthetic/train", shape: model.inputShape, count: config.syntheticCount,
+            train = try SyntheticImages.make(name: "synthetic/train", shape: model.inputShape, count: config.syntheticCount,
                                          classes: config.syntheticClasses, seed: 1)
-            test = SyntheticImages.make(name: "synthetic/test", shape: model.inputShape, count: config.syntheticCount,
+            test = try SyntheticImages.make(name: "synthetic/test", shape: model.inputShape, count: config.syntheticCount,
                                         classes: config.syntheticClasses, seed: 2)
         } else {
             guard let kind = DatasetKind(rawValue: config.dataset) else {
-                throw DataError(description: "data.dataset: no reader for '\(config.dataset)'")
+                throw DataError("data.dataset: no reader for '\(config.dataset)'")
             }
             let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
             train = try DatasetLoader.load(kind, split: .train, directory: dir)
@@ -36,11 +36,11 @@ public enum DataSources {
 /// Random images and labels of a given shape, for benchmarks that need no
 /// files. Deterministic in (seed, index).
 public enum SyntheticImages {
-    public static func make(name: String, shape: TensorShape, count: Int, classes: Int, seed: UInt64) -> ImageSet {
+    public static func make(name: String, shape: TensorShape, count: Int, classes: Int, seed: UInt64) throws -> ImageSet {
         var rng = CounterRNG(seed: seed, stream: .synthetic)
         let pixels = (0..<(count * shape.count)).map { _ in UInt8(truncatingIfNeeded: rng.next() >> 56) }
         let labels = (0..<count).map { _ in UInt8(rng.below(classes)) }
-        return ImageSet(name: name, count: count, channels: shape.channels, height: shape.height, width: shape.width,
+        return try ImageSet(name: name, count: count, channels: shape.channels, height: shape.height, width: shape.width,
                         pixels: pixels, labels: labels, maxPixelValue: 255, classes: classes)
     }
 }

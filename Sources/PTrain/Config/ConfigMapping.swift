@@ -16,14 +16,9 @@ public final class ConfigMapping {
     init(_ value: ConfigValue) throws {
         self.value = value
         guard case .mapping(let m) = value.node else { throw value.mismatch("a mapping") }
-        var firstLine: [String: Int] = [:]
+        // (Duplicate keys are rejected by the YAML composer already.)
         for (k, v) in m {
             guard case .scalar(let ks) = k else { throw value.error("mapping keys must be plain strings") }
-            let keyPath = value.path.isEmpty ? ks.string : "\(value.path).\(ks.string)"
-            if let line = firstLine[ks.string] {
-                throw ConfigValue(node: k, path: keyPath, file: value.file).error("duplicate key (first at line \(line))")
-            }
-            firstLine[ks.string] = k.mark?.line ?? 0
             pairs.append((ks.string, v, k))
         }
     }
@@ -49,7 +44,11 @@ public final class ConfigMapping {
     public func require(_ key: String) throws -> ConfigValue {
         guard let v = optional(key) else {
             let location = value.node.mark.map { "\(value.file):\($0.line):\($0.column)" } ?? value.file
-            throw ConfigError("\(location): \(path.isEmpty ? "config" : path): missing required key '\(key)'")
+            var hint = ""
+            if let typo = pairs.first(where: { !read.contains($0.key) && editDistance($0.key, key) <= 2 }) {
+                hint = " (is '\(typo.key)'\(typo.keyNode.mark.map { " at line \($0.line)" } ?? "") a typo?)"
+            }
+            throw ConfigError("\(location): \(path.isEmpty ? "config" : path): missing required key '\(key)'\(hint)")
         }
         return v
     }

@@ -28,6 +28,9 @@ public struct OptimizerConfig: Sendable, Equatable {
     public var momentum: Double
     public var nesterov: Bool
     public var weightDecay: Double
+    public init(learningRate: Double, momentum: Double, nesterov: Bool, weightDecay: Double) {
+        self.learningRate = learningRate; self.momentum = momentum; self.nesterov = nesterov; self.weightDecay = weightDecay
+    }
 }
 
 /// `train.schedule:` — learning rate over time, in epochs (fractional).
@@ -43,6 +46,11 @@ public struct ScheduleConfig: Sendable, Equatable {
     public var minLearningRate: Double
     /// Linear warm-up from ~0 over this many epochs (any kind).
     public var warmupEpochs: Double
+    public init(kind: Kind, stepSize: Double = 1, gamma: Double = 0.1, milestones: [Double] = [],
+                minLearningRate: Double = 0, warmupEpochs: Double = 0) {
+        self.kind = kind; self.stepSize = stepSize; self.gamma = gamma; self.milestones = milestones
+        self.minLearningRate = minLearningRate; self.warmupEpochs = warmupEpochs
+    }
 }
 
 /// `train:` — how long and how the model is trained and evaluated.
@@ -99,7 +107,7 @@ public struct RunConfig {
         } catch let e as ConfigError {
             throw e
         } catch let e as YamlError {
-            throw ConfigError("\(file): not valid YAML: \(yamlErrorSummary(e))")
+            throw ConfigError(yamlErrorMessage(e, file: file))
         } catch {
             throw ConfigError("\(file): not valid YAML: \(error)")
         }
@@ -196,13 +204,15 @@ public struct RunConfig {
 }
 
 /// libyaml's message with its line and column, without Swift type noise.
-private func yamlErrorSummary(_ e: YamlError) -> String {
+private func yamlErrorMessage(_ e: YamlError, file: String) -> String {
     switch e {
     case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
          .composer(let context, let problem, let mark, _):
-        return "line \(mark.line), column \(mark.column): \(problem)\(context.map { " (\($0.text))" } ?? "")"
+        return "\(file): not valid YAML: line \(mark.line), column \(mark.column): \(problem)\(context.map { " (\($0.text))" } ?? "")"
     case .duplicatedKeysInMapping(let duplicates, let context):
-        return "line \(context.mark.line): duplicate keys \(duplicates.joined(separator: ", "))"
-    default: return "\(e)"
+        let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+        return "\(file):\(context.mark.line): duplicate key \(keys) (a key may appear once per mapping)"
+    default:
+        return "\(file): not valid YAML: \(e)"
     }
 }

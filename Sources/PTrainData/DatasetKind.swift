@@ -1,0 +1,25 @@
+/// The datasets ptrain can read. The raw value is the name used in configs and
+/// messages; `folderName` is the directory under `$PTRAIN_DATA`.
+public enum DatasetKind: String, CaseIterable, Sendable {
+    /// MNIST handwritten digits: IDX files, 60k + 10k, 1×28×28, 10 classes.
+    case mnist
+    /// Fashion-MNIST (Zalando): same IDX layout and sizes as MNIST.
+    case fashionMNIST = "fashion-mnist"
+    /// scikit-learn digits: `digits.csv(.gz)`, 1,797 × 1×8×8, values 0...16.
+    case digits
+    /// CIFAR-10 binary version: 50k + 10k, 3×32×32, 10 classes.
+    case cifar10 = "cifar-10"
+
+    /// The directory name under `$PTRAIN_DATA` (the layout of shared/data).
+    public var folderName: String {
+        switch self {
+        case .mnist: "mnist"
+        case .fashionMNIST: "fashion-mnist"
+        case .digits: "sklearn-digits"
+        case .cifar10: "cifar-10"
+        }
+    }
+
+    /// Number of classes; every dataset here has ten.
+    public var classes: Int { 10 }
+}

@@ -1,0 +1,97 @@
+import Testing
+import PTrain
+
+// Every layer's backward (input and parameter gradients) against central
+// finite differences of sum(y * r), over several shapes including tiny ones.
+
+@Test("dense", arguments: [(1, 1, 1), (3, 7, 5), (4, 33, 10), (2, 64, 17)])
+func denseGradients(_ s: (Int, Int, Int)) {
+    let (batch, inputs, units) = s
+    for bias in [true, false] {
+        let layer = Dense(name: "fc", input: TensorShape(inputs), units: units, bias: bias)
+        let r = gradientCheck(layer, batch: batch)
+        #expect(r.checked > 0)
+        #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+    }
+}
+
+/// (batch, channels, height, width, filters, kernel, stride, padding, groups)
+let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (1, 1, 1, 1, 1, 1, 1, 0, 1), (2, 1, 5, 5, 2, 3, 1, 0, 1), (2, 3, 7, 6, 4, 3, 2, 1, 1),
+    (1, 2, 8, 8, 3, 5, 1, 2, 1), (2, 4, 6, 6, 6, 3, 1, 1, 2), (2, 4, 5, 5, 4, 1, 1, 0, 1),
+    (1, 6, 9, 9, 4, 3, 3, 1, 2), (1, 3, 4, 7, 2, 2, 1, 0, 1),
+]
+
+@Test("conv2d (stride, padding, groups, 1x1)", arguments: convCases.indices)
+func conv2dGradients(_ i: Int) {
+    let c = convCases[i]
+    let layer = Conv2D(name: "conv", input: TensorShape(c.1, c.2, c.3), filters: c.4, kernel: (c.5, c.5),
+                       stride: (c.6, c.6), padding: (c.7, c.7), groups: c.8)
+    let r = gradientCheck(layer, batch: c.0)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
+/// Inputs whose values are all distinct and at least 0.05 apart, so that no
+/// +-epsilon perturbation changes which tap wins a max window.
+func spreadInput(_ count: Int, seed: UInt64) -> [Float] {
+    var order = epochPermutation(count: count, seed: seed, epoch: 0)
+    order = order.map { $0 }
+    return order.map { Float($0) * 0.05 - Float(count) * 0.025 }
+}
+
+@Test("max pooling, overlapping and padded", arguments: [(2, 4, 4, 2, 2, 0), (1, 7, 7, 3, 2, 0), (2, 6, 5, 3, 2, 1), (1, 5, 5, 5, 1, 2)])
+func maxPoolGradients(_ c: (Int, Int, Int, Int, Int, Int)) {
+    let input = TensorShape(c.0, c.1, c.2)
+    let layer = MaxPool2D(name: "pool", input: input, kernel: (c.3, c.3), stride: (c.4, c.4), padding: (c.5, c.5))
+    let r = gradientCheck(layer, batch: 2, input: spreadInput(2 * input.count, seed: 5), epsilon: 0.01)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
+@Test("average pooling", arguments: [(2, 4, 4, 2, 2, 0), (1, 7, 7, 3, 2, 0), (2, 6, 5, 3, 2, 1)])
+func avgPoolGradients(_ c: (Int, Int, Int, Int, Int, Int)) {
+    let layer = AvgPool2D(name: "pool", input: TensorShape(c.0, c.1, c.2), kernel: (c.3, c.3), stride: (c.4, c.4), padding: (c.5, c.5))
+    let r = gradientCheck(layer, batch: 2)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
+@Test("flatten, ReLU, sigmoid")
+func pointwiseGradients() {
+    let shape = TensorShape(3, 4, 5)
+    // ReLU: keep inputs away from the kink at 0.
+    let reluInput = testValues(2 * shape.count, seed: 9).map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 }
+    for (layer, input) in [(Flatten(name: "f", input: shape) as any Layer, nil), (ReLU(name: "r", input: shape), reluInput),
+                           (Sigmoid(name: "s", input: shape), nil)] as [(any Layer, [Float]?)] {
+        let r = gradientCheck(layer, batch: 2, input: input)
+        #expect(r.checked > 0)
+        #expect(r.mismatches.isEmpty, "\(layer.typeName): \(r.mismatches.prefix(3))")
+    }
+}
+
+@Test("dropout in training (fixed mask per sample) and inference (identity)")
+func dropoutGradients() {
+    let layer = Dropout(name: "d", input: TensorShape(50), probability: 0.3)
+    for training in [true, false] {
+        let r = gradientCheck(layer, batch: 3, training: training)
+        #expect(r.checked > 0)
+        #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+    }
+}
+
+@Test("dropout keeps about 1-p of the units, scaled by 1/(1-p), keyed by sample index")
+func dropoutStatistics() {
+    let n = 10_000
+    let layer = Dropout(name: "d", input: TensorShape(n), probability: 0.25)
+    layer.allocate(maxBatch: 2)
+    let context = StepContext(seed: 1, maxBatch: 2)
+    context.sampleIndices[0] = 42; context.sampleIndices[1] = 42  // same sample twice: same mask
+    let x = [Float](repeating: 1, count: 2 * n)
+    var y = [Float](repeating: 0, count: 2 * n)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { layer.forward(xs.baseAddress!, $0.baseAddress!, batch: 2, context: context) } }
+    let kept = y[0..<n].filter { $0 != 0 }
+    #expect(abs(Double(kept.count) / Double(n) - 0.75) < 0.02)
+    #expect(kept.allSatisfy { abs($0 - 1 / 0.75) < 1e-6 })
+    #expect(Array(y[0..<n]) == Array(y[n...]))
+}
