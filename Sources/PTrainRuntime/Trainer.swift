@@ -102,7 +102,7 @@ public final class Trainer {
                 }
                 seen += t.batch
                 update.start()
-                if let bad = nonFinite(gradients) {
+                if let bad = model.layout.firstNonFiniteTensor(in: gradients) {
                     let layer = network.firstNonFiniteActivation(batch: shard).map { "the output of layer \(model.layers[$0].name) (\(model.layers[$0].typeName))" }
                         ?? "the gradient of \(bad)"
                     throw RunError("step \(step + 1) (epoch \(epoch + 1)): non-finite values first in \(layer); lower train.optimizer.lr or check the data")
@@ -148,15 +148,5 @@ public final class Trainer {
                                       metadata: ["format": "ptrain-weights-1", "epoch": String(epoch),
                                                  "step": String(step), "config": config.resolvedYAML])
         try AtomicFile.write(data, to: directory.checkpoints.appendingPathComponent("last.safetensors"))
-    }
-
-    /// Name of the first parameter tensor whose gradient holds a NaN or infinity.
-    private func nonFinite(_ g: FloatBuffer) -> String? {
-        // Fast path: the sum of a finite vector is finite unless it overflows.
-        if sum(g.pointer, count: g.count).isFinite { return nil }
-        for e in model.layout.entries {
-            for i in 0..<e.count where !g.pointer[e.offset + i].isFinite { return e.name }
-        }
-        return nil
     }
 }

@@ -61,3 +61,15 @@ func permutations() {
     #expect(p != epochPermutation(count: 1000, seed: 1, epoch: 1))
     #expect(p != epochPermutation(count: 1000, seed: 2, epoch: 0))
 }
+
+@Test("the non-finite guard names the first tensor holding a NaN or infinity")
+func nonFiniteGuard() throws {
+    let model = try RunConfig.parse(yaml: baseConfig, file: "t.yaml").model.build()
+    let g = FloatBuffer(count: model.layout.totalCount)
+    #expect(model.layout.firstNonFiniteTensor(in: g) == nil)
+    let bias = model.layout.entries.first { $0.name == "4.bias" }!
+    g.pointer[bias.offset + 3] = .nan
+    #expect(model.layout.firstNonFiniteTensor(in: g) == "4.bias")
+    g.pointer[model.layout.entries[0].offset] = -.infinity
+    #expect(model.layout.firstNonFiniteTensor(in: g) == "0.weight")
+}

@@ -1,3 +1,5 @@
+import PTrainKernels
+
 /// Where each parameter tensor lives in the flat arenas. Parameters of the
 /// whole model are ONE contiguous Float buffer and gradients a second buffer
 /// with the same layout, so the optimizer, the gradient reduction, parameter
@@ -54,5 +56,15 @@ public struct ParameterLayout: Sendable {
             case .normal(let std): for i in 0..<entry.count { p[i] = rng.normal() * std }
             }
         }
+    }
+
+    /// Name of the first tensor of `arena` holding a NaN or infinity, or nil.
+    public func firstNonFiniteTensor(in arena: FloatBuffer) -> String? {
+        // Fast path: the sum of finite values is finite unless it overflows.
+        if sum(arena.pointer, count: arena.count).isFinite { return nil }
+        for e in entries {
+            for i in 0..<e.count where !arena.pointer[e.offset + i].isFinite { return e.name }
+        }
+        return nil
     }
 }

@@ -1,0 +1,121 @@
+import Testing
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+/// A small conv net on 64 synthetic 1x8x8 images: fast enough for every CI run.
+let tinyConfig = """
+name: tiny
+seed: 3
+data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
+model:
+  input: [1, 8, 8]
+  layers:
+    - {type: conv2d, filters: 4, kernel: 3, padding: 1}
+    - {type: relu}
+    - {type: maxpool, kernel: 2}
+    - {type: flatten}
+    - {type: dropout, p: 0.1}
+    - {type: dense, units: 4}
+train:
+  epochs: 30
+  batch: 16
+  optimizer: {lr: 0.1, momentum: 0.9}
+runtime: {shard: 8}
+"""
+
+func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ptrain-test-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+func train(_ yaml: String, overrides: [String] = [], in dir: URL) throws -> (Trainer, Trainer.Result) {
+    let config = try RunConfig.parse(yaml: yaml, file: "tiny.yaml", overrides: overrides)
+    let data = try DataSources.load(config.data, model: config.model)
+    let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
+                              train: data.train, test: data.test, log: { _ in })
+    return (trainer, try trainer.run())
+}
+
+func lines(_ url: URL) throws -> [[String: Any]] {
+    try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+        try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+    }
+}
+
+@Test("training lowers the loss, writes metrics, config and loadable weights")
+func trainingEndToEnd() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let (trainer, result) = try train(tinyConfig, in: dir)
+    #expect(result.epochs == 30 && result.steps == 30 * 4)
+    let events = try lines(dir.appendingPathComponent("metrics.jsonl"))
+    let epochs = events.filter { $0["event"] as? String == "epoch" }
+    let evals = events.filter { $0["event"] as? String == "eval" }
+    #expect(epochs.count == 30 && evals.count == 30)
+    let first = epochs.first!["loss"] as! Double, last = epochs.last!["loss"] as! Double
+    #expect(last < 0.5 * first, "training loss \(first) -> \(last)")
+    for e in evals {
+        for key in ["epoch", "step", "split", "loss", "top1", "elapsed_s"] { #expect(e[key] != nil, "eval line lacks \(key)") }
+        #expect(e["split"] as? String == "test")
+    }
+    // The resolved config reproduces the run's config.
+    let resolved = try String(contentsOf: dir.appendingPathComponent("config.yaml"), encoding: .utf8)
+    #expect(try RunConfig.parse(yaml: resolved, file: "config.yaml").resolvedYAML == trainer.config.resolvedYAML)
+    // The weights file holds exactly the final parameters.
+    let file = try Safetensors.decode(try Data(contentsOf: dir.appendingPathComponent("checkpoints/last.safetensors")), file: "last")
+    let loaded = FloatBuffer(count: trainer.model.layout.totalCount)
+    try trainer.model.layout.load(file.tensors, into: loaded.pointer, file: "last")
+    #expect(loaded.array == trainer.parameters.array)
+    #expect(file.metadata["step"] == "120")
+}
+
+@Test("the same config and seed give bitwise-identical weights; another seed does not")
+func reproducible() throws {
+    let a = temporaryDirectory(), b = temporaryDirectory(), c = temporaryDirectory()
+    defer { [a, b, c].forEach { try? FileManager.default.removeItem(at: $0) } }
+    let overrides = ["train.epochs=3"]
+    let (ta, _) = try train(tinyConfig, overrides: overrides, in: a)
+    let (tb, _) = try train(tinyConfig, overrides: overrides, in: b)
+    let (tc, _) = try train(tinyConfig, overrides: overrides + ["seed=4"], in: c)
+    #expect(ta.parameters.array == tb.parameters.array)
+    #expect(ta.parameters.array != tc.parameters.array)
+}
+
+@Test("train.steps stops early; a run directory is never reused")
+func stepLimitAndRunDirectory() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let (_, result) = try train(tinyConfig, overrides: ["train.steps=6"], in: dir)
+    #expect(result.steps == 6 && result.epochs == 2)
+    #expect(throws: RunError("\(dir.path): already holds a run (metrics.jsonl exists); choose another --out")) {
+        _ = try RunDirectory.create(explicit: dir.path, name: "tiny")
+    }
+}
+
+let dataDirectory = ProcessInfo.processInfo.environment["PTRAIN_DATA"]
+
+@Test("the shipped digits configs train to sensible accuracy on real data",
+      .enabled(if: dataDirectory != nil, "PTRAIN_DATA not set: real-data training tests need the datasets (see README, Data)"))
+func digitsConfigsTrain() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    for (file, minimum) in [("mlp-digits.yaml", 0.88), ("logistic-digits.yaml", 0.93)] {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = try RunConfig.load(file: root.appendingPathComponent("configs/\(file)").path)
+        let data = try DataSources.load(config.data, model: config.model)
+        let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
+                                  train: data.train, test: data.test, log: { _ in })
+        let result = try trainer.run()
+        #expect(result.finalEval.top1 >= minimum, "\(file): test top-1 \(result.finalEval.top1)")
+    }
+}
+
+@Test("every shipped config passes check", arguments: ["lenet5-mnist.yaml", "mlp-digits.yaml", "logistic-digits.yaml"])
+func shippedConfigsAreValid(_ file: String) throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let config = try RunConfig.load(file: root.appendingPathComponent("configs/\(file)").path)
+    #expect(try config.model.build().parameterCount > 0)
+}
