@@ -17,13 +17,26 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (overrides the config's seed).")
     var seed: UInt64?
 
+    @Option(help: "Worker threads (overrides runtime.workers; default: one per physical core this process may use).")
+    var workers: Int?
+
+    @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
+    var bind: String?
+
     func run() throws {
         let start = monotonicSeconds()
         try reportingErrors {
-            let config = try options.load(extra: seed.map { ["seed=\($0)"] } ?? [])
+            var extra: [String] = []
+            if let seed { extra.append("seed=\(seed)") }
+            if let workers { extra.append("runtime.workers=\(workers)") }
+            if let bind { extra.append("runtime.bind=\(bind)") }
+            let config = try options.load(extra: extra)
             let data = try DataSources.load(config.data, model: config.model)
             let directory = try RunDirectory.create(explicit: out, name: config.name)
+            let placement = try WorkerPlacement.plan(config.runtime)
+            say(placement.description)
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
+                                      workers: placement.workers, placement: placement.bindCurrentThread,
                                       startTime: start, log: say)
             say(ModelSummary(model: trainer.model).table)
             let result = try trainer.run()

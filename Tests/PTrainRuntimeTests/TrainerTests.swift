@@ -31,11 +31,11 @@ func temporaryDirectory() -> URL {
     return url
 }
 
-func train(_ yaml: String, overrides: [String] = [], in dir: URL) throws -> (Trainer, Trainer.Result) {
+func train(_ yaml: String, overrides: [String] = [], workers: Int = 1, in dir: URL) throws -> (Trainer, Trainer.Result) {
     let config = try RunConfig.parse(yaml: yaml, file: "tiny.yaml", overrides: overrides)
     let data = try DataSources.load(config.data, model: config.model)
     let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
-                              train: data.train, test: data.test, log: { _ in })
+                              train: data.train, test: data.test, workers: workers, log: { _ in })
     return (trainer, try trainer.run())
 }
 
@@ -107,7 +107,7 @@ func digitsConfigsTrain() throws {
         let config = try RunConfig.load(file: root.appendingPathComponent("configs/\(file)").path)
         let data = try DataSources.load(config.data, model: config.model)
         let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
-                                  train: data.train, test: data.test, log: { _ in })
+                                  train: data.train, test: data.test, workers: 2, log: { _ in })
         let result = try trainer.run()
         #expect(result.finalEval.top1 >= minimum, "\(file): test top-1 \(result.finalEval.top1)")
     }

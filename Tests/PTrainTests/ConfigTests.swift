@@ -34,7 +34,7 @@ func configError(_ yaml: String, overrides: [String] = []) -> String? {
 @Test("a valid config decodes with defaults filled in")
 func validConfig() throws {
     let c = try RunConfig.parse(yaml: baseConfig, file: "t.yaml")
-    #expect(c.train.epochs == 2 && c.train.batch == 8 && c.runtime.shard == 8 && c.runtime.workers == 1)
+    #expect(c.train.epochs == 2 && c.train.batch == 8 && c.runtime.shard == 8 && c.runtime.workers == nil && c.runtime.syncEvery == 1)
     #expect(c.train.optimizer == OptimizerConfig(learningRate: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0))
     #expect(c.seed == 1)
     let model = try c.model.build()

@@ -67,11 +67,19 @@ public struct TrainConfig: Sendable {
     public var logEvery: Int
 }
 
-/// `runtime:` — workers and sharding (the multi-core scheduler reads these).
+/// `runtime:` — workers, pinning, sharding and synchronisation.
 public struct RuntimeConfig: Sendable {
-    public var workers: Int
+    /// Worker threads; nil = one per physical core the process may use.
+    public var workers: Int?
+    /// `core`: pin each worker to its own core (failure is an error); `none`: don't pin.
+    public var bind: String
     /// Samples per shard; the global batch is cut into batch/shard shards.
     public var shard: Int
+    /// 1: synchronous SGD (gradient reduction every step). K > 1: parameter
+    /// averaging every K local steps.
+    public var syncEvery: Int
+    /// Parameter averaging also averages the momentum buffers.
+    public var averageMomentum: Bool
 }
 
 /// A whole run, strictly decoded from YAML (+ `--set` overrides).
@@ -187,18 +195,33 @@ public struct RunConfig {
                                 optimizer: optimizer, schedule: schedule, logEvery: logEvery)
 
         let r = try top.mapping("runtime")
-        let workers = try r.int("workers", default: 1, 1...1024)
+        var workers: Int? = nil
+        if let w = r.optional("workers") {
+            if (try? w.string()) == "auto" { r.record("workers", Node("auto")) } else {
+                guard let n = try? w.int(1...4096) else { throw w.mismatch("an integer in [1, 4096] or auto") }
+                workers = n
+                r.record("workers", Node(String(n)))
+            }
+        } else {
+            r.record("workers", Node("auto"))
+        }
+        let bind = try r.string("bind", default: "core", oneOf: ["core", "none"])
         let shardValue = r.optional("shard")
         let shard = try r.int("shard", default: batch, 1...)
         if batch % shard != 0 {
             throw (shardValue ?? r.value).error("the global batch \(batch) must be a multiple of the shard size \(shard)")
         }
+        let sync = try r.mapping("sync")
+        let syncEvery = try sync.int("every", default: 1, 1...1_000_000)
+        let averageMomentum = try sync.string("momentum", default: "average", oneOf: ["average", "local"]) == "average"
+        try sync.finish()
         try r.finish()
         try top.finish()
 
         let resolved = (try? Yams.serialize(node: top.resolvedNode)) ?? ""
         return RunConfig(name: name, seed: seed, data: data, model: model, train: train,
-                         runtime: RuntimeConfig(workers: workers, shard: shard),
+                         runtime: RuntimeConfig(workers: workers, bind: bind, shard: shard, syncEvery: syncEvery,
+                                                 averageMomentum: averageMomentum),
                          resolvedYAML: resolved, file: file)
     }
 }

@@ -1,0 +1,71 @@
+import Testing
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+// The runtime's central promise: the same config and seed give bitwise-
+// identical weights for every power-of-two worker count that divides the
+// shard count (here 8 shards: 1, 2 and 4 workers, unpinned on any machine).
+
+let shardedOverrides = ["train.epochs=2", "train.batch=16", "runtime.shard=2", "runtime.bind=none"]
+
+@Test("synchronous SGD: weights after 2 epochs are bitwise identical for 1, 2 and 4 workers (dropout included)")
+func bitwiseAcrossWorkerCounts() throws {
+    var weights: [[Float]] = []
+    for workers in [1, 2, 4] {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, result) = try train(tinyConfig, overrides: shardedOverrides, workers: workers, in: dir)
+        #expect(result.steps == 8)
+        weights.append(trainer.parameters.array)
+    }
+    #expect(weights[0] == weights[1], "1 vs 2 workers")
+    #expect(weights[0] == weights[2], "1 vs 4 workers")
+    // The reduction order matters: a different shard size changes the bits
+    // (proving the comparison above is not vacuous).
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let (other, _) = try train(tinyConfig, overrides: shardedOverrides + ["runtime.shard=4"], workers: 1, in: dir)
+    #expect(other.parameters.array != weights[0])
+}
+
+@Test("a worker count that does not divide the shards is refused")
+func unevenWorkersRefused() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(throws: RunError("runtime: 3 workers cannot share 8 shards (batch 16 / shard 2) evenly; use a worker count that divides 8")) {
+        _ = try train(tinyConfig, overrides: shardedOverrides, workers: 3, in: dir)
+    }
+}
+
+@Test("parameter averaging: K local steps then averaged replicas; with 1 worker it is plain SGD")
+func parameterAveraging() throws {
+    let a = temporaryDirectory(), b = temporaryDirectory(), c = temporaryDirectory()
+    defer { [a, b, c].forEach { try? FileManager.default.removeItem(at: $0) } }
+    // One worker: averaging is the identity, so any K gives synchronous SGD's weights.
+    let (sync, _) = try train(tinyConfig, overrides: shardedOverrides, workers: 1, in: a)
+    let (avg1, _) = try train(tinyConfig, overrides: shardedOverrides + ["runtime.sync.every=3"], workers: 1, in: b)
+    #expect(sync.parameters.array == avg1.parameters.array)
+    // Two workers averaging every 2 steps: a different algorithm, still training and reproducible.
+    let (avg2, result) = try train(tinyConfig, overrides: shardedOverrides + ["runtime.sync.every=2", "train.epochs=20"], workers: 2, in: c)
+    let d = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let (again, _) = try train(tinyConfig, overrides: shardedOverrides + ["runtime.sync.every=2", "train.epochs=20"], workers: 2, in: d)
+    #expect(avg2.parameters.array == again.parameters.array)
+    #expect(avg2.parameters.array != sync.parameters.array)
+    let events = try lines(c.appendingPathComponent("metrics.jsonl")).filter { $0["event"] as? String == "epoch" }
+    #expect((events.last!["loss"] as! Double) < 0.6 * (events.first!["loss"] as! Double), "averaging must still train")
+    #expect(result.steps == 80)
+}
+
+@Test("ShardPlan slices cover the arena once, 16-float aligned")
+func slices() {
+    for count in [0, 1, 15, 16, 17, 1000, 61_712] {
+        for workers in [1, 2, 3, 4] {
+            let s = (0..<workers).map { ShardPlan.slice(of: $0, workers: workers, count: count) }
+            #expect(s.first!.lowerBound == 0 && s.last!.upperBound == count)
+            for i in 1..<workers { #expect(s[i].lowerBound == s[i - 1].upperBound && s[i].lowerBound % 16 == 0 || s[i].lowerBound == count) }
+        }
+    }
+}
