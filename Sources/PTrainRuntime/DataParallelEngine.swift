@@ -1,0 +1,222 @@
+import Foundation
+import PTrain
+import PTrainData
+import PTrainKernels
+
+/// Runs training steps and evaluations of one model data-parallel over
+/// persistent worker threads. Every minibatch is cut into fixed shards
+/// (`ShardPlan`); each worker computes the gradient of its block of shards;
+/// the gradients are reduce-scattered in shared memory in a fixed tree order;
+/// each worker applies SGD to its slice of the one parameter arena
+/// (synchronous SGD). With `runtime.sync.every: K > 1`, workers instead keep
+/// their own replicas and optimizer state, and `average()` averages them.
+///
+/// Because the reduction order does not depend on the worker count,
+/// synchronous runs give bitwise-identical weights for every power-of-two
+/// worker count that divides the shard count.
+public final class DataParallelEngine {
+    public let config: RunConfig
+    public let train: SampleSet
+    public let test: SampleSet
+    public let model: Model
+    public let plan: ShardPlan
+    /// The weights: replica 0's arena (the only one in synchronous mode).
+    public var parameters: FloatBuffer { parameterArenas[0] }
+    public var workers: Int { plan.workers }
+    public var averaging: Bool { config.runtime.syncEvery > 1 }
+
+    private let parameterArenas: [FloatBuffer]
+    private let velocities: [FloatBuffer]
+    private let replicas: [WorkerReplica]
+    private let pool: WorkerPool
+    /// Per-worker arena pointers, for the reductions (allocated once).
+    private let gradientPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let state = StepState()
+
+    /// What the workers do on the next `pool.run()`, published by the
+    /// coordinator before it releases them (the start barrier orders it).
+    private final class StepState: @unchecked Sendable {
+        enum Mode { case trainStep, average, evaluate }
+        var mode = Mode.trainStep
+        var order: [Int] = []
+        var base = 0
+        var learningRate: Float = 0
+        var epoch = 0
+    }
+
+    /// Sums over workers since the last `resetCounters()`; times are those of
+    /// the slowest worker in each phase (the one a step waits for), in seconds.
+    public struct Counters: Sendable {
+        public var loss = 0.0, correct = 0
+        public var data = 0.0, compute = 0.0, reduce = 0.0, update = 0.0
+    }
+
+    /// `placement(w)` runs on worker w's own thread before anything else
+    /// (pinning); its error stops the construction.
+    public init(config: RunConfig, train: SampleSet, test: SampleSet, workers: Int,
+                placement: @escaping @Sendable (Int) throws -> Void = { _ in }) throws {
+        self.config = config
+        self.train = train
+        self.test = test
+        plan = ShardPlan(batch: config.train.batch, shardSize: config.runtime.shard, workers: workers)
+        if let problem = plan.problem { throw RunError("runtime: \(problem)") }
+        model = try config.model.build(classes: train.classes)
+        let count = model.layout.totalCount
+        let averaging = config.runtime.syncEvery > 1
+        parameterArenas = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
+        for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
+        velocities = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
+        var replicas: [WorkerReplica] = []
+        for w in 0..<workers {
+            // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
+            let m = w == 0 ? model : try config.model.build(classes: train.classes)
+            let params = parameterArenas[averaging ? w : 0]
+            let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
+                                  gradients: FloatBuffer(count: count), seed: config.seed)
+            let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
+                                      parameters: params, gradients: FloatBuffer(count: count), seed: config.seed)
+            replicas.append(WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers))
+        }
+        self.replicas = replicas
+        gradientPointers = .allocate(capacity: workers)
+        parameterPointers = .allocate(capacity: workers)
+        velocityPointers = .allocate(capacity: workers)
+        for w in 0..<workers {
+            gradientPointers[w] = replicas[w].network.gradients.pointer
+            parameterPointers[w] = parameterArenas[averaging ? w : 0].pointer
+            velocityPointers[w] = velocities[averaging ? w : 0].pointer
+        }
+        pool = try WorkerPool(count: workers, setUp: placement)
+        pool.setJob { [unowned self] w in self.work(w) }
+    }
+
+    deinit {
+        pool.shutdown()
+        gradientPointers.deallocate(); parameterPointers.deallocate(); velocityPointers.deallocate()
+    }
+
+    // MARK: coordinator side
+
+    /// Starts an epoch: its sample order, and fresh counters.
+    public func beginEpoch(_ epoch: Int) {
+        state.order = epochPermutation(count: train.count, seed: config.seed, epoch: epoch)
+        state.epoch = epoch
+        resetCounters()
+    }
+
+    /// One optimizer step on samples `order[base ..< base + batch]` of the current epoch.
+    public func step(base: Int, learningRate: Double) {
+        state.mode = .trainStep
+        state.base = base
+        state.learningRate = Float(learningRate)
+        pool.run()
+    }
+
+    /// Parameter averaging: replicas (and momentum, if configured) become their mean.
+    public func average() {
+        state.mode = .average
+        pool.run()
+    }
+
+    /// Test-set loss and top-1 with the current weights, on all workers.
+    public func evaluateTest(epoch: Int) -> EvalResult {
+        state.mode = .evaluate
+        state.epoch = epoch
+        pool.run()
+        var loss = 0.0, correct = 0
+        for r in replicas { loss += r.lossSum; correct += r.correct }
+        return EvalResult(loss: loss / Double(max(test.count, 1)), top1: Double(correct) / Double(max(test.count, 1)), count: test.count)
+    }
+
+    public func resetCounters() { replicas.forEach { $0.resetCounters() } }
+
+    public var counters: Counters {
+        var c = Counters()
+        for r in replicas {
+            c.loss += r.lossSum; c.correct += r.correct
+            c.data = max(c.data, r.data.total); c.compute = max(c.compute, r.compute.total)
+            c.reduce = max(c.reduce, r.reduce.total); c.update = max(c.update, r.update.total)
+        }
+        return c
+    }
+
+    // MARK: worker side
+
+    private func work(_ w: Int) {
+        switch state.mode {
+        case .trainStep: trainStep(w)
+        case .average: average(w)
+        case .evaluate: evaluate(w)
+        }
+    }
+
+    private func trainStep(_ w: Int) {
+        let r = replicas[w]
+        let shards = plan.shards(of: w)
+        // Synchronous SGD: each shard's loss is scaled by 1/B so the tree sum
+        // is the mean gradient of the global batch. Averaging: the mean over
+        // this worker's own B/W samples.
+        let scale = 1 / Float(averaging ? config.train.batch / workers : config.train.batch)
+        r.network.context.epoch = state.epoch
+        state.order.withUnsafeBufferPointer { order in
+            r.gradient(shards: shards.lowerBound, shards.upperBound, order: order.baseAddress!, base: state.base,
+                       shardSize: plan.shardSize, set: train, gradScale: scale)
+        }
+        let sgd = SGD(config: config.train.optimizer)
+        let count = model.layout.totalCount
+        if averaging {
+            r.update.start()
+            sgd.update(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
+                       count: count, learningRate: state.learningRate)
+            r.update.stop()
+            return
+        }
+        pool.barrier.wait()  // every worker's gradient is complete
+        let slice = ShardPlan.slice(of: w, workers: workers, count: count)
+        r.reduce.start()
+        treeReduce(gradientPointers, count: workers, range: slice)
+        r.reduce.stop()
+        r.update.start()
+        sgd.update(parameters: parameterPointers[0] + slice.lowerBound, gradients: gradientPointers[0] + slice.lowerBound,
+                   velocity: velocityPointers[0] + slice.lowerBound, count: slice.count, learningRate: state.learningRate)
+        r.update.stop()
+    }
+
+    /// Replicas averaged slice by slice in the fixed tree order, then the
+    /// mean copied back into every replica.
+    private func average(_ w: Int) {
+        let r = replicas[w]
+        let slice = ShardPlan.slice(of: w, workers: workers, count: model.layout.totalCount)
+        r.reduce.start()
+        func averageSlice(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
+            treeReduce(pointers, count: workers, range: slice)
+            scale(pointers[0] + slice.lowerBound, by: 1 / Float(workers), count: slice.count)
+            for v in 1..<workers {
+                (pointers[v] + slice.lowerBound).update(from: pointers[0] + slice.lowerBound, count: slice.count)
+            }
+        }
+        averageSlice(parameterPointers)
+        if config.runtime.averageMomentum { averageSlice(velocityPointers) }
+        r.reduce.stop()
+    }
+
+    /// Worker w evaluates its contiguous share of the test set.
+    private func evaluate(_ w: Int) {
+        let r = replicas[w]
+        let lo = test.count * w / workers, hi = test.count * (w + 1) / workers
+        r.lossSum = 0; r.correct = 0
+        let net = r.evalNetwork
+        net.context.epoch = state.epoch
+        var start = lo
+        while start < hi {
+            let n = min(net.maxBatch, hi - start)
+            test.fill(start..<(start + n), input: net.input.pointer, labels: net.labels.pointer)
+            for i in 0..<n { net.context.sampleIndices[i] = start + i }
+            net.forward(batch: n, training: false)
+            r.lossSum += Double(net.loss(batch: n, gradScale: nil, correct: &r.correct))
+            start += n
+        }
+    }
+}
