@@ -3,7 +3,8 @@
 //
 // Targets follow the dependency direction of DESIGN.md; an arrow never points up:
 //   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainCLI (the `ptrain` executable)
-// CZlib is a system-library target (zlib, for .gz datasets).
+// CZlib (zlib, for .gz datasets) and CHwloc (core topology and pinning) are
+// system-library targets; PTrainTopology wraps hwloc for the runtime.
 import PackageDescription
 
 /// The SIMD kernels need the host's vector ISA: without a CPU flag Swift lowers
@@ -24,19 +25,23 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
+                       providers: [.apt(["libhwloc-dev"])]),
         .target(name: "PTrainKernels", swiftSettings: hostISA),
+        .target(name: "PTrainTopology", dependencies: ["CHwloc"]),
         .target(name: "PTrain",
                 dependencies: ["PTrainKernels", .product(name: "Yams", package: "Yams")],
                 swiftSettings: hostISA),
         .target(name: "PTrainData", dependencies: ["PTrain", "CZlib"], swiftSettings: hostISA),
-        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData"], swiftSettings: hostISA),
+        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology"], swiftSettings: hostISA),
         .executableTarget(name: "PTrainCLI",
-                          dependencies: ["PTrainRuntime",
+                          dependencies: ["PTrainRuntime", "PTrainTopology", "PTrainTopology",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostISA),
         .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTests", dependencies: ["PTrain"], swiftSettings: hostISA),
         .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),
         .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime"], swiftSettings: hostISA),
     ]
 )

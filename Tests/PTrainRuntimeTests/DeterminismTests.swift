@@ -69,3 +69,29 @@ func slices() {
         }
     }
 }
+
+@Test("worker placement: one per allowed core by default, pinned threads, too many workers refused")
+func placement() throws {
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml")
+    let auto = try WorkerPlacement.plan(config.runtime)
+    #expect(auto.workers == auto.topology.cores.count)
+    #expect(auto.description.hasPrefix("worker 0 -> core 0 (PU"))
+    // Pinned workers really run: a trainer on the default placement trains.
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = try DataSources.load(config.data, model: config.model)
+    let trainer = try Trainer(config: try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["train.epochs=1", "runtime.shard=2"]),
+                              directory: try RunDirectory.create(explicit: dir.path, name: "tiny"), train: data.train, test: data.test,
+                              workers: auto.workers, placement: auto.bindCurrentThread, log: { _ in })
+    #expect(try trainer.run().steps == 4)
+    let cores = auto.topology.cores.count
+    let tooMany = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["runtime.workers=\(cores + 1)"])
+    #expect(throws: RunError.self) { _ = try WorkerPlacement.plan(tooMany.runtime) }
+    do { _ = try WorkerPlacement.plan(tooMany.runtime) } catch let e as RunError {
+        #expect(e.description.hasPrefix("--workers \(cores + 1) with --bind core needs \(cores + 1) cores, but this process may use \(cores)"))
+        #expect(e.description.hasSuffix("use --bind none to run more workers than cores"))
+    }
+    let unbound = try WorkerPlacement.plan(try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml",
+                                                               overrides: ["runtime.workers=\(cores + 1)", "runtime.bind=none"]).runtime)
+    #expect(unbound.workers == cores + 1 && unbound.description.hasSuffix("worker \(cores) -> unbound"))
+}
