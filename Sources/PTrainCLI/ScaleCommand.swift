@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+struct ScaleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale",
+        abstract: "Measure training throughput at several worker counts (interleaved rounds, contended samples marked); writes scale.csv, scale.jsonl and scale.svg.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Comma-separated worker counts, e.g. 1,2 (the first is the baseline).")
+    var workers: String = "1,2"
+
+    @Option(help: "strong: same global batch at every count; weak: batch multiplied by the worker count.")
+    var mode: String = "strong"
+
+    @Option(help: "Training steps per sample.")
+    var steps: Int = 50
+
+    @Option(help: "Interleaved rounds (samples per worker count).")
+    var rounds: Int = 5
+
+    @Option(help: "Warm-up steps per worker count before measuring.")
+    var warmup: Int = 10
+
+    @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
+    var bind: String?
+
+    @Option(help: "Directory for the results (default: runs/NAME-scale, or -2, ...).")
+    var out: String?
+
+    @Flag(help: "Print the summary as JSON lines {\"workers\",\"img_s\",\"speedup\",\"efficiency\"} instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard Self.parseCounts(workers) != nil else { throw ValidationError("--workers: expected comma-separated positive integers such as 1,2, found '\(workers)'") }
+        guard ScaleExperiment.Mode(rawValue: mode) != nil else { throw ValidationError("--mode: expected strong or weak, found '\(mode)'") }
+        guard steps >= 1, rounds >= 1, warmup >= 0 else { throw ValidationError("--steps and --rounds must be >= 1, --warmup >= 0") }
+    }
+
+    static func parseCounts(_ text: String) -> [Int]? {
+        let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
+        return counts.map { $0! }
+    }
+
+    func run() throws {
+        try reportingErrors { try execute() }
+    }
+
+    private func execute() throws {
+        do {
+            let config = try options.load(extra: bind.map { ["runtime.bind=\($0)"] } ?? [])
+            let data = try DataSources.load(config.data, model: config.model)
+            let directory = try RunDirectory.create(explicit: out, name: "\(config.name)-scale")
+            let experiment = ScaleExperiment(workerCounts: Self.parseCounts(workers)!, mode: ScaleExperiment.Mode(rawValue: mode)!,
+                                             steps: steps, rounds: rounds, warmupSteps: warmup)
+            let quiet = json
+            let log: (String) -> Void = { line in if !quiet { say(line) } }
+            let runtime = config.runtime
+            let placement: (Int) throws -> WorkerPlacement = { w in
+                var r = runtime
+                r.workers = w
+                return try WorkerPlacement.plan(r)
+            }
+            let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test,
+                                                     placement: placement, log: log)
+            try AtomicFile.write(config.resolvedYAML, to: directory.config)
+            try AtomicFile.write(ScaleExperiment.csv(samples), to: directory.url.appendingPathComponent("scale.csv"))
+            try AtomicFile.write(ScaleExperiment.jsonLines(rows), to: directory.url.appendingPathComponent("scale.jsonl"))
+            try AtomicFile.write(ScaleExperiment.chart(rows, title: "\(config.name): \(mode) scaling"),
+                                 to: directory.url.appendingPathComponent("scale.svg"))
+            if json {
+                say(ScaleExperiment.jsonLines(rows).trimmingCharacters(in: .newlines))
+            } else {
+                say(ScaleExperiment.table(rows))
+                say("results: \(directory.url.path)/scale.{csv,jsonl,svg}")
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import PTrain
+import PTrainData
+
+/// A scaling experiment: the same training steps at several worker counts,
+/// measured in interleaved rounds (so slow drifts of a shared machine hit every
+/// worker count alike), with the load of other processes recorded for every
+/// sample and contended samples set aside.
+///
+/// Strong scaling keeps the global batch; weak scaling multiplies it by the
+/// worker count (same work per worker). Efficiency is
+/// `img/s(W) / (W * img/s(first count))`, relative to the first count, scaled
+/// to one worker.
+public struct ScaleExperiment {
+    public enum Mode: String, Sendable, CaseIterable { case strong, weak }
+
+    public struct Sample: Sendable {
+        public let workers: Int, round: Int
+        public let imagesPerSecond: Double
+        /// Cores kept busy by other processes during the sample.
+        public let otherCores: Double
+        public let noisy: Bool
+    }
+
+    public struct Row: Sendable {
+        public let workers: Int
+        public let imagesPerSecond: Double
+        public let speedup: Double
+        public let efficiency: Double
+        public let samples: Int
+        public let noisySamples: Int
+    }
+
+    public var workerCounts: [Int]
+    public var mode: Mode
+    public var steps: Int
+    public var rounds: Int
+    public var warmupSteps: Int
+    /// A sample taken while other processes kept more than this many cores busy is noisy.
+    public var noiseThreshold: Double = 0.25
+
+    public init(workerCounts: [Int], mode: Mode, steps: Int, rounds: Int, warmupSteps: Int) {
+        self.workerCounts = workerCounts; self.mode = mode; self.steps = steps; self.rounds = rounds; self.warmupSteps = warmupSteps
+    }
+
+    /// Runs the experiment. `placement(W)` gives the engine's worker count
+    /// binding for W workers. Returns every sample and the summary rows.
+    public func run(config: RunConfig, train: SampleSet, test: SampleSet,
+                    placement: (Int) throws -> WorkerPlacement, log: (String) -> Void) throws -> (samples: [Sample], rows: [Row]) {
+        var engines: [(Int, DataParallelEngine, Int)] = []  // (workers, engine, batch)
+        for w in workerCounts {
+            var c = config
+            if mode == .weak { c.train.batch = config.train.batch * w }
+            let p = try placement(w)
+            let engine = try DataParallelEngine(config: c, train: train, test: test, workers: w, placement: p.bindCurrentThread)
+            engine.beginEpoch(0)
+            engines.append((w, engine, c.train.batch))
+            log("\(w) worker\(w == 1 ? "" : "s"): batch \(c.train.batch), \(engine.plan.shards) shards of \(c.runtime.shard); " + p.description.replacingOccurrences(of: "\n", with: ", "))
+        }
+        var position = [Int](repeating: 0, count: engines.count)
+        func runSteps(_ i: Int, _ n: Int) {
+            let (_, engine, batch) = engines[i]
+            let perEpoch = max(train.count / batch, 1)
+            for _ in 0..<n {
+                engine.step(base: (position[i] % perEpoch) * batch, learningRate: 1e-4)
+                position[i] += 1
+            }
+        }
+        for i in engines.indices { runSteps(i, warmupSteps) }
+        var samples: [Sample] = []
+        for round in 0..<rounds {
+            // Rotate the order every round so no worker count always runs first.
+            for k in 0..<engines.count {
+                let i = (k + round) % engines.count
+                let before = SystemLoad.sample()
+                let t0 = monotonicSeconds()
+                runSteps(i, steps)
+                let seconds = monotonicSeconds() - t0
+                let other = before.otherCores(until: SystemLoad.sample())
+                let s = Sample(workers: engines[i].0, round: round, imagesPerSecond: Double(steps * engines[i].2) / seconds,
+                               otherCores: other, noisy: other > noiseThreshold)
+                samples.append(s)
+                log(String(format: "round %d: %d worker%@ %.0f img/s (other processes: %.2f cores)%@", round + 1, s.workers,
+                           s.workers == 1 ? "" : "s", s.imagesPerSecond, other, s.noisy ? "  [noisy]" : ""))
+            }
+        }
+        return (samples, Self.summarize(samples, workerCounts: workerCounts))
+    }
+
+    /// Median img/s per worker count over quiet samples (all samples if none
+    /// was quiet), and speedup/efficiency against the first worker count.
+    public static func summarize(_ samples: [Sample], workerCounts: [Int]) -> [Row] {
+        var medians: [Int: (Double, Int, Int)] = [:]
+        for w in workerCounts {
+            let mine = samples.filter { $0.workers == w }
+            let quiet = mine.filter { !$0.noisy }
+            medians[w] = (median((quiet.isEmpty ? mine : quiet).map(\.imagesPerSecond)), mine.count, mine.count - quiet.count)
+        }
+        guard let base = workerCounts.first, let baseRate = medians[base]?.0, baseRate > 0 else { return [] }
+        return workerCounts.map { w in
+            let (rate, n, noisy) = medians[w]!
+            let speedup = rate / baseRate
+            return Row(workers: w, imagesPerSecond: rate, speedup: speedup, efficiency: speedup * Double(base) / Double(w),
+                       samples: n, noisySamples: noisy)
+        }
+    }
+
+    public static func table(_ rows: [Row]) -> String {
+        var lines = ["workers      img/s   speedup  efficiency  samples (noisy)"]
+        for r in rows {
+            lines.append(String(format: "%7d %10.0f %9.2f %10.1f%%  %7d (%d)", r.workers, r.imagesPerSecond, r.speedup,
+                                100 * r.efficiency, r.samples, r.noisySamples))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public static func jsonLines(_ rows: [Row]) -> String {
+        rows.map { String(format: "{\"workers\":%d,\"img_s\":%.1f,\"speedup\":%.4f,\"efficiency\":%.4f,\"samples\":%d,\"noisy\":%d}",
+                          $0.workers, $0.imagesPerSecond, $0.speedup, $0.efficiency, $0.samples, $0.noisySamples) }
+            .joined(separator: "\n") + "\n"
+    }
+
+    public static func csv(_ samples: [Sample]) -> String {
+        "workers,round,img_s,other_cores,noisy\n" + samples.map {
+            String(format: "%d,%d,%.1f,%.3f,%@", $0.workers, $0.round, $0.imagesPerSecond, $0.otherCores, $0.noisy ? "true" : "false")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    public static func chart(_ rows: [Row], title: String) -> String {
+        let base = rows.first.map { $0.imagesPerSecond / Double($0.workers) } ?? 0
+        return SVGChart(title: title, xLabel: "workers", yLabel: "training images/s", series: [
+            .init(name: "measured (median)", points: rows.map { (Double($0.workers), $0.imagesPerSecond) }, color: "#1f77b4"),
+            .init(name: "ideal (linear)", points: rows.map { (Double($0.workers), base * Double($0.workers)) }, color: "#999", dashed: true),
+        ]).render()
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
