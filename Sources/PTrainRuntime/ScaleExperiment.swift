@@ -20,6 +20,10 @@ public struct ScaleExperiment {
         /// Cores kept busy by other processes during the sample.
         public let otherCores: Double
         public let noisy: Bool
+        public init(workers: Int, round: Int, imagesPerSecond: Double, otherCores: Double, noisy: Bool) {
+            self.workers = workers; self.round = round; self.imagesPerSecond = imagesPerSecond
+            self.otherCores = otherCores; self.noisy = noisy
+        }
     }
 
     public struct Row: Sendable {

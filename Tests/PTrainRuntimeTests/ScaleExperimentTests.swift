@@ -1,0 +1,56 @@
+import Testing
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+@Test("scaling summary: medians of quiet samples, speedup and efficiency against the first count")
+func scaleSummary() {
+    func s(_ w: Int, _ r: Int, _ rate: Double, noisy: Bool = false) -> ScaleExperiment.Sample {
+        .init(workers: w, round: r, imagesPerSecond: rate, otherCores: noisy ? 1 : 0, noisy: noisy)
+    }
+    let samples = [s(1, 0, 100), s(1, 1, 110), s(1, 2, 90), s(1, 3, 10, noisy: true),
+                   s(2, 0, 180), s(2, 1, 190, noisy: true), s(2, 2, 170), s(2, 3, 185)]
+    let rows = ScaleExperiment.summarize(samples, workerCounts: [1, 2])
+    #expect(rows.count == 2)
+    #expect(rows[0].imagesPerSecond == 100 && rows[0].speedup == 1 && rows[0].efficiency == 1 && rows[0].noisySamples == 1)
+    #expect(rows[1].imagesPerSecond == 180 && rows[1].speedup == 1.8 && abs(rows[1].efficiency - 0.9) < 1e-12)
+    #expect(ScaleExperiment.jsonLines(rows) == """
+    {"workers":1,"img_s":100.0,"speedup":1.0000,"efficiency":1.0000,"samples":4,"noisy":1}
+    {"workers":2,"img_s":180.0,"speedup":1.8000,"efficiency":0.9000,"samples":4,"noisy":1}
+
+    """)
+    // All samples noisy: fall back to them rather than report nothing.
+    let noisyOnly = ScaleExperiment.summarize([s(1, 0, 50, noisy: true)], workerCounts: [1])
+    #expect(noisyOnly.first?.imagesPerSecond == 50)
+}
+
+@Test("a scaling run measures every worker count in every round and draws a valid SVG")
+func scaleRun() throws {
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["runtime.shard=4", "runtime.bind=none"])
+    let data = try DataSources.load(config.data, model: config.model)
+    let experiment = ScaleExperiment(workerCounts: [1, 2], mode: .weak, steps: 2, rounds: 2, warmupSteps: 1)
+    var logged: [String] = []
+    let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test, placement: { w in
+        var r = config.runtime
+        r.workers = w
+        return try WorkerPlacement.plan(r)
+    }, log: { logged.append($0) })
+    #expect(samples.count == 4 && Set(samples.map(\.workers)) == [1, 2])
+    #expect(samples.allSatisfy { $0.imagesPerSecond > 0 && $0.otherCores >= 0 })
+    #expect(logged.contains { $0.hasPrefix("2 workers: batch 32") })  // weak scaling doubles the batch
+    #expect(rows.map(\.workers) == [1, 2])
+    let svg = ScaleExperiment.chart(rows, title: "t <&>")
+    #expect(svg.hasPrefix("<svg") && svg.contains("t &lt;&amp;&gt;") && svg.contains("<polyline"))
+    #expect(ScaleExperiment.csv(samples).split(separator: "\n").count == 5)
+}
+
+@Test("other-process load is near zero for our own busy loop and never negative")
+func systemLoad() {
+    let before = SystemLoad.sample()
+    var x = 0.0
+    let end = monotonicSeconds() + 0.2
+    while monotonicSeconds() < end { x += 1 }
+    let other = before.otherCores(until: SystemLoad.sample())
+    #expect(x > 0 && other >= 0 && other < 2.5)
+}
