@@ -2,6 +2,7 @@ import Foundation
 import PTrain
 import PTrainData
 import PTrainKernels
+import Synchronization
 
 /// Runs training steps and evaluations of one model data-parallel over
 /// persistent worker threads. Every minibatch is cut into fixed shards
@@ -24,6 +25,9 @@ public final class DataParallelEngine {
     public var parameters: FloatBuffer { parameterArenas[0] }
     public var workers: Int { plan.workers }
     public var averaging: Bool { config.runtime.syncEvery > 1 }
+    /// Shards claimed by whichever worker is free (balances a core shared with
+    /// another process) rather than a fixed block per worker.
+    public var dynamicSchedule: Bool { plan.dynamic }
 
     private let parameterArenas: [FloatBuffer]
     private let velocities: [FloatBuffer]
@@ -34,6 +38,11 @@ public final class DataParallelEngine {
     private let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let state = StepState()
+    /// Dynamic schedule: one gradient buffer per shard (the tree's leaves),
+    /// and the next unclaimed shard of the step.
+    private let leaves: [FloatBuffer]
+    private let leafPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private let nextShard = Atomic<Int>(0)
 
     /// What the workers do on the next `pool.run()`, published by the
     /// coordinator before it releases them (the start barrier orders it).
@@ -60,7 +69,8 @@ public final class DataParallelEngine {
         self.config = config
         self.train = train
         self.test = test
-        plan = ShardPlan(batch: config.train.batch, shardSize: config.runtime.shard, workers: workers)
+        plan = ShardPlan(batch: config.train.batch, shardSize: config.runtime.shard, workers: workers,
+                         dynamic: config.runtime.syncEvery == 1 && config.runtime.schedule == "dynamic")
         if let problem = plan.problem { throw RunError("runtime: \(problem)") }
         model = try config.model.build(classes: train.classes)
         let count = model.layout.totalCount
@@ -77,8 +87,13 @@ public final class DataParallelEngine {
                                   gradients: FloatBuffer(count: count), seed: config.seed)
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: FloatBuffer(count: count), seed: config.seed)
-            replicas.append(WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers))
+            replicas.append(WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
+                                          partials: !(config.runtime.schedule == "dynamic" && !averaging)))
         }
+        let dynamic = !averaging && config.runtime.schedule == "dynamic"
+        leaves = dynamic ? (0..<plan.shards).map { _ in FloatBuffer(count: count) } : []
+        leafPointers = .allocate(capacity: max(leaves.count, 1))
+        for (i, leaf) in leaves.enumerated() { leafPointers[i] = leaf.pointer }
         self.replicas = replicas
         gradientPointers = .allocate(capacity: workers)
         parameterPointers = .allocate(capacity: workers)
@@ -95,6 +110,7 @@ public final class DataParallelEngine {
     deinit {
         pool.shutdown()
         gradientPointers.deallocate(); parameterPointers.deallocate(); velocityPointers.deallocate()
+        leafPointers.deallocate()
     }
 
     // MARK: coordinator side
@@ -108,6 +124,7 @@ public final class DataParallelEngine {
 
     /// One optimizer step on samples `order[base ..< base + batch]` of the current epoch.
     public func step(base: Int, learningRate: Double) {
+        nextShard.store(0, ordering: .relaxed)  // published to the workers by the start barrier
         state.mode = .trainStep
         state.base = base
         state.learningRate = Float(learningRate)
@@ -154,18 +171,29 @@ public final class DataParallelEngine {
 
     private func trainStep(_ w: Int) {
         let r = replicas[w]
-        let shards = plan.shards(of: w)
         // Synchronous SGD: each shard's loss is scaled by 1/B so the tree sum
         // is the mean gradient of the global batch. Averaging: the mean over
         // this worker's own B/W samples.
         let scale = 1 / Float(averaging ? config.train.batch / workers : config.train.batch)
         r.network.context.epoch = state.epoch
+        let count = model.layout.totalCount
         state.order.withUnsafeBufferPointer { order in
-            r.gradient(shards: shards.lowerBound, shards.upperBound, order: order.baseAddress!, base: state.base,
-                       shardSize: plan.shardSize, set: train, gradScale: scale)
+            if dynamicSchedule {
+                // Claim shards until none is left; each gradient goes to its leaf.
+                while true {
+                    let s = nextShard.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard s < plan.shards else { break }
+                    r.shardGradient(s, order: order.baseAddress!, base: state.base, shardSize: plan.shardSize,
+                                    set: train, gradScale: scale)
+                    leafPointers[s].update(from: r.network.gradients.pointer, count: count)
+                }
+            } else {
+                let shards = plan.shards(of: w)
+                r.gradient(shards: shards.lowerBound, shards.upperBound, order: order.baseAddress!, base: state.base,
+                           shardSize: plan.shardSize, set: train, gradScale: scale)
+            }
         }
         let sgd = SGD(config: config.train.optimizer)
-        let count = model.layout.totalCount
         if averaging {
             r.update.start()
             sgd.update(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
@@ -173,13 +201,14 @@ public final class DataParallelEngine {
             r.update.stop()
             return
         }
-        pool.barrier.wait()  // every worker's gradient is complete
+        pool.barrier.wait()  // every shard's (or worker's) gradient is complete
         let slice = ShardPlan.slice(of: w, workers: workers, count: count)
+        let sums = dynamicSchedule ? leafPointers : gradientPointers
         r.reduce.start()
-        treeReduce(gradientPointers, count: workers, range: slice)
+        treeReduce(sums, 0, dynamicSchedule ? plan.shards : workers, range: slice)
         r.reduce.stop()
         r.update.start()
-        sgd.update(parameters: parameterPointers[0] + slice.lowerBound, gradients: gradientPointers[0] + slice.lowerBound,
+        sgd.update(parameters: parameterPointers[0] + slice.lowerBound, gradients: sums[0] + slice.lowerBound,
                    velocity: velocityPointers[0] + slice.lowerBound, count: slice.count, learningRate: state.learningRate)
         r.update.stop()
     }
@@ -191,7 +220,7 @@ public final class DataParallelEngine {
         let slice = ShardPlan.slice(of: w, workers: workers, count: model.layout.totalCount)
         r.reduce.start()
         func averageSlice(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
-            treeReduce(pointers, count: workers, range: slice)
+            treeReduce(pointers, 0, workers, range: slice)
             scale(pointers[0] + slice.lowerBound, by: 1 / Float(workers), count: slice.count)
             for v in 1..<workers {
                 (pointers[v] + slice.lowerBound).update(from: pointers[0] + slice.lowerBound, count: slice.count)

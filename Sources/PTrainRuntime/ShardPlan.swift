@@ -9,18 +9,25 @@
 /// So the summed gradient, and hence the weights, are bitwise identical for
 /// every such W (floating-point addition is commutative but not associative:
 /// only the tree shape matters, not who computes it).
+///
+/// With the dynamic schedule, shards go to whichever worker is free and each
+/// shard's gradient is kept in its own leaf buffer; the tree is then summed
+/// over the leaves, so the result is the same for ANY worker count.
 public struct ShardPlan: Sendable, Equatable {
     public let batch: Int, shardSize: Int, workers: Int
+    /// Shards claimed dynamically rather than in fixed blocks.
+    public let dynamic: Bool
     public var shards: Int { batch / shardSize }
 
-    public init(batch: Int, shardSize: Int, workers: Int) {
-        self.batch = batch; self.shardSize = shardSize; self.workers = workers
+    public init(batch: Int, shardSize: Int, workers: Int, dynamic: Bool = false) {
+        self.batch = batch; self.shardSize = shardSize; self.workers = workers; self.dynamic = dynamic
     }
 
-    /// Why this plan cannot run, or nil: the workers must split the shards evenly.
+    /// Why this plan cannot run, or nil: static blocks need the workers to
+    /// split the shards evenly.
     public var problem: String? {
         if batch % shardSize != 0 { return "the global batch \(batch) is not a multiple of the shard size \(shardSize)" }
-        if shards % workers != 0 {
+        if !dynamic && shards % workers != 0 {
             return "\(workers) workers cannot share \(shards) shards (batch \(batch) / shard \(shardSize)) evenly; use a worker count that divides \(shards)"
         }
         return nil
@@ -28,7 +35,7 @@ public struct ShardPlan: Sendable, Equatable {
 
     /// Whether results are bitwise identical to any other deterministic plan
     /// with the same batch and shard size.
-    public var isCanonical: Bool { workers & (workers - 1) == 0 && shards % workers == 0 }
+    public var isCanonical: Bool { dynamic || (workers & (workers - 1) == 0 && shards % workers == 0) }
 
     /// Shards of worker w.
     public func shards(of w: Int) -> Range<Int> {

@@ -19,12 +19,12 @@ final class WorkerReplica {
     var correct = 0
     var data = Stopwatch(), compute = Stopwatch(), reduce = Stopwatch(), update = Stopwatch()
 
-    init(network: Network, evalNetwork: Network, shardsPerWorker: Int) {
+    init(network: Network, evalNetwork: Network, shardsPerWorker: Int, partials: Bool = true) {
         self.network = network
         self.evalNetwork = evalNetwork
         var depth = 0
         while (1 << depth) < shardsPerWorker { depth += 1 }
-        partial = (0..<depth).map { _ in FloatBuffer(count: network.gradients.count) }
+        partial = partials ? (0..<depth).map { _ in FloatBuffer(count: network.gradients.count) } : []
         indices = .allocate(capacity: network.maxBatch)
     }
 
@@ -35,27 +35,32 @@ final class WorkerReplica {
         data.reset(); compute.reset(); reduce.reset(); update.reset()
     }
 
+    /// The gradient of shard `shard` alone, left in `network.gradients`.
+    func shardGradient(_ shard: Int, order: UnsafePointer<Int>, base: Int, shardSize: Int, set: SampleSet, gradScale: Float) {
+        let g = network.gradients
+        g.zero()
+        data.start()
+        let first = base + shard * shardSize
+        for i in 0..<shardSize {
+            indices[i] = order[first + i]
+            network.context.sampleIndices[i] = order[first + i]
+        }
+        set.fill(UnsafeBufferPointer(start: indices, count: shardSize), input: network.input.pointer,
+                 labels: network.labels.pointer)
+        data.stop()
+        compute.start()
+        network.forward(batch: shardSize, training: true)
+        lossSum += Double(network.loss(batch: shardSize, gradScale: gradScale, correct: &correct))
+        network.backward(batch: shardSize)
+        compute.stop()
+    }
+
     /// Sum of the gradients of shards `[lo, hi)` in the canonical tree order
     /// (see `ShardPlan`), left in `network.gradients`.
     func gradient(shards lo: Int, _ hi: Int, depth: Int = 0, order: UnsafePointer<Int>, base: Int,
                   shardSize: Int, set: SampleSet, gradScale: Float) {
         if hi - lo == 1 {
-            let g = network.gradients
-            g.zero()
-            data.start()
-            let first = base + lo * shardSize
-            for i in 0..<shardSize {
-                indices[i] = order[first + i]
-                network.context.sampleIndices[i] = order[first + i]
-            }
-            set.fill(UnsafeBufferPointer(start: indices, count: shardSize), input: network.input.pointer,
-                     labels: network.labels.pointer)
-            data.stop()
-            compute.start()
-            network.forward(batch: shardSize, training: true)
-            lossSum += Double(network.loss(batch: shardSize, gradScale: gradScale, correct: &correct))
-            network.backward(batch: shardSize)
-            compute.stop()
+            shardGradient(lo, order: order, base: base, shardSize: shardSize, set: set, gradScale: gradScale)
             return
         }
         let mid = lo + (hi - lo) / 2
@@ -69,17 +74,13 @@ final class WorkerReplica {
     }
 }
 
-/// In-place pairwise tree sum of `buffers[0..<n]` over `range`, result in
-/// `buffers[0]`: level 1 adds b1 into b0, b3 into b2, ...; level 2 adds b2
-/// into b0, ... — the recursive-halving tree of `ShardPlan` for power-of-two n.
-func treeReduce(_ buffers: UnsafePointer<UnsafeMutablePointer<Float>>, count n: Int, range: Range<Int>) {
-    var stride = 1
-    while stride < n {
-        var i = 0
-        while i + stride < n {
-            accumulate(buffers[i + stride] + range.lowerBound, into: buffers[i] + range.lowerBound, count: range.count)
-            i += 2 * stride
-        }
-        stride *= 2
-    }
+/// In-place tree sum of `buffers[lo..<hi]` over `range`, result in
+/// `buffers[lo]`: `T(lo, hi) = T(lo, mid) + T(mid, hi)`, `mid = lo + (hi - lo) / 2`,
+/// the canonical tree of `ShardPlan` (for shards, or for workers' subtrees).
+func treeReduce(_ buffers: UnsafePointer<UnsafeMutablePointer<Float>>, _ lo: Int, _ hi: Int, range: Range<Int>) {
+    guard hi - lo > 1 else { return }
+    let mid = lo + (hi - lo) / 2
+    treeReduce(buffers, lo, mid, range: range)
+    treeReduce(buffers, mid, hi, range: range)
+    accumulate(buffers[mid] + range.lowerBound, into: buffers[lo] + range.lowerBound, count: range.count)
 }

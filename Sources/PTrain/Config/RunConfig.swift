@@ -80,6 +80,11 @@ public struct RuntimeConfig: Sendable {
     public var syncEvery: Int
     /// Parameter averaging also averages the momentum buffers.
     public var averageMomentum: Bool
+    /// `dynamic`: shards go to whichever worker is free (one gradient buffer
+    /// per shard; balances a core shared with another process). `static`:
+    /// worker w always takes the same block of shards (less memory). Both sum
+    /// in the same tree, so they give the same bits.
+    public var schedule: String
 }
 
 /// A whole run, strictly decoded from YAML (+ `--set` overrides).
@@ -206,6 +211,7 @@ public struct RunConfig {
             r.record("workers", Node("auto"))
         }
         let bind = try r.string("bind", default: "core", oneOf: ["core", "none"])
+        let shardSchedule = try r.string("schedule", default: "dynamic", oneOf: ["dynamic", "static"])
         let shardValue = r.optional("shard")
         let shard = try r.int("shard", default: batch, 1...)
         if batch % shard != 0 {
@@ -221,7 +227,7 @@ public struct RunConfig {
         let resolved = (try? Yams.serialize(node: top.resolvedNode)) ?? ""
         return RunConfig(name: name, seed: seed, data: data, model: model, train: train,
                          runtime: RuntimeConfig(workers: workers, bind: bind, shard: shard, syncEvery: syncEvery,
-                                                 averageMomentum: averageMomentum),
+                                                 averageMomentum: averageMomentum, schedule: shardSchedule),
                          resolvedYAML: resolved, file: file)
     }
 }
