@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One replica of a model ready to run: the model's layers bound to a
 /// parameter arena and a gradient arena, plus activation and activation-gradient
 /// buffers for shards of up to `maxBatch` samples. Everything a step touches is
@@ -19,6 +25,9 @@ public final class Network {
     private let activations: [FloatBuffer]
     /// `deltas[i]` is dLoss/d(activations[i]).
     private let deltas: [FloatBuffer]
+    /// When set, forward and backward add each layer's wall time (seconds)
+    /// here: `[2 * layers]`, forward times then backward times.
+    public var profile: UnsafeMutablePointer<Double>?
 
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer, seed: UInt64) {
         precondition(parameters.count == model.layout.totalCount && gradients.count == model.layout.totalCount)
@@ -48,7 +57,9 @@ public final class Network {
         context.training = training
         var x = UnsafePointer(input.pointer)
         for (i, layer) in model.layers.enumerated() {
+            let t0 = profile == nil ? 0 : clockSeconds()
             layer.forward(x, activations[i].pointer, batch: batch, context: context)
+            if let profile { profile[i] += clockSeconds() - t0 }
             x = UnsafePointer(activations[i].pointer)
         }
     }
@@ -74,7 +85,9 @@ public final class Network {
                 dx = deltas[i - 1].pointer
                 dx!.update(repeating: 0, count: batch * layer.inputShape.count)
             }
+            let t0 = profile == nil ? 0 : clockSeconds()
             layer.backward(x, activations[i].pointer, deltas[i].pointer, dx, batch: batch, context: context)
+            if let profile { profile[model.layers.count + i] += clockSeconds() - t0 }
         }
     }
 
@@ -87,4 +100,12 @@ public final class Network {
         }
         return nil
     }
+}
+
+/// Monotonic clock in seconds (for layer profiling).
+@inline(__always)
+func clockSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure training and inference images/s, GFLOP/s against the machine's FMA peak, peak RSS, and per-layer times.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Worker threads (default: runtime.workers, else one per allowed core).")
+    var workers: Int?
+
+    @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
+    var bind: String?
+
+    @Option(help: "Training steps per timed block.")
+    var steps: Int = 20
+
+    @Option(help: "Timed blocks (the median is reported).")
+    var blocks: Int = 5
+
+    @Option(help: "Warm-up steps before timing.")
+    var warmup: Int = 5
+
+    @Flag(help: "Print one JSON object (train_img_s, infer_img_s, train_gflop_s, peak_gflop_s, rss_mb, layers).")
+    var json = false
+
+    func validate() throws {
+        guard steps >= 1, blocks >= 1, warmup >= 0 else { throw ValidationError("--steps and --blocks must be >= 1, --warmup >= 0") }
+    }
+
+    func run() throws {
+        try reportingErrors { try execute() }
+    }
+
+    private func execute() throws {
+        var extra: [String] = []
+        if let workers { extra.append("runtime.workers=\(workers)") }
+        if let bind { extra.append("runtime.bind=\(bind)") }
+        let config = try options.load(extra: extra)
+        let data = try DataSources.load(config.data, model: config.model)
+        let placement = try WorkerPlacement.plan(config.runtime)
+        let quiet = json
+        let log: (String) -> Void = { line in if !quiet { say(line) } }
+        log(placement.description)
+        let report = try Benchmark(steps: steps, blocks: blocks, warmupSteps: warmup)
+            .run(config: config, train: data.train, test: data.test, placement: placement, log: log)
+        say(json ? Benchmark.json(report) : Benchmark.text(report, config: config))
+    }
+}

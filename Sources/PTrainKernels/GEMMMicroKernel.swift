@@ -1,0 +1,212 @@
+// SGEMM micro-kernels: the innermost, register-blocked loop of `sgemm`.
+//
+// Variants, named op_tile_ISA, all one body (`microKernel`) specialised by
+// height (rows computed) and width (one or two SIMD16 per row):
+//   sgemmKernel8x32AVX512  8 rows x 32 columns, 16 SIMD16<Float> accumulators
+//   sgemmKernel4x32AVX512, sgemmKernel2x32AVX512   short row remainders
+//   sgemmKernel8x16AVX512, 4x16, 2x16               column remainders <= 16
+// The short ones exist because the layer shapes are small: m = 6 or 25 output
+// rows would otherwise spend 25% of the FMAs on zero padding.
+//
+// Why 8x32: Zen 4 has 32 zmm registers and retires one 512-bit FMA per cycle
+// (two 256-bit pipes) with 4-cycle latency. 16 accumulators + 2 B vectors fit
+// with room to spare, give 16 independent FMA chains (>= 4 needed to hide the
+// latency); each k step is 2 vector loads of B + 8 broadcasts of A
+// (vbroadcastss from L1) for 16 FMAs. Checked in the disassembly: the loop is
+// unrolled twice, all accumulators stay in zmm registers, no spills.
+// (Shape measured in PLATFORM.md; GEMM.swift has the blocking around it.)
+//
+// Contract (every variant; H = height, NR = width):
+//   For i in 0..<rows, j in 0..<NR:
+//     C[i*ldc + j] = sum_{p<kc} A[p*8 + i] * B[p*bRowStride + j]  + beta * C[i*ldc + j]
+//   - `a`: one packed A micro-panel, p-major, 8 floats per k step. Only the
+//     first H of each step are read, so `a + 4` addresses rows 4..<8. Rows in
+//     rows..<H are computed but never stored. alpha is already folded in.
+//   - `b`: kc rows of NR contiguous floats, row p at `b + p*bRowStride`: either a
+//     packed B micro-panel (bRowStride == NR) or the original B (bRowStride == ldb)
+//     when the whole NR-wide column block lies inside B. No alignment is required.
+//   - `c`: rows x NR floats, row stride `ldc` (units: floats). All NR columns are
+//     written; column remainders go through a scratch tile (see GEMM.swift).
+//   - `beta == 0`: C is written without being read, so NaN/garbage in C is dropped.
+//   - kc >= 1, 1 <= rows <= H.
+// The accumulation order over p is sequential (one FMA per p per element), so
+// rounding error is that of a plain dot product of length kc.
+
+typealias GEMMVector = SIMD16<Float>
+
+/// Micro-tile height (rows of C per micro-kernel call).
+let gemmMR = 8
+/// Micro-tile width (columns of C per call of the main kernel); two SIMD16 vectors.
+let gemmNR = 32
+/// Width of the narrow remainder kernel; one SIMD16 vector.
+let gemmNRNarrow = 16
+
+@inline(__always)
+private func load(_ p: UnsafeRawPointer, _ byteOffset: Int = 0) -> GEMMVector {
+    p.loadUnaligned(fromByteOffset: byteOffset, as: GEMMVector.self)
+}
+
+/// `c[0..<16] = v + beta * c[0..<16]`, without reading `c` when beta == 0.
+@inline(__always)
+private func update(_ c: UnsafeMutablePointer<Float>, _ v: GEMMVector, _ beta: Float) {
+    let raw = UnsafeMutableRawPointer(c)
+    if beta == 0 {
+        raw.storeBytes(of: v, as: GEMMVector.self)
+    } else if beta == 1 {
+        raw.storeBytes(of: v + load(raw), as: GEMMVector.self)
+    } else {
+        raw.storeBytes(of: v.addingProduct(beta, load(raw)), as: GEMMVector.self)
+    }
+}
+
+/// The shared body. `height` (1...8) and `twoVectors` must be compile-time
+/// constants at every call (the wrappers below): after inlining, the unused
+/// accumulators and branches fold away.
+@inline(__always)
+private func microKernel(height: Int, twoVectors: Bool, kc: Int,
+                         a: UnsafePointer<Float>,
+                         b: UnsafePointer<Float>, bRowStride: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int,
+                         rows: Int, beta: Float) {
+    var c00 = GEMMVector(), c01 = GEMMVector()
+    var c10 = GEMMVector(), c11 = GEMMVector()
+    var c20 = GEMMVector(), c21 = GEMMVector()
+    var c30 = GEMMVector(), c31 = GEMMVector()
+    var c40 = GEMMVector(), c41 = GEMMVector()
+    var c50 = GEMMVector(), c51 = GEMMVector()
+    var c60 = GEMMVector(), c61 = GEMMVector()
+    var c70 = GEMMVector(), c71 = GEMMVector()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let bStep = bRowStride &* MemoryLayout<Float>.stride
+    var p = 0
+    while p < kc {
+        let b0 = load(pb)
+        let b1 = twoVectors ? load(pb, 64) : GEMMVector()
+        var s = pa[0]
+        c00 = c00.addingProduct(s, b0); if twoVectors { c01 = c01.addingProduct(s, b1) }
+        if height > 1 {
+            s = pa[1]
+            c10 = c10.addingProduct(s, b0); if twoVectors { c11 = c11.addingProduct(s, b1) }
+        }
+        if height > 2 {
+            s = pa[2]
+            c20 = c20.addingProduct(s, b0); if twoVectors { c21 = c21.addingProduct(s, b1) }
+            s = pa[3]
+            c30 = c30.addingProduct(s, b0); if twoVectors { c31 = c31.addingProduct(s, b1) }
+        }
+        if height > 4 {
+            s = pa[4]
+            c40 = c40.addingProduct(s, b0); if twoVectors { c41 = c41.addingProduct(s, b1) }
+            s = pa[5]
+            c50 = c50.addingProduct(s, b0); if twoVectors { c51 = c51.addingProduct(s, b1) }
+            s = pa[6]
+            c60 = c60.addingProduct(s, b0); if twoVectors { c61 = c61.addingProduct(s, b1) }
+            s = pa[7]
+            c70 = c70.addingProduct(s, b0); if twoVectors { c71 = c71.addingProduct(s, b1) }
+        }
+        pa += gemmMR
+        pb += bStep
+        p &+= 1
+    }
+    @inline(__always) func store(_ row: Int, _ v0: GEMMVector, _ v1: GEMMVector) {
+        let cr = c + row * ldc
+        update(cr, v0, beta)
+        if twoVectors { update(cr + 16, v1, beta) }
+    }
+    store(0, c00, c01)
+    guard height > 1, rows > 1 else { return }
+    store(1, c10, c11)
+    guard height > 2, rows > 2 else { return }
+    store(2, c20, c21)
+    guard rows > 3 else { return }
+    store(3, c30, c31)
+    guard height > 4, rows > 4 else { return }
+    store(4, c40, c41)
+    guard rows > 5 else { return }
+    store(5, c50, c51)
+    guard rows > 6 else { return }
+    store(6, c60, c61)
+    guard rows > 7 else { return }
+    store(7, c70, c71)
+}
+
+/// Runs the variants that cover a `rows` x `width` tile (width 32 or 16) with
+/// the fewest padded rows: 7-8 rows -> 8; 5-6 -> 4 + 2; 3-4 -> 4; 1-2 -> 2.
+@inline(__always)
+func sgemmMicroKernel(rows: Int, width: Int, kc: Int,
+                      a: UnsafePointer<Float>,
+                      b: UnsafePointer<Float>, bRowStride: Int,
+                      c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+    if width == gemmNR {
+        if rows > 6 {
+            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            return
+        }
+        if rows > 2 {
+            sgemmKernel4x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc,
+                                  rows: min(rows, 4), beta: beta)
+        }
+        if rows <= 2 || rows > 4 {
+            let done = rows > 4 ? 4 : 0
+            sgemmKernel2x32AVX512(kc: kc, a: a + done, b: b, bRowStride: bRowStride, c: c + done * ldc, ldc: ldc,
+                                  rows: rows - done, beta: beta)
+        }
+    } else {
+        if rows > 6 {
+            sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            return
+        }
+        if rows > 2 {
+            sgemmKernel4x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc,
+                                  rows: min(rows, 4), beta: beta)
+        }
+        if rows <= 2 || rows > 4 {
+            let done = rows > 4 ? 4 : 0
+            sgemmKernel2x16AVX512(kc: kc, a: a + done, b: b, bRowStride: bRowStride, c: c + done * ldc, ldc: ldc,
+                                  rows: rows - done, beta: beta)
+        }
+    }
+}
+
+@inline(never)
+func sgemmKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta)
+}
+
+@inline(never)
+func sgemmKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta)
+}
+
+@inline(never)
+func sgemmKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta)
+}
+
+@inline(never)
+func sgemmKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta)
+}
+
+@inline(never)
+func sgemmKernel2x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 2, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta)
+}
+
+@inline(never)
+func sgemmKernel2x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 2, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta)
+}

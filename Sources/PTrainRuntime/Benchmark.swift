@@ -1,0 +1,146 @@
+import Foundation
+import PTrain
+import PTrainData
+import PTrainKernels
+
+/// `ptrain bench`: training and inference throughput of a config on its
+/// workers (median of repeated timed blocks after warm-up), the achieved
+/// GFLOP/s against the machine's peak measured in the same run, peak RSS, and
+/// where the time goes layer by layer.
+public struct Benchmark {
+    public struct LayerTime: Sendable, Codable {
+        public let name: String, type: String
+        /// Milliseconds per shard.
+        public let forwardMs: Double, backwardMs: Double
+    }
+
+    public struct Report: Sendable {
+        public let workers: Int
+        public let batch: Int
+        public let trainImagesPerSecond: Double
+        public let inferImagesPerSecond: Double
+        /// Training FLOP per image: 3x the forward FLOPs of conv and dense layers
+        /// (forward, input gradient, weight gradient), as in WORKLOADS.md.
+        public let trainFLOPPerImage: Double
+        public let peakGFLOPs: Double
+        public let peakGFLOPsPerCore: Double
+        public let rssMB: Double
+        public let layers: [LayerTime]
+        public var trainGFLOPs: Double { trainImagesPerSecond * trainFLOPPerImage / 1e9 }
+        public var percentOfPeak: Double { 100 * trainGFLOPs / peakGFLOPs }
+    }
+
+    public var steps: Int
+    public var blocks: Int
+    public var warmupSteps: Int
+
+    public init(steps: Int, blocks: Int, warmupSteps: Int) {
+        self.steps = steps; self.blocks = blocks; self.warmupSteps = warmupSteps
+    }
+
+    public func run(config: RunConfig, train: SampleSet, test: SampleSet, placement: WorkerPlacement,
+                    log: (String) -> Void) throws -> Report {
+        // The peak first, on a quiet machine: one FMA probe per worker core.
+        let perCore = measurePeakGFLOPs(seconds: 0.3)
+        let peak = perCore * Double(placement.workers)
+        log(String(format: "FMA probe: %.1f GFLOP/s per core, %.1f for %d worker%@", perCore, peak, placement.workers,
+                   placement.workers == 1 ? "" : "s"))
+        let engine = try DataParallelEngine(config: config, train: train, test: test, workers: placement.workers,
+                                            placement: placement.bindCurrentThread)
+        engine.beginEpoch(0)
+        let batch = config.train.batch
+        let perEpoch = max(train.count / batch, 1)
+        var position = 0
+        func runSteps(_ n: Int) {
+            for _ in 0..<n {
+                engine.step(base: (position % perEpoch) * batch, learningRate: 1e-4)
+                position += 1
+            }
+        }
+        runSteps(warmupSteps)
+        var trainRates: [Double] = []
+        for b in 0..<blocks {
+            let t0 = monotonicSeconds()
+            runSteps(steps)
+            trainRates.append(Double(steps * batch) / (monotonicSeconds() - t0))
+            log(String(format: "train block %d: %.0f img/s", b + 1, trainRates.last!))
+        }
+        _ = engine.evaluateTest(epoch: 0)  // warm-up
+        var inferRates: [Double] = []
+        for _ in 0..<max(blocks, 1) {
+            let t0 = monotonicSeconds()
+            _ = engine.evaluateTest(epoch: 0)
+            inferRates.append(Double(test.count) / (monotonicSeconds() - t0))
+        }
+        let gemmFLOPs = engine.model.layers.filter { $0 is Conv2D || $0 is Dense }.reduce(0) { $0 + $1.forwardFLOPs }
+        return Report(workers: placement.workers, batch: batch, trainImagesPerSecond: median(trainRates),
+                      inferImagesPerSecond: median(inferRates), trainFLOPPerImage: 3 * Double(gemmFLOPs),
+                      peakGFLOPs: peak, peakGFLOPsPerCore: perCore, rssMB: Self.peakRSSMegabytes(),
+                      layers: try profileLayers(config: config, train: train))
+    }
+
+    /// Forward and backward time of every layer on one shard, single-threaded
+    /// on the calling thread, median-free mean over `steps` shards after warm-up.
+    func profileLayers(config: RunConfig, train: SampleSet) throws -> [LayerTime] {
+        let model = try config.model.build(classes: train.classes)
+        let count = model.layout.totalCount
+        let params = FloatBuffer(count: count)
+        model.layout.initialize(params, seed: config.seed)
+        let net = Network(model: model, maxBatch: config.runtime.shard, parameters: params,
+                          gradients: FloatBuffer(count: count), seed: config.seed)
+        let times = UnsafeMutablePointer<Double>.allocate(capacity: 2 * model.layers.count)
+        defer { times.deallocate() }
+        let shard = config.runtime.shard
+        let order = Array(0..<train.count)
+        let rounds = max(steps, 5)
+        for round in 0..<(rounds + 3) {
+            if round == 3 { times.initialize(repeating: 0, count: 2 * model.layers.count); net.profile = times }
+            let lo = (round * shard) % max(train.count - shard, 1)
+            train.fill(order[lo..<(lo + shard)], input: net.input.pointer, labels: net.labels.pointer)
+            for i in 0..<shard { net.context.sampleIndices[i] = lo + i }
+            net.forward(batch: shard, training: true)
+            var correct = 0
+            _ = net.loss(batch: shard, gradScale: 1 / Float(shard), correct: &correct)
+            net.backward(batch: shard)
+        }
+        net.profile = nil
+        return model.layers.enumerated().map { i, layer in
+            LayerTime(name: layer.name, type: layer.typeName, forwardMs: 1e3 * times[i] / Double(rounds),
+                      backwardMs: 1e3 * times[model.layers.count + i] / Double(rounds))
+        }
+    }
+
+    /// Peak resident set size of this process (getrusage reports KiB on Linux).
+    public static func peakRSSMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    public static func text(_ r: Report, config: RunConfig) -> String {
+        var lines = [String(format: "%@: %d worker%@, batch %d", config.name, r.workers, r.workers == 1 ? "" : "s", r.batch),
+                     String(format: "train: %.0f img/s, %.1f GFLOP/s (%.1f%% of the %.1f GFLOP/s peak; %.2f MFLOP/image)",
+                            r.trainImagesPerSecond, r.trainGFLOPs, r.percentOfPeak, r.peakGFLOPs, r.trainFLOPPerImage / 1e6),
+                     String(format: "inference: %.0f img/s", r.inferImagesPerSecond),
+                     String(format: "peak RSS: %.0f MB", r.rssMB),
+                     "per layer (one shard of \(config.runtime.shard), one thread):",
+                     "layer   type         forward ms  backward ms   share"]
+        let total = r.layers.reduce(0) { $0 + $1.forwardMs + $1.backwardMs }
+        for l in r.layers {
+            let name = l.name.padding(toLength: max(7, l.name.count), withPad: " ", startingAt: 0)
+            let type = l.type.padding(toLength: max(10, l.type.count), withPad: " ", startingAt: 0)
+            lines.append(name + " " + type + String(format: " %12.3f %12.3f %6.1f%%", l.forwardMs, l.backwardMs,
+                                                    100 * (l.forwardMs + l.backwardMs) / max(total, 1e-12)))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public static func json(_ r: Report) -> String {
+        let layers = r.layers.map {
+            String(format: "{\"name\":\"%@\",\"type\":\"%@\",\"forward_ms\":%.4f,\"backward_ms\":%.4f}", $0.name, $0.type, $0.forwardMs, $0.backwardMs)
+        }.joined(separator: ",")
+        return String(format: "{\"workers\":%d,\"batch\":%d,\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]}",
+                      r.workers, r.batch, r.trainImagesPerSecond, r.inferImagesPerSecond, r.trainGFLOPs, r.peakGFLOPs,
+                      r.percentOfPeak, r.rssMB, layers)
+    }
+}
