@@ -52,9 +52,13 @@ public struct Benchmark {
         let perEpoch = max(train.count / batch, 1)
         var position = 0
         func runSteps(_ n: Int) {
-            for _ in 0..<n {
-                engine.step(base: (position % perEpoch) * batch, learningRate: 1e-4)
-                position += 1
+            var left = n
+            while left > 0 {
+                let first = position % perEpoch
+                let chunk = min(left, perEpoch - first)
+                _ = engine.steps(first: first, count: chunk, learningRate: { _ in 1e-4 })
+                position += chunk
+                left -= chunk
             }
         }
         runSteps(warmupSteps)

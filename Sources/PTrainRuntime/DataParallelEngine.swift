@@ -37,7 +37,9 @@ public final class DataParallelEngine {
     private let gradientPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
-    private let state = StepState()
+    private let state: StepState
+    /// Set by any worker whose slice of the parameters became non-finite.
+    private let nonFinite = Atomic<Bool>(false)
     /// Dynamic schedule: one gradient buffer per shard (the tree's leaves),
     /// and the next unclaimed shard of the step.
     private let leaves: [FloatBuffer]
@@ -46,13 +48,25 @@ public final class DataParallelEngine {
 
     /// What the workers do on the next `pool.run()`, published by the
     /// coordinator before it releases them (the start barrier orders it).
+    /// A run of training steps happens entirely among the workers (two
+    /// barriers per step); the coordinator only wakes at its end.
     private final class StepState: @unchecked Sendable {
-        enum Mode { case trainStep, average, evaluate }
-        var mode = Mode.trainStep
+        enum Mode { case trainSteps, average, evaluate }
+        var mode = Mode.trainSteps
         var order: [Int] = []
-        var base = 0
-        var learningRate: Float = 0
         var epoch = 0
+        /// First step (within the epoch) and number of steps of the run.
+        var first = 0, count = 0
+        /// `[stepsPerEpoch]`: learning rate and "average after" flag per step of the run.
+        var rates: UnsafeMutablePointer<Float>
+        var averageAfter: UnsafeMutablePointer<Bool>
+        /// Steps completed; set by worker 0.
+        var completed = 0
+        init(capacity: Int) {
+            rates = .allocate(capacity: capacity)
+            averageAfter = .allocate(capacity: capacity)
+        }
+        deinit { rates.deallocate(); averageAfter.deallocate() }
     }
 
     /// Sums over workers since the last `resetCounters()`; times are those of
@@ -103,6 +117,7 @@ public final class DataParallelEngine {
             parameterPointers[w] = parameterArenas[averaging ? w : 0].pointer
             velocityPointers[w] = velocities[averaging ? w : 0].pointer
         }
+        state = StepState(capacity: max(train.count / config.train.batch, 1))
         pool = try WorkerPool(count: workers, setUp: placement)
         pool.setJob { [unowned self] w in self.work(w) }
     }
@@ -122,16 +137,32 @@ public final class DataParallelEngine {
         resetCounters()
     }
 
-    /// One optimizer step on samples `order[base ..< base + batch]` of the current epoch.
-    public func step(base: Int, learningRate: Double) {
-        nextShard.store(0, ordering: .relaxed)  // published to the workers by the start barrier
-        state.mode = .trainStep
-        state.base = base
-        state.learningRate = Float(learningRate)
+    /// Optimizer steps per epoch (the last partial batch is dropped).
+    public var stepsPerEpoch: Int { train.count / config.train.batch }
+
+    /// Runs `count` consecutive steps of the current epoch from step `first`
+    /// (samples `order[first * batch ...]`), step `k` with learning rate
+    /// `learningRate(k)`; in averaging mode, replicas are averaged after every
+    /// step `k` with `averageAfter(k)`. Returns the number of steps completed:
+    /// fewer than `count` when the parameters became non-finite (the run
+    /// stops after that step).
+    public func steps(first: Int, count: Int, learningRate: (Int) -> Double, averageAfter: (Int) -> Bool = { _ in false }) -> Int {
+        precondition(first >= 0 && count >= 0 && first + count <= stepsPerEpoch)
+        for k in 0..<count {
+            state.rates[k] = Float(learningRate(first + k))
+            state.averageAfter[k] = averageAfter(first + k)
+        }
+        state.mode = .trainSteps
+        state.first = first
+        state.count = count
+        state.completed = 0
+        nextShard.store(0, ordering: .relaxed)
+        nonFinite.store(false, ordering: .relaxed)
         pool.run()
+        return state.completed
     }
 
-    /// Parameter averaging: replicas (and momentum, if configured) become their mean.
+    /// Parameter averaging now (replicas and, if configured, momentum).
     public func average() {
         state.mode = .average
         pool.run()
@@ -163,13 +194,42 @@ public final class DataParallelEngine {
 
     private func work(_ w: Int) {
         switch state.mode {
-        case .trainStep: trainStep(w)
+        case .trainSteps: trainSteps(w)
         case .average: average(w)
         case .evaluate: evaluate(w)
         }
     }
 
-    private func trainStep(_ w: Int) {
+    /// The worker side of `steps(first:count:...)`: every worker runs the
+    /// same loop; barriers keep the steps in lockstep.
+    private func trainSteps(_ w: Int) {
+        let count = model.layout.totalCount
+        let slice = ShardPlan.slice(of: w, workers: workers, count: count)
+        var done = 0
+        for k in 0..<state.count {
+            trainStep(w, base: (state.first + k) * config.train.batch, ticket: k * plan.shards,
+                      learningRate: state.rates[k], slice: slice)
+            if averaging {
+                // Each replica checks itself; averaging then spreads any NaN to all.
+                if !sum(parameterPointers[w], count: count).isFinite { nonFinite.store(true, ordering: .relaxed) }
+                if state.averageAfter[k] {
+                    pool.barrier.wait()
+                    average(w)
+                }
+            } else if !sum(parameterPointers[0] + slice.lowerBound, count: slice.count).isFinite {
+                nonFinite.store(true, ordering: .relaxed)
+            }
+            pool.barrier.wait()  // the step's updates are complete and visible; flags agree
+            done = k + 1
+            if nonFinite.load(ordering: .relaxed) { break }
+        }
+        if w == 0 { state.completed = done }
+    }
+
+    /// One step: this worker's shards, then (synchronous SGD) its slice of
+    /// the reduction and update. `ticket` numbers the step's first shard in
+    /// the run, for the dynamic schedule.
+    private func trainStep(_ w: Int, base: Int, ticket: Int, learningRate: Float, slice: Range<Int>) {
         let r = replicas[w]
         // Synchronous SGD: each shard's loss is scaled by 1/B so the tree sum
         // is the mean gradient of the global batch. Averaging: the mean over
@@ -179,17 +239,23 @@ public final class DataParallelEngine {
         let count = model.layout.totalCount
         state.order.withUnsafeBufferPointer { order in
             if dynamicSchedule {
-                // Claim shards until none is left; each gradient goes to its leaf.
+                // Claim this step's shards (tickets ticket ..< ticket + S) until none is left.
                 while true {
-                    let s = nextShard.wrappingAdd(1, ordering: .relaxed).oldValue
-                    guard s < plan.shards else { break }
-                    r.shardGradient(s, order: order.baseAddress!, base: state.base, shardSize: plan.shardSize,
+                    var t = nextShard.load(ordering: .relaxed)
+                    while t < ticket + plan.shards {
+                        let (exchanged, original) = nextShard.compareExchange(expected: t, desired: t + 1, ordering: .relaxed)
+                        if exchanged { break }
+                        t = original
+                    }
+                    guard t < ticket + plan.shards else { break }
+                    let s = t - ticket
+                    r.shardGradient(s, order: order.baseAddress!, base: base, shardSize: plan.shardSize,
                                     set: train, gradScale: scale)
                     leafPointers[s].update(from: r.network.gradients.pointer, count: count)
                 }
             } else {
                 let shards = plan.shards(of: w)
-                r.gradient(shards: shards.lowerBound, shards.upperBound, order: order.baseAddress!, base: state.base,
+                r.gradient(shards: shards.lowerBound, shards.upperBound, order: order.baseAddress!, base: base,
                            shardSize: plan.shardSize, set: train, gradScale: scale)
             }
         }
@@ -197,24 +263,24 @@ public final class DataParallelEngine {
         if averaging {
             r.update.start()
             sgd.update(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
-                       count: count, learningRate: state.learningRate)
+                       count: count, learningRate: learningRate)
             r.update.stop()
             return
         }
         pool.barrier.wait()  // every shard's (or worker's) gradient is complete
-        let slice = ShardPlan.slice(of: w, workers: workers, count: count)
         let sums = dynamicSchedule ? leafPointers : gradientPointers
         r.reduce.start()
         treeReduce(sums, 0, dynamicSchedule ? plan.shards : workers, range: slice)
         r.reduce.stop()
         r.update.start()
         sgd.update(parameters: parameterPointers[0] + slice.lowerBound, gradients: sums[0] + slice.lowerBound,
-                   velocity: velocityPointers[0] + slice.lowerBound, count: slice.count, learningRate: state.learningRate)
+                   velocity: velocityPointers[0] + slice.lowerBound, count: slice.count, learningRate: learningRate)
         r.update.stop()
     }
 
     /// Replicas averaged slice by slice in the fixed tree order, then the
-    /// mean copied back into every replica.
+    /// mean copied back into every replica. (Callers separate this from the
+    /// steps around it with barriers.)
     private func average(_ w: Int) {
         let r = replicas[w]
         let slice = ShardPlan.slice(of: w, workers: workers, count: model.layout.totalCount)

@@ -65,9 +65,13 @@ public struct ScaleExperiment {
         func runSteps(_ i: Int, _ n: Int) {
             let (_, engine, batch) = engines[i]
             let perEpoch = max(train.count / batch, 1)
-            for _ in 0..<n {
-                engine.step(base: (position[i] % perEpoch) * batch, learningRate: 1e-4)
-                position[i] += 1
+            var left = n
+            while left > 0 {
+                let first = position[i] % perEpoch
+                let chunk = min(left, perEpoch - first)
+                _ = engine.steps(first: first, count: chunk, learningRate: { _ in 1e-4 })
+                position[i] += chunk
+                left -= chunk
             }
         }
         for i in engines.indices { runSteps(i, warmupSteps) }

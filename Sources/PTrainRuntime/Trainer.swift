@@ -63,26 +63,35 @@ public final class Trainer {
             let epochStart = monotonicSeconds()
             var seen = 0
             var lr = 0.0
-            for s in 0..<stepsPerEpoch where step < totalSteps {
-                lr = schedule.rate(at: Double(epoch) + Double(s) / Double(stepsPerEpoch))
-                engine.step(base: s * t.batch, learningRate: lr)
-                seen += t.batch
-                step += 1
-                let lastOfEpoch = s == stepsPerEpoch - 1 || step == totalSteps
-                if engine.averaging && (step % rt.syncEvery == 0 || lastOfEpoch) { engine.average() }
-                if let bad = model.layout.firstNonFiniteTensor(in: parameters) {
+            let epochSteps = min(stepsPerEpoch, totalSteps - step)
+            let epochFirstStep = step
+            var s = 0
+            while s < epochSteps {
+                // Run up to the next progress line (or the epoch's end) among the workers.
+                let n = t.logEvery > 0 ? min(t.logEvery - step % t.logEvery, epochSteps - s) : epochSteps - s
+                let done = engine.steps(first: s, count: n, learningRate: { k in
+                    schedule.rate(at: Double(epoch) + Double(k) / Double(self.stepsPerEpoch))
+                }, averageAfter: { k in
+                    (epochFirstStep + k + 1) % rt.syncEvery == 0 || k == epochSteps - 1
+                })
+                lr = schedule.rate(at: Double(epoch) + Double(s + max(done - 1, 0)) / Double(stepsPerEpoch))
+                s += done
+                step += done
+                seen += done * t.batch
+                if done < n {
+                    let bad = model.layout.firstNonFiniteTensor(in: parameters) ?? "the parameters"
                     throw RunError("step \(step) (epoch \(epoch + 1)): non-finite values first in \(bad) after the update; lower train.optimizer.lr or check the data")
                 }
                 if t.logEvery > 0 && step % t.logEvery == 0 {
                     let c = engine.counters
                     let rate = Double(seen) / (monotonicSeconds() - epochStart)
                     log(String(format: "  epoch %d step %d/%d  loss %.4f  train-top1 %.2f%%  lr %.4g  %.0f img/s  %@",
-                               epoch + 1, s + 1, stepsPerEpoch, c.loss / Double(seen), 100 * Double(c.correct) / Double(seen), lr, rate,
-                               timingText(c, steps: s + 1)))
+                               epoch + 1, s, stepsPerEpoch, c.loss / Double(seen), 100 * Double(c.correct) / Double(seen), lr, rate,
+                               timingText(c, steps: s)))
                     var fields: [String: MetricValue] = ["event": "train", "epoch": .int(epoch + 1), "step": .int(step),
                                                          "loss": .double(c.loss / Double(seen)), "top1": .double(Double(c.correct) / Double(seen)),
                                                          "lr": .double(lr), "img_s": .double(rate), "elapsed_s": .double(monotonicSeconds() - startTime)]
-                    timingFields(c, steps: s + 1).forEach { fields[$0] = $1 }
+                    timingFields(c, steps: s).forEach { fields[$0] = $1 }
                     metrics.write(fields)
                 }
             }

@@ -94,3 +94,17 @@ func placement() throws {
                                                                overrides: ["runtime.workers=\(cores + 1)", "runtime.bind=none"]).runtime)
     #expect(unbound.workers == cores + 1 && unbound.description.hasSuffix("worker \(cores) -> unbound"))
 }
+
+@Test("non-finite parameters stop a run of steps after the step that produced them, on every worker count")
+func nonFiniteStopsTheRun() throws {
+    for (workers, extra) in [(1, [String]()), (2, []), (2, ["runtime.sync.every=2"])] {
+        let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + extra)
+        let data = try DataSources.load(config.data, model: config.model)
+        let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers)
+        engine.beginEpoch(0)
+        #expect(engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 }) == 2)
+        engine.parameters.pointer[0] = .nan
+        #expect(engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 }) == 1, "\(workers) workers \(extra)")
+        #expect(engine.model.layout.firstNonFiniteTensor(in: engine.parameters) == "0.weight")
+    }
+}
