@@ -40,6 +40,21 @@ public final class DataParallelEngine {
     private let state: StepState
     /// Set by any worker whose slice of the parameters became non-finite.
     private let nonFinite = Atomic<Bool>(false)
+    /// Participation (dynamic schedule only): `rank[w]` is worker w's index
+    /// among the active workers, or -1 while it sits out. Because the shards'
+    /// tree does not depend on who computes them, a worker whose core is shared
+    /// with another process can sit out without changing a single bit.
+    private let rank: UnsafeMutablePointer<Int>
+    private var activeCount: Int
+    private var subRuns = 0
+    /// Told when a worker starts or stops sitting out (from the coordinator thread).
+    public var onNote: ((String) -> Void)?
+    /// Steps per sub-run between participation decisions.
+    static let subRunSteps = 25
+    /// A worker that the others waited for more than this share of a sub-run sits out.
+    static let stragglerWaitShare = 0.35
+    /// Sitting-out workers are tried again every this many sub-runs.
+    static let probeEvery = 16
     /// Dynamic schedule: one gradient buffer per shard (the tree's leaves),
     /// and the next unclaimed shard of the step.
     private let leaves: [FloatBuffer]
@@ -60,7 +75,7 @@ public final class DataParallelEngine {
         /// `[stepsPerEpoch]`: learning rate and "average after" flag per step of the run.
         var rates: UnsafeMutablePointer<Float>
         var averageAfter: UnsafeMutablePointer<Bool>
-        /// Steps completed; set by worker 0.
+        /// Steps completed; set by the first active worker.
         var completed = 0
         init(capacity: Int) {
             rates = .allocate(capacity: capacity)
@@ -118,6 +133,9 @@ public final class DataParallelEngine {
             velocityPointers[w] = velocities[averaging ? w : 0].pointer
         }
         state = StepState(capacity: max(train.count / config.train.batch, 1))
+        rank = .allocate(capacity: workers)
+        for w in 0..<workers { rank[w] = w }
+        activeCount = workers
         pool = try WorkerPool(count: workers, setUp: placement)
         pool.setJob { [unowned self] w in self.work(w) }
     }
@@ -126,6 +144,7 @@ public final class DataParallelEngine {
         pool.shutdown()
         gradientPointers.deallocate(); parameterPointers.deallocate(); velocityPointers.deallocate()
         leafPointers.deallocate()
+        rank.deallocate()
     }
 
     // MARK: coordinator side
@@ -148,18 +167,65 @@ public final class DataParallelEngine {
     /// stops after that step).
     public func steps(first: Int, count: Int, learningRate: (Int) -> Double, averageAfter: (Int) -> Bool = { _ in false }) -> Int {
         precondition(first >= 0 && count >= 0 && first + count <= stepsPerEpoch)
-        for k in 0..<count {
-            state.rates[k] = Float(learningRate(first + k))
-            state.averageAfter[k] = averageAfter(first + k)
+        var done = 0
+        while done < count {
+            let n = min(Self.subRunSteps, count - done)
+            if dynamicSchedule && workers > 1 { chooseParticipants() }
+            for k in 0..<n {
+                state.rates[k] = Float(learningRate(first + done + k))
+                state.averageAfter[k] = averageAfter(first + done + k)
+            }
+            state.mode = .trainSteps
+            state.first = first + done
+            state.count = n
+            state.completed = 0
+            nextShard.store(0, ordering: .relaxed)
+            nonFinite.store(false, ordering: .relaxed)
+            replicas.forEach { $0.waiting.reset() }
+            let t0 = monotonicSeconds()
+            pool.run()
+            if dynamicSchedule && workers > 1 { judgeParticipants(seconds: monotonicSeconds() - t0) }
+            done += state.completed
+            if state.completed < n { break }
         }
-        state.mode = .trainSteps
-        state.first = first
-        state.count = count
-        state.completed = 0
-        nextShard.store(0, ordering: .relaxed)
-        nonFinite.store(false, ordering: .relaxed)
-        pool.run()
-        return state.completed
+        return done
+    }
+
+    /// Sets which workers take part (tests; the engine also decides by itself).
+    package func setParticipation(_ active: [Bool]) {
+        precondition(dynamicSchedule && active.count == workers && active.contains(true))
+        activeCount = 0
+        for w in 0..<workers { rank[w] = active[w] ? activeCount : -1; if active[w] { activeCount += 1 } }
+    }
+
+    /// Before a sub-run: every `probeEvery` sub-runs, sitting-out workers are
+    /// tried again; the barrier and the ranks follow the active set.
+    private func chooseParticipants() {
+        subRuns += 1
+        if activeCount < workers && subRuns % Self.probeEvery == 0 {
+            for w in 0..<workers { rank[w] = w }
+            activeCount = workers
+            onNote?("all \(workers) workers take part again (probe)")
+        }
+        pool.barrier.setParties(activeCount)
+    }
+
+    /// After a sub-run: if the other workers spent more than
+    /// `stragglerWaitShare` of it waiting, the worker they waited for (the one
+    /// that waited least) sits out.
+    private func judgeParticipants(seconds: Double) {
+        guard activeCount > 1, seconds > 0 else { return }
+        var most = 0.0, least = Double.infinity, straggler = -1
+        for w in 0..<workers where rank[w] >= 0 {
+            let share = replicas[w].waiting.total / seconds
+            most = max(most, share)
+            if share < least { least = share; straggler = w }
+        }
+        guard most > Self.stragglerWaitShare, straggler >= 0 else { return }
+        rank[straggler] = -1
+        activeCount = 0
+        for w in 0..<workers where rank[w] >= 0 { rank[w] = activeCount; activeCount += 1 }
+        onNote?(String(format: "worker %d sits out: the others waited %.0f%% of the time for it (is its core busy?); results are unchanged", straggler, 100 * most))
     }
 
     /// Parameter averaging now (replicas and, if configured, momentum).
@@ -203,8 +269,10 @@ public final class DataParallelEngine {
     /// The worker side of `steps(first:count:...)`: every worker runs the
     /// same loop; barriers keep the steps in lockstep.
     private func trainSteps(_ w: Int) {
+        guard rank[w] >= 0 else { return }  // sitting out this sub-run
         let count = model.layout.totalCount
-        let slice = ShardPlan.slice(of: w, workers: workers, count: count)
+        let slice = dynamicSchedule ? ShardPlan.slice(of: rank[w], workers: activeCount, count: count)
+                                    : ShardPlan.slice(of: w, workers: workers, count: count)
         var done = 0
         for k in 0..<state.count {
             trainStep(w, base: (state.first + k) * config.train.batch, ticket: k * plan.shards,
@@ -219,11 +287,13 @@ public final class DataParallelEngine {
             } else if !sum(parameterPointers[0] + slice.lowerBound, count: slice.count).isFinite {
                 nonFinite.store(true, ordering: .relaxed)
             }
+            replicas[w].waiting.start()
             pool.barrier.wait()  // the step's updates are complete and visible; flags agree
+            replicas[w].waiting.stop()
             done = k + 1
             if nonFinite.load(ordering: .relaxed) { break }
         }
-        if w == 0 { state.completed = done }
+        if rank[w] == 0 { state.completed = done }  // the first active worker reports
     }
 
     /// One step: this worker's shards, then (synchronous SGD) its slice of
@@ -267,7 +337,9 @@ public final class DataParallelEngine {
             r.update.stop()
             return
         }
+        r.waiting.start()
         pool.barrier.wait()  // every shard's (or worker's) gradient is complete
+        r.waiting.stop()
         let sums = dynamicSchedule ? leafPointers : gradientPointers
         r.reduce.start()
         treeReduce(sums, 0, dynamicSchedule ? plan.shards : workers, range: slice)

@@ -14,7 +14,8 @@ import Synchronization
 /// every thread after its `wait()` returns (release on arrival, acquire on
 /// departure), which is what the step phases rely on.
 public final class HybridBarrier: @unchecked Sendable {
-    public let parties: Int
+    /// Threads that must arrive; changed only while no thread is waiting.
+    public private(set) var parties: Int
     /// Spin time before blocking, in seconds.
     public let spinLimit: Double
     private let arrived = Atomic<Int>(0)
@@ -25,6 +26,14 @@ public final class HybridBarrier: @unchecked Sendable {
         precondition(parties >= 1)
         self.parties = parties
         self.spinLimit = spinLimit
+    }
+
+    /// Changes the number of parties. Only while the barrier is idle (no thread
+    /// inside `wait()`); the change is published by whatever synchronisation
+    /// starts the next use (for the worker pool: its start barrier).
+    public func setParties(_ n: Int) {
+        precondition(n >= 1 && arrived.load(ordering: .relaxed) == 0)
+        parties = n
     }
 
     /// Waits until `parties` threads have called `wait()` for this generation.

@@ -32,6 +32,7 @@ public final class Trainer {
         self.log = log
         self.startTime = startTime
         engine = try DataParallelEngine(config: config, train: train, test: test, workers: workers, placement: placement)
+        engine.onNote = { log("note: \($0)") }
         try AtomicFile.write(config.resolvedYAML, to: directory.config)
         metrics = try MetricsLog(url: directory.metrics)
     }

@@ -18,6 +18,8 @@ final class WorkerReplica {
     var lossSum: Double = 0
     var correct = 0
     var data = Stopwatch(), compute = Stopwatch(), reduce = Stopwatch(), update = Stopwatch()
+    /// Time spent waiting for the other workers at step barriers (this sub-run).
+    var waiting = Stopwatch()
 
     init(network: Network, evalNetwork: Network, shardsPerWorker: Int, partials: Bool = true) {
         self.network = network

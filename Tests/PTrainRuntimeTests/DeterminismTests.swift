@@ -108,3 +108,19 @@ func nonFiniteStopsTheRun() throws {
         #expect(engine.model.layout.firstNonFiniteTensor(in: engine.parameters) == "0.weight")
     }
 }
+
+@Test("a worker sitting out (dynamic schedule) changes no bit of the weights")
+func sittingOutIsInvisible() throws {
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides)
+    let data = try DataSources.load(config.data, model: config.model)
+    let one = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 1)
+    one.beginEpoch(0)
+    #expect(one.steps(first: 0, count: 4, learningRate: { _ in 0.05 }) == 4)
+    let two = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 3)
+    two.beginEpoch(0)
+    two.setParticipation([false, true, false])
+    #expect(two.steps(first: 0, count: 2, learningRate: { _ in 0.05 }) == 2)
+    two.setParticipation([true, false, true])
+    #expect(two.steps(first: 2, count: 2, learningRate: { _ in 0.05 }) == 2)
+    #expect(one.parameters.array == two.parameters.array)
+}
