@@ -11,7 +11,7 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Weights to evaluate (a .safetensors file written by ptrain train).")
+    @Option(help: "Weights to evaluate: a safetensors file (last.safetensors, best.safetensors) or a checkpoint directory.")
     var checkpoint: String
 
     func run() throws {
@@ -20,12 +20,17 @@ struct EvalCommand: ParsableCommand {
             let data = try DataSources.load(config.data, model: config.model)
             let model = try config.model.build(classes: data.test.classes)
             let parameters = FloatBuffer(count: model.layout.totalCount)
+            var file = URL(fileURLWithPath: checkpoint)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory), isDirectory.boolValue {
+                file = try Checkpoint.read(file).weightsURL(in: file)
+            }
             let bytes: Data
-            do { bytes = try Data(contentsOf: URL(fileURLWithPath: checkpoint)) } catch {
+            do { bytes = try Data(contentsOf: file) } catch {
                 throw RunError("\(checkpoint): cannot read the checkpoint (\(FileManager.default.fileExists(atPath: checkpoint) ? "unreadable" : "no such file"))")
             }
-            let file = try Safetensors.decode(bytes, file: checkpoint)
-            try model.layout.load(file.tensors, into: parameters.pointer, file: checkpoint)
+            let decoded = try Safetensors.decode(bytes, file: file.path)
+            try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
             let network = Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
                                   gradients: FloatBuffer(count: model.layout.totalCount), seed: config.seed)
             let r = Evaluator.evaluate(network, on: data.test)

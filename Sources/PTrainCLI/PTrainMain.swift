@@ -43,6 +43,8 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         fail(e.description)
     } catch let e as AtomicFile.WriteError {
         fail(e.description)
+    } catch let e as Checkpoint.LoadError {
+        fail(e.description)
     }
 }
 

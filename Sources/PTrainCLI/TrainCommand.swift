@@ -23,6 +23,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
     var bind: String?
 
+    @Option(help: "Continue a stopped run exactly: its run directory (newest checkpoint) or a checkpoint directory (step-NNNNNNNN).")
+    var resume: String?
+
     func run() throws {
         let start = monotonicSeconds()
         try reportingErrors {
@@ -32,17 +35,30 @@ struct TrainCommand: ParsableCommand {
             if let bind { extra.append("runtime.bind=\(bind)") }
             let config = try options.load(extra: extra)
             let data = try DataSources.load(config.data, model: config.model)
-            let directory = try RunDirectory.create(explicit: out, name: config.name)
+            var checkpoint: Checkpoint? = nil
+            let directory: RunDirectory
+            if let resume {
+                let url = try CheckpointStore.resolve(resume)
+                checkpoint = try Checkpoint.read(url)
+                // A checkpoint lives in RUN/checkpoints/step-N: continue in RUN unless --out says otherwise.
+                let run = url.deletingLastPathComponent().deletingLastPathComponent()
+                directory = try out.map { try RunDirectory.existing(URL(fileURLWithPath: $0)) } ?? RunDirectory.existing(run)
+                say("resuming from \(url.path)")
+            } else {
+                directory = try RunDirectory.create(explicit: out, name: config.name)
+            }
             let placement = try WorkerPlacement.plan(config.runtime)
             say(placement.description)
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
                                       workers: placement.workers, placement: placement.bindCurrentThread,
-                                      startTime: start, log: say)
-            say(ModelSummary(model: trainer.model).table)
-            let result = try trainer.run()
-            say(String(format: "done: %d epochs, %d steps in %.1fs; test top-1 %.2f%% (best %.2f%%); weights in %@",
-                       result.epochs, result.steps, result.elapsed, 100 * result.finalEval.top1, 100 * result.bestTop1,
-                       directory.checkpoints.appendingPathComponent("last.safetensors").path))
+                                      resume: checkpoint, startTime: start, progress: ProgressLine())
+            if checkpoint == nil { say(ModelSummary(model: trainer.model).table) }
+            let result = try trainer.run(handleSignals: true)
+            if result.ending != .alreadyDone {
+                say(String(format: "done (%@): %d epochs, %d steps in %.1fs; test top-1 %.2f%% (best %.2f%%); weights in %@",
+                           result.ending.rawValue, result.epochs, result.steps, result.elapsed, 100 * result.finalEval.top1,
+                           100 * result.bestTop1, directory.checkpoints.appendingPathComponent("last.safetensors").path))
+            }
         }
     }
 }

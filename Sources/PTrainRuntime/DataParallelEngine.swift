@@ -38,8 +38,12 @@ public final class DataParallelEngine {
     private let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let state: StepState
-    /// Set by any worker whose slice of the parameters became non-finite.
-    private let nonFinite = Atomic<Bool>(false)
+    /// Index (within the run) of a step whose summed gradient held a NaN or
+    /// infinity, or -1; set by any worker that finds one in its slice.
+    private let nonFiniteStep = Atomic<Int>(-1)
+    /// Set (from any thread, e.g. a signal handler) to end the current run of
+    /// steps after the step in progress.
+    public let interrupt = InterruptFlag()
     /// Participation (dynamic schedule only): `rank[w]` is worker w's index
     /// among the active workers, or -1 while it sits out. Because the shards'
     /// tree does not depend on who computes them, a worker whose core is shared
@@ -66,7 +70,7 @@ public final class DataParallelEngine {
     /// A run of training steps happens entirely among the workers (two
     /// barriers per step); the coordinator only wakes at its end.
     private final class StepState: @unchecked Sendable {
-        enum Mode { case trainSteps, average, evaluate }
+        enum Mode { case trainSteps, evaluate }
         var mode = Mode.trainSteps
         var order: [Int] = []
         var epoch = 0
@@ -77,6 +81,11 @@ public final class DataParallelEngine {
         var averageAfter: UnsafeMutablePointer<Bool>
         /// Steps completed; set by the first active worker.
         var completed = 0
+        /// Steps whose update was skipped because the gradient was not finite.
+        var skipped = 0
+        /// Decided by the first active worker before the end-of-step barrier:
+        /// the run ends after this step (an interrupt arrived).
+        var stopHere = false
         init(capacity: Int) {
             rates = .allocate(capacity: capacity)
             averageAfter = .allocate(capacity: capacity)
@@ -159,16 +168,37 @@ public final class DataParallelEngine {
     /// Optimizer steps per epoch (the last partial batch is dropped).
     public var stepsPerEpoch: Int { train.count / config.train.batch }
 
+    /// How a run of steps ended.
+    public struct StepsOutcome: Sendable, Equatable {
+        /// Steps completed (updated, or skipped under `on_nan: skip`).
+        public var completed = 0
+        /// Steps whose update was skipped because the gradient was not finite.
+        public var skipped = 0
+        /// The run stopped at a step whose gradient was not finite (`on_nan: stop`);
+        /// that step was not applied and is not counted in `completed`.
+        public var nonFiniteGradient = false
+        /// The run ended early because `requestInterrupt()` was called.
+        public var interrupted = false
+
+        public init(completed: Int = 0, skipped: Int = 0, nonFiniteGradient: Bool = false, interrupted: Bool = false) {
+            self.completed = completed; self.skipped = skipped
+            self.nonFiniteGradient = nonFiniteGradient; self.interrupted = interrupted
+        }
+    }
+
     /// Runs `count` consecutive steps of the current epoch from step `first`
     /// (samples `order[first * batch ...]`), step `k` with learning rate
     /// `learningRate(k)`; in averaging mode, replicas are averaged after every
-    /// step `k` with `averageAfter(k)`. Returns the number of steps completed:
-    /// fewer than `count` when the parameters became non-finite (the run
-    /// stops after that step).
-    public func steps(first: Int, count: Int, learningRate: (Int) -> Double, averageAfter: (Int) -> Bool = { _ in false }) -> Int {
+    /// step `k` with `averageAfter(k)`. Before every update the summed gradient
+    /// is checked: a NaN or infinity skips the update (`train.on_nan: skip`) or
+    /// ends the run before applying it (`stop`). An interrupt ends the run
+    /// after the step in progress.
+    public func steps(first: Int, count: Int, learningRate: (Int) -> Double,
+                      averageAfter: (Int) -> Bool = { _ in false }) -> StepsOutcome {
         precondition(first >= 0 && count >= 0 && first + count <= stepsPerEpoch)
-        var done = 0
-        while done < count {
+        var outcome = StepsOutcome()
+        while outcome.completed < count {
+            let done = outcome.completed
             let n = min(Self.subRunSteps, count - done)
             if dynamicSchedule && workers > 1 { chooseParticipants() }
             for k in 0..<n {
@@ -179,16 +209,48 @@ public final class DataParallelEngine {
             state.first = first + done
             state.count = n
             state.completed = 0
+            state.skipped = 0
+            state.stopHere = false
             nextShard.store(0, ordering: .relaxed)
-            nonFinite.store(false, ordering: .relaxed)
+            nonFiniteStep.store(-1, ordering: .relaxed)
             replicas.forEach { $0.waiting.reset() }
             let t0 = monotonicSeconds()
             pool.run()
             if dynamicSchedule && workers > 1 { judgeParticipants(seconds: monotonicSeconds() - t0) }
-            done += state.completed
-            if state.completed < n { break }
+            outcome.completed += state.completed
+            outcome.skipped += state.skipped
+            if nonFiniteStep.load(ordering: .relaxed) >= 0 && !skipNonFinite {
+                outcome.nonFiniteGradient = true
+                break
+            }
+            if state.stopHere {
+                outcome.interrupted = true
+                break
+            }
         }
-        return done
+        interrupt.clear()
+        return outcome
+    }
+
+    /// Ends the current (or next) run of steps after the step in progress.
+    /// Safe from any thread.
+    public func requestInterrupt() { interrupt.request() }
+
+    /// `train.on_nan: skip`.
+    private var skipNonFinite: Bool { config.train.onNaN == "skip" }
+
+    /// The momentum buffers (replica 0's), same layout as the parameters.
+    public var momentum: FloatBuffer { velocities[0] }
+
+    /// The last step's summed gradient (for diagnostics after a non-finite step).
+    public var lastGradient: UnsafePointer<Float> {
+        UnsafePointer(dynamicSchedule ? leafPointers[0] : gradientPointers[0])
+    }
+
+    /// Copies `parameters` and `momentum` into every replica (resume).
+    public func restore(parameters: FloatBuffer, momentum: FloatBuffer) {
+        for arena in parameterArenas { arena.copy(from: parameters) }
+        for v in velocities { v.copy(from: momentum) }
     }
 
     /// Sets which workers take part (tests; the engine also decides by itself).
@@ -228,12 +290,6 @@ public final class DataParallelEngine {
         onNote?(String(format: "worker %d sits out: the others waited %.0f%% of the time for it (is its core busy?); results are unchanged", straggler, 100 * most))
     }
 
-    /// Parameter averaging now (replicas and, if configured, momentum).
-    public func average() {
-        state.mode = .average
-        pool.run()
-    }
-
     /// Test-set loss and top-1 with the current weights, on all workers.
     public func evaluateTest(epoch: Int) -> EvalResult {
         state.mode = .evaluate
@@ -261,7 +317,6 @@ public final class DataParallelEngine {
     private func work(_ w: Int) {
         switch state.mode {
         case .trainSteps: trainSteps(w)
-        case .average: average(w)
         case .evaluate: evaluate(w)
         }
     }
@@ -273,33 +328,36 @@ public final class DataParallelEngine {
         let count = model.layout.totalCount
         let slice = dynamicSchedule ? ShardPlan.slice(of: rank[w], workers: activeCount, count: count)
                                     : ShardPlan.slice(of: w, workers: workers, count: count)
-        var done = 0
+        var done = 0, skipped = 0
         for k in 0..<state.count {
-            trainStep(w, base: (state.first + k) * config.train.batch, ticket: k * plan.shards,
-                      learningRate: state.rates[k], slice: slice)
-            if averaging {
-                // Each replica checks itself; averaging then spreads any NaN to all.
-                if !sum(parameterPointers[w], count: count).isFinite { nonFinite.store(true, ordering: .relaxed) }
-                if state.averageAfter[k] {
-                    pool.barrier.wait()
-                    average(w)
-                }
-            } else if !sum(parameterPointers[0] + slice.lowerBound, count: slice.count).isFinite {
-                nonFinite.store(true, ordering: .relaxed)
+            let applied = trainStep(w, step: k, base: (state.first + k) * config.train.batch, ticket: k * plan.shards,
+                                    learningRate: state.rates[k], slice: slice)
+            if averaging && state.averageAfter[k] {
+                pool.barrier.wait()
+                average(w)
             }
+            // The first active worker decides, before the barrier, whether the
+            // run ends here; everyone reads the same decision after it.
+            if rank[w] == 0 && interrupt.isRequested { state.stopHere = true }
             replicas[w].waiting.start()
             pool.barrier.wait()  // the step's updates are complete and visible; flags agree
             replicas[w].waiting.stop()
+            if nonFiniteStep.load(ordering: .relaxed) == k {
+                if !skipNonFinite { break }
+                skipped += 1
+            }
+            if !applied && !skipNonFinite { break }
             done = k + 1
-            if nonFinite.load(ordering: .relaxed) { break }
+            if state.stopHere { break }
         }
-        if rank[w] == 0 { state.completed = done }  // the first active worker reports
+        if rank[w] == 0 { state.completed = done; state.skipped = skipped }  // the first active worker reports
     }
 
     /// One step: this worker's shards, then (synchronous SGD) its slice of
-    /// the reduction and update. `ticket` numbers the step's first shard in
-    /// the run, for the dynamic schedule.
-    private func trainStep(_ w: Int, base: Int, ticket: Int, learningRate: Float, slice: Range<Int>) {
+    /// the reduction, the finiteness check and the update. `ticket` numbers the
+    /// step's first shard in the run, for the dynamic schedule. Returns whether
+    /// the update was applied (false: the gradient was not finite).
+    private func trainStep(_ w: Int, step k: Int, base: Int, ticket: Int, learningRate: Float, slice: Range<Int>) -> Bool {
         let r = replicas[w]
         // Synchronous SGD: each shard's loss is scaled by 1/B so the tree sum
         // is the mean gradient of the global batch. Averaging: the mean over
@@ -331,11 +389,16 @@ public final class DataParallelEngine {
         }
         let sgd = SGD(config: config.train.optimizer)
         if averaging {
+            // Each replica guards its own update.
+            guard sum(gradientPointers[w], count: count).isFinite else {
+                nonFiniteStep.store(k, ordering: .relaxed)
+                return false
+            }
             r.update.start()
             sgd.update(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
                        count: count, learningRate: learningRate)
             r.update.stop()
-            return
+            return true
         }
         r.waiting.start()
         pool.barrier.wait()  // every shard's (or worker's) gradient is complete
@@ -344,10 +407,14 @@ public final class DataParallelEngine {
         r.reduce.start()
         treeReduce(sums, 0, dynamicSchedule ? plan.shards : workers, range: slice)
         r.reduce.stop()
+        if !sum(sums[0] + slice.lowerBound, count: slice.count).isFinite { nonFiniteStep.store(k, ordering: .relaxed) }
+        pool.barrier.wait()  // every slice is checked: all workers agree whether to update
+        guard nonFiniteStep.load(ordering: .relaxed) != k else { return false }
         r.update.start()
         sgd.update(parameters: parameterPointers[0] + slice.lowerBound, gradients: sums[0] + slice.lowerBound,
                    velocity: velocityPointers[0] + slice.lowerBound, count: slice.count, learningRate: learningRate)
         r.update.stop()
+        return true
     }
 
     /// Replicas averaged slice by slice in the fixed tree order, then the
@@ -386,4 +453,14 @@ public final class DataParallelEngine {
             start += n
         }
     }
+}
+
+/// A flag any thread may raise (signal handlers) and the engine reads
+/// between steps.
+public final class InterruptFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    public init() {}
+    public func request() { raised.store(true, ordering: .relaxed) }
+    public var isRequested: Bool { raised.load(ordering: .relaxed) }
+    func clear() { raised.store(false, ordering: .relaxed) }
 }

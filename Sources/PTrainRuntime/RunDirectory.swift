@@ -31,6 +31,12 @@ public struct RunDirectory: Sendable {
         return RunDirectory(url: url)
     }
 
+    /// An existing run directory (resume): metrics are appended to it.
+    public static func existing(_ url: URL) throws -> RunDirectory {
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+        return RunDirectory(url: url)
+    }
+
     public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
     public var config: URL { url.appendingPathComponent("config.yaml") }
     public var checkpoints: URL { url.appendingPathComponent("checkpoints") }

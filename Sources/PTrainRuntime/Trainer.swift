@@ -3,17 +3,34 @@ import PTrain
 import PTrainData
 
 /// A training run: epochs of steps on a `DataParallelEngine`, the learning
-/// rate schedule, evaluation on the test split after every epoch, progress
-/// lines, `metrics.jsonl` and checkpoints in the run directory.
+/// rate schedule, evaluation on the test split after every epoch, progress,
+/// `metrics.jsonl`, curves, checkpoints, exact resume, signals and stop
+/// criteria.
+///
+/// Resume is exact: a checkpoint holds the parameters, the momentum buffers
+/// and the position (epoch, step in the epoch); every random draw is keyed by
+/// (seed, epoch, sample index) and the gradient sum does not depend on the
+/// worker count, so an interrupted and resumed run ends with the same bits as
+/// an uninterrupted one, with any number of workers.
 public final class Trainer {
     public let config: RunConfig
     public let directory: RunDirectory
     public let engine: DataParallelEngine
     public var model: Model { engine.model }
     public var parameters: FloatBuffer { engine.parameters }
-    private let log: (String) -> Void
+    private let progress: ProgressLine
     private let metrics: MetricsLog
+    private let store: CheckpointStore
+    private let resume: Checkpoint?
+    /// Process start, shifted back by the time a resumed run had already used.
     private let startTime: Double
+    private var curves: TrainingCurves
+    private var signals: SignalMonitor?
+
+    /// Why `run()` returned.
+    public enum Ending: String, Sendable {
+        case completed, signal, timeLimit = "time limit", target, earlyStopping = "early stopping", alreadyDone = "already done"
+    }
 
     public struct Result: Sendable {
         public let epochs: Int
@@ -22,26 +39,73 @@ public final class Trainer {
         public let elapsed: Double
         /// Best test top-1 over the run's evaluations.
         public let bestTop1: Double
+        public let ending: Ending
     }
 
+    /// Bookkeeping carried in checkpoints.
+    private struct Position {
+        var epoch = 0, stepInEpoch = 0, step = 0
+        var bestMetric: Double?, bestStep: Int?
+        var evaluationsSinceBest = 0
+        var metric: Double?
+    }
+
+    /// `resume`: a checkpoint to continue from (checked against the config by
+    /// `Trainer.checkResume`). `handleSignals`: install SIGINT/SIGTERM/SIGUSR1
+    /// handling for the duration of `run()`.
     public init(config: RunConfig, directory: RunDirectory, train: SampleSet, test: SampleSet,
                 workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
-                startTime: Double = monotonicSeconds(), log: @escaping (String) -> Void) throws {
+                resume: Checkpoint? = nil, startTime: Double = monotonicSeconds(),
+                progress: ProgressLine = ProgressLine(isTerminal: false, write: { _ in })) throws {
         self.config = config
         self.directory = directory
-        self.log = log
-        self.startTime = startTime
+        self.progress = progress
+        self.resume = resume
+        self.startTime = startTime - (resume?.state.elapsedSeconds ?? 0)
         engine = try DataParallelEngine(config: config, train: train, test: test, workers: workers, placement: placement)
-        engine.onNote = { log("note: \($0)") }
-        try AtomicFile.write(config.resolvedYAML, to: directory.config)
+        engine.onNote = { progress.line("note: \($0)") }
+        store = CheckpointStore(directory: directory.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best)
+        if let resume {
+            try Self.checkResume(resume, config: config, model: engine.model)
+            let p = FloatBuffer(count: engine.model.layout.totalCount), m = FloatBuffer(count: engine.model.layout.totalCount)
+            try engine.model.layout.load(resume.weights, into: p.pointer, file: "weights.safetensors")
+            try engine.model.layout.load(resume.momentum, into: m.pointer, file: "optimizer.safetensors")
+            engine.restore(parameters: p, momentum: m)
+        }
+        if resume == nil { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
         metrics = try MetricsLog(url: directory.metrics)
+        curves = resume == nil ? TrainingCurves() : TrainingCurves(metrics: directory.metrics)
     }
 
-    public var stepsPerEpoch: Int { engine.train.count / config.train.batch }
+    /// Refuses a checkpoint that cannot continue this config exactly: another
+    /// model, or another seed, batch or shard size (they define the data
+    /// order and the gradient sum). Says what differs.
+    public static func checkResume(_ checkpoint: Checkpoint, config: RunConfig, model: Model) throws {
+        let old: RunConfig
+        do { old = try RunConfig.parse(yaml: checkpoint.state.config, file: "checkpoint config") } catch {
+            throw RunError("the checkpoint's config no longer decodes: \(error)")
+        }
+        if old.resolvedModelYAML != config.resolvedModelYAML {
+            let a = old.resolvedModelYAML.split(separator: "\n"), b = config.resolvedModelYAML.split(separator: "\n")
+            let i = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+            let was = i < a.count ? String(a[i]).trimmingCharacters(in: .whitespaces) : "(nothing)"
+            let now = i < b.count ? String(b[i]).trimmingCharacters(in: .whitespaces) : "(nothing)"
+            throw RunError("cannot resume: the model differs from the checkpoint's (model section, line \(i + 1): checkpoint has '\(was)', config has '\(now)')")
+        }
+        var differences: [String] = []
+        if old.seed != config.seed { differences.append("seed \(old.seed) vs \(config.seed)") }
+        if old.train.batch != config.train.batch { differences.append("train.batch \(old.train.batch) vs \(config.train.batch)") }
+        if old.runtime.shard != config.runtime.shard { differences.append("runtime.shard \(old.runtime.shard) vs \(config.runtime.shard)") }
+        if old.data.dataset != config.data.dataset { differences.append("data.dataset \(old.data.dataset) vs \(config.data.dataset)") }
+        if !differences.isEmpty {
+            throw RunError("cannot resume exactly: \(differences.joined(separator: ", ")) (checkpoint vs config)")
+        }
+    }
 
-    public func run() throws -> Result {
-        let t = config.train, rt = config.runtime
-        let workers = engine.workers, plan = engine.plan
+    public var stepsPerEpoch: Int { engine.stepsPerEpoch }
+
+    public func run(handleSignals: Bool = false) throws -> Result {
+        let t = config.train
         guard stepsPerEpoch > 0 else {
             throw RunError("train.batch \(t.batch) is larger than the \(engine.train.count) training samples")
         }
@@ -49,73 +113,194 @@ public final class Trainer {
         let epochs = (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch
         let schedule = LearningRateSchedule(base: t.optimizer.learningRate, config: t.schedule,
                                             totalEpochs: Double(totalSteps) / Double(stepsPerEpoch))
-        let mode = engine.averaging ? "parameter averaging every \(rt.syncEvery) steps" : "synchronous SGD"
-        log("run \(config.name): \(engine.train.count) training / \(engine.test.count) test samples, \(epochs) epochs x \(stepsPerEpoch) steps of \(t.batch) (\(plan.shards) shards of \(plan.shardSize)), \(workers) worker\(workers == 1 ? "" : "s"), \(mode)")
-        if !engine.averaging && !plan.isCanonical {
-            log("note: \(workers) workers is not a power of two dividing \(plan.shards) shards: results are deterministic but not bitwise equal to other worker counts")
+        var pos = Position()
+        if let s = resume?.state {
+            pos = Position(epoch: s.epoch, stepInEpoch: s.stepInEpoch, step: s.step, bestMetric: s.bestMetric,
+                           bestStep: s.bestStep, evaluationsSinceBest: s.evaluationsSinceBest, metric: s.metric)
         }
-        log("run directory: \(directory.url.path)")
-
-        var step = 0
-        var best = 0.0
+        describe(epochs: epochs, totalSteps: totalSteps, resumedAt: resume == nil ? nil : pos.step)
         var last = EvalResult(loss: .nan, top1: 0, count: 0)
-        for epoch in 0..<epochs {
+        if pos.step >= totalSteps {
+            progress.line("nothing to do: the checkpoint is at step \(pos.step) and the run ends at step \(totalSteps) (raise train.epochs or train.steps to continue)")
+            return Result(epochs: epochs, steps: pos.step, finalEval: last, elapsed: monotonicSeconds() - startTime,
+                          bestTop1: config.checkpoint.best == "top1" ? pos.bestMetric ?? 0 : 0, ending: .alreadyDone)
+        }
+        if handleSignals {
+            let interrupt = engine.interrupt
+            signals = SignalMonitor { sig in
+                interrupt.request()
+                FileHandle.standardError.write(Data("\n\(sig == SIGUSR1 ? "SIGUSR1: writing a checkpoint" : "signal \(sig): finishing the step, writing a checkpoint, then exiting")\n".utf8))
+            }
+        }
+        defer { signals?.cancel(); signals = nil }
+
+        var bestTop1 = 0.0
+        var ending = Ending.completed
+        training: while pos.epoch < epochs {
+            let epoch = pos.epoch
             engine.beginEpoch(epoch)
             let epochStart = monotonicSeconds()
+            let epochSteps = min(stepsPerEpoch, totalSteps - (pos.step - pos.stepInEpoch))
+            let firstStepOfEpoch = pos.step - pos.stepInEpoch
             var seen = 0
             var lr = 0.0
-            let epochSteps = min(stepsPerEpoch, totalSteps - step)
-            let epochFirstStep = step
-            var s = 0
-            while s < epochSteps {
-                // Run up to the next progress line (or the epoch's end) among the workers.
-                let n = t.logEvery > 0 ? min(t.logEvery - step % t.logEvery, epochSteps - s) : epochSteps - s
-                let done = engine.steps(first: s, count: n, learningRate: { k in
+            while pos.stepInEpoch < epochSteps {
+                let n = chunk(pos, epochSteps: epochSteps)
+                let outcome = engine.steps(first: pos.stepInEpoch, count: n, learningRate: { k in
                     schedule.rate(at: Double(epoch) + Double(k) / Double(self.stepsPerEpoch))
                 }, averageAfter: { k in
-                    (epochFirstStep + k + 1) % rt.syncEvery == 0 || k == epochSteps - 1
+                    (firstStepOfEpoch + k + 1) % self.config.runtime.syncEvery == 0 || k == epochSteps - 1
                 })
-                lr = schedule.rate(at: Double(epoch) + Double(s + max(done - 1, 0)) / Double(stepsPerEpoch))
-                s += done
-                step += done
-                seen += done * t.batch
-                if done < n {
-                    let bad = model.layout.firstNonFiniteTensor(in: parameters) ?? "the parameters"
-                    throw RunError("step \(step) (epoch \(epoch + 1)): non-finite values first in \(bad) after the update; lower train.optimizer.lr or check the data")
+                lr = schedule.rate(at: Double(epoch) + Double(pos.stepInEpoch + max(outcome.completed - 1, 0)) / Double(stepsPerEpoch))
+                pos.stepInEpoch += outcome.completed
+                pos.step += outcome.completed
+                seen += outcome.completed * t.batch
+                if outcome.skipped > 0 {
+                    progress.line("note: \(outcome.skipped) step\(outcome.skipped == 1 ? "" : "s") before step \(pos.step) skipped: non-finite gradient (train.on_nan: skip)")
                 }
-                if t.logEvery > 0 && step % t.logEvery == 0 {
-                    let c = engine.counters
-                    let rate = Double(seen) / (monotonicSeconds() - epochStart)
-                    log(String(format: "  epoch %d step %d/%d  loss %.4f  train-top1 %.2f%%  lr %.4g  %.0f img/s  %@",
-                               epoch + 1, s, stepsPerEpoch, c.loss / Double(seen), 100 * Double(c.correct) / Double(seen), lr, rate,
-                               timingText(c, steps: s)))
-                    var fields: [String: MetricValue] = ["event": "train", "epoch": .int(epoch + 1), "step": .int(step),
-                                                         "loss": .double(c.loss / Double(seen)), "top1": .double(Double(c.correct) / Double(seen)),
-                                                         "lr": .double(lr), "img_s": .double(rate), "elapsed_s": .double(monotonicSeconds() - startTime)]
-                    timingFields(c, steps: s).forEach { fields[$0] = $1 }
-                    metrics.write(fields)
+                if outcome.nonFiniteGradient {
+                    let bad = model.layout.firstNonFiniteTensor(in: engine.lastGradient).map { name -> String in
+                        let layer = model.layout.entries.first { $0.name == name }.map { model.layers[$0.layerIndex] }
+                        return "the gradient of \(name)\(layer.map { " (layer \($0.name), \($0.typeName))" } ?? "")"
+                    } ?? "the gradient"
+                    throw RunError("step \(pos.step + 1) (epoch \(epoch + 1)): non-finite values first in \(bad); the update was not applied. Lower train.optimizer.lr, check the data, or set train.on_nan: skip")
+                }
+                reportProgress(pos, epochs: epochs, totalSteps: totalSteps, epochSteps: epochSteps, seen: seen,
+                               epochStart: epochStart, lr: lr)
+                let boundary = t.logEvery > 0 && pos.step % t.logEvery == 0
+                if boundary { writeTrainMetrics(pos, seen: seen, epochStart: epochStart, lr: lr) }
+                if config.checkpoint.everySteps > 0 && pos.step % config.checkpoint.everySteps == 0 {
+                    try saveCheckpoint(pos)
+                }
+                if outcome.interrupted {
+                    switch signals?.take() ?? .none {
+                    case .checkpoint:
+                        try saveCheckpoint(pos)
+                        progress.line("checkpoint written at step \(pos.step) (SIGUSR1)")
+                    case .stop:
+                        ending = .signal
+                        break training
+                    case .none: break
+                    }
+                }
+                if let limit = t.timeLimit, monotonicSeconds() - startTime >= limit {
+                    ending = .timeLimit
+                    break training
                 }
             }
-            let rate = Double(seen) / (monotonicSeconds() - epochStart)
-            let c = engine.counters
-            let steps = max(seen / t.batch, 1)
-            var fields: [String: MetricValue] = ["event": "epoch", "epoch": .int(epoch + 1), "step": .int(step), "split": "train",
-                                                 "loss": .double(c.loss / Double(max(seen, 1))), "top1": .double(Double(c.correct) / Double(max(seen, 1))),
-                                                 "lr": .double(lr), "img_s": .double(rate), "workers": .int(workers),
-                                                 "elapsed_s": .double(monotonicSeconds() - startTime)]
-            timingFields(c, steps: steps).forEach { fields[$0] = $1 }
-            metrics.write(fields)
-            last = engine.evaluateTest(epoch: epoch)
-            best = max(best, last.top1)
-            let elapsed = monotonicSeconds() - startTime
-            metrics.write(["event": "eval", "epoch": .int(epoch + 1), "step": .int(step), "split": "test",
-                           "loss": .double(last.loss), "top1": .double(last.top1), "elapsed_s": .double(elapsed)])
-            log(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%  test-loss %.4f  test-top1 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
-                       epoch + 1, epochs, c.loss / Double(max(seen, 1)), 100 * Double(c.correct) / Double(max(seen, 1)),
-                       last.loss, 100 * last.top1, rate, timingText(c, steps: steps), elapsed))
-            try saveWeights(epoch: epoch + 1, step: step)
+            // End of the epoch: evaluate, record, checkpoint, stop criteria.
+            last = finishEpoch(&pos, epochs: epochs, seen: seen, epochStart: epochStart, lr: lr)
+            bestTop1 = max(bestTop1, last.top1)
+            pos.epoch += 1
+            pos.stepInEpoch = 0
+            let isBest = config.checkpoint.best != "none" && pos.bestStep == pos.step
+            if (config.checkpoint.everyEpochs > 0 && pos.epoch % config.checkpoint.everyEpochs == 0) || pos.epoch == epochs || isBest {
+                try saveCheckpoint(pos, isBest: isBest)
+            }
+            if let target = t.targetTop1, last.top1 >= target { ending = .target; break }
+            if let patience = t.patience, pos.evaluationsSinceBest >= patience { ending = .earlyStopping; break }
         }
-        return Result(epochs: epochs, steps: step, finalEval: last, elapsed: monotonicSeconds() - startTime, bestTop1: best)
+        if ending == .signal || ending == .timeLimit {
+            let url = try saveCheckpoint(pos)
+            progress.line("stopped (\(ending.rawValue)) after step \(pos.step); checkpoint \(url.path); continue with --resume \(directory.url.path)")
+        } else if ending == .target || ending == .earlyStopping {
+            progress.line("stopped (\(ending.rawValue)) after epoch \(pos.epoch), step \(pos.step)")
+        }
+        return Result(epochs: pos.epoch, steps: pos.step, finalEval: last, elapsed: monotonicSeconds() - startTime,
+                      bestTop1: bestTop1, ending: ending)
+    }
+
+    private func describe(epochs: Int, totalSteps: Int, resumedAt: Int?) {
+        let t = config.train, plan = engine.plan, workers = engine.workers
+        let mode = engine.averaging ? "parameter averaging every \(config.runtime.syncEvery) steps"
+            : "synchronous SGD, \(plan.dynamic ? "dynamic" : "static") shard schedule"
+        progress.line("run \(config.name): \(engine.train.count) training / \(engine.test.count) test samples, \(epochs) epochs x \(stepsPerEpoch) steps of \(t.batch) (\(plan.shards) shards of \(plan.shardSize)), \(workers) worker\(workers == 1 ? "" : "s"), \(mode)")
+        if !engine.averaging && !plan.isCanonical {
+            progress.line("note: \(workers) workers is not a power of two dividing \(plan.shards) shards: results are deterministic but not bitwise equal to other worker counts")
+        }
+        progress.line("run directory: \(directory.url.path)")
+        if let resumedAt { progress.line("resuming at step \(resumedAt) of \(totalSteps)") }
+    }
+
+    /// Steps until the next point where the loop must look: a progress line,
+    /// a checkpoint, the epoch's end; on a terminal, a sub-run for live updates.
+    private func chunk(_ pos: Position, epochSteps: Int) -> Int {
+        var n = epochSteps - pos.stepInEpoch
+        for every in [config.train.logEvery, config.checkpoint.everySteps] where every > 0 {
+            n = min(n, every - pos.step % every)
+        }
+        if progress.isTerminal { n = min(n, DataParallelEngine.subRunSteps) }
+        return max(n, 1)
+    }
+
+    private func reportProgress(_ pos: Position, epochs: Int, totalSteps: Int, epochSteps: Int, seen: Int,
+                                epochStart: Double, lr: Double) {
+        let c = engine.counters
+        let elapsed = monotonicSeconds() - epochStart
+        let rate = Double(seen) / max(elapsed, 1e-9)
+        let perStep = Double(config.train.batch) / max(rate, 1e-9)
+        let interval = config.train.logEvery > 0 && pos.step % config.train.logEvery == 0
+        progress.status(String(format: "epoch %d/%d step %d/%d  loss %.4f  train-top1 %.2f%%  lr %.4g  %.0f img/s  %@  ETA epoch %@, run %@",
+                               pos.epoch + 1, epochs, pos.stepInEpoch, epochSteps, c.loss / Double(max(seen, 1)),
+                               100 * Double(c.correct) / Double(max(seen, 1)), lr, rate, timingText(c, steps: seen / config.train.batch),
+                               durationText(perStep * Double(epochSteps - pos.stepInEpoch)),
+                               durationText(perStep * Double(totalSteps - pos.step))), interval: interval)
+    }
+
+    private func writeTrainMetrics(_ pos: Position, seen: Int, epochStart: Double, lr: Double) {
+        let c = engine.counters
+        var fields: [String: MetricValue] = ["event": "train", "epoch": .int(pos.epoch + 1), "step": .int(pos.step),
+                                             "loss": .double(c.loss / Double(max(seen, 1))), "top1": .double(Double(c.correct) / Double(max(seen, 1))),
+                                             "lr": .double(lr), "img_s": .double(Double(seen) / (monotonicSeconds() - epochStart)),
+                                             "elapsed_s": .double(monotonicSeconds() - startTime)]
+        timingFields(c, steps: seen / config.train.batch).forEach { fields[$0] = $1 }
+        metrics.write(fields)
+    }
+
+    /// Evaluates, writes the epoch's metrics, curves and best/early-stopping bookkeeping.
+    private func finishEpoch(_ pos: inout Position, epochs: Int, seen: Int, epochStart: Double, lr: Double) -> EvalResult {
+        let rate = Double(seen) / (monotonicSeconds() - epochStart)
+        let c = engine.counters
+        let steps = max(seen / config.train.batch, 1)
+        let trainLoss = c.loss / Double(max(seen, 1)), trainTop1 = Double(c.correct) / Double(max(seen, 1))
+        var fields: [String: MetricValue] = ["event": "epoch", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "train",
+                                             "loss": .double(trainLoss), "top1": .double(trainTop1),
+                                             "lr": .double(lr), "img_s": .double(rate), "workers": .int(engine.workers),
+                                             "elapsed_s": .double(monotonicSeconds() - startTime)]
+        timingFields(c, steps: steps).forEach { fields[$0] = $1 }
+        metrics.write(fields)
+        let result = engine.evaluateTest(epoch: pos.epoch)
+        let elapsed = monotonicSeconds() - startTime
+        metrics.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
+                       "loss": .double(result.loss), "top1": .double(result.top1), "elapsed_s": .double(elapsed)])
+        progress.line(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%  test-loss %.4f  test-top1 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
+                             pos.epoch + 1, epochs, trainLoss, 100 * trainTop1, result.loss, 100 * result.top1, rate,
+                             timingText(c, steps: steps), elapsed))
+        curves.add(event: "epoch", epoch: Double(pos.epoch + 1), loss: trainLoss, top1: trainTop1)
+        curves.add(event: "eval", epoch: Double(pos.epoch + 1), loss: result.loss, top1: result.top1)
+        try? curves.write(to: directory.url, name: config.name)
+        let metric = config.checkpoint.best == "loss" ? result.loss : result.top1
+        pos.metric = metric
+        if store.improves(metric, on: pos.bestMetric) {
+            pos.bestMetric = metric
+            pos.bestStep = pos.step
+            pos.evaluationsSinceBest = 0
+        } else {
+            pos.evaluationsSinceBest += 1
+        }
+        return result
+    }
+
+    @discardableResult
+    private func saveCheckpoint(_ pos: Position, isBest: Bool = false) throws -> URL {
+        let state = Checkpoint.State(epoch: pos.epoch, stepInEpoch: pos.stepInEpoch, step: pos.step, seed: config.seed,
+                                     workers: engine.workers, elapsedSeconds: monotonicSeconds() - startTime,
+                                     bestMetric: pos.bestMetric, bestStep: pos.bestStep,
+                                     evaluationsSinceBest: pos.evaluationsSinceBest, metric: pos.metric,
+                                     config: config.resolvedYAML)
+        let checkpoint = Checkpoint(state: state, weights: model.layout.tensors(from: parameters.pointer),
+                                    momentum: model.layout.tensors(from: engine.momentum.pointer))
+        return try store.save(checkpoint, isBest: isBest)
     }
 
     /// `per step: data 0.08 compute 16.9 reduce 0.03 update 0.02 ms`.
@@ -129,14 +314,5 @@ public final class Trainer {
         let n = Double(max(steps, 1))
         return ["data_ms": .double(1e3 * c.data / n), "compute_ms": .double(1e3 * c.compute / n),
                 "reduce_ms": .double(1e3 * c.reduce / n), "update_ms": .double(1e3 * c.update / n)]
-    }
-
-    /// `checkpoints/last.safetensors`: weights under PyTorch names, with the
-    /// resolved config, epoch and step as metadata.
-    private func saveWeights(epoch: Int, step: Int) throws {
-        let data = Safetensors.encode(model.layout.tensors(from: parameters.pointer),
-                                      metadata: ["format": "ptrain-weights-1", "epoch": String(epoch),
-                                                 "step": String(step), "config": config.resolvedYAML])
-        try AtomicFile.write(data, to: directory.checkpoints.appendingPathComponent("last.safetensors"))
     }
 }

@@ -81,7 +81,7 @@ func placement() throws {
     let data = try DataSources.load(config.data, model: config.model)
     let trainer = try Trainer(config: try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["train.epochs=1", "runtime.shard=2"]),
                               directory: try RunDirectory.create(explicit: dir.path, name: "tiny"), train: data.train, test: data.test,
-                              workers: auto.workers, placement: auto.bindCurrentThread, log: { _ in })
+                              workers: auto.workers, placement: auto.bindCurrentThread)
     #expect(try trainer.run().steps == 4)
     let cores = auto.topology.cores.count
     let tooMany = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["runtime.workers=\(cores + 1)"])
@@ -95,17 +95,28 @@ func placement() throws {
     #expect(unbound.workers == cores + 1 && unbound.description.hasSuffix("worker \(cores) -> unbound"))
 }
 
-@Test("non-finite parameters stop a run of steps after the step that produced them, on every worker count")
-func nonFiniteStopsTheRun() throws {
+@Test("a non-finite gradient stops the run before its update (on_nan: stop) or skips the update (skip), on every worker count")
+func nonFiniteGuard() throws {
     for (workers, extra) in [(1, [String]()), (2, []), (2, ["runtime.sync.every=2"])] {
-        let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + extra)
-        let data = try DataSources.load(config.data, model: config.model)
-        let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers)
-        engine.beginEpoch(0)
-        #expect(engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 }) == 2)
-        engine.parameters.pointer[0] = .nan
-        #expect(engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 }) == 1, "\(workers) workers \(extra)")
-        #expect(engine.model.layout.firstNonFiniteTensor(in: engine.parameters) == "0.weight")
+        for onNaN in ["stop", "skip"] {
+            let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + extra + ["train.on_nan=\(onNaN)"])
+            let data = try DataSources.load(config.data, model: config.model)
+            let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers)
+            engine.beginEpoch(0)
+            #expect(engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 }) == .init(completed: 2))
+            // A NaN weight makes every gradient NaN from here on.
+            engine.parameters.pointer[0] = .nan
+            let before = engine.parameters.array
+            let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 })
+            if onNaN == "stop" {
+                #expect(outcome == .init(completed: 0, nonFiniteGradient: true), "\(workers) workers \(extra)")
+            } else {
+                #expect(outcome == .init(completed: 2, skipped: 2), "\(workers) workers \(extra)")
+            }
+            // No update was applied: the weights are exactly as before (NaN included).
+            #expect(engine.parameters.array.map(\.bitPattern) == before.map(\.bitPattern), "\(workers) workers \(extra) \(onNaN)")
+            #expect(engine.model.layout.firstNonFiniteTensor(in: engine.lastGradient) != nil)
+        }
     }
 }
 
@@ -115,12 +126,12 @@ func sittingOutIsInvisible() throws {
     let data = try DataSources.load(config.data, model: config.model)
     let one = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 1)
     one.beginEpoch(0)
-    #expect(one.steps(first: 0, count: 4, learningRate: { _ in 0.05 }) == 4)
+    #expect(one.steps(first: 0, count: 4, learningRate: { _ in 0.05 }).completed == 4)
     let two = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 3)
     two.beginEpoch(0)
     two.setParticipation([false, true, false])
-    #expect(two.steps(first: 0, count: 2, learningRate: { _ in 0.05 }) == 2)
+    #expect(two.steps(first: 0, count: 2, learningRate: { _ in 0.05 }).completed == 2)
     two.setParticipation([true, false, true])
-    #expect(two.steps(first: 2, count: 2, learningRate: { _ in 0.05 }) == 2)
+    #expect(two.steps(first: 2, count: 2, learningRate: { _ in 0.05 }).completed == 2)
     #expect(one.parameters.array == two.parameters.array)
 }

@@ -35,7 +35,7 @@ func train(_ yaml: String, overrides: [String] = [], workers: Int = 1, in dir: U
     let config = try RunConfig.parse(yaml: yaml, file: "tiny.yaml", overrides: overrides)
     let data = try DataSources.load(config.data, model: config.model)
     let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
-                              train: data.train, test: data.test, workers: workers, log: { _ in })
+                              train: data.train, test: data.test, workers: workers)
     return (trainer, try trainer.run())
 }
 
@@ -107,7 +107,7 @@ func digitsConfigsTrain() throws {
         let config = try RunConfig.load(file: root.appendingPathComponent("configs/\(file)").path)
         let data = try DataSources.load(config.data, model: config.model)
         let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
-                                  train: data.train, test: data.test, workers: 2, log: { _ in })
+                                  train: data.train, test: data.test, workers: 2)
         let result = try trainer.run()
         #expect(result.finalEval.top1 >= minimum, "\(file): test top-1 \(result.finalEval.top1)")
     }

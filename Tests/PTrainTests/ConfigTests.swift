@@ -74,7 +74,7 @@ func configErrorMessages() {
         (baseConfig.replacingOccurrences(of: "{type: dense, units: 10}", with: "{type: dense, units: 10, bias: maybe}"),
          "t.yaml:11:38: model.layers[4].bias: expected true or false, found 'maybe'"),
         (baseConfig.replacingOccurrences(of: "  batch: 8", with: "  batch: 8\n  epoch: 3"),
-         "t.yaml:15:3: train.epoch: unknown key; did you mean 'epochs'? (expected one of: batch, epochs, eval_batch, log_every, optimizer, schedule, steps)"),
+         "t.yaml:15:3: train.epoch: unknown key; did you mean 'epochs'? (expected one of: batch, epochs, eval_batch, log_every, on_nan, optimizer, schedule, steps, stop)"),
     ]
     for (yaml, expected) in cases {
         #expect(configError(yaml) == expected)

@@ -65,6 +65,29 @@ public struct TrainConfig: Sendable {
     public var schedule: ScheduleConfig
     /// Progress line every N steps (0: only per epoch).
     public var logEvery: Int
+    /// A non-finite gradient: `stop` the run (default) or `skip` the update.
+    public var onNaN: String
+    /// Stop after this many seconds of wall-clock time (checkpointed), if set.
+    public var timeLimit: Double?
+    /// Stop at the first evaluation whose test top-1 reaches this, if set.
+    public var targetTop1: Double?
+    /// Early stopping: stop after this many evaluations without a new best
+    /// (by `checkpoint.best`, or test top-1), if set.
+    public var patience: Int?
+}
+
+/// `checkpoint:` — when checkpoints are written and which are kept.
+public struct CheckpointConfig: Sendable {
+    /// Every N optimizer steps (0: off).
+    public var everySteps: Int
+    /// Every N epochs (0: off). A checkpoint is also written at the end of
+    /// training, on SIGINT/SIGTERM, on SIGUSR1 and at the time limit.
+    public var everyEpochs: Int
+    /// The newest K checkpoints are kept (and the best one).
+    public var keep: Int
+    /// Metric that ranks checkpoints: `top1` (higher is better), `loss`
+    /// (test loss, lower is better) or `none`.
+    public var best: String
 }
 
 /// `runtime:` — workers, pinning, sharding and synchronisation.
@@ -95,10 +118,13 @@ public struct RunConfig {
     public var model: ModelSpec
     public var train: TrainConfig
     public var runtime: RuntimeConfig
+    public var checkpoint: CheckpointConfig
     /// The config as decoded, every default filled in (YAML text).
     public var resolvedYAML: String
     /// The file it came from, as given.
     public var file: String
+    /// The resolved `model:` section alone (resume compares it).
+    public var resolvedModelYAML: String
 
     /// Reads, overrides and decodes `file`. Every problem is a `ConfigError`
     /// naming the file, line and key.
@@ -166,6 +192,20 @@ public struct RunConfig {
         let batch = try t.int("batch", 1...1_000_000)
         let evalBatch = try t.int("eval_batch", default: max(batch, 256), 1...1_000_000)
         let logEvery = try t.int("log_every", default: 0, 0...)
+        let onNaN = try t.string("on_nan", default: "stop", oneOf: ["stop", "skip"])
+        let stop = try t.mapping("stop")
+        let timeLimit = try stop.optional("time_limit").map { v -> Double in
+            let seconds = try v.double(1...1e9)
+            stop.record("time_limit", Node(String(seconds)))
+            return seconds
+        }
+        let targetTop1 = try stop.optional("target_top1").map { v -> Double in
+            let target = try v.double(0...1)
+            stop.record("target_top1", Node(String(target)))
+            return target
+        }
+        let patience = try stop.optionalInt("patience", 1...)
+        try stop.finish()
         let o = try t.mapping("optimizer")
         _ = try o.string("type", default: "sgd", oneOf: ["sgd"])
         let optimizer = OptimizerConfig(learningRate: try o.double("lr", 0...100, openLower: true),
@@ -197,7 +237,8 @@ public struct RunConfig {
         try s.finish()
         try t.finish()
         let train = TrainConfig(epochs: epochs, maxSteps: maxSteps, batch: batch, evalBatch: evalBatch,
-                                optimizer: optimizer, schedule: schedule, logEvery: logEvery)
+                                optimizer: optimizer, schedule: schedule, logEvery: logEvery, onNaN: onNaN,
+                                timeLimit: timeLimit, targetTop1: targetTop1, patience: patience)
 
         let r = try top.mapping("runtime")
         var workers: Int? = nil
@@ -222,13 +263,21 @@ public struct RunConfig {
         let averageMomentum = try sync.string("momentum", default: "average", oneOf: ["average", "local"]) == "average"
         try sync.finish()
         try r.finish()
+        let c = try top.mapping("checkpoint")
+        let checkpoint = CheckpointConfig(everySteps: try c.int("every_steps", default: 0, 0...),
+                                          everyEpochs: try c.int("every_epochs", default: 1, 0...),
+                                          keep: try c.int("keep", default: 3, 1...),
+                                          best: try c.string("best", default: "top1", oneOf: ["top1", "loss", "none"]))
+        try c.finish()
         try top.finish()
 
         let resolved = (try? Yams.serialize(node: top.resolvedNode)) ?? ""
         return RunConfig(name: name, seed: seed, data: data, model: model, train: train,
                          runtime: RuntimeConfig(workers: workers, bind: bind, shard: shard, syncEvery: syncEvery,
                                                  averageMomentum: averageMomentum, schedule: shardSchedule),
-                         resolvedYAML: resolved, file: file)
+                         checkpoint: checkpoint,
+                         resolvedYAML: resolved, file: file,
+                         resolvedModelYAML: (try? Yams.serialize(node: mm.resolvedNode)) ?? "")
     }
 }
 

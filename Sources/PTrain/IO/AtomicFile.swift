@@ -34,6 +34,11 @@ public enum AtomicFile {
             unlink(tmp.path)
             throw WriteError(description: "\(url.path): rename failed (\(String(cString: strerror(e))))")
         }
+        syncDirectory(dir)
+    }
+
+    /// fsync of a directory, so that a rename inside it survives a power loss.
+    public static func syncDirectory(_ dir: URL) {
         let dfd = open(dir.path, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }

@@ -60,10 +60,15 @@ public struct ParameterLayout: Sendable {
 
     /// Name of the first tensor of `arena` holding a NaN or infinity, or nil.
     public func firstNonFiniteTensor(in arena: FloatBuffer) -> String? {
+        firstNonFiniteTensor(in: UnsafePointer(arena.pointer))
+    }
+
+    /// Same, for an arena of `totalCount` floats given by its pointer.
+    public func firstNonFiniteTensor(in arena: UnsafePointer<Float>) -> String? {
         // Fast path: the sum of finite values is finite unless it overflows.
-        if sum(arena.pointer, count: arena.count).isFinite { return nil }
+        if sum(arena, count: totalCount).isFinite { return nil }
         for e in entries {
-            for i in 0..<e.count where !arena.pointer[e.offset + i].isFinite { return e.name }
+            for i in 0..<e.count where !arena[e.offset + i].isFinite { return e.name }
         }
         return nil
     }

@@ -1,0 +1,120 @@
+import Foundation
+
+/// A checkpoint: everything needed to continue a run bit for bit.
+///
+/// On disk it is a directory `step-00001234/` written atomically (built under
+/// a temporary name, every file fsynced, renamed, parent fsynced) holding:
+/// - `weights.safetensors`: the parameters under PyTorch `state_dict` names
+///   and layouts (Python's `safetensors` loads it as it is);
+/// - `optimizer.safetensors`: the SGD momentum buffers, same names;
+/// - `state.json`: format version, position (epoch, step in the epoch, global
+///   step), the resolved config, best-metric bookkeeping, and the CRC-32 of
+///   both tensor files.
+/// No RNG state is needed: every random draw is keyed by (seed, epoch, sample
+/// index), so the position determines all of them.
+public struct Checkpoint: Sendable {
+    public static let formatVersion = 1
+    public static let formatName = "ptrain-checkpoint"
+
+    /// Position and bookkeeping, serialized as `state.json`.
+    public struct State: Codable, Sendable, Equatable {
+        public var format: String = Checkpoint.formatName
+        public var version: Int = Checkpoint.formatVersion
+        /// The epoch in progress (0-based) and the steps of it already taken.
+        public var epoch: Int
+        public var stepInEpoch: Int
+        /// Optimizer steps taken since the start of the run.
+        public var step: Int
+        public var seed: UInt64
+        public var workers: Int
+        /// Wall-clock seconds the run had used when this was written.
+        public var elapsedSeconds: Double
+        /// Best evaluation so far (metric value and the step it was reached at).
+        public var bestMetric: Double?
+        public var bestStep: Int?
+        /// Evaluations since the best one (early stopping).
+        public var evaluationsSinceBest: Int
+        /// The latest test evaluation, if any (`checkpoint.best` ranks by it).
+        public var metric: Double?
+        public var config: String
+        public var weightsCRC32: UInt32 = 0
+        public var optimizerCRC32: UInt32 = 0
+
+        public init(epoch: Int, stepInEpoch: Int, step: Int, seed: UInt64, workers: Int, elapsedSeconds: Double,
+                    bestMetric: Double?, bestStep: Int?, evaluationsSinceBest: Int, metric: Double?, config: String) {
+            self.epoch = epoch; self.stepInEpoch = stepInEpoch; self.step = step; self.seed = seed; self.workers = workers
+            self.elapsedSeconds = elapsedSeconds; self.bestMetric = bestMetric; self.bestStep = bestStep
+            self.evaluationsSinceBest = evaluationsSinceBest; self.metric = metric; self.config = config
+        }
+    }
+
+    public var state: State
+    public var weights: [Safetensors.Tensor]
+    public var momentum: [Safetensors.Tensor]
+
+    public init(state: State, weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor]) {
+        self.state = state; self.weights = weights; self.momentum = momentum
+    }
+
+    /// The weights file of a checkpoint directory.
+    public func weightsURL(in directory: URL) -> URL { directory.appendingPathComponent("weights.safetensors") }
+
+    public struct LoadError: Error, CustomStringConvertible, Equatable {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    /// Writes the checkpoint as directory `directory/name` atomically.
+    public func write(in directory: URL, name: String) throws -> URL {
+        let fm = FileManager.default
+        let final = directory.appendingPathComponent(name)
+        let tmp = directory.appendingPathComponent(".\(name).tmp-\(getpid())")
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let weightsData = Safetensors.encode(weights, metadata: ["format": "pt"])
+        let momentumData = Safetensors.encode(momentum, metadata: ["format": "ptrain-sgd-momentum"])
+        var s = state
+        s.weightsCRC32 = CRC32.checksum(weightsData)
+        s.optimizerCRC32 = CRC32.checksum(momentumData)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(weightsData, to: tmp.appendingPathComponent("weights.safetensors"))
+        try AtomicFile.write(momentumData, to: tmp.appendingPathComponent("optimizer.safetensors"))
+        try AtomicFile.write(try encoder.encode(s), to: tmp.appendingPathComponent("state.json"))
+        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+        guard rename(tmp.path, final.path) == 0 else {
+            throw AtomicFile.WriteError(description: "\(final.path): rename failed (\(String(cString: strerror(errno))))")
+        }
+        AtomicFile.syncDirectory(directory)
+        return final
+    }
+
+    /// Reads and verifies a checkpoint directory: the files' headers (never
+    /// their names) say what they are, and the checksums must match.
+    public static func read(_ directory: URL) throws -> Checkpoint {
+        func fail(_ m: String) -> LoadError { LoadError(description: "\(directory.path): \(m)") }
+        let stateURL = directory.appendingPathComponent("state.json")
+        guard let stateData = try? Data(contentsOf: stateURL) else {
+            throw fail("not a ptrain checkpoint (no readable state.json)")
+        }
+        guard stateData.first == UInt8(ascii: "{"),
+              let state = try? JSONDecoder().decode(State.self, from: stateData), state.format == formatName else {
+            throw fail("state.json is not a ptrain checkpoint state (corrupted or foreign file)")
+        }
+        guard state.version == formatVersion else {
+            throw fail("checkpoint format version \(state.version); this ptrain reads version \(formatVersion)")
+        }
+        func tensors(_ file: String, crc: UInt32) throws -> [Safetensors.Tensor] {
+            let url = directory.appendingPathComponent(file)
+            guard let data = try? Data(contentsOf: url) else { throw fail("\(file) is missing or unreadable") }
+            guard CRC32.checksum(data) == crc else {
+                throw fail("\(file) is corrupted (CRC-32 \(String(format: "%08x", CRC32.checksum(data))), expected \(String(format: "%08x", crc)))")
+            }
+            do { return try Safetensors.decode(data, file: url.path).tensors } catch let e as Safetensors.FormatError {
+                throw LoadError(description: e.description)
+            }
+        }
+        return Checkpoint(state: state, weights: try tensors("weights.safetensors", crc: state.weightsCRC32),
+                          momentum: try tensors("optimizer.safetensors", crc: state.optimizerCRC32))
+    }
+}
