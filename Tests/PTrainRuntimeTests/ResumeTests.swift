@@ -110,8 +110,9 @@ func tinyCheckpoint(step: Int) throws -> (Checkpoint, RunConfig) {
     model.layout.initialize(p, seed: 1)
     let state = Checkpoint.State(epoch: 0, stepInEpoch: step, step: step, seed: config.seed, workers: 1, elapsedSeconds: 1,
                                  bestMetric: nil, bestStep: nil, evaluationsSinceBest: 0, metric: nil, config: config.resolvedYAML)
+    let momentum = FloatBuffer(count: model.layout.totalCount)
     return (Checkpoint(state: state, weights: model.layout.tensors(from: p.pointer),
-                       momentum: model.layout.tensors(from: FloatBuffer(count: model.layout.totalCount).pointer)), config)
+                       momentum: model.layout.tensors(from: momentum.pointer)), config)
 }
 
 @Test("a corrupted or truncated checkpoint is detected; an interrupted write leaves the previous checkpoint intact")

@@ -44,6 +44,7 @@ func modelWeightsRoundTrip() throws {
     #expect(a.array == b.array)
     let other = try RunConfig.parse(yaml: baseConfig, file: "t.yaml", overrides: ["model.layers[0].filters=5"]).model.build()
     #expect(throws: ConfigError("w: the weights do not match the model: tensor '0.weight': the model has shape [5, 1, 3, 3], the file [4, 1, 3, 3]; tensor '0.bias': the model has shape [5], the file [4]; tensor '4.weight': the model has shape [10, 45], the file [10, 36]")) {
-        try other.layout.load(tensors, into: FloatBuffer(count: other.layout.totalCount).pointer, file: "w")
+        let arena = FloatBuffer(count: other.layout.totalCount)
+        try other.layout.load(tensors, into: arena.pointer, file: "w")
     }
 }

@@ -62,8 +62,12 @@ public enum Safetensors {
                 throw fail("tensor '\(name)': malformed header entry")
             }
             guard dtype == "F32" else { throw fail("tensor '\(name)': expected dtype F32, found \(dtype)") }
+            // Sizes come from the file: check them without any arithmetic that could overflow.
+            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1.0, { $0 * Double($1) }) <= 0x1p50 else {
+                throw fail("tensor '\(name)': impossible shape \(shape)")
+            }
             let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * 4 else {
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == count * 4 else {
                 throw fail("tensor '\(name)': data_offsets \(offsets) do not hold \(count) F32 values of shape \(shape)")
             }
             guard offsets[1] <= available else {

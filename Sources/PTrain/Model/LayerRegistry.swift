@@ -26,11 +26,11 @@ public enum LayerRegistry {
 
 extension Conv2D {
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
-        let filters = try m.int("filters", 1...)
-        let kernel = try m.intPair("kernel", 1...)
-        let stride = try m.intPair("stride", default: (1, 1), 1...)
-        let padding = try m.intPair("padding", default: (0, 0), 0...)
-        let groups = try m.int("groups", default: 1, 1...)
+        let filters = try m.int("filters", 1...Limits.channels)
+        let kernel = try m.intPair("kernel", 1...Limits.window)
+        let stride = try m.intPair("stride", default: (1, 1), 1...Limits.window)
+        let padding = try m.intPair("padding", default: (0, 0), 0...Limits.window)
+        let groups = try m.int("groups", default: 1, 1...Limits.channels)
         let bias = try m.bool("bias", default: true)
         let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
         return { name, input in
@@ -38,6 +38,11 @@ extension Conv2D {
                 throw ShapeError("input channels \(input.channels) and filters \(filters) must both be divisible by groups \(groups)")
             }
             try checkWindow(input: input, kernel: kernel, stride: stride, padding: padding)
+            let outH = Double((input.height + 2 * padding.0 - kernel.0) / stride.0 + 1)
+            let outW = Double((input.width + 2 * padding.1 - kernel.1) / stride.1 + 1)
+            let fanIn = Double(input.channels / groups) * Double(kernel.0) * Double(kernel.1)
+            try Limits.check(parameters: Double(filters) * fanIn, outputs: Double(filters) * outH * outW,
+                             flops: 2 * Double(filters) * fanIn * outH * outW)
             return Conv2D(name: name, input: input, filters: filters, kernel: kernel, stride: stride,
                           padding: padding, groups: groups, bias: bias, initScheme: scheme)
         }
@@ -46,18 +51,22 @@ extension Conv2D {
 
 extension Dense {
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
-        let units = try m.int("units", 1...)
+        let units = try m.int("units", 1...Limits.units)
         let bias = try m.bool("bias", default: true)
         let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
-        return { name, input in Dense(name: name, input: input, units: units, bias: bias, initScheme: scheme) }
+        return { name, input in
+            try Limits.check(parameters: Double(units) * Double(input.count), outputs: Double(units),
+                             flops: 2 * Double(units) * Double(input.count))
+            return Dense(name: name, input: input, units: units, bias: bias, initScheme: scheme)
+        }
     }
 }
 
 /// Pooling keys: `kernel`, `stride` (default: the kernel), `padding` (default 0).
 private func poolingKeys(_ m: ConfigMapping) throws -> (kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)) {
-    let kernel = try m.intPair("kernel", 1...)
-    let stride = try m.intPair("stride", default: kernel, 1...)
-    let padding = try m.intPair("padding", default: (0, 0), 0...)
+    let kernel = try m.intPair("kernel", 1...Limits.window)
+    let stride = try m.intPair("stride", default: kernel, 1...Limits.window)
+    let padding = try m.intPair("padding", default: (0, 0), 0...Limits.window)
     return (kernel, stride, padding)
 }
 
@@ -109,5 +118,21 @@ func checkWindow(input: TensorShape, kernel: (Int, Int), stride: (Int, Int), pad
     }
     if pooling && (padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1) {
         throw ShapeError("padding \(padding.0)x\(padding.1) must be at most half the kernel \(kernel.0)x\(kernel.1)")
+    }
+}
+
+/// Bounds that keep every size computation far from integer overflow (a
+/// config can ask for anything; the arithmetic must never trap).
+enum Limits {
+    static let channels = 1 << 20
+    static let units = 1 << 26
+    static let window = 1 << 16
+
+    /// One layer may hold at most 2^46 parameters (256 TiB of floats), output
+    /// 2^40 values per sample and cost 2^56 FLOPs per sample.
+    static func check(parameters: Double, outputs: Double, flops: Double) throws {
+        if parameters > 0x1p46 { throw ShapeError("\(Int(parameters)) parameters is beyond ptrain's limit of 2^46 per layer") }
+        if outputs > 0x1p40 { throw ShapeError("\(Int(outputs)) outputs per sample is beyond ptrain's limit of 2^40") }
+        if flops > 0x1p56 { throw ShapeError("\(flops) FLOPs per sample is beyond ptrain's limit of 2^56") }
     }
 }

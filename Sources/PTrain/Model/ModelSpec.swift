@@ -24,6 +24,9 @@ public struct ModelSpec {
         let inputValue = try m.require("input")
         let dims = try inputValue.ints(1...100_000)
         guard (1...3).contains(dims.count) else { throw inputValue.mismatch("[channels, height, width], [channels, length] or [features]") }
+        guard dims.reduce(1.0, { $0 * Double($1) }) <= 0x1p31 else {
+            throw inputValue.error("a sample of \(dims.map(String.init).joined(separator: "x")) values is beyond ptrain's limit of 2^31")
+        }
         let input = dims.count == 3 ? TensorShape(dims[0], dims[1], dims[2])
             : dims.count == 2 ? TensorShape(dims[0], 1, dims[1]) : TensorShape(dims[0])
         m.record("input", inputValue.node)
