@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "PTrainData", dependencies: ["PTrain", "CZlib"], swiftSettings: hostISA),
         .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology"], swiftSettings: hostISA),
         .executableTarget(name: "PTrainCLI",
-                          dependencies: ["PTrainRuntime", "PTrainTopology", "PTrainTopology",
+                          dependencies: ["PTrainRuntime", "PTrainTopology",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostISA),
         .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
