@@ -14,6 +14,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Weights to evaluate: a safetensors file (last.safetensors, best.safetensors) or a checkpoint directory.")
     var checkpoint: String
 
+    @Option(help: "Also write the model's outputs (logits), one CSV row per test sample, to this file.")
+    var logits: String?
+
     func run() throws {
         try reportingErrors {
             let config = try options.load()
@@ -33,7 +36,14 @@ struct EvalCommand: ParsableCommand {
             try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
             let network = Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
                                   gradients: FloatBuffer(count: model.layout.totalCount), seed: config.seed)
-            let r = Evaluator.evaluate(network, on: data.test)
+            var rows: [String] = []
+            let width = model.outputShape.count
+            let r = Evaluator.evaluate(network, on: data.test, outputs: logits == nil ? nil : { out, n in
+                for i in 0..<n {
+                    rows.append((0..<width).map { String(format: "%.9g", out[i * width + $0]) }.joined(separator: ","))
+                }
+            })
+            if let logits { try AtomicFile.write(rows.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: logits)) }
             say(String(format: "%@: test loss %.4f  top-1 %.2f%%  (%d samples)", checkpoint, r.loss, 100 * r.top1, r.count))
         }
     }

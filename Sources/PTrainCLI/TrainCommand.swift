@@ -23,6 +23,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
     var bind: String?
 
+    @Flag(help: "Also write TensorBoard scalar event files into RUN/tensorboard/.")
+    var tensorboard = false
+
     @Option(help: "Continue a stopped run exactly: its run directory (newest checkpoint) or a checkpoint directory (step-NNNNNNNN).")
     var resume: String?
 
@@ -51,7 +54,8 @@ struct TrainCommand: ParsableCommand {
             say(placement.description)
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
                                       workers: placement.workers, placement: placement.bindCurrentThread,
-                                      resume: checkpoint, startTime: start, progress: ProgressLine())
+                                      resume: checkpoint, startTime: start, tensorboard: tensorboard,
+                                      progress: ProgressLine())
             if checkpoint == nil { say(ModelSummary(model: trainer.model).table) }
             let result = try trainer.run(handleSignals: true)
             if result.ending != .alreadyDone {

@@ -10,7 +10,9 @@ public struct EvalResult: Sendable {
 }
 
 public enum Evaluator {
-    public static func evaluate(_ network: Network, on set: SampleSet, epoch: Int = 0) -> EvalResult {
+    /// `outputs`, when given, receives each chunk's model outputs `[n, outputs]`.
+    public static func evaluate(_ network: Network, on set: SampleSet, epoch: Int = 0,
+                                outputs: ((UnsafePointer<Float>, Int) -> Void)? = nil) -> EvalResult {
         var lossSum: Double = 0
         var correct = 0
         var start = 0
@@ -20,6 +22,7 @@ public enum Evaluator {
             set.fill(start..<(start + n), input: network.input.pointer, labels: network.labels.pointer)
             for i in 0..<n { network.context.sampleIndices[i] = start + i }
             network.forward(batch: n, training: false)
+            outputs?(UnsafePointer(network.output), n)
             lossSum += Double(network.loss(batch: n, gradScale: nil, correct: &correct))
             start += n
         }

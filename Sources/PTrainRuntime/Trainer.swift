@@ -26,6 +26,8 @@ public final class Trainer {
     private let startTime: Double
     private var curves: TrainingCurves
     private var signals: SignalMonitor?
+    /// Scalars for TensorBoard (`--tensorboard`), in `RUN/tensorboard/`.
+    private let tensorboard: TensorBoardWriter?
 
     /// Why `run()` returned.
     public enum Ending: String, Sendable {
@@ -55,7 +57,7 @@ public final class Trainer {
     /// handling for the duration of `run()`.
     public init(config: RunConfig, directory: RunDirectory, train: SampleSet, test: SampleSet,
                 workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
-                resume: Checkpoint? = nil, startTime: Double = monotonicSeconds(),
+                resume: Checkpoint? = nil, startTime: Double = monotonicSeconds(), tensorboard: Bool = false,
                 progress: ProgressLine = ProgressLine(isTerminal: false, write: { _ in })) throws {
         self.config = config
         self.directory = directory
@@ -75,6 +77,7 @@ public final class Trainer {
         if resume == nil { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
         metrics = try MetricsLog(url: directory.metrics)
         curves = resume == nil ? TrainingCurves() : TrainingCurves(metrics: directory.metrics)
+        self.tensorboard = tensorboard ? try TensorBoardWriter(directory: directory.url.appendingPathComponent("tensorboard")) : nil
     }
 
     /// Refuses a checkpoint that cannot continue this config exactly: another
@@ -255,6 +258,8 @@ public final class Trainer {
                                              "elapsed_s": .double(monotonicSeconds() - startTime)]
         timingFields(c, steps: seen / config.train.batch).forEach { fields[$0] = $1 }
         metrics.write(fields)
+        tensorboard?.scalars([("train/loss", c.loss / Double(max(seen, 1))), ("train/top1", Double(c.correct) / Double(max(seen, 1))),
+                              ("train/lr", lr), ("train/img_s", Double(seen) / (monotonicSeconds() - epochStart))], step: pos.step)
     }
 
     /// Evaluates, writes the epoch's metrics, curves and best/early-stopping bookkeeping.
@@ -273,6 +278,8 @@ public final class Trainer {
         let elapsed = monotonicSeconds() - startTime
         metrics.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
                        "loss": .double(result.loss), "top1": .double(result.top1), "elapsed_s": .double(elapsed)])
+        tensorboard?.scalars([("epoch/train_loss", trainLoss), ("epoch/train_top1", trainTop1), ("epoch/img_s", rate),
+                              ("test/loss", result.loss), ("test/top1", result.top1)], step: pos.step)
         progress.line(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%  test-loss %.4f  test-top1 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
                              pos.epoch + 1, epochs, trainLoss, 100 * trainTop1, result.loss, 100 * result.top1, rate,
                              timingText(c, steps: steps), elapsed))

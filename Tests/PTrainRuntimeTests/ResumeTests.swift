@@ -206,3 +206,17 @@ func stopCriteria() throws {
     let (_, early) = try train(tinyConfig, overrides: ["train.stop.patience=2", "train.optimizer.lr=1.0e-9"], in: dir2)
     #expect(early.ending == .earlyStopping && early.epochs <= 4, "\(early.epochs)")
 }
+
+@Test("the NaN guard stops a run whose learning rate explodes, naming the step and the tensor")
+func explodingLearningRate() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // lr * weight_decay = 5 makes every weight grow geometrically until it overflows.
+    do {
+        _ = try train(tinyConfig, overrides: ["train.optimizer.lr=100", "train.optimizer.weight_decay=0.05"], in: dir)
+        Issue.record("the run should have been stopped by the NaN guard")
+    } catch let e as RunError {
+        #expect(e.description.contains("non-finite values first in the gradient of"), "\(e)")
+        #expect(e.description.hasPrefix("step "), "\(e)")
+    }
+}

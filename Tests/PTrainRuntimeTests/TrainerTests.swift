@@ -31,11 +31,11 @@ func temporaryDirectory() -> URL {
     return url
 }
 
-func train(_ yaml: String, overrides: [String] = [], workers: Int = 1, in dir: URL) throws -> (Trainer, Trainer.Result) {
+func train(_ yaml: String, overrides: [String] = [], workers: Int = 1, in dir: URL, tensorboard: Bool = false) throws -> (Trainer, Trainer.Result) {
     let config = try RunConfig.parse(yaml: yaml, file: "tiny.yaml", overrides: overrides)
     let data = try DataSources.load(config.data, model: config.model)
     let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
-                              train: data.train, test: data.test, workers: workers)
+                              train: data.train, test: data.test, workers: workers, tensorboard: tensorboard)
     return (trainer, try trainer.run())
 }
 
