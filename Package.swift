@@ -42,6 +42,8 @@ let package = Package(
         .testTarget(name: "PTrainTests", dependencies: ["PTrain"], swiftSettings: hostISA),
         .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),
-        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime"], swiftSettings: hostISA),
+        // Interposes malloc in the test executable to count allocations.
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter"], swiftSettings: hostISA),
     ]
 )

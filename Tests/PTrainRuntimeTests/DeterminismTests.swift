@@ -3,6 +3,7 @@ import Foundation
 import PTrain
 import PTrainData
 import PTrainRuntime
+import CMallocCounter
 
 // The runtime's central promise: the same config and seed give bitwise-
 // identical weights for every power-of-two worker count that divides the
@@ -134,4 +135,34 @@ func sittingOutIsInvisible() throws {
     two.setParticipation([true, false, true])
     #expect(two.steps(first: 2, count: 2, learningRate: { _ in 0.05 }).completed == 2)
     #expect(one.parameters.array == two.parameters.array)
+}
+
+@Test("no heap allocation inside training steps after warm-up (1 and 2 workers, static and dynamic schedules, averaging)",
+      .serialized, arguments: [(1, "dynamic"), (2, "dynamic"), (2, "static"), (2, "averaging")])
+func noAllocationInSteps(_ c: (workers: Int, mode: String)) throws {
+    var overrides = shardedOverrides + ["train.epochs=20"]
+    if c.mode == "averaging" { overrides.append("runtime.sync.every=2") } else { overrides.append("runtime.schedule=\(c.mode)") }
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: overrides)
+    let data = try DataSources.load(config.data, model: config.model)
+    // Count on the workers (tracked from their first moment) and on this thread.
+    let session = Int64(100 + c.workers * 10 + c.mode.count)
+    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: c.workers,
+                                        placement: { _ in CMallocCounter_track(session) })
+    engine.beginEpoch(0)
+    _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up
+    CMallocCounter_track(session)
+    CMallocCounter_start(session)
+    let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 }, averageAfter: { $0 % 2 == 1 })
+    let allocations = CMallocCounter_stop()
+    #expect(outcome.completed == 2)
+    #expect(allocations == 0, "\(allocations) heap allocations in 2 steps")
+}
+
+@Test("the allocation counter counts the tracked thread's allocations (so a zero means something)")
+func allocationCounterWorks() {
+    CMallocCounter_track(7)
+    CMallocCounter_start(7)
+    let array = [Int](repeating: 1, count: 1000)
+    let count = CMallocCounter_stop()
+    #expect(array.count == 1000 && count >= 1)
 }
