@@ -35,7 +35,7 @@ struct EvalCommand: ParsableCommand {
             let decoded = try Safetensors.decode(bytes, file: file.path)
             try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
             let network = Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
-                                  gradients: FloatBuffer(count: model.layout.totalCount), seed: config.seed)
+                                  gradients: nil, seed: config.seed)
             var rows: [String] = []
             let width = model.outputShape.count
             let r = Evaluator.evaluate(network, on: data.test, outputs: logits == nil ? nil : { out, n in

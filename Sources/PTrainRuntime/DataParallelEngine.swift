@@ -124,7 +124,7 @@ public final class DataParallelEngine {
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
                                   gradients: FloatBuffer(count: count), seed: config.seed)
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
-                                      parameters: params, gradients: FloatBuffer(count: count), seed: config.seed)
+                                      parameters: params, gradients: nil, seed: config.seed)
             replicas.append(WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
                                           partials: !(config.runtime.schedule == "dynamic" && !averaging)))
         }
@@ -137,7 +137,7 @@ public final class DataParallelEngine {
         parameterPointers = .allocate(capacity: workers)
         velocityPointers = .allocate(capacity: workers)
         for w in 0..<workers {
-            gradientPointers[w] = replicas[w].network.gradients.pointer
+            gradientPointers[w] = replicas[w].gradients.pointer
             parameterPointers[w] = parameterArenas[averaging ? w : 0].pointer
             velocityPointers[w] = velocities[averaging ? w : 0].pointer
         }
@@ -379,7 +379,7 @@ public final class DataParallelEngine {
                     let s = t - ticket
                     r.shardGradient(s, order: order.baseAddress!, base: base, shardSize: plan.shardSize,
                                     set: train, gradScale: scale)
-                    leafPointers[s].update(from: r.network.gradients.pointer, count: count)
+                    leafPointers[s].update(from: r.gradients.pointer, count: count)
                 }
             } else {
                 let shards = plan.shards(of: w)

@@ -8,6 +8,8 @@ import PTrainKernels
 /// during a step; the coordinator reads the counters between steps.
 final class WorkerReplica {
     let network: Network
+    /// The training network's gradient arena.
+    let gradients: FloatBuffer
     let evalNetwork: Network
     /// `partial[d]` holds the left subtree's sum at depth d while the right
     /// subtree is computed (depth <= log2(shards per worker)).
@@ -23,10 +25,12 @@ final class WorkerReplica {
 
     init(network: Network, evalNetwork: Network, shardsPerWorker: Int, partials: Bool = true) {
         self.network = network
+        gradients = network.gradients!
         self.evalNetwork = evalNetwork
         var depth = 0
         while (1 << depth) < shardsPerWorker { depth += 1 }
-        partial = partials ? (0..<depth).map { _ in FloatBuffer(count: network.gradients.count) } : []
+        let count = network.gradients!.count
+        partial = partials ? (0..<depth).map { _ in FloatBuffer(count: count) } : []
         indices = .allocate(capacity: network.maxBatch)
     }
 
@@ -37,9 +41,9 @@ final class WorkerReplica {
         data.reset(); compute.reset(); reduce.reset(); update.reset()
     }
 
-    /// The gradient of shard `shard` alone, left in `network.gradients`.
+    /// The gradient of shard `shard` alone, left in `gradients`.
     func shardGradient(_ shard: Int, order: UnsafePointer<Int>, base: Int, shardSize: Int, set: SampleSet, gradScale: Float) {
-        let g = network.gradients
+        let g = gradients
         g.zero()
         data.start()
         let first = base + shard * shardSize
@@ -58,7 +62,7 @@ final class WorkerReplica {
     }
 
     /// Sum of the gradients of shards `[lo, hi)` in the canonical tree order
-    /// (see `ShardPlan`), left in `network.gradients`.
+    /// (see `ShardPlan`), left in `gradients`.
     func gradient(shards lo: Int, _ hi: Int, depth: Int = 0, order: UnsafePointer<Int>, base: Int,
                   shardSize: Int, set: SampleSet, gradScale: Float) {
         if hi - lo == 1 {
@@ -67,7 +71,7 @@ final class WorkerReplica {
         }
         let mid = lo + (hi - lo) / 2
         gradient(shards: lo, mid, depth: depth + 1, order: order, base: base, shardSize: shardSize, set: set, gradScale: gradScale)
-        let g = network.gradients
+        let g = gradients
         partial[depth].copy(from: g)
         gradient(shards: mid, hi, depth: depth + 1, order: order, base: base, shardSize: shardSize, set: set, gradScale: gradScale)
         reduce.start()

@@ -190,7 +190,7 @@ public struct RunConfig {
         let epochs = try t.int("epochs", 1...)
         let maxSteps = try t.optionalInt("steps", 1...)
         let batch = try t.int("batch", 1...1_000_000)
-        let evalBatch = try t.int("eval_batch", default: max(batch, 256), 1...1_000_000)
+        let evalBatch = try t.int("eval_batch", default: 64, 1...1_000_000)
         let logEvery = try t.int("log_every", default: 0, 0...)
         let onNaN = try t.string("on_nan", default: "stop", oneOf: ["stop", "skip"])
         let stop = try t.mapping("stop")

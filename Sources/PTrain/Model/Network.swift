@@ -20,7 +20,8 @@ public final class Network {
     /// `[maxBatch]`: the shard's labels.
     public let labels: Int32Buffer
     public let parameters: FloatBuffer
-    public let gradients: FloatBuffer
+    /// The gradient arena; nil for an inference-only network.
+    public let gradients: FloatBuffer?
     /// `activations[i]` is the output of layer i, `[maxBatch, layer.outputShape]`.
     private let activations: [FloatBuffer]
     /// `deltas[i]` is dLoss/d(activations[i]).
@@ -29,8 +30,11 @@ public final class Network {
     /// here: `[2 * layers]`, forward times then backward times.
     public var profile: UnsafeMutablePointer<Double>?
 
-    public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer, seed: UInt64) {
-        precondition(parameters.count == model.layout.totalCount && gradients.count == model.layout.totalCount)
+    /// `gradients: nil` builds an inference-only network: no gradient arena
+    /// and no activation-gradient buffers (half the memory); `backward` and
+    /// `loss(gradScale:)` must not be called on it.
+    public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64) {
+        precondition(parameters.count == model.layout.totalCount && (gradients?.count ?? model.layout.totalCount) == model.layout.totalCount)
         self.model = model
         self.maxBatch = maxBatch
         self.parameters = parameters
@@ -39,12 +43,12 @@ public final class Network {
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
         activations = model.layers.map { FloatBuffer(count: maxBatch * $0.outputShape.count) }
-        deltas = model.layers.map { FloatBuffer(count: maxBatch * $0.outputShape.count) }
+        deltas = gradients == nil ? [] : model.layers.map { FloatBuffer(count: maxBatch * $0.outputShape.count) }
         for (index, layer) in model.layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)
             let entries = model.layout.entries.filter { $0.layerIndex == index }
             layer.bind(parameters: entries.map { parameters.pointer + $0.offset },
-                       gradients: entries.map { gradients.pointer + $0.offset })
+                       gradients: entries.map { (gradients ?? parameters).pointer + $0.offset })
         }
     }
 
@@ -68,6 +72,7 @@ public final class Network {
     /// `gradScale` set, also seeds the backward pass with `gradScale * dLoss`.
     public func loss(batch: Int, gradScale: Float?, correct: inout Int) -> Float {
         let outputs = model.outputShape.count
+        precondition(gradScale == nil || gradients != nil, "an inference-only network has no gradients")
         return model.loss.evaluate(output, labels: labels.pointer, batch: batch, outputs: outputs,
                                    gradScale: gradScale ?? 0, gradScale == nil ? nil : deltas.last!.pointer,
                                    correct: &correct)
@@ -77,6 +82,7 @@ public final class Network {
     /// gradients into `gradients` (the caller zeroes them once per step, so
     /// several shards may accumulate into one arena).
     public func backward(batch: Int) {
+        precondition(gradients != nil, "an inference-only network has no gradients")
         for i in stride(from: model.layers.count - 1, through: 0, by: -1) {
             let layer = model.layers[i]
             let x = i == 0 ? UnsafePointer(input.pointer) : UnsafePointer(activations[i - 1].pointer)
