@@ -21,10 +21,25 @@ public enum DataSources {
             train = try DatasetLoader.load(kind, split: .train, directory: dir)
             test = try DatasetLoader.load(kind, split: .test, directory: dir)
         }
-        let a = SampleSet(images: train, mean: config.mean, std: config.std, binaryTarget: config.binaryTarget, limit: config.trainLimit)
-        let b = SampleSet(images: test, mean: config.mean, std: config.std, binaryTarget: config.binaryTarget, limit: config.testLimit)
+        if let crop = config.crop, crop > train.height || crop > train.width {
+            throw ConfigError("data.crop: \(crop)x\(crop) crops do not fit the \(train.height)x\(train.width) images of \(train.name)")
+        }
+        if config.lightingStd > 0 && train.channels != 3 {
+            throw ConfigError("data.augment: lighting needs RGB images; \(train.name) has \(train.channels) channel(s)")
+        }
+        var augmentation: Augmentation? = nil
+        if config.randomCrop || config.flip || config.lightingStd > 0 {
+            augmentation = Augmentation(randomCrop: config.randomCrop, padding: config.cropPadding, flip: config.flip,
+                                        lightingStd: Float(config.lightingStd),
+                                        lighting: config.lightingStd > 0 ? PCALighting.fit(train) : nil)
+        }
+        let crop = config.crop.map { ($0, $0) }
+        let a = SampleSet(images: train, mean: config.mean, std: config.std, binaryTarget: config.binaryTarget,
+                          limit: config.trainLimit, crop: crop, augmentation: augmentation)
+        let b = SampleSet(images: test, mean: config.mean, std: config.std, binaryTarget: config.binaryTarget,
+                          limit: config.testLimit, crop: crop)
         if a.shape != model.inputShape {
-            throw ConfigError("model.input: the model takes \(model.inputShape) samples but \(train.name) has \(a.shape) images")
+            throw ConfigError("model.input: the model takes \(model.inputShape) samples but \(train.name) gives \(a.shape) (images \(train.channels)x\(train.height)x\(train.width)\(config.crop.map { ", crop \($0)" } ?? ""))")
         }
         if let t = config.binaryTarget, t >= train.classes {
             throw ConfigError("data.binary_target: class \(t) does not exist in \(config.dataset) (classes 0..\(train.classes - 1))")

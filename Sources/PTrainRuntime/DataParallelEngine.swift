@@ -76,6 +76,8 @@ public final class DataParallelEngine {
         var epoch = 0
         /// First step (within the epoch) and number of steps of the run.
         var first = 0, count = 0
+        /// Evaluation views per sample (1: centre crop; 10: ten-crop).
+        var views = 1
         /// `[stepsPerEpoch]`: learning rate and "average after" flag per step of the run.
         var rates: UnsafeMutablePointer<Float>
         var averageAfter: UnsafeMutablePointer<Bool>
@@ -290,14 +292,18 @@ public final class DataParallelEngine {
         onNote?(String(format: "worker %d sits out: the others waited %.0f%% of the time for it (is its core busy?); results are unchanged", straggler, 100 * most))
     }
 
-    /// Test-set loss and top-1 with the current weights, on all workers.
-    public func evaluateTest(epoch: Int) -> EvalResult {
+    /// Test-set loss, top-1 and top-5 with the current weights, on all
+    /// workers; `tenCrop` averages the ten views' probabilities (softmax models).
+    public func evaluateTest(epoch: Int, tenCrop: Bool = false) -> EvalResult {
         state.mode = .evaluate
         state.epoch = epoch
+        state.views = tenCrop && model.loss == .softmaxCrossEntropy ? SampleSet.tenCropViews : 1
         pool.run()
-        var loss = 0.0, correct = 0
-        for r in replicas { loss += r.lossSum; correct += r.correct }
-        return EvalResult(loss: loss / Double(max(test.count, 1)), top1: Double(correct) / Double(max(test.count, 1)), count: test.count)
+        var loss = 0.0, correct = 0, correct5 = 0
+        for r in replicas { loss += r.lossSum; correct += r.correct; correct5 += r.correct5 }
+        let n = Double(max(test.count, 1))
+        return EvalResult(loss: loss / n, top1: Double(correct) / n, count: test.count,
+                          top5: model.loss == .softmaxCrossEntropy ? Double(correct5) / n : .nan)
     }
 
     public func resetCounters() { replicas.forEach { $0.resetCounters() } }
@@ -436,22 +442,59 @@ public final class DataParallelEngine {
         r.reduce.stop()
     }
 
-    /// Worker w evaluates its contiguous share of the test set.
+    /// Worker w evaluates its contiguous share of the test set. With softmax
+    /// cross-entropy, class probabilities are averaged over the views (one,
+    /// or ten for ten-crop) before scoring.
     private func evaluate(_ w: Int) {
         let r = replicas[w]
         let lo = test.count * w / workers, hi = test.count * (w + 1) / workers
-        r.lossSum = 0; r.correct = 0
+        r.lossSum = 0; r.correct = 0; r.correct5 = 0
         let net = r.evalNetwork
         net.context.epoch = state.epoch
+        let softmax = model.loss == .softmaxCrossEntropy
+        let views = state.views
+        let k = model.outputShape.count
         var start = lo
         while start < hi {
             let n = min(net.maxBatch, hi - start)
-            test.fill(start..<(start + n), input: net.input.pointer, labels: net.labels.pointer)
             for i in 0..<n { net.context.sampleIndices[i] = start + i }
-            net.forward(batch: n, training: false)
-            r.lossSum += Double(net.loss(batch: n, gradScale: nil, correct: &r.correct))
+            guard softmax else {
+                test.fill(start..<(start + n), input: net.input.pointer, labels: net.labels.pointer)
+                net.forward(batch: n, training: false)
+                r.lossSum += Double(net.loss(batch: n, gradScale: nil, correct: &r.correct))
+                start += n
+                continue
+            }
+            let probs = r.probabilities.pointer
+            probs.update(repeating: 0, count: n * k)
+            for view in 0..<views {
+                test.fill(start..<(start + n), input: net.input.pointer, labels: net.labels.pointer, view: view)
+                net.forward(batch: n, training: false)
+                addSoftmax(net.output, rows: n, classes: k, scale: 1 / Float(views), into: probs)
+            }
+            for i in 0..<n {
+                let p = probs + i * k, label = Int(net.labels.pointer[i])
+                r.lossSum -= Double(max(p[label], 1e-30).log_())
+                var above = 0  // classes ranked above the label (ties count against it)
+                for c in 0..<k where c != label && (p[c] > p[label] || (p[c] == p[label] && c < label)) { above += 1 }
+                if above == 0 { r.correct += 1 }
+                if above < 5 { r.correct5 += 1 }
+            }
             start += n
         }
+    }
+}
+
+/// `probs[n, k] += scale * softmax(logits[n, :])[k]`.
+func addSoftmax(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, scale: Float, into probs: UnsafeMutablePointer<Float>) {
+    for n in 0..<rows {
+        let z = logits + n * k
+        var m = z[0]
+        for c in 1..<max(k, 1) { m = max(m, z[c]) }
+        var total: Float = 0
+        for c in 0..<k { total += (z[c] - m).exp_() }
+        let f = scale / total
+        for c in 0..<k { probs[n * k + c] += (z[c] - m).exp_() * f }
     }
 }
 

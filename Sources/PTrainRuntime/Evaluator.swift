@@ -7,6 +7,11 @@ public struct EvalResult: Sendable {
     public let loss: Double
     public let top1: Double
     public let count: Int
+    /// Top-5 accuracy (equals 1 when there are at most 5 classes).
+    public var top5: Double = .nan
+    public init(loss: Double, top1: Double, count: Int, top5: Double = .nan) {
+        self.loss = loss; self.top1 = top1; self.count = count; self.top5 = top5
+    }
 }
 
 public enum Evaluator {

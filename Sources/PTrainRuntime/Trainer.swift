@@ -277,15 +277,25 @@ public final class Trainer {
         let result = engine.evaluateTest(epoch: pos.epoch)
         let elapsed = monotonicSeconds() - startTime
         metrics.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
-                       "loss": .double(result.loss), "top1": .double(result.top1), "elapsed_s": .double(elapsed)])
+                       "loss": .double(result.loss), "top1": .double(result.top1), "top5": .double(result.top5),
+                       "views": "center", "elapsed_s": .double(elapsed)])
         tensorboard?.scalars([("epoch/train_loss", trainLoss), ("epoch/train_top1", trainTop1), ("epoch/img_s", rate),
                               ("test/loss", result.loss), ("test/top1", result.top1)], step: pos.step)
-        progress.line(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%  test-loss %.4f  test-top1 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
-                             pos.epoch + 1, epochs, trainLoss, 100 * trainTop1, result.loss, 100 * result.top1, rate,
+        progress.line(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%  test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
+                             pos.epoch + 1, epochs, trainLoss, 100 * trainTop1, result.loss, 100 * result.top1, 100 * result.top5, rate,
                              timingText(c, steps: steps), elapsed))
         curves.add(event: "epoch", epoch: Double(pos.epoch + 1), loss: trainLoss, top1: trainTop1)
         curves.add(event: "eval", epoch: Double(pos.epoch + 1), loss: result.loss, top1: result.top1)
         try? curves.write(to: directory.url, name: config.name)
+        // Ten-crop (10x the cost) at the last epoch only, reported next to the centre crop.
+        if config.data.evalViews == "ten_crop" && pos.epoch + 1 == epochs {
+            let ten = engine.evaluateTest(epoch: pos.epoch, tenCrop: true)
+            metrics.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
+                           "loss": .double(ten.loss), "top1": .double(ten.top1), "top5": .double(ten.top5),
+                           "views": "ten_crop", "elapsed_s": .double(monotonicSeconds() - startTime)])
+            progress.line(String(format: "ten-crop: test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  (centre crop %.2f%%: %+.2f points)",
+                                 ten.loss, 100 * ten.top1, 100 * ten.top5, 100 * result.top1, 100 * (ten.top1 - result.top1)))
+        }
         let metric = config.checkpoint.best == "loss" ? result.loss : result.top1
         pos.metric = metric
         if store.improves(metric, on: pos.bestMetric) {

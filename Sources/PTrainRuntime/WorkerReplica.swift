@@ -19,6 +19,10 @@ final class WorkerReplica {
 
     var lossSum: Double = 0
     var correct = 0
+    /// Evaluation: correct top-5 predictions, and `[evalBatch, classes]`
+    /// class probabilities averaged over the views of each sample.
+    var correct5 = 0
+    let probabilities: FloatBuffer
     var data = Stopwatch(), compute = Stopwatch(), reduce = Stopwatch(), update = Stopwatch()
     /// Time spent waiting for the other workers at step barriers (this sub-run).
     var waiting = Stopwatch()
@@ -27,6 +31,7 @@ final class WorkerReplica {
         self.network = network
         gradients = network.gradients!
         self.evalNetwork = evalNetwork
+        probabilities = FloatBuffer(count: evalNetwork.maxBatch * evalNetwork.model.outputShape.count)
         var depth = 0
         while (1 << depth) < shardsPerWorker { depth += 1 }
         let count = network.gradients!.count
@@ -52,7 +57,7 @@ final class WorkerReplica {
             network.context.sampleIndices[i] = order[first + i]
         }
         set.fill(UnsafeBufferPointer(start: indices, count: shardSize), input: network.input.pointer,
-                 labels: network.labels.pointer)
+                 labels: network.labels.pointer, epoch: network.context.epoch, seed: network.context.seed)
         data.stop()
         compute.start()
         network.forward(batch: shardSize, training: true)

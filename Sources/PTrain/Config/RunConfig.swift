@@ -20,6 +20,17 @@ public struct DataConfig: Sendable {
     /// Synthetic source: samples per split and classes (shape = model input).
     public var syntheticCount: Int
     public var syntheticClasses: Int
+    /// Model inputs are `crop` x `crop` cuts of the images (nil: whole images).
+    public var crop: Int?
+    /// Training augmentation (`data.augment`, applied in this order).
+    public var randomCrop: Bool
+    public var cropPadding: Int
+    public var flip: Bool
+    public var lightingStd: Double
+    /// Test-time views: `center`, or `ten_crop` (corners and centre, each
+    /// mirrored; softmax probabilities averaged) for the final evaluation,
+    /// reported next to the centre crop's.
+    public var evalViews: String
 }
 
 /// `train.optimizer:` — SGD with momentum (PyTorch semantics).
@@ -174,10 +185,32 @@ public struct RunConfig {
         let testLimit = try d.optionalInt("test_limit", 1...)
         let syntheticCount = try d.int("synthetic_count", default: 1024, 1...)
         let syntheticClasses = try d.int("synthetic_classes", default: 10, 2...)
+        let crop = try d.optionalInt("crop", 1...100_000)
+        var randomCrop = false, cropPadding = 0, flip = false, lightingStd = 0.0
+        if let augment = d.optional("augment") {
+            var seen: Set<String> = []
+            for item in try augment.sequence() {
+                let op = try item.mapping()
+                let type = try op.string("type", oneOf: ["random_crop", "flip", "lighting"])
+                guard seen.insert(type).inserted else { throw op.value.error("augmentation '\(type)' is listed twice") }
+                switch type {
+                case "random_crop":
+                    randomCrop = true
+                    cropPadding = try op.int("padding", default: 0, 0...1000)
+                case "flip": flip = true
+                default: lightingStd = try op.double("alphastd", default: 0.1, 0...10)
+                }
+                try op.finish()
+            }
+            d.record("augment", augment.node)
+        }
+        let evalViews = try d.string("eval_views", default: "center", oneOf: ["center", "ten_crop"])
         try d.finish()
         let data = DataConfig(dataset: dataset, path: path, mean: mean, std: std, binaryTarget: binaryTarget,
                               trainLimit: trainLimit, testLimit: testLimit,
-                              syntheticCount: syntheticCount, syntheticClasses: syntheticClasses)
+                              syntheticCount: syntheticCount, syntheticClasses: syntheticClasses,
+                              crop: crop, randomCrop: randomCrop, cropPadding: cropPadding, flip: flip,
+                              lightingStd: lightingStd, evalViews: evalViews)
 
         let mm = try top.mapping("model")
         let model = try ModelSpec.parse(mm)
