@@ -11,11 +11,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Worker threads (default: runtime.workers, else one per allowed core).")
-    var workers: Int?
-
-    @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
-    var bind: String?
+    @OptionGroup var runtime: RuntimeOptions
 
     @Option(help: "Training steps per timed block.")
     var steps: Int = 20
@@ -38,10 +34,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func execute() throws {
-        var extra: [String] = []
-        if let workers { extra.append("runtime.workers=\(workers)") }
-        if let bind { extra.append("runtime.bind=\(bind)") }
-        let config = try options.load(extra: extra)
+        let config = try options.load(extra: runtime.overrides)
         let data = try DataSources.load(config.data, model: config.model)
         let placement = try WorkerPlacement.plan(config.runtime)
         let quiet = json

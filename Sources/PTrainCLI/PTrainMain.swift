@@ -28,6 +28,20 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// `--workers N --bind core|none`: shared by the commands that run training steps.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Worker threads (overrides runtime.workers; default: one per physical core this process may use).")
+    var workers: Int?
+
+    @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
+    var bind: String?
+
+    /// The options as `--set` overrides.
+    var overrides: [String] {
+        (workers.map { ["runtime.workers=\($0)"] } ?? []) + (bind.map { ["runtime.bind=\($0)"] } ?? [])
+    }
+}
+
 /// Runs `body`, turning the errors a user can cause (config, data, run) into
 /// one line on stderr and exit status 1 — never a trap or a stack trace.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {

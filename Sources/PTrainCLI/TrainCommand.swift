@@ -17,11 +17,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (overrides the config's seed).")
     var seed: UInt64?
 
-    @Option(help: "Worker threads (overrides runtime.workers; default: one per physical core this process may use).")
-    var workers: Int?
-
-    @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")
-    var bind: String?
+    @OptionGroup var runtime: RuntimeOptions
 
     @Flag(help: "Also write TensorBoard scalar event files into RUN/tensorboard/.")
     var tensorboard = false
@@ -34,8 +30,7 @@ struct TrainCommand: ParsableCommand {
         try reportingErrors {
             var extra: [String] = []
             if let seed { extra.append("seed=\(seed)") }
-            if let workers { extra.append("runtime.workers=\(workers)") }
-            if let bind { extra.append("runtime.bind=\(bind)") }
+            extra += runtime.overrides
             let config = try options.load(extra: extra)
             let data = try DataSources.load(config.data, model: config.model)
             var checkpoint: Checkpoint? = nil
