@@ -179,7 +179,7 @@ public final class DataParallelEngine {
         /// The run stopped at a step whose gradient was not finite (`on_nan: stop`);
         /// that step was not applied and is not counted in `completed`.
         public var nonFiniteGradient = false
-        /// The run ended early because `requestInterrupt()` was called.
+        /// The run ended early because `interrupt` was raised.
         public var interrupted = false
 
         public init(completed: Int = 0, skipped: Int = 0, nonFiniteGradient: Bool = false, interrupted: Bool = false) {
@@ -233,10 +233,6 @@ public final class DataParallelEngine {
         interrupt.clear()
         return outcome
     }
-
-    /// Ends the current (or next) run of steps after the step in progress.
-    /// Safe from any thread.
-    public func requestInterrupt() { interrupt.request() }
 
     /// `train.on_nan: skip`.
     private var skipNonFinite: Bool { config.train.onNaN == "skip" }

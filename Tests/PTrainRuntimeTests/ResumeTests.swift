@@ -173,7 +173,7 @@ func checkpointRetention() throws {
 func resumeRefusals() throws {
     let (checkpoint, config) = try tinyCheckpoint(step: 3)
     let other = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["model.layers[0].filters=8"])
-    #expect(throws: RunError("cannot resume: the model differs from the checkpoint's (model section, line 9: checkpoint has 'filters: 4', config has 'filters: 8')")) {
+    #expect(throws: RunError("cannot resume: the model differs from the checkpoint's (model section, line 8: checkpoint has 'filters: 4', config has 'filters: 8')")) {
         try Trainer.checkResume(checkpoint, config: other, model: try other.model.build())
     }
     let reseeded = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["seed=9", "train.batch=32"])

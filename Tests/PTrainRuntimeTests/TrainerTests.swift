@@ -119,3 +119,34 @@ func shippedConfigsAreValid(_ file: String) throws {
     let config = try RunConfig.load(file: root.appendingPathComponent("configs/\(file)").path)
     #expect(try config.model.build().parameterCount > 0)
 }
+
+@Test("AlexNet (2012, grouped) and its ablations have the hand-computed parameter counts",
+      arguments: [("alexnet-imagenet.yaml", 60_965_224), ("ablations/alexnet-no-fc7.yaml", 44_183_912),
+                  ("ablations/alexnet-no-fc6-fc7.yaml", 11_551_080), ("ablations/alexnet-no-conv3-conv4.yaml", 59_268_712)])
+func alexnetParameterCounts(_ c: (file: String, params: Int)) throws {
+    // conv1 96*3*11*11+96 = 34,944; conv2 256*48*25+256 = 307,456; conv3 384*256*9+384 = 885,120;
+    // conv4 384*192*9+384 = 663,936; conv5 256*192*9+256 = 442,624 (295,168 on conv2's 256 channels);
+    // fc6 9216*4096+4096 = 37,752,832; fc7 4096*4096+4096 = 16,781,312; fc8 4096*1000+1000 = 4,097,000
+    // (9,217,000 straight from the 9216 pooled features).
+    let config = try RunConfig.load(file: packageRoot.appendingPathComponent("configs/\(c.file)").path)
+    #expect(try config.model.build().parameterCount == c.params)
+}
+
+@Test("base: inheritance merges over the base file; remove_layers drops named layers and rejects unknown names")
+func configInheritance() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try tinyConfig.replacingOccurrences(of: "{type: dropout, p: 0.1}", with: "{name: drop, type: dropout, p: 0.1}")
+        .write(to: dir.appendingPathComponent("base.yaml"), atomically: true, encoding: .utf8)
+    try "base: base.yaml\nseed: 9\ntrain: {epochs: 7}\nmodel: {remove_layers: [drop]}\n"
+        .write(to: dir.appendingPathComponent("child.yaml"), atomically: true, encoding: .utf8)
+    let child = try RunConfig.load(file: dir.appendingPathComponent("child.yaml").path)
+    #expect(child.seed == 9 && child.train.epochs == 7 && child.train.batch == 16)  // batch from the base
+    #expect(try child.model.build().layers.map(\.typeName) == ["conv2d", "relu", "maxpool", "flatten", "dense"])
+    try "base: base.yaml\nmodel: {remove_layers: [nope]}\n".write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+    #expect(throws: ConfigError.self) { _ = try RunConfig.load(file: dir.appendingPathComponent("bad.yaml").path) }
+    try "base: missing.yaml\n".write(to: dir.appendingPathComponent("orphan.yaml"), atomically: true, encoding: .utf8)
+    do { _ = try RunConfig.load(file: dir.appendingPathComponent("orphan.yaml").path) } catch let e as ConfigError {
+        #expect(e.description.contains("base: cannot read the base config"))
+    }
+}

@@ -95,3 +95,26 @@ func dropoutStatistics() {
     #expect(kept.allSatisfy { abs($0 - 1 / 0.75) < 1e-6 })
     #expect(Array(y[0..<n]) == Array(y[n...]))
 }
+
+@Test("local response normalisation (AlexNet's n 5, k 2, beta 0.75; a large alpha makes the cross terms count)",
+      arguments: [(5, Float(1e-4)), (5, Float(0.5)), (3, Float(1.0)), (4, Float(0.3))])
+func lrnGradients(_ c: (Int, Float)) {
+    let layer = LocalResponseNorm(name: "lrn", input: TensorShape(7, 3, 2), size: c.0, alpha: c.1, beta: 0.75, k: 2)
+    let r = gradientCheck(layer, batch: 2, input: testValues(2 * 42, seed: 4).map { $0 * 3 })
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
+@Test("local response normalisation forward matches the formula")
+func lrnForward() {
+    let layer = LocalResponseNorm(name: "lrn", input: TensorShape(3, 1, 1), size: 3, alpha: 0.3, beta: 0.5, k: 1)
+    layer.allocate(maxBatch: 1)
+    let x: [Float] = [1, 2, 3]
+    var y = [Float](repeating: 0, count: 3)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer {
+        layer.forward(xs.baseAddress!, $0.baseAddress!, batch: 1, context: StepContext(seed: 0, maxBatch: 1))
+    } }
+    // s0 = 1 + 0.1 (1 + 4), s1 = 1 + 0.1 (1 + 4 + 9), s2 = 1 + 0.1 (4 + 9): hand-computed.
+    let expected: [Float] = [1 / Float(1.5).squareRoot(), 2 / Float(2.4).squareRoot(), 3 / Float(2.3).squareRoot()]
+    for i in 0..<3 { #expect(abs(y[i] - expected[i]) < 1e-6) }
+}

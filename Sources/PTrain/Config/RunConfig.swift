@@ -146,14 +146,20 @@ public struct RunConfig {
         } catch {
             throw ConfigError("\(file): cannot read the config file (\(FileManager.default.fileExists(atPath: file) ? "not UTF-8 text or unreadable" : "no such file"))")
         }
-        return try parse(yaml: text, file: file, overrides: overrides)
+        let root = try ConfigInheritance.resolve(try compose(text, file: file), file: file)
+        return try parse(root: root, file: file, overrides: overrides)
     }
 
+    /// Decodes YAML text (no `base:` inheritance: that needs files; see `load`).
     public static func parse(yaml text: String, file: String, overrides: [String] = []) throws -> RunConfig {
-        var root: Node
+        try parse(root: try compose(text, file: file), file: file, overrides: overrides)
+    }
+
+    /// YAML text -> node tree, with libyaml's errors located.
+    static func compose(_ text: String, file: String) throws -> Node {
         do {
             guard let node = try Yams.compose(yaml: text) else { throw ConfigError("\(file): the config is empty") }
-            root = node
+            return node
         } catch let e as ConfigError {
             throw e
         } catch let e as YamlError {
@@ -161,7 +167,10 @@ public struct RunConfig {
         } catch {
             throw ConfigError("\(file): not valid YAML: \(error)")
         }
-        root = try ConfigOverrides.apply(overrides, to: root)
+    }
+
+    private static func parse(root: Node, file: String, overrides: [String]) throws -> RunConfig {
+        let root = try ConfigOverrides.apply(overrides, to: root)
         let top = try ConfigValue(node: root, path: "", file: file).mapping()
         return try decode(top, file: file)
     }

@@ -17,6 +17,7 @@ public enum LayerRegistry {
         "relu": ReLU.configured,
         "sigmoid": Sigmoid.configured,
         "dropout": Dropout.configured,
+        "lrn": LocalResponseNorm.configured,
     ] }
 
     public static var typeNames: [String] { parsers.keys.sorted() }
@@ -106,6 +107,17 @@ extension Dropout {
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
         let p = Float(try m.double("p", default: 0.5, 0...0.99))
         return { Dropout(name: $0, input: $1, probability: p) }
+    }
+}
+
+extension LocalResponseNorm {
+    /// Keys `size`, `alpha`, `beta`, `k`; defaults are AlexNet's (5, 1e-4, 0.75, 2).
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let size = try m.int("size", default: 5, 1...Limits.channels)
+        let alpha = Float(try m.double("alpha", default: 1e-4, 0...1e6))
+        let beta = Float(try m.double("beta", default: 0.75, 0...100))
+        let k = Float(try m.double("k", default: 2, 0...1e6, openLower: true))
+        return { LocalResponseNorm(name: $0, input: $1, size: size, alpha: alpha, beta: beta, k: k) }
     }
 }
 

@@ -32,15 +32,30 @@ public struct ModelSpec {
         m.record("input", inputValue.node)
         let loss = LossKind(rawValue: try m.string("loss", default: LossKind.softmaxCrossEntropy.rawValue,
                                                    oneOf: LossKind.allCases.map(\.rawValue)))!
+        // Ablations: named layers dropped from the list (for example after `base:`).
+        let removeValue = m.optional("remove_layers")
+        var removed = Set(try removeValue?.sequence().map { try $0.string() } ?? [])
+        if let removeValue { m.record("remove_layers", removeValue.node) }
         var entries: [LayerEntry] = []
         var names: Set<String> = []
-        for (index, lm) in try m.mappings("layers").enumerated() {
+        var index = 0
+        for lm in try m.mappings("layers") {
             let type = try lm.string("type", oneOf: LayerRegistry.typeNames)
-            let name = try lm.string("name", default: String(index))
+            let explicitName = try lm.optionalString("name")
+            if let explicitName, removed.remove(explicitName) != nil {
+                _ = try LayerRegistry.parsers[type]!(lm)  // still validated
+                try lm.finish()
+                continue
+            }
+            let name = explicitName ?? String(index)
+            index += 1
             guard names.insert(name).inserted else { throw lm.value.error("duplicate layer name '\(name)'") }
             let factory = try LayerRegistry.parsers[type]!(lm)
             try lm.finish()
             entries.append(LayerEntry(name: name, type: type, origin: lm.value, factory: factory))
+        }
+        if let missing = removed.sorted().first, let removeValue {
+            throw removeValue.error("remove_layers names '\(missing)', but no layer has that name")
         }
         guard !entries.isEmpty else { throw try m.require("layers").error("a model needs at least one layer") }
         try m.finish()
