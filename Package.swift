@@ -44,6 +44,6 @@ let package = Package(
         .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),
         // Interposes malloc in the test executable to count allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
-        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter", "CZlib"], swiftSettings: hostISA),
     ]
 )
