@@ -11,40 +11,53 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Weights to evaluate: a safetensors file (last.safetensors, best.safetensors) or a checkpoint directory.")
-    var checkpoint: String
+    @Option(help: "Weights to evaluate: a safetensors file (last.safetensors, best.safetensors) or a checkpoint directory. Repeat to evaluate an ensemble (probabilities averaged).")
+    var checkpoint: [String]
+
+    @Flag(help: "Average each test image's ten crops (corners and centre, mirrored), as well as the models.")
+    var tenCrop = false
 
     @Option(help: "Also write the model's outputs (logits), one CSV row per test sample, to this file.")
     var logits: String?
+
+    func validate() throws {
+        guard !checkpoint.isEmpty else { throw ValidationError("--checkpoint: at least one is needed") }
+    }
 
     func run() throws {
         try reportingErrors {
             let config = try options.load()
             let data = try DataSources.load(config.data, model: config.model)
-            let model = try config.model.build(classes: data.test.classes)
-            let parameters = FloatBuffer(count: model.layout.totalCount)
-            var file = URL(fileURLWithPath: checkpoint)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: checkpoint, isDirectory: &isDirectory), isDirectory.boolValue {
-                file = try Checkpoint.read(file).weightsURL(in: file)
+            var networks: [Network] = []
+            for path in checkpoint {
+                let model = try config.model.build(classes: data.test.classes)
+                let parameters = FloatBuffer(count: model.layout.totalCount)
+                let file = try weightsFile(path)
+                let decoded = try Safetensors.decode(try Data(contentsOf: file), file: file.path)
+                try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
+                networks.append(Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
+                                        gradients: nil, seed: config.seed))
             }
-            let bytes: Data
-            do { bytes = try Data(contentsOf: file) } catch {
-                throw RunError("\(checkpoint): cannot read the checkpoint (\(FileManager.default.fileExists(atPath: checkpoint) ? "unreadable" : "no such file"))")
+            if let logits {
+                let rows = modelOutputs(networks[0], on: data.test)
+                let text = rows.map { $0.map { String(format: "%.9g", $0) }.joined(separator: ",") }.joined(separator: "\n")
+                try AtomicFile.write(text + "\n", to: URL(fileURLWithPath: logits))
             }
-            let decoded = try Safetensors.decode(bytes, file: file.path)
-            try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
-            let network = Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
-                                  gradients: nil, seed: config.seed)
-            var rows: [String] = []
-            let width = model.outputShape.count
-            let r = Evaluator.evaluate(network, on: data.test, outputs: logits == nil ? nil : { out, n in
-                for i in 0..<n {
-                    rows.append((0..<width).map { String(format: "%.9g", out[i * width + $0]) }.joined(separator: ","))
-                }
-            })
-            if let logits { try AtomicFile.write(rows.joined(separator: "\n") + "\n", to: URL(fileURLWithPath: logits)) }
-            say(String(format: "%@: test loss %.4f  top-1 %.2f%%  (%d samples)", checkpoint, r.loss, 100 * r.top1, r.count))
+            let r = Evaluator.evaluate(networks, on: data.test, tenCrop: tenCrop)
+            let what = checkpoint.count == 1 ? checkpoint[0] : "ensemble of \(checkpoint.count)"
+            say(String(format: "%@%@: test loss %.4f  top-1 %.2f%%%@  (%d samples)", what, tenCrop ? " (ten-crop)" : "", r.loss,
+                       100 * r.top1, r.top5.isNaN ? "" : String(format: "  top-5 %.2f%%", 100 * r.top5), r.count))
         }
+    }
+
+    /// The safetensors file of a checkpoint argument: the file itself, or a
+    /// checkpoint directory's weights (verified).
+    private func weightsFile(_ path: String) throws -> URL {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw RunError("\(path): cannot read the checkpoint (no such file)")
+        }
+        return isDirectory.boolValue ? try Checkpoint.read(url).weightsURL(in: url) : url
     }
 }

@@ -468,29 +468,9 @@ public final class DataParallelEngine {
                 net.forward(batch: n, training: false)
                 addSoftmax(net.output, rows: n, classes: k, scale: 1 / Float(views), into: probs)
             }
-            for i in 0..<n {
-                let p = probs + i * k, label = Int(net.labels.pointer[i])
-                r.lossSum -= Double(max(p[label], 1e-30).log_())
-                var above = 0  // classes ranked above the label (ties count against it)
-                for c in 0..<k where c != label && (p[c] > p[label] || (p[c] == p[label] && c < label)) { above += 1 }
-                if above == 0 { r.correct += 1 }
-                if above < 5 { r.correct5 += 1 }
-            }
+            score(probs, labels: net.labels.pointer, rows: n, classes: k, loss: &r.lossSum, correct: &r.correct, correct5: &r.correct5)
             start += n
         }
-    }
-}
-
-/// `probs[n, k] += scale * softmax(logits[n, :])[k]`.
-func addSoftmax(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, scale: Float, into probs: UnsafeMutablePointer<Float>) {
-    for n in 0..<rows {
-        let z = logits + n * k
-        var m = z[0]
-        for c in 1..<max(k, 1) { m = max(m, z[c]) }
-        var total: Float = 0
-        for c in 0..<k { total += (z[c] - m).exp_() }
-        let f = scale / total
-        for c in 0..<k { probs[n * k + c] += (z[c] - m).exp_() * f }
     }
 }
 

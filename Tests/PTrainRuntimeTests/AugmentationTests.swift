@@ -144,3 +144,30 @@ func augmentationConfigErrors() throws {
 func configErrorText(_ yaml: String) -> String? {
     do { _ = try RunConfig.parse(yaml: yaml, file: "rgb.yaml"); return nil } catch { return "\(error)" }
 }
+
+@Test("model ensembles average the models' softmax probabilities")
+func ensembleEvaluation() throws {
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml")
+    let data = try DataSources.load(config.data, model: config.model)
+    let networks = try [11, 12].map { seed -> Network in
+        let model = try config.model.build(classes: 4)
+        let p = FloatBuffer(count: model.layout.totalCount)
+        model.layout.initialize(p, seed: UInt64(seed))
+        return Network(model: model, maxBatch: 16, parameters: p, gradients: nil, seed: 1)
+    }
+    let single = Evaluator.evaluate([networks[0]], on: data.test)
+    #expect(Evaluator.evaluate([networks[0], networks[0]], on: data.test).loss == single.loss)
+    // By hand: average the two models' softmax outputs, then score.
+    let a = modelOutputs(networks[0], on: data.test), b = modelOutputs(networks[1], on: data.test)
+    var loss = 0.0, correct = 0
+    for i in 0..<data.test.count {
+        func softmax(_ z: [Float]) -> [Double] { let m = z.max()!; let e = z.map { exp(Double($0 - m)) }; let s = e.reduce(0, +); return e.map { $0 / s } }
+        let p = zip(softmax(a[i]), softmax(b[i])).map { ($0 + $1) / 2 }
+        let label = Int(data.test.label(i))
+        loss -= log(p[label])
+        if p.indices.max(by: { p[$0] < p[$1] }) == label { correct += 1 }
+    }
+    let both = Evaluator.evaluate(networks, on: data.test)
+    #expect(abs(both.loss - loss / Double(data.test.count)) < 1e-5)
+    #expect(both.top1 == Double(correct) / Double(data.test.count))
+}

@@ -38,17 +38,16 @@ public struct ModelSpec {
         if let removeValue { m.record("remove_layers", removeValue.node) }
         var entries: [LayerEntry] = []
         var names: Set<String> = []
-        var index = 0
-        for lm in try m.mappings("layers") {
+        for (position, lm) in try m.mappings("layers").enumerated() {
             let type = try lm.string("type", oneOf: LayerRegistry.typeNames)
-            let explicitName = try lm.optionalString("name")
-            if let explicitName, removed.remove(explicitName) != nil {
+            // The default name is the layer's position in the list as written
+            // (PyTorch's nn.Sequential numbering), also for remove_layers.
+            let name = try lm.optionalString("name") ?? String(position)
+            if removed.remove(name) != nil {
                 _ = try LayerRegistry.parsers[type]!(lm)  // still validated
                 try lm.finish()
                 continue
             }
-            let name = explicitName ?? String(index)
-            index += 1
             guard names.insert(name).inserted else { throw lm.value.error("duplicate layer name '\(name)'") }
             let factory = try LayerRegistry.parsers[type]!(lm)
             try lm.finish()
