@@ -38,6 +38,8 @@ public final class DataParallelEngine {
     private let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     private let state: StepState
+    /// Prepares each step's batch ahead of the workers.
+    private let pipeline: BatchPipeline
     /// Index (within the run) of a step whose summed gradient held a NaN or
     /// infinity, or -1; set by any worker that finds one in its slice.
     private let nonFiniteStep = Atomic<Int>(-1)
@@ -144,6 +146,7 @@ public final class DataParallelEngine {
             velocityPointers[w] = velocities[averaging ? w : 0].pointer
         }
         state = StepState(capacity: max(train.count / config.train.batch, 1))
+        pipeline = BatchPipeline(set: train, batch: config.train.batch, seed: config.seed)
         rank = .allocate(capacity: workers)
         for w in 0..<workers { rank[w] = w }
         activeCount = workers
@@ -153,6 +156,7 @@ public final class DataParallelEngine {
 
     deinit {
         pool.shutdown()
+        pipeline.shutdown()
         gradientPointers.deallocate(); parameterPointers.deallocate(); velocityPointers.deallocate()
         leafPointers.deallocate()
         rank.deallocate()
@@ -164,6 +168,7 @@ public final class DataParallelEngine {
     public func beginEpoch(_ epoch: Int) {
         state.order = epochPermutation(count: train.count, seed: config.seed, epoch: epoch)
         state.epoch = epoch
+        pipeline.setOrder(state.order, epoch: epoch)
         resetCounters()
     }
 
@@ -217,7 +222,9 @@ public final class DataParallelEngine {
             nonFiniteStep.store(-1, ordering: .relaxed)
             replicas.forEach { $0.waiting.reset() }
             let t0 = monotonicSeconds()
+            pipeline.begin(first: first + done, count: n)
             pool.run()
+            pipeline.finish()
             if dynamicSchedule && workers > 1 { judgeParticipants(seconds: monotonicSeconds() - t0) }
             outcome.completed += state.completed
             outcome.skipped += state.skipped
@@ -332,7 +339,7 @@ public final class DataParallelEngine {
                                     : ShardPlan.slice(of: w, workers: workers, count: count)
         var done = 0, skipped = 0
         for k in 0..<state.count {
-            let applied = trainStep(w, step: k, base: (state.first + k) * config.train.batch, ticket: k * plan.shards,
+            let applied = trainStep(w, step: k, ticket: k * plan.shards,
                                     learningRate: state.rates[k], slice: slice)
             if averaging && state.averageAfter[k] {
                 pool.barrier.wait()
@@ -344,6 +351,7 @@ public final class DataParallelEngine {
             replicas[w].waiting.start()
             pool.barrier.wait()  // the step's updates are complete and visible; flags agree
             replicas[w].waiting.stop()
+            if rank[w] == 0 { pipeline.release(k) }  // every worker is done with step k's batch
             if nonFiniteStep.load(ordering: .relaxed) == k {
                 if !skipNonFinite { break }
                 skipped += 1
@@ -359,7 +367,7 @@ public final class DataParallelEngine {
     /// the reduction, the finiteness check and the update. `ticket` numbers the
     /// step's first shard in the run, for the dynamic schedule. Returns whether
     /// the update was applied (false: the gradient was not finite).
-    private func trainStep(_ w: Int, step k: Int, base: Int, ticket: Int, learningRate: Float, slice: Range<Int>) -> Bool {
+    private func trainStep(_ w: Int, step k: Int, ticket: Int, learningRate: Float, slice: Range<Int>) -> Bool {
         let r = replicas[w]
         // Synchronous SGD: each shard's loss is scaled by 1/B so the tree sum
         // is the mean gradient of the global batch. Averaging: the mean over
@@ -367,27 +375,24 @@ public final class DataParallelEngine {
         let scale = 1 / Float(averaging ? config.train.batch / workers : config.train.batch)
         r.network.context.epoch = state.epoch
         let count = model.layout.totalCount
-        state.order.withUnsafeBufferPointer { order in
-            if dynamicSchedule {
-                // Claim this step's shards (tickets ticket ..< ticket + S) until none is left.
-                while true {
-                    var t = nextShard.load(ordering: .relaxed)
-                    while t < ticket + plan.shards {
-                        let (exchanged, original) = nextShard.compareExchange(expected: t, desired: t + 1, ordering: .relaxed)
-                        if exchanged { break }
-                        t = original
-                    }
-                    guard t < ticket + plan.shards else { break }
-                    let s = t - ticket
-                    r.shardGradient(s, order: order.baseAddress!, base: base, shardSize: plan.shardSize,
-                                    set: train, gradScale: scale)
-                    leafPointers[s].update(from: r.gradients.pointer, count: count)
+        if dynamicSchedule {
+            // Claim this step's shards (tickets ticket ..< ticket + S) until none is left.
+            while true {
+                var t = nextShard.load(ordering: .relaxed)
+                while t < ticket + plan.shards {
+                    let (exchanged, original) = nextShard.compareExchange(expected: t, desired: t + 1, ordering: .relaxed)
+                    if exchanged { break }
+                    t = original
                 }
-            } else {
-                let shards = plan.shards(of: w)
-                r.gradient(shards: shards.lowerBound, shards.upperBound, order: order.baseAddress!, base: base,
-                           shardSize: plan.shardSize, set: train, gradScale: scale)
+                guard t < ticket + plan.shards else { break }
+                let s = t - ticket
+                r.shardGradient(s, step: k, pipeline: pipeline, shardSize: plan.shardSize, gradScale: scale)
+                leafPointers[s].update(from: r.gradients.pointer, count: count)
             }
+        } else {
+            let shards = plan.shards(of: w)
+            r.gradient(shards: shards.lowerBound, shards.upperBound, step: k, pipeline: pipeline,
+                       shardSize: plan.shardSize, gradScale: scale)
         }
         let sgd = SGD(config: config.train.optimizer)
         if averaging {

@@ -14,8 +14,6 @@ final class WorkerReplica {
     /// `partial[d]` holds the left subtree's sum at depth d while the right
     /// subtree is computed (depth <= log2(shards per worker)).
     let partial: [FloatBuffer]
-    /// Dataset indices of the shard being filled.
-    let indices: UnsafeMutablePointer<Int>
 
     var lossSum: Double = 0
     var correct = 0
@@ -36,28 +34,25 @@ final class WorkerReplica {
         while (1 << depth) < shardsPerWorker { depth += 1 }
         let count = network.gradients!.count
         partial = partials ? (0..<depth).map { _ in FloatBuffer(count: count) } : []
-        indices = .allocate(capacity: network.maxBatch)
     }
-
-    deinit { indices.deallocate() }
 
     func resetCounters() {
         lossSum = 0; correct = 0
         data.reset(); compute.reset(); reduce.reset(); update.reset()
     }
 
-    /// The gradient of shard `shard` alone, left in `gradients`.
-    func shardGradient(_ shard: Int, order: UnsafePointer<Int>, base: Int, shardSize: Int, set: SampleSet, gradScale: Float) {
+    /// The gradient of shard `shard` of step `step` alone, left in
+    /// `gradients`. The shard's samples come from the pipeline's batch buffer.
+    func shardGradient(_ shard: Int, step: Int, pipeline: BatchPipeline, shardSize: Int, gradScale: Float) {
         let g = gradients
         g.zero()
         data.start()
-        let first = base + shard * shardSize
-        for i in 0..<shardSize {
-            indices[i] = order[first + i]
-            network.context.sampleIndices[i] = order[first + i]
-        }
-        set.fill(UnsafeBufferPointer(start: indices, count: shardSize), input: network.input.pointer,
-                 labels: network.labels.pointer, epoch: network.context.epoch, seed: network.context.seed)
+        let batch = pipeline.ready(step)
+        let first = shard * shardSize
+        let per = network.model.inputShape.count
+        network.input.pointer.update(from: batch.input + first * per, count: shardSize * per)
+        network.labels.pointer.update(from: batch.labels + first, count: shardSize)
+        for i in 0..<shardSize { network.context.sampleIndices[i] = pipeline.sampleIndex(step: step, first + i) }
         data.stop()
         compute.start()
         network.forward(batch: shardSize, training: true)
@@ -68,17 +63,17 @@ final class WorkerReplica {
 
     /// Sum of the gradients of shards `[lo, hi)` in the canonical tree order
     /// (see `ShardPlan`), left in `gradients`.
-    func gradient(shards lo: Int, _ hi: Int, depth: Int = 0, order: UnsafePointer<Int>, base: Int,
-                  shardSize: Int, set: SampleSet, gradScale: Float) {
+    func gradient(shards lo: Int, _ hi: Int, depth: Int = 0, step: Int, pipeline: BatchPipeline,
+                  shardSize: Int, gradScale: Float) {
         if hi - lo == 1 {
-            shardGradient(lo, order: order, base: base, shardSize: shardSize, set: set, gradScale: gradScale)
+            shardGradient(lo, step: step, pipeline: pipeline, shardSize: shardSize, gradScale: gradScale)
             return
         }
         let mid = lo + (hi - lo) / 2
-        gradient(shards: lo, mid, depth: depth + 1, order: order, base: base, shardSize: shardSize, set: set, gradScale: gradScale)
+        gradient(shards: lo, mid, depth: depth + 1, step: step, pipeline: pipeline, shardSize: shardSize, gradScale: gradScale)
         let g = gradients
         partial[depth].copy(from: g)
-        gradient(shards: mid, hi, depth: depth + 1, order: order, base: base, shardSize: shardSize, set: set, gradScale: gradScale)
+        gradient(shards: mid, hi, depth: depth + 1, step: step, pipeline: pipeline, shardSize: shardSize, gradScale: gradScale)
         reduce.start()
         accumulate(partial[depth].pointer, into: g.pointer, count: g.count)  // left + right (commutative: bitwise equal)
         reduce.stop()

@@ -1,0 +1,113 @@
+import Dispatch
+import Foundation
+import PTrain
+import PTrainData
+import Synchronization
+
+/// Prepares training batches ahead of the workers on its own thread,
+/// double-buffered: while the workers compute step k from one batch buffer,
+/// the pipeline reads, crops, flips, lights and normalises the samples of step
+/// k + 1 into the other. The two buffers are recycled for the whole run;
+/// nothing is allocated per step. Workers copy their shards out of the ready
+/// buffer; the time they wait for it is the step's data wait.
+///
+/// The pipeline thread is not pinned (every core has a worker): its work is
+/// small next to a step's compute, and the scheduler fits it in.
+final class BatchPipeline: @unchecked Sendable {
+    let set: SampleSet
+    let batch: Int
+    /// `inputs[i]` `[batch, C, h, w]`, `labels[i]` `[batch]`.
+    private let inputs: [FloatBuffer]
+    private let labels: [Int32Buffer]
+    /// The epoch's sample order (copied in by `setOrder`).
+    private let order: UnsafeMutablePointer<Int>
+    // The current run of steps, published to the thread by `start`.
+    private var first = 0, count = 0, epoch = 0
+    private let seed: UInt64
+    private let filled = Atomic<Int>(0), consumed = Atomic<Int>(0)
+    private let cancelled = Atomic<Bool>(false), busy = Atomic<Bool>(false), stopping = Atomic<Bool>(false)
+    private let start = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+
+    init(set: SampleSet, batch: Int, seed: UInt64) {
+        self.set = set
+        self.batch = batch
+        self.seed = seed
+        inputs = (0..<2).map { _ in FloatBuffer(count: batch * set.shape.count) }
+        labels = (0..<2).map { _ in Int32Buffer(count: batch) }
+        order = .allocate(capacity: max(set.count, 1))
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "ptrain-pipeline"
+        self.thread = thread
+        thread.start()
+    }
+
+    deinit { order.deallocate() }
+
+    /// Stops the thread (idempotent); the owner calls it before letting go.
+    func shutdown() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        start.signal()
+    }
+
+    func setOrder(_ permutation: [Int], epoch: Int) {
+        permutation.withUnsafeBufferPointer { order.update(from: $0.baseAddress!, count: min($0.count, set.count)) }
+        self.epoch = epoch
+    }
+
+    /// Starts preparing steps `first ..< first + count` of the epoch.
+    func begin(first: Int, count: Int) {
+        self.first = first
+        self.count = count
+        filled.store(0, ordering: .relaxed)
+        consumed.store(0, ordering: .relaxed)
+        cancelled.store(false, ordering: .relaxed)
+        busy.store(true, ordering: .releasing)
+        start.signal()
+    }
+
+    /// Ends the run: the thread stops preparing (steps may remain unused when
+    /// a run stopped early) and is idle when this returns.
+    func finish() {
+        cancelled.store(true, ordering: .releasing)
+        Self.wait { !self.busy.load(ordering: .acquiring) }
+    }
+
+    /// Blocks until step k of the run is ready; returns its buffers.
+    func ready(_ k: Int) -> (input: UnsafePointer<Float>, labels: UnsafePointer<Int32>) {
+        Self.wait { self.filled.load(ordering: .acquiring) > k }
+        return (UnsafePointer(inputs[k % 2].pointer), UnsafePointer(labels[k % 2].pointer))
+    }
+
+    /// Step k's buffer may be refilled (every worker is done with it).
+    func release(_ k: Int) { consumed.store(k + 1, ordering: .releasing) }
+
+    /// Dataset index of sample `i` of step `k`'s batch.
+    func sampleIndex(step k: Int, _ i: Int) -> Int { order[(first + k) * batch + i] }
+
+    private func loop() {
+        while true {
+            start.wait()
+            if stopping.load(ordering: .acquiring) { return }
+            for k in 0..<count {
+                // Buffer k % 2 last held step k - 2: wait until it is consumed.
+                Self.wait { self.consumed.load(ordering: .acquiring) >= k - 1 || self.cancelled.load(ordering: .acquiring) }
+                if cancelled.load(ordering: .acquiring) { break }
+                let base = (first + k) * batch
+                set.fill(UnsafeBufferPointer(start: order + base, count: batch), input: inputs[k % 2].pointer,
+                         labels: labels[k % 2].pointer, epoch: epoch, seed: seed)
+                filled.store(k + 1, ordering: .releasing)
+            }
+            busy.store(false, ordering: .releasing)
+        }
+    }
+
+    /// Spins briefly, then sleeps in short naps, until `condition` holds.
+    private static func wait(_ condition: () -> Bool) {
+        var polls = 0
+        while !condition() {
+            polls += 1
+            if polls > 2000 { usleep(20) }
+        }
+    }
+}
