@@ -54,7 +54,7 @@ public enum SyntheticImages {
     public static func make(name: String, shape: TensorShape, count: Int, classes: Int, seed: UInt64) throws -> ImageSet {
         var rng = CounterRNG(seed: seed, stream: .synthetic)
         let pixels = (0..<(count * shape.count)).map { _ in UInt8(truncatingIfNeeded: rng.next() >> 56) }
-        let labels = (0..<count).map { _ in UInt8(rng.below(classes)) }
+        let labels = (0..<count).map { _ in UInt16(rng.below(classes)) }
         return try ImageSet(name: name, count: count, channels: shape.channels, height: shape.height, width: shape.width,
                         pixels: pixels, labels: labels, maxPixelValue: 255, classes: classes)
     }

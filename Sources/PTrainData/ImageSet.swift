@@ -10,8 +10,8 @@ public struct ImageSet: Sendable {
     public let count: Int, channels: Int, height: Int, width: Int
     /// `[count, channels, height, width]`, row-major.
     public let pixels: [UInt8]
-    /// `[count]`, each `< classes`.
-    public let labels: [UInt8]
+    /// `[count]`, each `< classes` (16 bits: synthetic ImageNet-size sets have 1000 classes).
+    public let labels: [UInt16]
     public let maxPixelValue: Float
     public let classes: Int
 
@@ -22,6 +22,12 @@ public struct ImageSet: Sendable {
     /// the offending offset, which is the message a user needs.
     public init(name: String, count: Int, channels: Int, height: Int, width: Int,
                 pixels: [UInt8], labels: [UInt8], maxPixelValue: Float, classes: Int) {
+        self.init(name: name, count: count, channels: channels, height: height, width: width, pixels: pixels,
+                  labels: labels.map(UInt16.init), maxPixelValue: maxPixelValue, classes: classes)
+    }
+
+    public init(name: String, count: Int, channels: Int, height: Int, width: Int,
+                pixels: [UInt8], labels: [UInt16], maxPixelValue: Float, classes: Int) {
         let (plane, o1) = height.multipliedReportingOverflow(by: width)
         let (perImage, o2) = plane.multipliedReportingOverflow(by: channels)
         let (total, o3) = perImage.multipliedReportingOverflow(by: count)

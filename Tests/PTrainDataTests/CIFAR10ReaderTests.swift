@@ -20,7 +20,7 @@ struct CIFAR10ReaderTests {
             #expect(set.pixels.count == 5 * 3072)
             // Record i's pixels are all label + i: the label byte is not among them.
             for i in 0 ..< 5 {
-                #expect(Set(set.image(i)) == [set.labels[i] &+ UInt8(i)])
+                #expect(Set(set.image(i)) == [UInt8(set.labels[i]) &+ UInt8(i)])
             }
             #expect(set.maxPixelValue == 255 && set.classes == 10)
         }

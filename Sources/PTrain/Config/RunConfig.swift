@@ -193,7 +193,7 @@ public struct RunConfig {
         let trainLimit = try d.optionalInt("train_limit", 1...)
         let testLimit = try d.optionalInt("test_limit", 1...)
         let syntheticCount = try d.int("synthetic_count", default: 1024, 1...)
-        let syntheticClasses = try d.int("synthetic_classes", default: 10, 2...)
+        let syntheticClasses = try d.int("synthetic_classes", default: 10, 2...65_536)
         let crop = try d.optionalInt("crop", 1...100_000)
         var randomCrop = false, cropPadding = 0, flip = false, lightingStd = 0.0
         if let augment = d.optional("augment") {
