@@ -75,6 +75,12 @@ public final class Trainer {
             engine.restore(parameters: p, momentum: m)
         }
         if resume == nil { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
+        if let lighting = train.augmentation?.lighting {
+            // The PCA of the training set's RGB covariance used by the lighting augmentation, for the record.
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(lighting), to: directory.url.appendingPathComponent("lighting.json"))
+        }
         metrics = try MetricsLog(url: directory.metrics)
         curves = resume == nil ? TrainingCurves() : TrainingCurves(metrics: directory.metrics)
         self.tensorboard = tensorboard ? try TensorBoardWriter(directory: directory.url.appendingPathComponent("tensorboard")) : nil
