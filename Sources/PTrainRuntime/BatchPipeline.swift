@@ -27,6 +27,10 @@ final class BatchPipeline: @unchecked Sendable {
     private let filled = Atomic<Int>(0), consumed = Atomic<Int>(0)
     private let cancelled = Atomic<Bool>(false), busy = Atomic<Bool>(false), stopping = Atomic<Bool>(false)
     private let start = DispatchSemaphore(value: 0)
+    /// Signalled when a buffer is released (or the run is cancelled): the
+    /// pipeline sleeps on it instead of polling, so it takes no CPU from the
+    /// workers while it is ahead. Extra signals only cause a re-check.
+    private let released = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
     init(set: SampleSet, batch: Int, seed: UInt64) {
@@ -70,6 +74,7 @@ final class BatchPipeline: @unchecked Sendable {
     /// a run stopped early) and is idle when this returns.
     func finish() {
         cancelled.store(true, ordering: .releasing)
+        released.signal()
         Self.wait { !self.busy.load(ordering: .acquiring) }
     }
 
@@ -80,7 +85,10 @@ final class BatchPipeline: @unchecked Sendable {
     }
 
     /// Step k's buffer may be refilled (every worker is done with it).
-    func release(_ k: Int) { consumed.store(k + 1, ordering: .releasing) }
+    func release(_ k: Int) {
+        consumed.store(k + 1, ordering: .releasing)
+        released.signal()
+    }
 
     /// Dataset index of sample `i` of step `k`'s batch.
     func sampleIndex(step k: Int, _ i: Int) -> Int { order[(first + k) * batch + i] }
@@ -90,8 +98,10 @@ final class BatchPipeline: @unchecked Sendable {
             start.wait()
             if stopping.load(ordering: .acquiring) { return }
             for k in 0..<count {
-                // Buffer k % 2 last held step k - 2: wait until it is consumed.
-                Self.wait { self.consumed.load(ordering: .acquiring) >= k - 1 || self.cancelled.load(ordering: .acquiring) }
+                // Buffer k % 2 last held step k - 2: sleep until it is consumed.
+                while consumed.load(ordering: .acquiring) < k - 1 && !cancelled.load(ordering: .acquiring) {
+                    _ = released.wait(timeout: .now() + .milliseconds(5))
+                }
                 if cancelled.load(ordering: .acquiring) { break }
                 let base = (first + k) * batch
                 set.fill(UnsafeBufferPointer(start: order + base, count: batch), input: inputs[k % 2].pointer,
@@ -102,12 +112,13 @@ final class BatchPipeline: @unchecked Sendable {
         }
     }
 
-    /// Spins briefly, then sleeps in short naps, until `condition` holds.
+    /// Spins briefly, then sleeps in growing naps (up to 0.2 ms), until
+    /// `condition` holds. Workers rarely wait here: the pipeline runs ahead.
     private static func wait(_ condition: () -> Bool) {
         var polls = 0
         while !condition() {
             polls += 1
-            if polls > 2000 { usleep(20) }
+            if polls > 1000 { usleep(UInt32(min(200, (polls - 1000) * 10))) }
         }
     }
 }
