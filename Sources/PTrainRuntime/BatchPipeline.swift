@@ -40,7 +40,9 @@ final class BatchPipeline: @unchecked Sendable {
         inputs = (0..<2).map { _ in FloatBuffer(count: batch * set.shape.count) }
         labels = (0..<2).map { _ in Int32Buffer(count: batch) }
         order = .allocate(capacity: max(set.count, 1))
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the pipeline until it exits (after `shutdown`), so
+        // the object cannot be freed under a thread that is still waking up.
+        let thread = Thread { self.loop() }
         thread.name = "ptrain-pipeline"
         self.thread = thread
         thread.start()
@@ -48,7 +50,8 @@ final class BatchPipeline: @unchecked Sendable {
 
     deinit { order.deallocate() }
 
-    /// Stops the thread (idempotent); the owner calls it before letting go.
+    /// Stops the thread (idempotent). The owner must call it: the running
+    /// thread keeps the pipeline alive until then.
     func shutdown() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         start.signal()

@@ -146,11 +146,13 @@ public final class DataParallelEngine {
             velocityPointers[w] = velocities[averaging ? w : 0].pointer
         }
         state = StepState(capacity: max(train.count / config.train.batch, 1))
-        pipeline = BatchPipeline(set: train, batch: config.train.batch, seed: config.seed)
         rank = .allocate(capacity: workers)
         for w in 0..<workers { rank[w] = w }
         activeCount = workers
+        // The pool may fail (pinning) and cleans up after itself; the pipeline
+        // thread starts only once nothing else can fail.
         pool = try WorkerPool(count: workers, setUp: placement)
+        pipeline = BatchPipeline(set: train, batch: config.train.batch, seed: config.seed)
         pool.setJob { [unowned self] w in self.work(w) }
     }
 

@@ -30,7 +30,9 @@ public final class WorkerPool: @unchecked Sendable {
         let errors = ErrorSlots(count: count)
         let ready = HybridBarrier(parties: count + 1)
         for w in 0..<count {
-            let thread = Thread { [unowned self] in
+            // Each thread holds the pool until it exits (after `shutdown`), so
+            // the pool is never freed under a thread still leaving a barrier.
+            let thread = Thread {
                 do { try setUp(w) } catch { errors.set(w, error) }
                 ready.wait()
                 self.loop(worker: w)
@@ -72,7 +74,7 @@ public final class WorkerPool: @unchecked Sendable {
         start.wait(spin: false)
     }
 
-    deinit { shutdown() }
+    // No deinit: the threads keep the pool alive; owners call `shutdown()`.
 }
 
 /// First error per worker, written by each worker's own thread during set-up.
