@@ -49,23 +49,13 @@ public struct Benchmark {
                                             placement: placement.bindCurrentThread)
         engine.beginEpoch(0)
         let batch = config.train.batch
-        let perEpoch = max(train.count / batch, 1)
         var position = 0
-        func runSteps(_ n: Int) {
-            var left = n
-            while left > 0 {
-                let first = position % perEpoch
-                let chunk = min(left, perEpoch - first)
-                _ = engine.steps(first: first, count: chunk, learningRate: { _ in 1e-4 })
-                position += chunk
-                left -= chunk
-            }
-        }
-        runSteps(warmupSteps)
+        func runSteps(_ n: Int) throws { try engine.measurementSteps(n, position: &position) }
+        try runSteps(warmupSteps)
         var trainRates: [Double] = []
         for b in 0..<blocks {
             let t0 = monotonicSeconds()
-            runSteps(steps)
+            try runSteps(steps)
             trainRates.append(Double(steps * batch) / (monotonicSeconds() - t0))
             log(String(format: "train block %d: %.0f img/s", b + 1, trainRates.last!))
         }

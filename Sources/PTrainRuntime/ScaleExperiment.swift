@@ -62,19 +62,8 @@ public struct ScaleExperiment {
             log("\(w) worker\(w == 1 ? "" : "s"): batch \(c.train.batch), \(engine.plan.shards) shards of \(c.runtime.shard); " + p.description.replacingOccurrences(of: "\n", with: ", "))
         }
         var position = [Int](repeating: 0, count: engines.count)
-        func runSteps(_ i: Int, _ n: Int) {
-            let (_, engine, batch) = engines[i]
-            let perEpoch = max(train.count / batch, 1)
-            var left = n
-            while left > 0 {
-                let first = position[i] % perEpoch
-                let chunk = min(left, perEpoch - first)
-                _ = engine.steps(first: first, count: chunk, learningRate: { _ in 1e-4 })
-                position[i] += chunk
-                left -= chunk
-            }
-        }
-        for i in engines.indices { runSteps(i, warmupSteps) }
+        func runSteps(_ i: Int, _ n: Int) throws { try engines[i].1.measurementSteps(n, position: &position[i]) }
+        for i in engines.indices { try runSteps(i, warmupSteps) }
         var samples: [Sample] = []
         for round in 0..<rounds {
             // Rotate the order every round so no worker count always runs first.
@@ -82,7 +71,7 @@ public struct ScaleExperiment {
                 let i = (k + round) % engines.count
                 let before = SystemLoad.sample()
                 let t0 = monotonicSeconds()
-                runSteps(i, steps)
+                try runSteps(i, steps)
                 let seconds = monotonicSeconds() - t0
                 let other = before.otherCores(until: SystemLoad.sample())
                 let s = Sample(workers: engines[i].0, round: round, imagesPerSecond: Double(steps * engines[i].2) / seconds,

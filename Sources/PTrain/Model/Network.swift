@@ -96,16 +96,6 @@ public final class Network {
             if let profile { profile[model.layers.count + i] += clockSeconds() - t0 }
         }
     }
-
-    /// Index of the first layer whose output in the last forward holds a NaN or
-    /// infinity (for diagnostics), or nil.
-    public func firstNonFiniteActivation(batch: Int) -> Int? {
-        for (i, layer) in model.layers.enumerated() {
-            let p = activations[i].pointer
-            for j in 0..<(batch * layer.outputShape.count) where !p[j].isFinite { return i }
-        }
-        return nil
-    }
 }
 
 /// Monotonic clock in seconds (for layer profiling).
