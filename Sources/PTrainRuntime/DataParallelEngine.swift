@@ -20,6 +20,8 @@ public final class DataParallelEngine {
     public let train: SampleSet
     public let test: SampleSet
     public let model: Model
+    /// The optimizer step over arena slices (built once: no allocation per step).
+    private let optimizerStep: ParameterUpdate
     public let plan: ShardPlan
     /// The weights: replica 0's arena (the only one in synchronous mode).
     public var parameters: FloatBuffer { parameterArenas[0] }
@@ -115,6 +117,7 @@ public final class DataParallelEngine {
                          dynamic: config.runtime.syncEvery == 1 && config.runtime.schedule == "dynamic")
         if let problem = plan.problem { throw RunError("runtime: \(problem)") }
         model = try config.model.build(classes: train.classes)
+        optimizerStep = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout)
         let count = model.layout.totalCount
         let averaging = config.runtime.syncEvery > 1
         parameterArenas = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
@@ -414,7 +417,6 @@ public final class DataParallelEngine {
             r.gradient(shards: shards.lowerBound, shards.upperBound, step: k, pipeline: pipeline,
                        shardSize: plan.shardSize, gradScale: scale)
         }
-        let sgd = SGD(config: config.train.optimizer)
         if averaging {
             // Each replica guards its own update.
             guard sum(gradientPointers[w], count: count).isFinite else {
@@ -422,8 +424,8 @@ public final class DataParallelEngine {
                 return false
             }
             r.update.start()
-            sgd.update(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
-                       count: count, learningRate: learningRate)
+            optimizerStep.apply(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
+                         range: 0..<count, learningRate: learningRate)
             r.update.stop()
             return true
         }
@@ -438,8 +440,8 @@ public final class DataParallelEngine {
         pool.barrier.wait()  // every slice is checked: all workers agree whether to update
         guard nonFiniteStep.load(ordering: .relaxed) != k else { return false }
         r.update.start()
-        sgd.update(parameters: parameterPointers[0] + slice.lowerBound, gradients: sums[0] + slice.lowerBound,
-                   velocity: velocityPointers[0] + slice.lowerBound, count: slice.count, learningRate: learningRate)
+        optimizerStep.apply(parameters: parameterPointers[0], gradients: sums[0], velocity: velocityPointers[0],
+                     range: slice, learningRate: learningRate)
         r.update.stop()
         return true
     }

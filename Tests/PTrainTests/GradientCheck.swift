@@ -72,7 +72,7 @@ func gradientCheck(_ layer: any Layer, batch: Int, input: [Float]? = nil, seed: 
         x[i] = saved
         compare("input", i, Double(dx[i]) - 0.5, (plus - minus) / (2 * Double(epsilon)))
     }
-    for (t, spec) in specs.enumerated() {
+    for (t, spec) in specs.enumerated() where spec.isTrainable {  // running statistics are state, not gradients
         for i in indices(spec.count) {
             let saved = pPtrs[t][i]
             pPtrs[t][i] = saved + epsilon; let plus = objective()

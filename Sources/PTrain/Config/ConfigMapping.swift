@@ -32,6 +32,15 @@ public final class ConfigMapping {
 
     public func has(_ key: String) -> Bool { pairs.contains { $0.key == key } }
 
+    /// Every key with its value, in file order, all marked read (for mappings
+    /// whose keys are user-chosen names, such as block parameters).
+    public func allValues() -> [(key: String, value: ConfigValue)] {
+        pairs.map { pair in
+            read.insert(pair.key)
+            return (pair.key, ConfigValue(node: pair.value, path: childPath(pair.key), file: value.file))
+        }
+    }
+
     /// The raw value under `key`, marking it read; nil when absent or null.
     public func optional(_ key: String) -> ConfigValue? {
         read.insert(key)

@@ -4,7 +4,7 @@ import PTrainKernels
 /// `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW `[O, C/groups, KH, KW]`,
 /// bias `[O]`. Each image and group is lowered to one GEMM through im2col:
 /// `y_g [O/g, OH*OW] = W_g [O/g, (C/g)*KH*KW] x col_g`.
-public final class Conv2D: Layer {
+public final class Conv2D: StridedOutputLayer {
     public let name: String
     public let typeName = "conv2d"
     public let inputShape: TensorShape
@@ -13,6 +13,9 @@ public final class Conv2D: Layer {
     public let filters: Int, groups: Int, hasBias: Bool
     /// Geometry of ONE group's input channels.
     public let geometry: WindowGeometry
+    /// Floats between consecutive output samples: `outputShape.count`, or more
+    /// when the output is a channel slice of a concatenation.
+    public var outputSampleStride: Int
     /// 1x1, stride 1, no padding: the input plane already is the column matrix.
     private let isPointwise: Bool
     private var column: FloatBuffer?
@@ -30,6 +33,7 @@ public final class Conv2D: Layer {
                                   kernelH: kernel.0, kernelW: kernel.1, strideH: stride.0, strideW: stride.1,
                                   padH: padding.0, padW: padding.1)
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
+        outputSampleStride = outputShape.count
         isPointwise = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
         let fanIn = geometry.columnRows
         let fanOut = filters / groups * kernel.0 * kernel.1
@@ -74,10 +78,10 @@ public final class Conv2D: Layer {
                 let col = columns(image, group: g)
                 sgemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1,
                       a: weight + g * og * rows, lda: rows, b: col, ldb: cols, beta: 0,
-                      c: y + n * outputShape.count + g * og * cols, ldc: cols, workspace: context.gemm)
+                      c: y + n * outputSampleStride + g * og * cols, ldc: cols, workspace: context.gemm)
             }
+            if let bias { addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: cols) }
         }
-        if let bias { addChannelBias(y, bias, batch: batch, channels: filters, spatial: cols) }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
@@ -86,7 +90,7 @@ public final class Conv2D: Layer {
         for n in 0..<batch {
             let image = x + n * inputShape.count
             for g in 0..<groups {
-                let dyG = dy + n * outputShape.count + g * og * cols
+                let dyG = dy + n * outputSampleStride + g * og * cols
                 let wG = weight + g * og * rows
                 // dW_g[O/g, rows] += dy_g[O/g, cols] * col^T[cols, rows]
                 let col = columns(image, group: g)
@@ -104,6 +108,10 @@ public final class Conv2D: Layer {
                 }
             }
         }
-        if let dBias { accumulateChannelBiasGradient(dy, dBias, batch: batch, channels: filters, spatial: cols) }
+        if let dBias {
+            for n in 0..<batch {
+                accumulateChannelBiasGradient(dy + n * outputSampleStride, dBias, batch: 1, channels: filters, spatial: cols)
+            }
+        }
     }
 }

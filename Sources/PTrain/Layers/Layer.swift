@@ -12,14 +12,26 @@ public enum Initializer: Sendable, Hashable {
 /// A parameter tensor a layer declares: its name within the layer (PyTorch's
 /// `weight` / `bias`), its shape in PyTorch's layout (OIHW conv weights,
 /// `[out, in]` dense weights) and its initialiser.
+///
+/// A running statistic (batch norm's `running_mean`) is state, not a
+/// trainable parameter: it lives in the arena so that checkpoints, parameter
+/// averaging and evaluation see it, but the optimizer does not step it.
+/// Instead, during backward the layer ADDS `gradScale * batch * statistic` of
+/// its shard into the tensor's gradient slot; the reduced sum is then the
+/// statistic of the whole global batch (a sample-weighted mean of the
+/// shards'), and the update is `running = (1 - momentum) * running + momentum * sum`.
 public struct ParameterSpec: Sendable, Hashable {
     public let name: String
     public let shape: [Int]
     public let initializer: Initializer
-    public init(name: String, shape: [Int], initializer: Initializer) {
+    /// nil: trainable. Else the momentum of the running average (PyTorch's 0.1).
+    public let runningAverageMomentum: Float?
+    public init(name: String, shape: [Int], initializer: Initializer, runningAverageMomentum: Float? = nil) {
         self.name = name; self.shape = shape; self.initializer = initializer
+        self.runningAverageMomentum = runningAverageMomentum
     }
     public var count: Int { shape.reduce(1, *) }
+    public var isTrainable: Bool { runningAverageMomentum == nil }
 }
 
 /// Per-replica state a layer reads while it runs a step: the mode, the keys of
@@ -36,6 +48,10 @@ public final class StepContext: @unchecked Sendable {
     public let maxBatch: Int
     /// GEMM packing buffers for this replica's thread.
     public let gemm: GEMMWorkspace
+    /// The factor the current backward pass scales the loss gradient by
+    /// (1 / the global batch under synchronous SGD); layers with running
+    /// statistics weight their shard's statistics by `gradScale * batch`.
+    public var gradScale: Float = 0
 
     public init(seed: UInt64, maxBatch: Int) {
         self.seed = seed
@@ -82,7 +98,8 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
-    public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + $1.count } }
+    /// Trainable parameters (running statistics excluded, as PyTorch counts).
+    public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + ($1.isTrainable ? $1.count : 0) } }
     public func allocate(maxBatch: Int) {}
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {}
 }
@@ -107,4 +124,42 @@ public enum InitScheme: String, Sendable, CaseIterable {
     public func bias(fanIn: Int) -> Initializer {
         self == .pytorch ? .uniform(bound: 1 / Float(fanIn).squareRoot()) : .zeros
     }
+}
+
+/// One input of a `MultiInputLayer` as the network stores it: values, the
+/// gradient buffer (nil when no gradient is wanted: the model input, or an
+/// inference-only network), and the floats between consecutive samples.
+/// `inPlace` marks an input the network already placed inside this layer's
+/// output (a concatenation view): the layer neither copies it forward nor
+/// back-propagates into it, since both share memory.
+public struct TensorPort {
+    public let values: UnsafePointer<Float>
+    public let gradients: UnsafeMutablePointer<Float>?
+    public let sampleStride: Int
+    public let inPlace: Bool
+    public init(values: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?, sampleStride: Int, inPlace: Bool = false) {
+        self.values = values; self.gradients = gradients; self.sampleStride = sampleStride; self.inPlace = inPlace
+    }
+}
+
+/// A layer reading several tensors (`add`, `concat`). `inputShape` is its
+/// first input's. The network calls `connect` once, after `allocate`; then
+/// `forward`/`backward` read the ports and ignore their `x`/`dx` arguments.
+public protocol MultiInputLayer: Layer {
+    var inputShapes: [TensorShape] { get }
+    func connect(_ ports: [TensorPort])
+}
+
+/// A layer that can read its input (and write its input gradient) with
+/// samples `inputSampleStride` floats apart: its input may be a channel
+/// prefix of a wider tensor. The network sets the stride before `allocate`.
+public protocol StridedInputLayer: Layer {
+    var inputSampleStride: Int { get set }
+}
+
+/// A layer that can write its output (and read its output gradient) with
+/// samples `outputSampleStride` floats apart: its output may be a channel
+/// slice of a wider tensor (a concatenation it feeds).
+public protocol StridedOutputLayer: Layer {
+    var outputSampleStride: Int { get set }
 }

@@ -2,25 +2,47 @@
 /// the input shape does not fit the layer's configuration.
 public typealias LayerFactory = (_ name: String, _ input: TensorShape) throws -> any Layer
 
+/// Builds one graph node from its name and the shapes of its inputs.
+public typealias NodeFactory = (_ name: String, _ inputs: [TensorShape]) throws -> any Layer
+
 /// A layer's shape does not fit its input; `ModelSpec` adds the config location.
 public struct ShapeError: Error { public let message: String; public init(_ m: String) { message = m } }
 
 /// Config `type:` -> the parser of that layer's keys. Adding a layer is one
 /// file (the layer, with its `configured` parser) plus one line here.
 public enum LayerRegistry {
-    public static var parsers: [String: (ConfigMapping) throws -> LayerFactory] { [
-        "conv2d": Conv2D.configured,
-        "dense": Dense.configured,
-        "maxpool": MaxPool2D.configured,
-        "avgpool": AvgPool2D.configured,
-        "flatten": Flatten.configured,
-        "relu": ReLU.configured,
-        "sigmoid": Sigmoid.configured,
-        "dropout": Dropout.configured,
-        "lrn": LocalResponseNorm.configured,
+    public static var parsers: [String: (ConfigMapping) throws -> NodeFactory] { [
+        "conv2d": single(Conv2D.configured),
+        "dense": single(Dense.configured),
+        "maxpool": single(MaxPool2D.configured),
+        "avgpool": single(AvgPool2D.configured),
+        "global_avgpool": single(GlobalAvgPool.configured),
+        "flatten": single(Flatten.configured),
+        "relu": single(ReLU.configured),
+        "sigmoid": single(Sigmoid.configured),
+        "dropout": single(Dropout.configured),
+        "lrn": single(LocalResponseNorm.configured),
+        "batchnorm": single(BatchNorm.configured),
+        "shortcut": single(PaddedShortcut.configured),
+        "add": Add.configured,
+        "concat": Concat.configured,
     ] }
 
     public static var typeNames: [String] { parsers.keys.sorted() }
+
+    /// Types that read two or more inputs (`inputs: [a, b, ...]`).
+    public static let joinTypes: Set<String> = ["add", "concat"]
+
+    /// Wraps a one-input parser as a node parser.
+    static func single(_ parser: @escaping (ConfigMapping) throws -> LayerFactory) -> (ConfigMapping) throws -> NodeFactory {
+        { m in
+            let factory = try parser(m)
+            return { name, inputs in
+                guard inputs.count == 1 else { throw ShapeError("takes one input, but \(inputs.count) are given") }
+                return try factory(name, inputs[0])
+            }
+        }
+    }
 }
 
 // MARK: - per-layer config parsers (keys documented in README "Layers")
@@ -87,6 +109,59 @@ extension AvgPool2D {
         return { name, input in
             try checkWindow(input: input, kernel: k.kernel, stride: k.stride, padding: k.padding, pooling: true)
             return AvgPool2D(name: name, input: input, kernel: k.kernel, stride: k.stride, padding: k.padding)
+        }
+    }
+}
+
+extension GlobalAvgPool {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory { { GlobalAvgPool(name: $0, input: $1) } }
+}
+
+extension BatchNorm {
+    /// Keys `momentum` (0.1) and `eps` (1e-5), PyTorch's defaults.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let momentum = Float(try m.double("momentum", default: 0.1, 0...1))
+        let eps = Float(try m.double("eps", default: 1e-5, 0...1, openLower: true))
+        return { BatchNorm(name: $0, input: $1, epsilon: eps, momentum: momentum) }
+    }
+}
+
+extension PaddedShortcut {
+    /// Keys `channels` (output channels, at least the input's) and `stride` (1).
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let channels = try m.int("channels", 1...Limits.channels)
+        let stride = try m.int("stride", default: 1, 1...Limits.window)
+        return { name, input in
+            guard channels >= input.channels else {
+                throw ShapeError("channels \(channels) is fewer than the input's \(input.channels); a zero-padding shortcut cannot drop channels (use a 1x1 conv2d projection)")
+            }
+            return PaddedShortcut(name: name, input: input, channels: channels, stride: stride)
+        }
+    }
+}
+
+extension Add {
+    static func configured(_ m: ConfigMapping) throws -> NodeFactory {
+        { name, inputs in
+            guard inputs.count >= 2 else { throw ShapeError("add needs at least two inputs, but \(inputs.count) is given") }
+            if let odd = inputs.firstIndex(where: { $0 != inputs[0] }) {
+                throw ShapeError("all inputs must have one shape, but input 0 is \(inputs[0]) and input \(odd) is \(inputs[odd])")
+            }
+            return Add(name: name, inputs: inputs)
+        }
+    }
+}
+
+extension Concat {
+    static func configured(_ m: ConfigMapping) throws -> NodeFactory {
+        { name, inputs in
+            guard inputs.count >= 2 else { throw ShapeError("concat needs at least two inputs, but \(inputs.count) is given") }
+            if let odd = inputs.firstIndex(where: { $0.height != inputs[0].height || $0.width != inputs[0].width }) {
+                throw ShapeError("inputs must share height and width, but input 0 is \(inputs[0]) and input \(odd) is \(inputs[odd])")
+            }
+            let channels = inputs.reduce(0.0) { $0 + Double($1.channels) }
+            try Limits.check(parameters: 0, outputs: channels * Double(inputs[0].spatial), flops: 0)
+            return Concat(name: name, inputs: inputs)
         }
     }
 }

@@ -8,13 +8,24 @@ public final class Model {
     public let layers: [any Layer]
     public let loss: LossKind
     public let layout: ParameterLayout
+    /// `inputs[i]`: the nodes layer i reads, in order; -1 is the model input.
+    /// Layers are in topological order (every input precedes its reader) and
+    /// the last layer is the output.
+    public let inputs: [[Int]]
 
-    public init(inputShape: TensorShape, layers: [any Layer], loss: LossKind) {
+    /// `inputs: nil` chains the layers (each reads the previous one).
+    public init(inputShape: TensorShape, layers: [any Layer], loss: LossKind, inputs: [[Int]]? = nil) {
         self.inputShape = inputShape
         self.layers = layers
         self.loss = loss
+        self.inputs = inputs ?? layers.indices.map { [$0 - 1] }
+        precondition(self.inputs.count == layers.count && self.inputs.enumerated().allSatisfy { i, s in
+            !s.isEmpty && s.allSatisfy { (-1..<i).contains($0) } })
         layout = ParameterLayout(layers: layers)
     }
+
+    /// True when every layer reads exactly the one before it.
+    public var isSequential: Bool { inputs.enumerated().allSatisfy { $1 == [$0 - 1] } }
 
     public var outputShape: TensorShape { layers.last?.outputShape ?? inputShape }
     public var parameterCount: Int { layout.parameterCount }

@@ -1,14 +1,27 @@
-/// A parsed `model:` section: input shape, loss, and a factory per layer.
-/// `build()` turns it into a `Model` (as often as there are replicas);
-/// `RunConfig` builds it once at load so that shape errors surface in
-/// `ptrain check`, with the YAML location of the offending layer.
+/// A parsed `model:` section: input shape, loss, and the graph of layers,
+/// with every block expanded. `build()` turns it into a `Model` (as often as
+/// there are replicas); `RunConfig` builds it once at load so that shape
+/// errors surface in `ptrain check`, with the YAML location of the layer.
+///
+/// Graph syntax (README "Graph models"): a layer reads the layer before it
+/// unless it names `input: NAME` (or `inputs: [A, B]` for `add`/`concat`);
+/// `in` names the input of the enclosing block (at the top level: the model
+/// input). An entry `{name: N, block: B, repeat: R, with: {...}, first: {...}}`
+/// expands block B R times in a chain, named `N.0`, `N.1`... (`N` alone when R
+/// is 1); `with` sets the block's parameters and `first` overrides some of
+/// them for the first repetition only (a stage's strided first block).
 public struct ModelSpec {
     public struct LayerEntry {
+        /// Full name: the PyTorch state_dict prefix (`layer2.0.conv1`).
         public let name: String
         public let type: String
-        /// `file:line:col: model.layers[i]` of the layer's entry, for errors.
+        /// `file:line:col: path` of the layer's entry, for errors.
         public let origin: ConfigValue
-        public let factory: LayerFactory
+        public let factory: NodeFactory
+        /// Nodes the layer reads (indices into the expanded list; -1: model input).
+        public let inputs: [Int]
+        /// True for layers that come from a block (errors then name the layer).
+        public let expanded: Bool
     }
 
     public let inputShape: TensorShape
@@ -19,7 +32,7 @@ public struct ModelSpec {
         self.inputShape = inputShape; self.loss = loss; self.layers = layers
     }
 
-    /// Parses `model:` (keys `input`, `layers`, `loss`).
+    /// Parses `model:` (keys `input`, `layers`, `blocks`, `loss`, `remove_layers`).
     public static func parse(_ m: ConfigMapping) throws -> ModelSpec {
         let inputValue = try m.require("input")
         let dims = try inputValue.ints(1...100_000)
@@ -32,49 +45,41 @@ public struct ModelSpec {
         m.record("input", inputValue.node)
         let loss = LossKind(rawValue: try m.string("loss", default: LossKind.softmaxCrossEntropy.rawValue,
                                                    oneOf: LossKind.allCases.map(\.rawValue)))!
-        // Ablations: named layers dropped from the list (for example after `base:`).
+        // Ablations: named layers dropped from the graph (for example after `base:`).
         let removeValue = m.optional("remove_layers")
-        var removed = Set(try removeValue?.sequence().map { try $0.string() } ?? [])
+        let removed = Set(try removeValue?.sequence().map { try $0.string() } ?? [])
         if let removeValue { m.record("remove_layers", removeValue.node) }
-        var entries: [LayerEntry] = []
-        var names: Set<String> = []
-        for (position, lm) in try m.mappings("layers").enumerated() {
-            let type = try lm.string("type", oneOf: LayerRegistry.typeNames)
-            // The default name is the layer's position in the list as written
-            // (PyTorch's nn.Sequential numbering), also for remove_layers.
-            let name = try lm.optionalString("name") ?? String(position)
-            if removed.remove(name) != nil {
-                _ = try LayerRegistry.parsers[type]!(lm)  // still validated
-                try lm.finish()
-                continue
+        var blocks: [String: BlockDefinition] = [:]
+        if let blocksValue = m.optional("blocks") {
+            for (name, value) in try blocksValue.mapping().allValues() {
+                blocks[name] = try BlockDefinition(name: name, value: value)
             }
-            guard names.insert(name).inserted else { throw lm.value.error("duplicate layer name '\(name)'") }
-            let factory = try LayerRegistry.parsers[type]!(lm)
-            try lm.finish()
-            entries.append(LayerEntry(name: name, type: type, origin: lm.value, factory: factory))
+            m.record("blocks", blocksValue.node)
         }
-        if let missing = removed.sorted().first, let removeValue {
+        var graph = GraphExpander(blocks: blocks, removed: removed)
+        let top = try m.mappings("layers")
+        _ = try graph.expand(top, prefix: "", scopeInput: -1, stack: [])
+        if let missing = graph.removed.sorted().first, let removeValue {
             throw removeValue.error("remove_layers names '\(missing)', but no layer has that name")
         }
-        guard !entries.isEmpty else { throw try m.require("layers").error("a model needs at least one layer") }
+        guard !graph.entries.isEmpty else { throw try m.require("layers").error("a model needs at least one layer") }
+        try graph.checkEveryLayerFeedsTheOutput()
         try m.finish()
-        return ModelSpec(inputShape: input, loss: loss, layers: entries)
+        return ModelSpec(inputShape: input, loss: loss, layers: graph.entries)
     }
 
-    /// Builds the layers in order, each from the previous one's output shape.
+    /// Builds the layers in order, each from its inputs' output shapes.
     public func build(classes: Int? = nil) throws -> Model {
-        var shape = inputShape
         var built: [any Layer] = []
         for entry in layers {
             do {
-                let layer = try entry.factory(entry.name, shape)
-                built.append(layer)
-                shape = layer.outputShape
+                let shapes = entry.inputs.map { $0 < 0 ? inputShape : built[$0].outputShape }
+                built.append(try entry.factory(entry.name, shapes))
             } catch let e as ShapeError {
-                throw entry.origin.error("(\(entry.type)) \(e.message)")
+                throw entry.origin.error("\(entry.expanded ? "\(entry.name) " : "")(\(entry.type)) \(e.message)")
             }
         }
-        let model = Model(inputShape: inputShape, layers: built, loss: loss)
+        let model = Model(inputShape: inputShape, layers: built, loss: loss, inputs: layers.map(\.inputs))
         if let classes {
             let needed = loss.requiredOutputs(classes: classes)
             if model.outputShape.count != needed {

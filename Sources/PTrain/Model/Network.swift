@@ -9,6 +9,14 @@ import Darwin
 /// buffers for shards of up to `maxBatch` samples. Everything a step touches is
 /// allocated here, once.
 ///
+/// Graph models: each layer reads the nodes `model.inputs` names. A node read
+/// by several layers accumulates their gradients; its gradient buffer is
+/// zeroed just before the backward of its last reader (the first to write it).
+/// A `Concat` input whose producer can write strided output, and whose other
+/// readers can read strided input, is stored IN PLACE as a channel slice of
+/// the concatenation (DenseNet's growing feature map costs one buffer, not a
+/// copy per layer).
+///
 /// Not thread-safe: one `Network` per worker thread. Several networks may share
 /// one parameter arena (synchronous SGD) while each owns its gradient arena.
 public final class Network {
@@ -22,10 +30,17 @@ public final class Network {
     public let parameters: FloatBuffer
     /// The gradient arena; nil for an inference-only network.
     public let gradients: FloatBuffer?
-    /// `activations[i]` is the output of layer i, `[maxBatch, layer.outputShape]`.
-    private let activations: [FloatBuffer]
-    /// `deltas[i]` is dLoss/d(activations[i]).
-    private let deltas: [FloatBuffer]
+    /// Value and gradient buffers of the nodes that own storage (`owner[i] == i`).
+    private let values: [FloatBuffer?]
+    private let deltas: [FloatBuffer?]
+    /// Where node i lives: in node `owner[i]`'s buffers, `offset[i]` floats
+    /// into each sample, samples `sampleStride[i]` floats apart.
+    private let owner: [Int], offset: [Int], sampleStride: [Int]
+    /// `zeroBefore[i]`: owners whose gradient buffer is zeroed before layer i's backward.
+    private let zeroBefore: [[Int]]
+    /// Activation floats stored per sample (each gradient buffer holds as
+    /// many): the sum of the outputs of the nodes that own storage.
+    public let storedFloatsPerSample: Int
     /// When set, forward and backward add each layer's wall time (seconds)
     /// here: `[2 * layers]`, forward times then backward times.
     public var profile: UnsafeMutablePointer<Double>?
@@ -42,29 +57,55 @@ public final class Network {
         context = StepContext(seed: seed, maxBatch: maxBatch)
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
-        activations = model.layers.map { FloatBuffer(count: maxBatch * $0.outputShape.count) }
-        deltas = gradients == nil ? [] : model.layers.map { FloatBuffer(count: maxBatch * $0.outputShape.count) }
-        for (index, layer) in model.layers.enumerated() {
+        let layers = model.layers, n = layers.count
+        let plan = StoragePlan(model: model)
+        owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride
+        values = (0..<n).map { plan.owner[$0] == $0 ? FloatBuffer(count: maxBatch * layers[$0].outputShape.count) : nil }
+        deltas = (0..<n).map { gradients != nil && plan.owner[$0] == $0 ? FloatBuffer(count: maxBatch * layers[$0].outputShape.count) : nil }
+        zeroBefore = plan.zeroBefore
+        storedFloatsPerSample = (0..<n).filter { plan.owner[$0] == $0 }.reduce(0) { $0 + layers[$1].outputShape.count }
+        for (i, layer) in layers.enumerated() {
+            if plan.owner[i] != i, let strided = layer as? StridedOutputLayer { strided.outputSampleStride = plan.sampleStride[i] }
+            if let reader = layer as? StridedInputLayer, let source = model.inputs[i].first, source >= 0 {
+                reader.inputSampleStride = plan.sampleStride[source]
+            }
+        }
+        for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)
             let entries = model.layout.entries.filter { $0.layerIndex == index }
             layer.bind(parameters: entries.map { parameters.pointer + $0.offset },
                        gradients: entries.map { (gradients ?? parameters).pointer + $0.offset })
         }
+        for (i, layer) in layers.enumerated() {
+            guard let join = layer as? MultiInputLayer else { continue }
+            join.connect(model.inputs[i].map { j in
+                TensorPort(values: UnsafePointer(valuePointer(j)), gradients: gradientPointer(j),
+                           sampleStride: j < 0 ? model.inputShape.count : sampleStride[j], inPlace: j >= 0 && plan.inPlaceIn[j] == i)
+            })
+        }
+    }
+
+    /// Node j's values (j = -1: the model input).
+    private func valuePointer(_ j: Int) -> UnsafeMutablePointer<Float> {
+        j < 0 ? input.pointer : values[owner[j]]!.pointer + offset[j]
+    }
+
+    /// Node j's gradient; nil for the model input and in inference-only networks.
+    private func gradientPointer(_ j: Int) -> UnsafeMutablePointer<Float>? {
+        j < 0 ? nil : deltas.isEmpty ? nil : deltas[owner[j]].map { $0.pointer + offset[j] }
     }
 
     /// The model's output for the last forward, `[batch, outputs]`.
-    public var output: UnsafeMutablePointer<Float> { activations.last?.pointer ?? input.pointer }
+    public var output: UnsafeMutablePointer<Float> { valuePointer(model.layers.count - 1) }
 
     /// Runs every layer on the first `batch` samples of `input`.
     public func forward(batch: Int, training: Bool) {
         precondition(batch <= maxBatch)
         context.training = training
-        var x = UnsafePointer(input.pointer)
         for (i, layer) in model.layers.enumerated() {
             let t0 = profile == nil ? 0 : clockSeconds()
-            layer.forward(x, activations[i].pointer, batch: batch, context: context)
+            layer.forward(UnsafePointer(valuePointer(model.inputs[i][0])), valuePointer(i), batch: batch, context: context)
             if let profile { profile[i] += clockSeconds() - t0 }
-            x = UnsafePointer(activations[i].pointer)
         }
     }
 
@@ -73,8 +114,9 @@ public final class Network {
     public func loss(batch: Int, gradScale: Float?, correct: inout Int) -> Float {
         let outputs = model.outputShape.count
         precondition(gradScale == nil || gradients != nil, "an inference-only network has no gradients")
+        context.gradScale = gradScale ?? 0
         return model.loss.evaluate(output, labels: labels.pointer, batch: batch, outputs: outputs,
-                                   gradScale: gradScale ?? 0, gradScale == nil ? nil : deltas.last!.pointer,
+                                   gradScale: gradScale ?? 0, gradScale == nil ? nil : gradientPointer(model.layers.count - 1),
                                    correct: &correct)
     }
 
@@ -83,17 +125,17 @@ public final class Network {
     /// several shards may accumulate into one arena).
     public func backward(batch: Int) {
         precondition(gradients != nil, "an inference-only network has no gradients")
-        for i in stride(from: model.layers.count - 1, through: 0, by: -1) {
+        let n = model.layers.count
+        for i in stride(from: n - 1, through: 0, by: -1) {
             let layer = model.layers[i]
-            let x = i == 0 ? UnsafePointer(input.pointer) : UnsafePointer(activations[i - 1].pointer)
-            var dx: UnsafeMutablePointer<Float>? = nil
-            if i > 0 {
-                dx = deltas[i - 1].pointer
-                dx!.update(repeating: 0, count: batch * layer.inputShape.count)
+            for r in zeroBefore[i] {
+                deltas[r]!.pointer.update(repeating: 0, count: batch * model.layers[r].outputShape.count)
             }
+            let source = model.inputs[i][0]
             let t0 = profile == nil ? 0 : clockSeconds()
-            layer.backward(x, activations[i].pointer, deltas[i].pointer, dx, batch: batch, context: context)
-            if let profile { profile[model.layers.count + i] += clockSeconds() - t0 }
+            layer.backward(UnsafePointer(valuePointer(source)), valuePointer(i), gradientPointer(i)!,
+                           gradientPointer(source), batch: batch, context: context)
+            if let profile { profile[n + i] += clockSeconds() - t0 }
         }
     }
 }

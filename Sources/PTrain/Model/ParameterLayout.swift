@@ -13,7 +13,10 @@ public struct ParameterLayout: Sendable {
         public let offset: Int
         public let initializer: Initializer
         public let layerIndex: Int
+        /// nil for trainable tensors; see `ParameterSpec.runningAverageMomentum`.
+        public let runningAverageMomentum: Float?
         public var count: Int { shape.reduce(1, *) }
+        public var range: Range<Int> { offset..<offset + count }
     }
 
     /// Tensor offsets are multiples of 16 floats (64 bytes: one cache line,
@@ -30,7 +33,8 @@ public struct ParameterLayout: Sendable {
         for (index, layer) in layers.enumerated() {
             for spec in layer.parameterSpecs {
                 entries.append(Entry(name: "\(layer.name).\(spec.name)", shape: spec.shape, offset: offset,
-                                     initializer: spec.initializer, layerIndex: index))
+                                     initializer: spec.initializer, layerIndex: index,
+                                     runningAverageMomentum: spec.runningAverageMomentum))
                 offset += (spec.count + Self.alignment - 1) / Self.alignment * Self.alignment
             }
         }
@@ -38,8 +42,12 @@ public struct ParameterLayout: Sendable {
         totalCount = offset
     }
 
-    /// Trainable parameter count (padding excluded).
-    public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
+    /// Trainable parameter count (padding and running statistics excluded).
+    public var parameterCount: Int { entries.reduce(0) { $0 + ($1.runningAverageMomentum == nil ? $1.count : 0) } }
+
+    /// The running-statistic tensors in arena order, which the optimizer
+    /// averages instead of stepping.
+    public var runningStatistics: [Entry] { entries.filter { $0.runningAverageMomentum != nil } }
 
     /// Fills the arena from the initialisers; tensor `i` draws from the stream
     /// keyed by `(seed, i)`, so values depend only on the seed and the model.

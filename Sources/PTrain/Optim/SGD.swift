@@ -35,13 +35,15 @@ public struct SGD: Sendable {
             UnsafeMutableRawPointer(w + i).storeBytes(of: wv, as: SIMD16<Float>.self)
             i += 16
         }
+        // The scalar tail rounds exactly as the SIMD body (the same fused
+        // multiply-adds), so results never depend on where a range is cut.
         while i < count {
-            var gi = g[i] + wd * w[i]
+            var gi = g[i].addingProduct(wd, w[i])
             if mu != 0 {
-                v[i] = mu * v[i] + gi
+                v[i] = v[i] * mu + gi
                 gi = config.nesterov ? gi + mu * v[i] : v[i]
             }
-            w[i] -= lr * gi
+            w[i] = w[i].addingProduct(-lr, gi)
             i += 1
         }
     }

@@ -1,0 +1,97 @@
+import PTrainKernels
+
+/// Batch normalisation over `[N, C, H, W]` (or `[N, C]` after a dense layer):
+/// per channel `y = gamma * (x - mean) / sqrt(var + eps) + beta`.
+///
+/// Training mode normalises with the statistics of the SHARD being processed
+/// (per-shard statistics: the shard count is fixed by the config, so results
+/// are identical for any worker count) and reports the shard's mean and
+/// unbiased variance through the running-statistic gradient slots (see
+/// `ParameterSpec`). Inference mode uses `running_mean` / `running_var`.
+/// Tensor names and layouts are PyTorch's `BatchNorm2d` state_dict
+/// (`num_batches_tracked` is not kept: the momentum is fixed).
+public final class BatchNorm: StridedInputLayer {
+    public let name: String
+    public let typeName = "batchnorm"
+    public let inputShape: TensorShape
+    public var outputShape: TensorShape { inputShape }
+    public let parameterSpecs: [ParameterSpec]
+    public let epsilon: Float, momentum: Float
+    /// Floats between consecutive input samples (and input-gradient samples);
+    /// the network sets it when the input is a slice of a wider tensor.
+    public var inputSampleStride: Int
+
+    private let channels: Int, spatial: Int
+    /// Per channel, `[C]` each: the shard's mean, 1/sqrt(var + eps), and the
+    /// folded affine `scale`/`shift` applied in forward.
+    private var mean: FloatBuffer!, invStd: FloatBuffer!, variance: FloatBuffer!
+    private var scale: FloatBuffer!, shift: FloatBuffer!
+    private var gamma: UnsafeMutablePointer<Float>!, beta: UnsafeMutablePointer<Float>!
+    private var runningMean: UnsafeMutablePointer<Float>!, runningVar: UnsafeMutablePointer<Float>!
+    private var dGamma: UnsafeMutablePointer<Float>!, dBeta: UnsafeMutablePointer<Float>!
+    private var meanSlot: UnsafeMutablePointer<Float>!, varSlot: UnsafeMutablePointer<Float>!
+
+    public init(name: String, input: TensorShape, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        self.name = name
+        inputShape = input
+        self.epsilon = epsilon; self.momentum = momentum
+        channels = input.channels
+        spatial = input.spatial
+        inputSampleStride = input.count
+        let c = [input.channels]
+        parameterSpecs = [
+            ParameterSpec(name: "weight", shape: c, initializer: .ones),
+            ParameterSpec(name: "bias", shape: c, initializer: .zeros),
+            ParameterSpec(name: "running_mean", shape: c, initializer: .zeros, runningAverageMomentum: momentum),
+            ParameterSpec(name: "running_var", shape: c, initializer: .ones, runningAverageMomentum: momentum),
+        ]
+    }
+
+    public var detail: String { momentum == 0.1 && epsilon == 1e-5 ? "" : "momentum \(momentum) eps \(epsilon)" }
+    public var forwardFLOPs: Int { 2 * inputShape.count }
+
+    public func allocate(maxBatch: Int) {
+        guard mean == nil else { return }
+        mean = FloatBuffer(count: channels); invStd = FloatBuffer(count: channels); variance = FloatBuffer(count: channels)
+        scale = FloatBuffer(count: channels); shift = FloatBuffer(count: channels)
+    }
+
+    public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
+        gamma = parameters[0]; beta = parameters[1]; runningMean = parameters[2]; runningVar = parameters[3]
+        dGamma = gradients[0]; dBeta = gradients[1]; meanSlot = gradients[2]; varSlot = gradients[3]
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
+        let m = mean.pointer, v = variance.pointer, r = invStd.pointer
+        if context.training {
+            channelMoments(x, batch: batch, channels: channels, spatial: spatial, sampleStride: inputSampleStride,
+                           mean: m, variance: v)
+        } else {
+            m.update(from: runningMean, count: channels)
+            v.update(from: runningVar, count: channels)
+        }
+        for c in 0..<channels {
+            r[c] = 1 / (v[c] + epsilon).squareRoot()
+            scale.pointer[c] = gamma[c] * r[c]
+            shift.pointer[c] = beta[c] - m[c] * scale.pointer[c]
+        }
+        channelAffine(x, sampleStride: inputSampleStride, y, batch: batch, channels: channels, spatial: spatial,
+                      scale: scale.pointer, shift: shift.pointer)
+    }
+
+    /// Backward of the training-mode forward (the only mode that runs backward).
+    public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
+        batchNormBackward(x, sampleStride: inputSampleStride, dy, dx, batch: batch, channels: channels, spatial: spatial,
+                          mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, dGamma: dGamma, dBeta: dBeta)
+        // This shard's share of the global batch's statistics (PyTorch keeps
+        // the unbiased variance in running_var).
+        let count = batch * spatial
+        let weight = context.gradScale * Float(batch)
+        let unbiased = count > 1 ? Float(count) / Float(count - 1) : 1
+        for c in 0..<channels {
+            meanSlot[c] += weight * mean.pointer[c]
+            varSlot[c] += weight * unbiased * variance.pointer[c]
+        }
+    }
+}

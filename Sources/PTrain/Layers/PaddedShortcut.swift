@@ -1,0 +1,59 @@
+/// The parameter-free residual shortcut of the CIFAR ResNets (He et al. 2016,
+/// option A): `[N, C, H, W]` -> `[N, channels, ceil(H/s), ceil(W/s)]`, taking
+/// every s-th pixel and padding the new channels with zeros, split evenly
+/// before and after the input's (as the common PyTorch port does). With
+/// `channels == C` and `s == 1` it is the identity.
+public final class PaddedShortcut: Layer {
+    public let name: String
+    public let typeName = "shortcut"
+    public let inputShape: TensorShape
+    public let outputShape: TensorShape
+    public let parameterSpecs: [ParameterSpec] = []
+    public let stride: Int
+    /// Zero channels before the input's.
+    public let padBefore: Int
+
+    /// Callers check `channels >= input.channels`.
+    public init(name: String, input: TensorShape, channels: Int, stride: Int) {
+        self.name = name
+        inputShape = input
+        self.stride = stride
+        outputShape = TensorShape(channels, (input.height + stride - 1) / stride, (input.width + stride - 1) / stride)
+        padBefore = (channels - input.channels) / 2
+    }
+
+    public var detail: String { "\(outputShape.channels) /\(stride)" + (padBefore > 0 || outputShape.channels > inputShape.channels ? " zero-pad" : "") }
+    public var forwardFLOPs: Int { 0 }
+
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
+        let (c, h, w) = (inputShape.channels, inputShape.height, inputShape.width)
+        let (oh, ow) = (outputShape.height, outputShape.width)
+        y.update(repeating: 0, count: batch * outputShape.count)
+        for n in 0..<batch {
+            for ch in 0..<c {
+                let src = x + (n * c + ch) * h * w
+                let dst = y + n * outputShape.count + (padBefore + ch) * oh * ow
+                if stride == 1 { dst.update(from: src, count: h * w); continue }
+                for i in 0..<oh {
+                    for j in 0..<ow { dst[i * ow + j] = src[i * stride * w + j * stride] }
+                }
+            }
+        }
+    }
+
+    public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
+        guard let dx else { return }
+        let (c, h, w) = (inputShape.channels, inputShape.height, inputShape.width)
+        let (oh, ow) = (outputShape.height, outputShape.width)
+        for n in 0..<batch {
+            for ch in 0..<c {
+                let g = dy + n * outputShape.count + (padBefore + ch) * oh * ow
+                let d = dx + (n * c + ch) * h * w
+                for i in 0..<oh {
+                    for j in 0..<ow { d[i * stride * w + j * stride] += g[i * ow + j] }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+/// Where a network stores each node's values and gradients (shapes only; the
+/// `Network` allocates). Most nodes own a buffer. A node feeding a `Concat` is
+/// placed inside the concatenation's buffer, as a channel slice, when that is
+/// safe: it is not the model output, it feeds that concat once, its producer
+/// writes strided output, and every other reader reads strided input (or is
+/// a multi-input layer, whose ports carry strides). Concats are resolved from
+/// the last to the first, so chains of concats (DenseNet) nest into one buffer:
+/// when concat c is resolved, its own place (owner, offset) is already final.
+struct StoragePlan {
+    /// The node whose buffers hold node i.
+    var owner: [Int]
+    /// Floats from the start of a sample of the owner's tensor to node i's.
+    var offset: [Int]
+    /// Floats between consecutive samples of node i.
+    var sampleStride: [Int]
+    /// The concat node i is stored inside, if any.
+    var inPlaceIn: [Int?]
+    /// Owners whose gradient buffer must be zeroed before layer i's backward:
+    /// the backward of the last reader of any node the buffer holds.
+    var zeroBefore: [[Int]]
+
+    init(model: Model) {
+        let layers = model.layers, n = layers.count
+        var readers = [[Int]](repeating: [], count: n)
+        for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
+        owner = Array(0..<n)
+        offset = [Int](repeating: 0, count: n)
+        sampleStride = layers.map { $0.outputShape.count }
+        inPlaceIn = [Int?](repeating: nil, count: n)
+        for c in stride(from: n - 1, through: 0, by: -1) {
+            guard let concat = layers[c] as? Concat else { continue }
+            let sources = model.inputs[c]
+            for (k, j) in sources.enumerated() {
+                guard j >= 0, j != n - 1, owner[j] == j, inPlaceIn[j] == nil,
+                      sources.filter({ $0 == j }).count == 1,
+                      layers[j] is StridedOutputLayer,
+                      readers[j].allSatisfy({ $0 == c || layers[$0] is StridedInputLayer || layers[$0] is MultiInputLayer })
+                else { continue }
+                inPlaceIn[j] = c
+                owner[j] = owner[c]
+                offset[j] = offset[c] + concat.channelOffsets[k] * concat.outputShape.spatial
+                sampleStride[j] = sampleStride[c]
+            }
+        }
+        zeroBefore = [[Int]](repeating: [], count: n)
+        var lastReader = [Int](repeating: -1, count: n)  // per owner
+        for j in 0..<n { lastReader[owner[j]] = max(lastReader[owner[j]], readers[j].max() ?? -1) }
+        for r in 0..<n where owner[r] == r && lastReader[r] >= 0 { zeroBefore[lastReader[r]].append(r) }
+    }
+}

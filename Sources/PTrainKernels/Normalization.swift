@@ -1,0 +1,114 @@
+// Batch-normalisation kernels on `[N, C, S]` activations (S = spatial size),
+// where consecutive samples may be `sampleStride` floats apart (>= C * S): a
+// sample can be a channel prefix of a wider tensor (DenseNet's shared
+// concatenation storage). Plane sums run in SIMD16 lanes and are added into
+// Double per channel, so the statistics of large batches keep full precision
+// and the summation order is fixed (deterministic).
+
+@inline(__always)
+private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+@inline(__always)
+private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
+
+/// Per-channel mean and biased variance (two passes: mean, then the mean
+/// squared deviation) of `x [batch, C, S]`. Writes `mean[C]`, `variance[C]`.
+public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
+                           mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
+    let count = Double(batch * spatial)
+    for c in 0..<channels {
+        var total = 0.0
+        for n in 0..<batch {
+            let p = x + n * sampleStride + c * spatial
+            var acc = SIMD16<Float>(repeating: 0)
+            var i = 0
+            while i + 16 <= spatial { acc += load(p + i); i += 16 }
+            var s = acc.sum()
+            while i < spatial { s += p[i]; i += 1 }
+            total += Double(s)
+        }
+        let m = Float(total / count)
+        var squares = 0.0
+        let vm = SIMD16<Float>(repeating: m)
+        for n in 0..<batch {
+            let p = x + n * sampleStride + c * spatial
+            var acc = SIMD16<Float>(repeating: 0)
+            var i = 0
+            while i + 16 <= spatial { let d = load(p + i) - vm; acc.addProduct(d, d); i += 16 }
+            var s = acc.sum()
+            while i < spatial { let d = p[i] - m; s += d * d; i += 1 }
+            squares += Double(s)
+        }
+        mean[c] = m
+        variance[c] = Float(squares / count)
+    }
+}
+
+/// `y = x * scale[c] + shift[c]` per channel (the folded normalisation and
+/// affine transform); `y` is dense `[batch, C, S]`.
+public func channelAffine(_ x: UnsafePointer<Float>, sampleStride: Int, _ y: UnsafeMutablePointer<Float>,
+                          batch: Int, channels: Int, spatial: Int,
+                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let p = x + n * sampleStride + c * spatial, q = y + (n * channels + c) * spatial
+            let a = scale[c], b = shift[c]
+            let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
+            var i = 0
+            while i + 16 <= spatial { var v = vb; v.addProduct(load(p + i), va); store(v, q + i); i += 16 }
+            while i < spatial { q[i] = p[i] * a + b; i += 1 }
+        }
+    }
+}
+
+/// Backward of training-mode batch norm, `y = gamma * (x - mean) * invStd + beta`
+/// with the shard's own statistics. Accumulates `dGamma[c] += sum(dy * xhat)`,
+/// `dBeta[c] += sum(dy)` and, when `dx` is given (same stride as `x`),
+/// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` with
+/// `M = batch * S`.
+public func batchNormBackward(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
+                              _ dx: UnsafeMutablePointer<Float>?, batch: Int, channels: Int, spatial: Int,
+                              mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                              dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>) {
+    let count = Float(batch * spatial)
+    for c in 0..<channels {
+        let m = mean[c], r = invStd[c]
+        let vm = SIMD16<Float>(repeating: m)
+        var sumDy = 0.0, sumDyXc = 0.0  // sum(dy), sum(dy * (x - mean))
+        for n in 0..<batch {
+            let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
+            var a1 = SIMD16<Float>(repeating: 0), a2 = SIMD16<Float>(repeating: 0)
+            var i = 0
+            while i + 16 <= spatial {
+                let d = load(g + i)
+                a1 += d
+                a2.addProduct(d, load(p + i) - vm)
+                i += 16
+            }
+            var s1 = a1.sum(), s2 = a2.sum()
+            while i < spatial { s1 += g[i]; s2 += g[i] * (p[i] - m); i += 1 }
+            sumDy += Double(s1); sumDyXc += Double(s2)
+        }
+        let sumDyXhat = Float(sumDyXc) * r
+        dGamma[c] += sumDyXhat
+        dBeta[c] += Float(sumDy)
+        guard let dx else { continue }
+        // dx = k * dy + k2 * (x - mean) + k3
+        let k = gamma[c] * r
+        let k2 = -k * r * sumDyXhat / count
+        let k3 = -k * Float(sumDy) / count
+        let vk = SIMD16<Float>(repeating: k), vk2 = SIMD16<Float>(repeating: k2), vk3 = SIMD16<Float>(repeating: k3)
+        for n in 0..<batch {
+            let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
+            let q = dx + n * sampleStride + c * spatial
+            var i = 0
+            while i + 16 <= spatial {
+                var v = load(q + i) + vk3
+                v.addProduct(vk, load(g + i))
+                v.addProduct(vk2, load(p + i) - vm)
+                store(v, q + i)
+                i += 16
+            }
+            while i < spatial { q[i] += k * g[i] + k2 * (p[i] - m) + k3; i += 1 }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Testing
+import Foundation
+import PTrain
+import PTrainData
+import PTrainRuntime
+import CMallocCounter
+
+// Graph models with batch norm in the data-parallel runtime: per-shard
+// statistics keep the weights (running statistics included) bitwise
+// identical for any worker count, and the step allocates nothing.
+
+let tinyResidualConfig = """
+name: tiny-residual
+seed: 4
+data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
+model:
+  input: [1, 8, 8]
+  blocks:
+    res:
+      params: {channels: ~, stride: 1}
+      layers:
+        - {name: conv1, type: conv2d, filters: $channels, kernel: 3, stride: $stride, padding: 1, bias: false}
+        - {name: bn1, type: batchnorm}
+        - {name: relu1, type: relu}
+        - {name: shortcut, type: shortcut, input: in, channels: $channels, stride: $stride}
+        - {name: add, type: add, inputs: [relu1, shortcut]}
+    dense:
+      layers:
+        - {name: bn, type: batchnorm}
+        - {name: conv, type: conv2d, filters: 2, kernel: 3, padding: 1}
+        - {name: cat, type: concat, inputs: [in, conv]}
+  layers:
+    - {name: stem, type: conv2d, filters: 4, kernel: 3, padding: 1}
+    - {name: stage, block: res, repeat: 2, with: {channels: 8}, first: {stride: 2}}
+    - {name: grow, block: dense, repeat: 2}
+    - {name: pool, type: global_avgpool}
+    - {name: fc, type: dense, units: 4}
+train:
+  epochs: 2
+  batch: 16
+  optimizer: {lr: 0.1, momentum: 0.9}
+runtime: {shard: 2, bind: none}
+"""
+
+@Test("batch norm graph model: weights and running statistics bitwise identical for 1, 2, 4 workers (static and dynamic)")
+func graphBitwiseAcrossWorkers() throws {
+    var weights: [[Float]] = []
+    var statistics: [Float] = []
+    for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (2, "dynamic"), (3, "dynamic")] {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, result) = try train(tinyResidualConfig, overrides: ["runtime.schedule=\(schedule)"], workers: workers, in: dir)
+        #expect(result.steps == 8)
+        weights.append(trainer.parameters.array)
+        if statistics.isEmpty {
+            let model = try RunConfig.parse(yaml: tinyResidualConfig, file: "t.yaml").model.build()
+            let mean = model.layout.entries.first { $0.name == "stage.0.bn1.running_mean" }!
+            statistics = Array(trainer.parameters.array[mean.range])
+        }
+    }
+    let layout = try RunConfig.parse(yaml: tinyResidualConfig, file: "t.yaml").model.build().layout
+    for i in 1..<weights.count {
+        // Name the first differing tensor rather than print two arenas.
+        let first = weights[0].indices.first { weights[0][$0] != weights[i][$0] }
+        let tensor = first.flatMap { f in layout.entries.first { $0.range.contains(f) }?.name }
+        #expect(first == nil, "run \(i) differs from 1 static worker, first in \(tensor ?? "padding")")
+    }
+    // The running statistics moved away from their initial zeros.
+    #expect(statistics.contains { $0 != 0 })
+}
+
+@Test("no heap allocation inside training steps of a graph model with batch norm and concat (2 workers)")
+func graphNoAllocationInSteps() throws {
+    let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=20"])
+    let data = try DataSources.load(config.data, model: config.model)
+    let session = Int64(977)
+    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2,
+                                        placement: { _ in CMallocCounter_track(session) })
+    engine.beginEpoch(0)
+    _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up
+    CMallocCounter_track(session)
+    CMallocCounter_start(session)
+    let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 })
+    let allocations = CMallocCounter_stop()
+    #expect(outcome.completed == 2)
+    #expect(allocations == 0, "\(allocations) heap allocations in 2 steps")
+}
