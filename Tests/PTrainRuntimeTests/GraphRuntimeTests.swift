@@ -85,3 +85,27 @@ func graphNoAllocationInSteps() throws {
     #expect(outcome.completed == 2)
     #expect(allocations == 0, "\(allocations) heap allocations in 2 steps")
 }
+
+@Test("deeper architectures have their published parameter counts", arguments: [
+    ("resnet20.yaml", 269_722), ("resnet32.yaml", 464_154), ("resnet44.yaml", 658_586), ("resnet56.yaml", 853_018),
+    ("plain20.yaml", 269_722), ("plain56.yaml", 853_018), ("bench/resnet20.yaml", 269_722),
+    ("densenet-bc-100.yaml", 769_162), ("inception-cifar.yaml", 564_402), ("conv1d-mnist.yaml", 166_218), ("local2d-mnist.yaml", 357_546),
+])
+func deepParameterCounts(_ c: (file: String, params: Int)) throws {
+    // ResNet (option A): 16*27 + 16*2 stem, per block 2*(9*C_in*C + 2C), fc 64*10+10; the 6n+2 family
+    // grows by 194,432 per extra block in each stage. DenseNet-BC-100 (k=12): 769,162, as torchvision-style
+    // ports report. The others are checked by their layer tables (`ptrain summary`).
+    let config = try RunConfig.load(file: packageRoot.appendingPathComponent("configs/\(c.file)").path)
+    #expect(try config.model.build(classes: 10).parameterCount == c.params)
+}
+
+@Test("summary arithmetic without allocation: 16 billion weights fully connected, 40 million locally connected")
+func textbookArithmetic() throws {
+    // Building these allocates no parameters (the fully connected one would need 64 GB).
+    let fc = try RunConfig.load(file: packageRoot.appendingPathComponent("configs/arithmetic/fully-connected-200.yaml").path).model.build()
+    let lc = try RunConfig.load(file: packageRoot.appendingPathComponent("configs/arithmetic/locally-connected-200.yaml").path).model.build()
+    let fcSummary = ModelSummary(model: fc), lcSummary = ModelSummary(model: lc)
+    #expect(fcSummary.rows[0].params == 16_000_000_000 && fcSummary.rows[0].output == [400_000])
+    #expect(lcSummary.rows[0].params == 40_000_000 && lcSummary.rows[0].output == [40, 100, 100])
+    #expect(fcSummary.table.contains("16,000,000,000") && lcSummary.table.contains("40,000,000"))
+}

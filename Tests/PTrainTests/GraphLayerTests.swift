@@ -119,3 +119,70 @@ func parameterUpdateWithStatistics() throws {
     }
     #expect(model.parameterCount == layout.entries.filter { $0.runningAverageMomentum == nil }.reduce(0) { $0 + $1.count })
 }
+
+/// (batch, channels, height, width, filters, kernel, stride, padding)
+let localCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (1, 1, 3, 3, 1, 2, 1, 0), (2, 2, 5, 4, 3, 3, 1, 1), (3, 3, 6, 6, 2, 3, 2, 0), (2, 1, 4, 4, 2, 1, 1, 0),
+]
+
+@Test("locally-connected 2-D (untied weights and biases per position)", arguments: localCases.indices)
+func localGradients(_ i: Int) {
+    let c = localCases[i]
+    for bias in [true, false] {
+        let layer = LocallyConnected2D(name: "lc", input: TensorShape(c.1, c.2, c.3), filters: c.4, kernel: (c.5, c.5),
+                                       stride: (c.6, c.6), padding: (c.7, c.7), bias: bias)
+        let r = gradientCheck(layer, batch: c.0)
+        #expect(r.checked > 0)
+        #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+    }
+}
+
+@Test("locally-connected with the same weights at every position equals a convolution")
+func localMatchesConvolutionWhenTied() {
+    let input = TensorShape(2, 5, 5), batch = 3
+    let conv = Conv2D(name: "c", input: input, filters: 3, kernel: (3, 3), padding: (1, 1))
+    let local = LocallyConnected2D(name: "l", input: input, filters: 3, kernel: (3, 3), padding: (1, 1))
+    let w = testValues(3 * 2 * 9, seed: 4), b = testValues(3, seed: 5)
+    let positions = local.outputShape.spatial
+    var lw = [Float](), lb = [Float](repeating: 0, count: 3 * positions)
+    for _ in 0..<positions { lw += w }
+    for f in 0..<3 { for p in 0..<positions { lb[f * positions + p] = b[f] } }
+    let x = testValues(batch * input.count, seed: 6)
+    func run(_ layer: any Layer, _ params: [[Float]]) -> [Float] {
+        layer.allocate(maxBatch: batch)
+        let ps = params.map { v -> UnsafeMutablePointer<Float> in
+            let q = UnsafeMutablePointer<Float>.allocate(capacity: v.count); q.initialize(from: v, count: v.count); return q
+        }
+        defer { ps.forEach { $0.deallocate() } }
+        layer.bind(parameters: ps, gradients: ps)
+        var y = [Float](repeating: 0, count: batch * layer.outputShape.count)
+        layer.forward(x, &y, batch: batch, context: StepContext(seed: 1, maxBatch: batch))
+        return y
+    }
+    let a = run(conv, [w, b]), l = run(local, [lw, lb])
+    #expect(a.count == l.count && zip(a, l).allSatisfy { abs($0 - $1) < 1e-5 })
+    #expect(local.parameterSpecs[0].shape == [5, 5, 3, 2, 3, 3] && local.parameterSpecs[1].shape == [3, 5, 5])
+}
+
+@Test("conv1d (stride, padding, groups) and reshape", arguments: [(2, 3, 7, 4, 3, 1, 1, 1), (1, 4, 9, 2, 5, 2, 2, 2), (3, 2, 4, 2, 1, 1, 0, 1)])
+func conv1dGradients(_ c: (Int, Int, Int, Int, Int, Int, Int, Int)) {
+    let layer = Conv1D(name: "c", input: TensorShape(c.1, 1, c.2), filters: c.3, kernel: c.4, stride: c.5, padding: c.6, groups: c.7)
+    #expect(layer.parameterSpecs[0].shape == [c.3, c.1 / c.7, c.4])
+    #expect(layer.outputShape == TensorShape(c.3, 1, (c.2 + 2 * c.6 - c.4) / c.5 + 1))
+    let r = gradientCheck(layer, batch: c.0)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+    let reshape = Reshape(name: "r", input: TensorShape(1, c.1, c.2), output: TensorShape(c.1, 1, c.2))
+    let rr = gradientCheck(reshape, batch: c.0)
+    #expect(rr.checked > 0 && rr.mismatches.isEmpty)
+}
+
+@Test("conv1d, local2d and reshape config errors", arguments: [
+    ("{type: conv1d, filters: 2, kernel: 3}", "t.yaml:6:7: model.layers[0]: (conv1d) conv1d reads [channels, length] samples, but the input is 2x6x6 (reshape it first)"),
+    ("{type: reshape, shape: [5, 5]}", "t.yaml:6:7: model.layers[0]: (reshape) shape 5x5 holds 25 values but the input 2x6x6 holds 72"),
+    ("{type: reshape, shape: [4294967296, 4294967296, 4294967296]}", "t.yaml:6:31: model.layers[0].shape[0]: expected an integer in [1, 2147483647], found '4294967296'"),
+    ("{type: local2d, filters: 2, kernel: 7}", "t.yaml:6:7: model.layers[0]: (local2d) kernel 7x7 does not fit the input 2x6x6 padded by 0x0 (6x6)"),
+])
+func newLayerConfigErrors(_ c: (layer: String, message: String)) {
+    #expect(configError(graphConfig("  layers:\n    - \(c.layer)\n    - {type: dense, units: 3}")) == c.message)
+}

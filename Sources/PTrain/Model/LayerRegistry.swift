@@ -13,6 +13,9 @@ public struct ShapeError: Error { public let message: String; public init(_ m: S
 public enum LayerRegistry {
     public static var parsers: [String: (ConfigMapping) throws -> NodeFactory] { [
         "conv2d": single(Conv2D.configured),
+        "conv1d": single(Conv1D.configured),
+        "local2d": single(LocallyConnected2D.configured),
+        "reshape": single(Reshape.configured),
         "dense": single(Dense.configured),
         "maxpool": single(MaxPool2D.configured),
         "avgpool": single(AvgPool2D.configured),
@@ -68,6 +71,73 @@ extension Conv2D {
                              flops: 2 * Double(filters) * fanIn * outH * outW)
             return Conv2D(name: name, input: input, filters: filters, kernel: kernel, stride: stride,
                           padding: padding, groups: groups, bias: bias, initScheme: scheme)
+        }
+    }
+}
+
+extension Conv1D {
+    /// Keys as conv2d's, with single integers: `filters`, `kernel`, `stride`, `padding`, `groups`, `bias`, `init`.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let filters = try m.int("filters", 1...Limits.channels)
+        let kernel = try m.int("kernel", 1...Limits.window)
+        let stride = try m.int("stride", default: 1, 1...Limits.window)
+        let padding = try m.int("padding", default: 0, 0...Limits.window)
+        let groups = try m.int("groups", default: 1, 1...Limits.channels)
+        let bias = try m.bool("bias", default: true)
+        let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+        return { name, input in
+            guard input.height == 1 else {
+                throw ShapeError("conv1d reads [channels, length] samples, but the input is \(input) (reshape it first)")
+            }
+            guard input.channels % groups == 0, filters % groups == 0 else {
+                throw ShapeError("input channels \(input.channels) and filters \(filters) must both be divisible by groups \(groups)")
+            }
+            try checkWindow(input: input, kernel: (1, kernel), stride: (1, stride), padding: (0, padding))
+            let length = Double((input.width + 2 * padding - kernel) / stride + 1)
+            let fanIn = Double(input.channels / groups * kernel)
+            try Limits.check(parameters: Double(filters) * fanIn, outputs: Double(filters) * length, flops: 2 * Double(filters) * fanIn * length)
+            return Conv1D(name: name, input: input, filters: filters, kernel: kernel, stride: stride, padding: padding,
+                          groups: groups, bias: bias, initScheme: scheme)
+        }
+    }
+}
+
+extension LocallyConnected2D {
+    /// Keys as conv2d's (without groups): `filters`, `kernel`, `stride`, `padding`, `bias`, `init`.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let filters = try m.int("filters", 1...Limits.channels)
+        let kernel = try m.intPair("kernel", 1...Limits.window)
+        let stride = try m.intPair("stride", default: (1, 1), 1...Limits.window)
+        let padding = try m.intPair("padding", default: (0, 0), 0...Limits.window)
+        let bias = try m.bool("bias", default: true)
+        let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+        return { name, input in
+            try checkWindow(input: input, kernel: kernel, stride: stride, padding: padding)
+            let positions = Double((input.height + 2 * padding.0 - kernel.0) / stride.0 + 1) * Double((input.width + 2 * padding.1 - kernel.1) / stride.1 + 1)
+            let fanIn = Double(input.channels) * Double(kernel.0) * Double(kernel.1)
+            try Limits.check(parameters: positions * Double(filters) * fanIn, outputs: Double(filters) * positions,
+                             flops: 2 * Double(filters) * fanIn * positions)
+            return LocallyConnected2D(name: name, input: input, filters: filters, kernel: kernel, stride: stride,
+                                      padding: padding, bias: bias, initScheme: scheme)
+        }
+    }
+}
+
+extension Reshape {
+    /// Key `shape`: `[channels, height, width]`, `[channels, length]` or `[features]`.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let value = try m.require("shape")
+        let dims = try value.ints(1...Int(Int32.max))
+        guard (1...3).contains(dims.count) else { throw value.mismatch("[channels, height, width], [channels, length] or [features]") }
+        m.record("shape", value.node)
+        let values = dims.reduce(1.0) { $0 * Double($1) }  // in Double: a huge shape must not overflow
+        return { name, input in
+            guard values == Double(input.count) else {
+                throw ShapeError("shape \(dims.map(String.init).joined(separator: "x")) holds \(values <= 0x1p62 ? String(Int(values)) : "over 2^62") values but the input \(input) holds \(input.count)")
+            }
+            let output = dims.count == 3 ? TensorShape(dims[0], dims[1], dims[2])
+                : dims.count == 2 ? TensorShape(dims[0], 1, dims[1]) : TensorShape(dims[0])
+            return Reshape(name: name, input: input, output: output)
         }
     }
 }

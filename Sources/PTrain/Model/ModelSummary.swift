@@ -10,6 +10,8 @@ public struct ModelSummary: Sendable {
         public let output: [Int]
         public let params: Int
         public let flops: Int
+        /// Names of the nodes the layer reads (`input`: the model input).
+        public let inputs: [String]
     }
 
     public let input: [Int]
@@ -17,25 +19,39 @@ public struct ModelSummary: Sendable {
     public let params: Int
     public let flops: Int
 
+    /// True when some layer reads anything but the layer before it.
+    public let isGraph: Bool
+
     public init(model: Model) {
         input = model.inputShape.dimensions
-        rows = model.layers.map {
-            Row(name: $0.name, type: $0.typeName, detail: $0.detail, output: $0.outputShape.dimensions,
-                params: $0.parameterCount, flops: $0.forwardFLOPs)
+        let layers = model.layers
+        rows = layers.indices.map { i in
+            let l = layers[i]
+            return Row(name: l.name, type: l.typeName, detail: l.detail, output: l.outputShape.dimensions,
+                       params: l.parameterCount, flops: l.forwardFLOPs,
+                       inputs: model.inputs[i].map { $0 < 0 ? "input" : layers[$0].name })
         }
+        isGraph = !model.isSequential
         params = model.parameterCount
         flops = model.forwardFLOPs
     }
 
-    /// Fixed-width table for terminals and logs.
+    /// Fixed-width table for terminals and logs. A graph model gets a last
+    /// column naming the inputs of every layer that does not simply read the
+    /// one above it (the expanded graph, blocks included).
     public var table: String {
-        var lines = [pad("layer", 8) + pad("type", 10) + pad("config", 22) + pad("output", 14, right: true)
-                     + pad("params", 14, right: true) + pad("MFLOP/sample", 14, right: true)]
-        lines.append(pad("input", 8) + pad("", 32) + pad(input.map(String.init).joined(separator: "x"), 14, right: true))
-        for r in rows {
-            lines.append(pad(r.name, 8) + pad(r.type, 10) + pad(r.detail, 22)
+        let nameWidth = max(8, rows.reduce(0) { max($0, $1.name.count) } + 1)
+        let typeWidth = max(10, rows.reduce(0) { max($0, $1.type.count) } + 1)
+        var lines = [pad("layer", nameWidth) + pad("type", typeWidth) + pad("config", 22) + pad("output", 14, right: true)
+                     + pad("params", 14, right: true) + pad("MFLOP/sample", 14, right: true) + (isGraph ? "  inputs" : "")]
+        lines.append(pad("input", nameWidth) + pad("", typeWidth + 22) + pad(input.map(String.init).joined(separator: "x"), 14, right: true))
+        for (i, r) in rows.enumerated() {
+            let previous = i == 0 ? "input" : rows[i - 1].name
+            let inputs = isGraph && r.inputs != [previous] ? "  <- " + r.inputs.joined(separator: ", ") : ""
+            lines.append(pad(r.name, nameWidth) + pad(r.type, typeWidth) + pad(r.detail, 22)
                          + pad(r.output.map(String.init).joined(separator: "x"), 14, right: true)
-                         + pad(grouped(r.params), 14, right: true) + pad(String(format: "%.3f", Double(r.flops) / 1e6), 14, right: true))
+                         + pad(grouped(r.params), 14, right: true) + pad(String(format: "%.3f", Double(r.flops) / 1e6), 14, right: true)
+                         + inputs)
         }
         lines.append("total: \(grouped(params)) parameters, \(String(format: "%.3f", Double(flops) / 1e6)) MFLOP forward per sample")
         return lines.joined(separator: "\n")
