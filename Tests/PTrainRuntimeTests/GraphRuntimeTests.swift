@@ -109,3 +109,31 @@ func textbookArithmetic() throws {
     #expect(lcSummary.rows[0].params == 40_000_000 && lcSummary.rows[0].output == [40, 100, 100])
     #expect(fcSummary.table.contains("16,000,000,000") && lcSummary.table.contains("40,000,000"))
 }
+
+@Test("compare: final and best errors of several runs, and one error chart (dashed training, solid test)")
+func compareRuns() throws {
+    let root = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: root) }
+    var dirs: [URL] = []
+    for (name, accuracies) in [("a", [0.5, 0.7, 0.6]), ("b", [0.4, 0.8])] {
+        let dir = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var lines: [String] = []
+        for (e, top1) in accuracies.enumerated() {
+            lines.append("{\"event\":\"epoch\",\"epoch\":\(e + 1),\"loss\":1,\"top1\":\(top1 - 0.1)}")
+            lines.append("{\"event\":\"eval\",\"epoch\":\(e + 1),\"loss\":1,\"top1\":\(top1)}")
+        }
+        try lines.joined(separator: "\n").write(to: dir.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        dirs.append(dir)
+    }
+    let comparison = try RunComparison(directories: dirs)
+    #expect(comparison.runs.map(\.epochs) == [3, 2])
+    #expect(abs(comparison.runs[0].finalTestError! - 40) < 1e-9 && abs(comparison.runs[0].bestTestError! - 30) < 1e-9)
+    #expect(abs(comparison.runs[1].finalTrainError! - 30) < 1e-9)
+    let chart = comparison.chart(title: "t")
+    #expect(chart.series.map(\.name) == ["a train", "a test", "b train", "b test"] && chart.series.map(\.dashed) == [true, false, true, false])
+    #expect(comparison.table.split(separator: "\n").count == 3)
+    #expect(throws: RunError("\(root.path)/none: no metrics.jsonl (not a ptrain run directory, or it has not logged yet)")) {
+        try RunComparison(directories: [root.appendingPathComponent("none")])
+    }
+}
