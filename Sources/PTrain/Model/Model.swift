@@ -24,6 +24,16 @@ public final class Model {
         layout = ParameterLayout(layers: layers)
     }
 
+    /// Activation floats a network stores per sample (each gradient buffer
+    /// holds as many again), with concatenation inputs stored in place.
+    public var storedActivationsPerSample: Int {
+        let plan = StoragePlan(model: self)
+        return layers.indices.filter { plan.owner[$0] == $0 }.reduce(0) { $0 + layers[$1].outputShape.count }
+    }
+
+    /// The same if every layer kept its own output buffer.
+    public var separateActivationsPerSample: Int { layers.reduce(0) { $0 + $1.outputShape.count } }
+
     /// True when every layer reads exactly the one before it.
     public var isSequential: Bool { inputs.enumerated().allSatisfy { $1 == [$0 - 1] } }
 

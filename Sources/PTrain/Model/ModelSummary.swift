@@ -21,6 +21,9 @@ public struct ModelSummary: Sendable {
 
     /// True when some layer reads anything but the layer before it.
     public let isGraph: Bool
+    /// Activation floats stored per sample (in-place concatenation), and
+    /// what separate buffers for every layer would take.
+    public let activations: Int, separateActivations: Int
 
     public init(model: Model) {
         input = model.inputShape.dimensions
@@ -32,6 +35,8 @@ public struct ModelSummary: Sendable {
                        inputs: model.inputs[i].map { $0 < 0 ? "input" : layers[$0].name })
         }
         isGraph = !model.isSequential
+        activations = model.storedActivationsPerSample
+        separateActivations = model.separateActivationsPerSample
         params = model.parameterCount
         flops = model.forwardFLOPs
     }
@@ -54,15 +59,22 @@ public struct ModelSummary: Sendable {
                          + inputs)
         }
         lines.append("total: \(grouped(params)) parameters, \(String(format: "%.3f", Double(flops) / 1e6)) MFLOP forward per sample")
+        // Training keeps activations and their gradients: 8 bytes per float.
+        var memory = String(format: "activations: %@ floats per sample (%.2f MB with gradients)", grouped(activations),
+                            Double(activations) * 8 / 1e6)
+        if separateActivations != activations {
+            memory += String(format: "; concatenations in place save %.2f MB", Double(separateActivations - activations) * 8 / 1e6)
+        }
+        lines.append(memory)
         return lines.joined(separator: "\n")
     }
 
-    /// `{"params": N, "flops": F, "input": [...], "layers": [...]}`.
+    /// `{"params": N, "flops": F, "input": [...], "layers": [...], "activations_per_sample": A}`.
     public var json: String {
-        struct Doc: Codable { let params: Int; let flops: Int; let input: [Int]; let layers: [Row] }
+        struct Doc: Codable { let params: Int; let flops: Int; let input: [Int]; let layers: [Row]; let activations_per_sample: Int }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try! encoder.encode(Doc(params: params, flops: flops, input: input, layers: rows))
+        let data = try! encoder.encode(Doc(params: params, flops: flops, input: input, layers: rows, activations_per_sample: activations))
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -64,6 +64,7 @@ public final class Network {
         deltas = (0..<n).map { gradients != nil && plan.owner[$0] == $0 ? FloatBuffer(count: maxBatch * layers[$0].outputShape.count) : nil }
         zeroBefore = plan.zeroBefore
         storedFloatsPerSample = (0..<n).filter { plan.owner[$0] == $0 }.reduce(0) { $0 + layers[$1].outputShape.count }
+        assert(storedFloatsPerSample == model.storedActivationsPerSample)
         for (i, layer) in layers.enumerated() {
             if plan.owner[i] != i, let strided = layer as? StridedOutputLayer { strided.outputSampleStride = plan.sampleStride[i] }
             if let reader = layer as? StridedInputLayer, let source = model.inputs[i].first, source >= 0 {
