@@ -82,6 +82,10 @@ func inPlaceConcatenation() throws {
     let total: Int = model.layers.reduce(0) { $0 + $1.outputShape.count }
     let inPlaceChannels = 2 + 2 + 6 + 2 + 2
     #expect(net.storedFloatsPerSample == total - inPlaceChannels * 9)
+    // Gradient buffers are shared between gradients never live at once: far
+    // fewer floats than the activations, and what the summary reports.
+    #expect(net.storedGradientFloatsPerSample < net.storedFloatsPerSample / 2)
+    #expect(net.storedGradientFloatsPerSample == model.storedGradientsPerSample)
 }
 
 /// Analytic parameter gradients of the mean loss over a shard against central

@@ -31,6 +31,10 @@ public final class Model {
         return layers.indices.filter { plan.owner[$0] == $0 }.reduce(0) { $0 + layers[$1].outputShape.count }
     }
 
+    /// Activation-gradient floats a training network stores per sample
+    /// (buffers shared between gradients that are never live at once).
+    public var storedGradientsPerSample: Int { StoragePlan(model: self).slotSizes.reduce(0, +) }
+
     /// The same if every layer kept its own output buffer.
     public var separateActivationsPerSample: Int { layers.reduce(0) { $0 + $1.outputShape.count } }
 

@@ -24,6 +24,8 @@ public struct ModelSummary: Sendable {
     /// Activation floats stored per sample (in-place concatenation), and
     /// what separate buffers for every layer would take.
     public let activations: Int, separateActivations: Int
+    /// Activation-gradient floats per sample a training network stores.
+    public let activationGradients: Int
 
     public init(model: Model) {
         input = model.inputShape.dimensions
@@ -37,6 +39,7 @@ public struct ModelSummary: Sendable {
         isGraph = !model.isSequential
         activations = model.storedActivationsPerSample
         separateActivations = model.separateActivationsPerSample
+        activationGradients = model.storedGradientsPerSample
         params = model.parameterCount
         flops = model.forwardFLOPs
     }
@@ -59,11 +62,10 @@ public struct ModelSummary: Sendable {
                          + inputs)
         }
         lines.append("total: \(grouped(params)) parameters, \(String(format: "%.3f", Double(flops) / 1e6)) MFLOP forward per sample")
-        // Training keeps activations and their gradients: 8 bytes per float.
-        var memory = String(format: "activations: %@ floats per sample (%.2f MB with gradients)", grouped(activations),
-                            Double(activations) * 8 / 1e6)
+        var memory = String(format: "memory per sample in training: activations %@ floats, their gradients %@ (shared buffers): %.2f MB",
+                            grouped(activations), grouped(activationGradients), Double(activations + activationGradients) * 4 / 1e6)
         if separateActivations != activations {
-            memory += String(format: "; concatenations in place save %.2f MB", Double(separateActivations - activations) * 8 / 1e6)
+            memory += String(format: "; in-place concatenation saves %.2f MB", Double(separateActivations - activations) * 4 / 1e6)
         }
         lines.append(memory)
         return lines.joined(separator: "\n")

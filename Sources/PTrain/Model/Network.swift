@@ -30,17 +30,22 @@ public final class Network {
     public let parameters: FloatBuffer
     /// The gradient arena; nil for an inference-only network.
     public let gradients: FloatBuffer?
-    /// Value and gradient buffers of the nodes that own storage (`owner[i] == i`).
+    /// Value buffers of the nodes that own storage (`owner[i] == i`).
     private let values: [FloatBuffer?]
-    private let deltas: [FloatBuffer?]
+    /// Gradient buffers, shared by owners whose gradients are never live at
+    /// once (`StoragePlan.gradientSlot`); empty for inference-only networks.
+    private let deltas: [FloatBuffer]
+    private let gradientSlot: [Int]
     /// Where node i lives: in node `owner[i]`'s buffers, `offset[i]` floats
     /// into each sample, samples `sampleStride[i]` floats apart.
     private let owner: [Int], offset: [Int], sampleStride: [Int]
     /// `zeroBefore[i]`: owners whose gradient buffer is zeroed before layer i's backward.
     private let zeroBefore: [[Int]]
-    /// Activation floats stored per sample (each gradient buffer holds as
-    /// many): the sum of the outputs of the nodes that own storage.
+    /// Activation floats stored per sample: the sum of the outputs of the
+    /// nodes that own storage.
     public let storedFloatsPerSample: Int
+    /// Activation-gradient floats stored per sample (shared buffers).
+    public var storedGradientFloatsPerSample: Int { deltas.reduce(0) { $0 + $1.count } / max(maxBatch, 1) }
     /// When set, forward and backward add each layer's wall time (seconds)
     /// here: `[2 * layers]`, forward times then backward times.
     public var profile: UnsafeMutablePointer<Double>?
@@ -61,7 +66,8 @@ public final class Network {
         let plan = StoragePlan(model: model)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride
         values = (0..<n).map { plan.owner[$0] == $0 ? FloatBuffer(count: maxBatch * layers[$0].outputShape.count) : nil }
-        deltas = (0..<n).map { gradients != nil && plan.owner[$0] == $0 ? FloatBuffer(count: maxBatch * layers[$0].outputShape.count) : nil }
+        deltas = gradients == nil ? [] : plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
+        gradientSlot = plan.gradientSlot
         zeroBefore = plan.zeroBefore
         storedFloatsPerSample = (0..<n).filter { plan.owner[$0] == $0 }.reduce(0) { $0 + layers[$1].outputShape.count }
         assert(storedFloatsPerSample == model.storedActivationsPerSample)
@@ -93,7 +99,7 @@ public final class Network {
 
     /// Node j's gradient; nil for the model input and in inference-only networks.
     private func gradientPointer(_ j: Int) -> UnsafeMutablePointer<Float>? {
-        j < 0 ? nil : deltas.isEmpty ? nil : deltas[owner[j]].map { $0.pointer + offset[j] }
+        j < 0 || deltas.isEmpty ? nil : deltas[gradientSlot[owner[j]]].pointer + offset[j]
     }
 
     /// The model's output for the last forward, `[batch, outputs]`.
@@ -130,7 +136,7 @@ public final class Network {
         for i in stride(from: n - 1, through: 0, by: -1) {
             let layer = model.layers[i]
             for r in zeroBefore[i] {
-                deltas[r]!.pointer.update(repeating: 0, count: batch * model.layers[r].outputShape.count)
+                deltas[gradientSlot[r]].pointer.update(repeating: 0, count: batch * model.layers[r].outputShape.count)
             }
             let source = model.inputs[i][0]
             let t0 = profile == nil ? 0 : clockSeconds()

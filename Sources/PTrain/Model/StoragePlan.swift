@@ -18,6 +18,13 @@ struct StoragePlan {
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
+    /// Gradient buffers are shared between owners whose gradients are never
+    /// live at once: owner r's gradient is live from the backward of its last
+    /// reader (the first write) down to the backward of its first member (the
+    /// last read). `gradientSlot[r]` is r's buffer (-1 for non-owners) and
+    /// `slotSizes[k]` the floats per sample buffer k must hold.
+    var gradientSlot: [Int]
+    var slotSizes: [Int]
 
     init(model: Model) {
         let layers = model.layers, n = layers.count
@@ -46,5 +53,35 @@ struct StoragePlan {
         var lastReader = [Int](repeating: -1, count: n)  // per owner
         for j in 0..<n { lastReader[owner[j]] = max(lastReader[owner[j]], readers[j].max() ?? -1) }
         for r in 0..<n where owner[r] == r && lastReader[r] >= 0 { zeroBefore[lastReader[r]].append(r) }
+
+        // Live intervals in layer indices, [first member, last reader] (the
+        // output, read by no layer, is live at its own backward: the loss seeds it).
+        let ownerOf = owner  // (closures below must not capture self before it is initialised)
+        var firstMember = Array(0..<n)
+        for j in 0..<n { firstMember[ownerOf[j]] = min(firstMember[ownerOf[j]], j) }
+        let owners = (0..<n).filter { ownerOf[$0] == $0 }
+        let live = Dictionary(uniqueKeysWithValues: owners.map { ($0, (lo: firstMember[$0], hi: max(lastReader[$0], $0))) })
+        // Greedy interval colouring in backward order (latest start first):
+        // a buffer is free for an owner once its occupant's interval ends above it.
+        var assigned = [Int](repeating: -1, count: n)
+        var sizes: [Int] = []
+        var freeBelow: [Int] = []  // per buffer: the occupant's lo (free for intervals with hi < lo)
+        for r in owners.sorted(by: { live[$0]!.hi > live[$1]!.hi || (live[$0]!.hi == live[$1]!.hi && $0 > $1) }) {
+            let interval = live[r]!, size = layers[r].outputShape.count
+            // Best fit among free buffers: the smallest one already large enough, else the largest.
+            let free = freeBelow.indices.filter { interval.hi < freeBelow[$0] }
+            let slot = free.filter { sizes[$0] >= size }.min { sizes[$0] < sizes[$1] } ?? free.max { sizes[$0] < sizes[$1] }
+            if let slot {
+                assigned[r] = slot
+                sizes[slot] = max(sizes[slot], size)
+                freeBelow[slot] = interval.lo
+            } else {
+                assigned[r] = sizes.count
+                sizes.append(size)
+                freeBelow.append(interval.lo)
+            }
+        }
+        gradientSlot = assigned
+        slotSizes = sizes
     }
 }
