@@ -3,44 +3,53 @@
 // sample can be a channel prefix of a wider tensor (DenseNet's shared
 // concatenation storage). Plane sums run in SIMD16 lanes and are added into
 // Double per channel, so the statistics of large batches keep full precision
-// and the summation order is fixed (deterministic).
+// and the summation order is fixed (deterministic). The statistics are split
+// from their use so that they can be summed across workers in between
+// (batch norm over the whole global batch).
 
 @inline(__always)
 private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
 @inline(__always)
 private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
 
-/// Per-channel mean and biased variance (two passes: mean, then the mean
-/// squared deviation) of `x [batch, C, S]`. Writes `mean[C]`, `variance[C]`.
-public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
-                           mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>) {
-    let count = Double(batch * spatial)
+/// Per channel, `sums[c] = sum(x)` over the batch and plane, or with
+/// `center`, `sum((x - center[c])^2)`.
+public func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
+                        center: UnsafePointer<Float>?, into sums: UnsafeMutablePointer<Double>) {
     for c in 0..<channels {
         var total = 0.0
+        let m = center?[c] ?? 0, vm = SIMD16<Float>(repeating: m)
         for n in 0..<batch {
             let p = x + n * sampleStride + c * spatial
             var acc = SIMD16<Float>(repeating: 0)
             var i = 0
-            while i + 16 <= spatial { acc += load(p + i); i += 16 }
-            var s = acc.sum()
-            while i < spatial { s += p[i]; i += 1 }
+            var s: Float = 0
+            if center == nil {
+                while i + 16 <= spatial { acc += load(p + i); i += 16 }
+                s = acc.sum()
+                while i < spatial { s += p[i]; i += 1 }
+            } else {
+                while i + 16 <= spatial { let d = load(p + i) - vm; acc.addProduct(d, d); i += 16 }
+                s = acc.sum()
+                while i < spatial { let d = p[i] - m; s += d * d; i += 1 }
+            }
             total += Double(s)
         }
-        let m = Float(total / count)
-        var squares = 0.0
-        let vm = SIMD16<Float>(repeating: m)
-        for n in 0..<batch {
-            let p = x + n * sampleStride + c * spatial
-            var acc = SIMD16<Float>(repeating: 0)
-            var i = 0
-            while i + 16 <= spatial { let d = load(p + i) - vm; acc.addProduct(d, d); i += 16 }
-            var s = acc.sum()
-            while i < spatial { let d = p[i] - m; s += d * d; i += 1 }
-            squares += Double(s)
-        }
-        mean[c] = m
-        variance[c] = Float(squares / count)
+        sums[c] = total
     }
+}
+
+/// Per-channel mean and biased variance (two passes: mean, then the mean
+/// squared deviation) of `x [batch, C, S]`. Writes `mean[C]`, `variance[C]`;
+/// `scratch` holds C doubles.
+public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
+                           mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
+                           scratch: UnsafeMutablePointer<Double>) {
+    let count = Double(batch * spatial)
+    channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: nil, into: scratch)
+    for c in 0..<channels { mean[c] = Float(scratch[c] / count) }
+    channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: mean, into: scratch)
+    for c in 0..<channels { variance[c] = Float(scratch[c] / count) }
 }
 
 /// `y = x * scale[c] + shift[c]` per channel (the folded normalisation and
@@ -60,20 +69,14 @@ public func channelAffine(_ x: UnsafePointer<Float>, sampleStride: Int, _ y: Uns
     }
 }
 
-/// Backward of training-mode batch norm, `y = gamma * (x - mean) * invStd + beta`
-/// with the shard's own statistics. Accumulates `dGamma[c] += sum(dy * xhat)`,
-/// `dBeta[c] += sum(dy)` and, when `dx` is given (same stride as `x`),
-/// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` with
-/// `M = batch * S`.
-public func batchNormBackward(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
-                              _ dx: UnsafeMutablePointer<Float>?, batch: Int, channels: Int, spatial: Int,
-                              mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                              dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>) {
-    let count = Float(batch * spatial)
+/// The sums batch norm's backward needs, per channel: `sums[c] = sum(dy)`,
+/// `sums[C + c] = sum(dy * (x - mean[c]))`. (`dy` is dense `[batch, C, S]`.)
+public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
+                                  batch: Int, channels: Int, spatial: Int, mean: UnsafePointer<Float>,
+                                  into sums: UnsafeMutablePointer<Double>) {
     for c in 0..<channels {
-        let m = mean[c], r = invStd[c]
-        let vm = SIMD16<Float>(repeating: m)
-        var sumDy = 0.0, sumDyXc = 0.0  // sum(dy), sum(dy * (x - mean))
+        let m = mean[c], vm = SIMD16<Float>(repeating: m)
+        var sumDy = 0.0, sumDyXc = 0.0
         for n in 0..<batch {
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
             var a1 = SIMD16<Float>(repeating: 0), a2 = SIMD16<Float>(repeating: 0)
@@ -88,14 +91,25 @@ public func batchNormBackward(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy
             while i < spatial { s1 += g[i]; s2 += g[i] * (p[i] - m); i += 1 }
             sumDy += Double(s1); sumDyXc += Double(s2)
         }
-        let sumDyXhat = Float(sumDyXc) * r
-        dGamma[c] += sumDyXhat
-        dBeta[c] += Float(sumDy)
-        guard let dx else { continue }
+        sums[c] = sumDy
+        sums[channels + c] = sumDyXc
+    }
+}
+
+/// Input gradient of training-mode batch norm, `y = gamma * (x - mean) * invStd + beta`,
+/// from the sums of `batchNormGradientSums` over `count` values per channel:
+/// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` (same stride as `x`).
+public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
+                                   _ dx: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
+                                   mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                                   sums: UnsafePointer<Double>, count: Double) {
+    for c in 0..<channels {
+        let m = mean[c], r = invStd[c], vm = SIMD16<Float>(repeating: m)
+        let sumDyXhat = Float(sums[channels + c]) * r
         // dx = k * dy + k2 * (x - mean) + k3
         let k = gamma[c] * r
-        let k2 = -k * r * sumDyXhat / count
-        let k3 = -k * Float(sumDy) / count
+        let k2 = -k * r * sumDyXhat / Float(count)
+        let k3 = -k * Float(sums[c] / count)
         let vk = SIMD16<Float>(repeating: k), vk2 = SIMD16<Float>(repeating: k2), vk3 = SIMD16<Float>(repeating: k3)
         for n in 0..<batch {
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial

@@ -116,6 +116,13 @@ public final class DataParallelEngine {
         plan = ShardPlan(batch: config.train.batch, shardSize: config.runtime.shard, workers: workers,
                          dynamic: config.runtime.syncEvery == 1 && config.runtime.schedule == "dynamic")
         if let problem = plan.problem { throw RunError("runtime: \(problem)") }
+        let globalStatistics = config.runtime.batchNormStatistics == "global"
+        if globalStatistics && (config.runtime.syncEvery > 1 || config.runtime.schedule != "static" || plan.shards != workers) {
+            throw RunError("runtime.batchnorm: global exchanges statistics between the workers of each step, so it needs synchronous SGD "
+                           + "(sync.every 1), schedule: static and one shard per worker (shard = batch / workers = "
+                           + "\(config.train.batch / workers)); this run has sync.every \(config.runtime.syncEvery), schedule "
+                           + "\(config.runtime.schedule) and \(plan.shards) shards for \(workers) workers")
+        }
         model = try config.model.build(classes: train.classes)
         optimizerStep = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout)
         let count = model.layout.totalCount
@@ -155,6 +162,14 @@ public final class DataParallelEngine {
         // The pool may fail (pinning) and cleans up after itself; the pipeline
         // thread starts only once nothing else can fail.
         pool = try WorkerPool(count: workers, setUp: placement)
+        if globalStatistics {
+            let channels = replicas[0].network.model.layers.compactMap { ($0 as? BatchNorm)?.inputShape.channels }.max() ?? 0
+            let exchange = StatisticsExchange(workers: workers, capacity: 2 * channels + 1, barrier: pool.barrier)
+            for (w, r) in replicas.enumerated() {
+                r.network.context.statistics = exchange
+                r.network.context.worker = w
+            }
+        }
         pipeline = BatchPipeline(set: train, batch: config.train.batch, seed: config.seed)
         pool.setJob { [unowned self] w in self.work(w) }
     }

@@ -1,3 +1,4 @@
+import PTrain
 import Foundation
 import Synchronization
 
@@ -61,4 +62,9 @@ public final class HybridBarrier: @unchecked Sendable {
         while generation.load(ordering: .acquiring) == gen { condition.wait() }
         condition.unlock()
     }
+}
+
+extension HybridBarrier: WorkerBarrier {
+    /// The step's workers meet mid-step (batch norm's global statistics).
+    public func pass() { wait() }
 }

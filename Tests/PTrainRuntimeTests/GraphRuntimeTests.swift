@@ -137,3 +137,30 @@ func compareRuns() throws {
         try RunComparison(directories: [root.appendingPathComponent("none")])
     }
 }
+
+@Test("runtime.batchnorm: global normalises over the whole global batch (2 workers = 1 shard of the whole batch), per-shard does not")
+func globalBatchNormStatistics() throws {
+    func weights(_ overrides: [String], workers: Int) throws -> [Float] {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, result) = try train(tinyResidualConfig, overrides: overrides + ["train.steps=3"], workers: workers, in: dir)
+        #expect(result.steps == 3)
+        return trainer.parameters.array
+    }
+    let whole = try weights(["runtime.shard=16"], workers: 1)
+    let global = try weights(["runtime.shard=8", "runtime.batchnorm=global", "runtime.schedule=static"], workers: 2)
+    let perShard = try weights(["runtime.shard=8", "runtime.schedule=static"], workers: 2)
+    func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? 0 }
+    // Same statistics, summed in another order: equal up to rounding.
+    #expect(maxDifference(whole, global) < 1e-4)
+    #expect(maxDifference(whole, perShard) > 100 * max(maxDifference(whole, global), 1e-7))
+}
+
+@Test("runtime.batchnorm: global refuses schedules where a worker runs several shards")
+func globalBatchNormNeedsOneShardPerWorker() throws {
+    let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["runtime.batchnorm=global"])
+    let data = try DataSources.load(config.data, model: config.model)
+    #expect(throws: RunError("runtime.batchnorm: global exchanges statistics between the workers of each step, so it needs synchronous SGD (sync.every 1), schedule: static and one shard per worker (shard = batch / workers = 8); this run has sync.every 1, schedule dynamic and 8 shards for 2 workers")) {
+        _ = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2)
+    }
+}

@@ -119,6 +119,10 @@ public struct RuntimeConfig: Sendable {
     /// worker w always takes the same block of shards (less memory). Both sum
     /// in the same tree, so they give the same bits.
     public var schedule: String
+    /// Batch norm statistics: `shard` (each shard's own: identical results for
+    /// any worker count) or `global` (the whole global batch, exchanged between
+    /// workers at every batch-norm layer; needs one shard per worker).
+    public var batchNormStatistics: String = "shard"
 }
 
 /// A whole run, strictly decoded from YAML (+ `--set` overrides).
@@ -300,6 +304,7 @@ public struct RunConfig {
         if batch % shard != 0 {
             throw (shardValue ?? r.value).error("the global batch \(batch) must be a multiple of the shard size \(shard)")
         }
+        let batchNormStatistics = try r.string("batchnorm", default: "shard", oneOf: ["shard", "global"])
         let sync = try r.mapping("sync")
         let syncEvery = try sync.int("every", default: 1, 1...1_000_000)
         let averageMomentum = try sync.string("momentum", default: "average", oneOf: ["average", "local"]) == "average"
@@ -316,7 +321,8 @@ public struct RunConfig {
         let resolved = (try? Yams.serialize(node: top.resolvedNode)) ?? ""
         return RunConfig(name: name, seed: seed, data: data, model: model, train: train,
                          runtime: RuntimeConfig(workers: workers, bind: bind, shard: shard, syncEvery: syncEvery,
-                                                 averageMomentum: averageMomentum, schedule: shardSchedule),
+                                                 averageMomentum: averageMomentum, schedule: shardSchedule,
+                                                 batchNormStatistics: batchNormStatistics),
                          checkpoint: checkpoint,
                          resolvedYAML: resolved, file: file,
                          resolvedModelYAML: (try? Yams.serialize(node: mm.resolvedNode)) ?? "")

@@ -7,7 +7,10 @@ import PTrainKernels
 /// (per-shard statistics: the shard count is fixed by the config, so results
 /// are identical for any worker count) and reports the shard's mean and
 /// unbiased variance through the running-statistic gradient slots (see
-/// `ParameterSpec`). Inference mode uses `running_mean` / `running_var`.
+/// `ParameterSpec`). With a `StatisticsExchange` in the step context, it
+/// normalises with the statistics of the whole global batch instead (every
+/// worker's shard; `runtime.batchnorm: global`). Inference mode uses
+/// `running_mean` / `running_var`.
 /// Tensor names and layouts are PyTorch's `BatchNorm2d` state_dict
 /// (`num_batches_tracked` is not kept: the momentum is fixed).
 public final class BatchNorm: StridedInputLayer {
@@ -26,6 +29,11 @@ public final class BatchNorm: StridedInputLayer {
     /// folded affine `scale`/`shift` applied in forward.
     private var mean: FloatBuffer!, invStd: FloatBuffer!, variance: FloatBuffer!
     private var scale: FloatBuffer!, shift: FloatBuffer!
+    /// `[2C + 1]` doubles: per-channel sums (and the value count) to reduce.
+    private var sums: UnsafeMutablePointer<Double>?
+    /// Values per channel the last training forward normalised over (the
+    /// shard's, or the global batch's).
+    private var statisticsCount = 0.0
     private var gamma: UnsafeMutablePointer<Float>!, beta: UnsafeMutablePointer<Float>!
     private var runningMean: UnsafeMutablePointer<Float>!, runningVar: UnsafeMutablePointer<Float>!
     private var dGamma: UnsafeMutablePointer<Float>!, dBeta: UnsafeMutablePointer<Float>!
@@ -54,7 +62,11 @@ public final class BatchNorm: StridedInputLayer {
         guard mean == nil else { return }
         mean = FloatBuffer(count: channels); invStd = FloatBuffer(count: channels); variance = FloatBuffer(count: channels)
         scale = FloatBuffer(count: channels); shift = FloatBuffer(count: channels)
+        sums = .allocate(capacity: 2 * channels + 1)
+        sums!.initialize(repeating: 0, count: 2 * channels + 1)
     }
+
+    deinit { sums?.deallocate() }
 
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
         gamma = parameters[0]; beta = parameters[1]; runningMean = parameters[2]; runningVar = parameters[3]
@@ -63,9 +75,21 @@ public final class BatchNorm: StridedInputLayer {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let m = mean.pointer, v = variance.pointer, r = invStd.pointer
-        if context.training {
+        if context.training, let exchange = context.statistics {
+            // Two exchanges: the global mean, then squared deviations from it.
+            let s = sums!
+            channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: inputSampleStride, center: nil, into: s)
+            s[channels] = Double(batch * spatial)
+            exchange.allReduce(worker: context.worker, round: &context.exchangeRound, s, count: channels + 1)
+            statisticsCount = s[channels]
+            for c in 0..<channels { m[c] = Float(s[c] / statisticsCount) }
+            channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: inputSampleStride, center: m, into: s)
+            exchange.allReduce(worker: context.worker, round: &context.exchangeRound, s, count: channels)
+            for c in 0..<channels { v[c] = Float(s[c] / statisticsCount) }
+        } else if context.training {
             channelMoments(x, batch: batch, channels: channels, spatial: spatial, sampleStride: inputSampleStride,
-                           mean: m, variance: v)
+                           mean: m, variance: v, scratch: sums!)
+            statisticsCount = Double(batch * spatial)
         } else {
             m.update(from: runningMean, count: channels)
             v.update(from: runningVar, count: channels)
@@ -82,13 +106,27 @@ public final class BatchNorm: StridedInputLayer {
     /// Backward of the training-mode forward (the only mode that runs backward).
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
-        batchNormBackward(x, sampleStride: inputSampleStride, dy, dx, batch: batch, channels: channels, spatial: spatial,
-                          mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, dGamma: dGamma, dBeta: dBeta)
+        let s = sums!
+        batchNormGradientSums(x, sampleStride: inputSampleStride, dy, batch: batch, channels: channels, spatial: spatial,
+                              mean: mean.pointer, into: s)
+        // Parameter gradients from this shard only: the runtime sums shards.
+        for c in 0..<channels {
+            dGamma[c] += Float(s[channels + c]) * invStd.pointer[c]
+            dBeta[c] += Float(s[c])
+        }
+        // The input gradient needs the sums over every sample normalised together.
+        if let exchange = context.statistics {
+            exchange.allReduce(worker: context.worker, round: &context.exchangeRound, s, count: 2 * channels)
+        }
+        if let dx {
+            batchNormInputGradient(x, sampleStride: inputSampleStride, dy, dx, batch: batch, channels: channels, spatial: spatial,
+                                   mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, sums: s, count: statisticsCount)
+        }
         // This shard's share of the global batch's statistics (PyTorch keeps
         // the unbiased variance in running_var).
-        let count = batch * spatial
+        let count = statisticsCount
         let weight = context.gradScale * Float(batch)
-        let unbiased = count > 1 ? Float(count) / Float(count - 1) : 1
+        let unbiased = count > 1 ? Float(count / (count - 1)) : 1
         for c in 0..<channels {
             meanSlot[c] += weight * mean.pointer[c]
             varSlot[c] += weight * unbiased * variance.pointer[c]

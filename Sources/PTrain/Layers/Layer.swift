@@ -52,6 +52,12 @@ public final class StepContext: @unchecked Sendable {
     /// (1 / the global batch under synchronous SGD); layers with running
     /// statistics weight their shard's statistics by `gradScale * batch`.
     public var gradScale: Float = 0
+    /// Set when batch norm uses the statistics of the whole global batch:
+    /// the exchange shared by the step's workers, this replica's worker index
+    /// and its count of exchanges so far.
+    public var statistics: StatisticsExchange?
+    public var worker = 0
+    public var exchangeRound = 0
 
     public init(seed: UInt64, maxBatch: Int) {
         self.seed = seed
