@@ -87,12 +87,12 @@ func graphNoAllocationInSteps() throws {
 }
 
 @Test("deeper architectures have their published parameter counts", arguments: [
-    ("resnet20.yaml", 269_722), ("resnet32.yaml", 464_154), ("resnet44.yaml", 658_586), ("resnet56.yaml", 853_018),
+    ("resnet20.yaml", 269_722), ("resnet20-projection.yaml", 272_474), ("resnet32.yaml", 464_154), ("resnet44.yaml", 658_586), ("resnet56.yaml", 853_018),
     ("plain20.yaml", 269_722), ("plain56.yaml", 853_018), ("bench/resnet20.yaml", 269_722),
     ("densenet-bc-100.yaml", 769_162), ("inception-cifar.yaml", 564_402), ("conv1d-mnist.yaml", 166_218), ("local2d-mnist.yaml", 357_546),
 ])
 func deepParameterCounts(_ c: (file: String, params: Int)) throws {
-    // ResNet (option A): 16*27 + 16*2 stem, per block 2*(9*C_in*C + 2C), fc 64*10+10; the 6n+2 family
+    // Projection shortcuts add 32*16 + 64 and 64*32 + 128. ResNet (option A): 16*27 + 16*2 stem, per block 2*(9*C_in*C + 2C), fc 64*10+10; the 6n+2 family
     // grows by 194,432 per extra block in each stage. DenseNet-BC-100 (k=12): 769,162, as torchvision-style
     // ports report. The others are checked by their layer tables (`ptrain summary`).
     let config = try RunConfig.load(file: packageRoot.appendingPathComponent("configs/\(c.file)").path)
