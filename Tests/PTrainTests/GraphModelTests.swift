@@ -85,7 +85,27 @@ func inPlaceConcatenation() throws {
     // Gradient buffers are shared between gradients never live at once: far
     // fewer floats than the activations, and what the summary reports.
     #expect(net.storedGradientFloatsPerSample < net.storedFloatsPerSample / 2)
-    #expect(net.storedGradientFloatsPerSample == model.storedGradientsPerSample)
+    #expect(net.storedGradientFloatsPerSample == model.sharedBuffersPerSample)
+    // An inference-only network shares its value buffers the same way.
+    let inference = Network(model: model, maxBatch: 2, parameters: FloatBuffer(count: model.layout.totalCount), gradients: nil, seed: 1)
+    #expect(inference.storedFloatsPerSample == model.sharedBuffersPerSample)
+}
+
+@Test("an inference-only network (shared value buffers) computes what a training network computes")
+func inferenceMatchesTraining() throws {
+    let model = try RunConfig.parse(yaml: graphConfig(graphModel), file: "g.yaml").model.build(classes: 3)
+    let params = FloatBuffer(count: model.layout.totalCount)
+    model.layout.initialize(params, seed: 5)
+    let training = Network(model: model, maxBatch: 4, parameters: params, gradients: FloatBuffer(count: model.layout.totalCount), seed: 1)
+    let other = try RunConfig.parse(yaml: graphConfig(graphModel), file: "g.yaml").model.build(classes: 3)
+    let inference = Network(model: other, maxBatch: 4, parameters: params, gradients: nil, seed: 1)
+    let x = testValues(4 * model.inputShape.count, seed: 3)
+    for net in [training, inference] {
+        net.input.pointer.update(from: x, count: x.count)
+        net.forward(batch: 4, training: false)
+    }
+    let a = Array(UnsafeBufferPointer(start: training.output, count: 12)), b = Array(UnsafeBufferPointer(start: inference.output, count: 12))
+    #expect(a == b)
 }
 
 /// Analytic parameter gradients of the mean loss over a shard against central

@@ -32,8 +32,10 @@ public final class Model {
     }
 
     /// Activation-gradient floats a training network stores per sample
-    /// (buffers shared between gradients that are never live at once).
-    public var storedGradientsPerSample: Int { StoragePlan(model: self).slotSizes.reduce(0, +) }
+    /// (buffers shared between gradients that are never live at once); also
+    /// the activation floats of an inference-only network (values shared the
+    /// same way).
+    public var sharedBuffersPerSample: Int { StoragePlan(model: self).slotSizes.reduce(0, +) }
 
     /// The same if every layer kept its own output buffer.
     public var separateActivationsPerSample: Int { layers.reduce(0) { $0 + $1.outputShape.count } }

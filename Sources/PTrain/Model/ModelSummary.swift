@@ -24,7 +24,8 @@ public struct ModelSummary: Sendable {
     /// Activation floats stored per sample (in-place concatenation), and
     /// what separate buffers for every layer would take.
     public let activations: Int, separateActivations: Int
-    /// Activation-gradient floats per sample a training network stores.
+    /// Activation-gradient floats per sample a training network stores (and
+    /// the activations of an inference-only network).
     public let activationGradients: Int
 
     public init(model: Model) {
@@ -39,7 +40,7 @@ public struct ModelSummary: Sendable {
         isGraph = !model.isSequential
         activations = model.storedActivationsPerSample
         separateActivations = model.separateActivationsPerSample
-        activationGradients = model.storedGradientsPerSample
+        activationGradients = model.sharedBuffersPerSample
         params = model.parameterCount
         flops = model.forwardFLOPs
     }
@@ -62,8 +63,9 @@ public struct ModelSummary: Sendable {
                          + inputs)
         }
         lines.append("total: \(grouped(params)) parameters, \(String(format: "%.3f", Double(flops) / 1e6)) MFLOP forward per sample")
-        var memory = String(format: "memory per sample in training: activations %@ floats, their gradients %@ (shared buffers): %.2f MB",
-                            grouped(activations), grouped(activationGradients), Double(activations + activationGradients) * 4 / 1e6)
+        var memory = String(format: "memory per sample: training %.2f MB (activations %@ floats, their gradients %@ in shared buffers), inference %.2f MB",
+                            Double(activations + activationGradients) * 4 / 1e6, grouped(activations), grouped(activationGradients),
+                            Double(activationGradients) * 4 / 1e6)
         if separateActivations != activations {
             memory += String(format: "; in-place concatenation saves %.2f MB", Double(separateActivations - activations) * 4 / 1e6)
         }

@@ -30,10 +30,13 @@ public final class Network {
     public let parameters: FloatBuffer
     /// The gradient arena; nil for an inference-only network.
     public let gradients: FloatBuffer?
-    /// Value buffers of the nodes that own storage (`owner[i] == i`).
-    private let values: [FloatBuffer?]
+    /// Value buffers: one per owner (`owner[i] == i`) in a training network,
+    /// which keeps every activation for backward; shared by owners never live
+    /// at once in an inference-only network. `valueSlot[r]` is owner r's.
+    private let values: [FloatBuffer]
+    private let valueSlot: [Int]
     /// Gradient buffers, shared by owners whose gradients are never live at
-    /// once (`StoragePlan.gradientSlot`); empty for inference-only networks.
+    /// once (`StoragePlan.sharedSlot`); empty for inference-only networks.
     private let deltas: [FloatBuffer]
     private let gradientSlot: [Int]
     /// Where node i lives: in node `owner[i]`'s buffers, `offset[i]` floats
@@ -41,8 +44,8 @@ public final class Network {
     private let owner: [Int], offset: [Int], sampleStride: [Int]
     /// `zeroBefore[i]`: owners whose gradient buffer is zeroed before layer i's backward.
     private let zeroBefore: [[Int]]
-    /// Activation floats stored per sample: the sum of the outputs of the
-    /// nodes that own storage.
+    /// Activation floats stored per sample: the outputs of the nodes that own
+    /// storage (training), or the shared buffers (inference-only).
     public let storedFloatsPerSample: Int
     /// Activation-gradient floats stored per sample (shared buffers).
     public var storedGradientFloatsPerSample: Int { deltas.reduce(0) { $0 + $1.count } / max(maxBatch, 1) }
@@ -65,12 +68,20 @@ public final class Network {
         let layers = model.layers, n = layers.count
         let plan = StoragePlan(model: model)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride
-        values = (0..<n).map { plan.owner[$0] == $0 ? FloatBuffer(count: maxBatch * layers[$0].outputShape.count) : nil }
+        if gradients == nil {
+            values = plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
+            valueSlot = plan.sharedSlot
+        } else {
+            let owners = (0..<n).filter { plan.owner[$0] == $0 }
+            values = owners.map { FloatBuffer(count: maxBatch * layers[$0].outputShape.count) }
+            var slot = [Int](repeating: -1, count: n)
+            for (k, r) in owners.enumerated() { slot[r] = k }
+            valueSlot = slot
+        }
         deltas = gradients == nil ? [] : plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
-        gradientSlot = plan.gradientSlot
+        gradientSlot = plan.sharedSlot
         zeroBefore = plan.zeroBefore
-        storedFloatsPerSample = (0..<n).filter { plan.owner[$0] == $0 }.reduce(0) { $0 + layers[$1].outputShape.count }
-        assert(storedFloatsPerSample == model.storedActivationsPerSample)
+        storedFloatsPerSample = values.reduce(0) { $0 + $1.count } / max(maxBatch, 1)
         for (i, layer) in layers.enumerated() {
             if plan.owner[i] != i, let strided = layer as? StridedOutputLayer { strided.outputSampleStride = plan.sampleStride[i] }
             if let reader = layer as? StridedInputLayer, let source = model.inputs[i].first, source >= 0 {
@@ -94,7 +105,7 @@ public final class Network {
 
     /// Node j's values (j = -1: the model input).
     private func valuePointer(_ j: Int) -> UnsafeMutablePointer<Float> {
-        j < 0 ? input.pointer : values[owner[j]]!.pointer + offset[j]
+        j < 0 ? input.pointer : values[valueSlot[owner[j]]].pointer + offset[j]
     }
 
     /// Node j's gradient; nil for the model input and in inference-only networks.

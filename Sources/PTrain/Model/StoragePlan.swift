@@ -18,12 +18,16 @@ struct StoragePlan {
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
-    /// Gradient buffers are shared between owners whose gradients are never
-    /// live at once: owner r's gradient is live from the backward of its last
-    /// reader (the first write) down to the backward of its first member (the
-    /// last read). `gradientSlot[r]` is r's buffer (-1 for non-owners) and
-    /// `slotSizes[k]` the floats per sample buffer k must hold.
-    var gradientSlot: [Int]
+    /// Buffers shared between owners that are never live at once. Owner r is
+    /// live over the layers [its first member, its last reader]:
+    /// - its gradient, from the backward of its last reader (the first write)
+    ///   down to the backward of its first member (the last read);
+    /// - in an inference-only network, its values, from the forward of its
+    ///   first member (the first write) to the forward of its last reader.
+    /// The intervals are the same, so one colouring serves both.
+    /// `sharedSlot[r]` is r's buffer (-1 for non-owners) and `slotSizes[k]`
+    /// the floats per sample buffer k must hold.
+    var sharedSlot: [Int]
     var slotSizes: [Int]
 
     init(model: Model) {
@@ -61,8 +65,8 @@ struct StoragePlan {
         for j in 0..<n { firstMember[ownerOf[j]] = min(firstMember[ownerOf[j]], j) }
         let owners = (0..<n).filter { ownerOf[$0] == $0 }
         let live = Dictionary(uniqueKeysWithValues: owners.map { ($0, (lo: firstMember[$0], hi: max(lastReader[$0], $0))) })
-        // Greedy interval colouring in backward order (latest start first):
-        // a buffer is free for an owner once its occupant's interval ends above it.
+        // Greedy interval colouring from the highest layer down: a buffer is
+        // free for an owner once its occupant's interval lies wholly above it.
         var assigned = [Int](repeating: -1, count: n)
         var sizes: [Int] = []
         var freeBelow: [Int] = []  // per buffer: the occupant's lo (free for intervals with hi < lo)
@@ -81,7 +85,7 @@ struct StoragePlan {
                 freeBelow.append(interval.lo)
             }
         }
-        gradientSlot = assigned
+        sharedSlot = assigned
         slotSizes = sizes
     }
 }
