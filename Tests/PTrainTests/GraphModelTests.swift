@@ -179,6 +179,8 @@ func graphNetworkGradients() throws {
      "t.yaml:8:28: model.blocks.b.layers[0].filters: expected an integer in [1, 1048576], found 'many'"),
     ("  blocks:\n    b: {layers: [{block: b}]}\n  layers:\n    - {block: b}\n    - {type: dense, units: 3}",
      "t.yaml:6:26: model.blocks.b.layers[0].block: block 'b' uses itself (b -> b)"),
+    ("  blocks:\n    r: {layers: [{type: relu}]}\n    b: {layers: [{block: r, repeat: 1000}]}\n  layers:\n    - {block: b, repeat: 1000}\n    - {type: dense, units: 3}",
+     "t.yaml:6:18: model.blocks.r.layers[0]: the model expands to more than 100000 layers (check the repeat counts)"),
     ("  blocks:\n    b: {params: {c: 9}, layers: [{type: conv2d, filters: 2, kernel: $c}]}\n  layers:\n    - {name: s, block: b}\n    - {type: dense, units: 3}",
      "t.yaml:6:34: model.blocks.b.layers[0]: s.0 (conv2d) kernel 9x9 does not fit the input 2x6x6 padded by 0x0 (6x6)"),
 ])

@@ -23,6 +23,12 @@ public final class ConfigMapping {
         }
     }
 
+    /// The top-level mapping of a YAML document (for files other than run
+    /// configs, such as search files), with the same located errors.
+    public static func document(yaml text: String, file: String) throws -> ConfigMapping {
+        try ConfigMapping(ConfigValue(node: try RunConfig.compose(text, file: file), path: "", file: file))
+    }
+
     /// An empty mapping standing for an absent section, located at its parent.
     init(absent key: String, in parent: ConfigMapping) {
         value = ConfigValue(node: Node([(Node, Node)]()), path: parent.childPath(key), file: parent.value.file)

@@ -9,6 +9,9 @@ struct GraphExpander {
 
     /// Blocks may use blocks; deeper nesting than this is surely a mistake.
     static let maxDepth = 16
+    /// Repeats multiply through nesting; a model this large is a typo, and
+    /// must be reported rather than expanded until memory runs out.
+    static let maxLayers = 100_000
 
     init(blocks: [String: BlockDefinition], removed: Set<String>) {
         self.blocks = blocks
@@ -48,6 +51,9 @@ struct GraphExpander {
                     previous = sources[0]
                 } else {
                     guard fullNames.insert(full).inserted else { throw lm.value.error("duplicate layer name '\(full)'") }
+                    guard entries.count < Self.maxLayers else {
+                        throw lm.value.error("the model expands to more than \(Self.maxLayers) layers (check the repeat counts)")
+                    }
                     entries.append(ModelSpec.LayerEntry(name: full, type: type, origin: lm.value, factory: factory,
                                                         inputs: sources, expanded: !stack.isEmpty))
                     previous = entries.count - 1
@@ -68,8 +74,11 @@ struct GraphExpander {
         guard let block = blocks[blockName] else {
             throw blockValue.error("no block named '\(blockName)' (model.blocks defines: \(blocks.keys.sorted().joined(separator: ", ")))")
         }
-        guard !stack.contains(blockName), stack.count < Self.maxDepth else {
+        guard !stack.contains(blockName) else {
             throw blockValue.error("block '\(blockName)' uses itself (\((stack + [blockName]).joined(separator: " -> ")))")
+        }
+        guard stack.count < Self.maxDepth else {
+            throw blockValue.error("blocks nest deeper than \(Self.maxDepth) (\((stack + [blockName]).joined(separator: " -> ")))")
         }
         let repeats = try lm.int("repeat", default: 1, 1...100_000)
         let start = try lm.int("start", default: 0, 0...1_000_000)
