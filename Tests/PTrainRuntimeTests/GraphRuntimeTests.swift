@@ -164,3 +164,22 @@ func globalBatchNormNeedsOneShardPerWorker() throws {
         _ = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2)
     }
 }
+
+@Test("a graph model with batch norm resumes exactly: its running statistics are checkpointed with the weights")
+func graphResumeIsExact() throws {
+    let whole = temporaryDirectory(), part = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: whole); try? FileManager.default.removeItem(at: part) }
+    let (reference, _) = try train(tinyResidualConfig, overrides: ["train.epochs=3"], workers: 2, in: whole)
+    // One epoch, then resume from its checkpoint to three, on another worker count.
+    _ = try train(tinyResidualConfig, overrides: ["train.epochs=1"], workers: 1, in: part)
+    let steps = try FileManager.default.contentsOfDirectory(atPath: part.appendingPathComponent("checkpoints").path)
+        .filter { $0.hasPrefix("step-") }.sorted()
+    let checkpoint = try Checkpoint.read(part.appendingPathComponent("checkpoints").appendingPathComponent(steps.last!))
+    let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=3"])
+    let data = try DataSources.load(config.data, model: config.model)
+    let resumed = try Trainer(config: config, directory: try RunDirectory.existing(part), train: data.train, test: data.test,
+                              workers: 2, resume: checkpoint)
+    _ = try resumed.run()
+    let a = reference.parameters.array, b = resumed.parameters.array
+    #expect(a.indices.first { a[$0] != b[$0] } == nil)
+}
