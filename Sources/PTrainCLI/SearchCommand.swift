@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PTrain
+import PTrainRuntime
+import PTrainTopology
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search hyper-parameters or architectures: grid, random, Hyperband or successive halving over config keys.")
+
+    @Argument(help: "The search file (see configs/search/).")
+    var file: String
+
+    @Option(help: "Search directory (default runs/search-NAME). Running the same search into it again resumes it.")
+    var out: String?
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try SearchSpec.load(file: file)
+            let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+            let dir = URL(fileURLWithPath: out ?? "runs/search-\(name)")
+            let topology: CPUTopology
+            do { topology = try CPUTopology() } catch let e as TopologyError { throw RunError(e.description) }
+            let runner = try SearchRunner(spec: spec, out: dir, topology: topology, say: { say($0) })
+            if !runner.results.isEmpty { say("resuming \(dir.path): \(runner.results.count) trainings recorded") }
+            _ = try runner.run()
+            if let best = runner.best {
+                let values = zip(spec.space.keys, best.values).map { "\($0)=\($1)" }.joined(separator: " ")
+                say("best: trial \(best.trial), \(spec.metric) \(best.metric!) after \(best.epochs) epochs: \(values)")
+                say("results: \(dir.path)/results.csv, chart.svg, best.yaml")
+            }
+        }
+    }
+}

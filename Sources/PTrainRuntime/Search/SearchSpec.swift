@@ -1,0 +1,77 @@
+import Foundation
+import PTrain
+
+/// A search file (`ptrain search SEARCH.yaml`):
+///
+///     base: lenet5-mnist.yaml          # run config, relative to this file
+///     metric: test_top1                # test_top1 (maximised) or test_loss (minimised)
+///     method: {type: random, trials: 12, epochs: 3, seed: 1}
+///     #   grid: {type: grid, epochs: E}
+///     #   hyperband: {type: hyperband, max_epochs: 27, eta: 3, seed: 1}
+///     #   successive halving: {type: successive_halving, trials: 27, min_epochs: 1, eta: 3, seed: 1}
+///     resources: {cores_per_trial: 1}  # or all: one trial at a time on every core
+///     set: [train.log_every=0]         # overrides for every trial
+///     space: {...}                     # see SearchSpace
+public struct SearchSpec {
+    public enum Method: Equatable, Sendable {
+        case grid(epochs: Int)
+        case random(trials: Int, epochs: Int, seed: UInt64)
+        case hyperband(maxEpochs: Int, eta: Int, seed: UInt64)
+        case successiveHalving(trials: Int, minEpochs: Int, eta: Int, seed: UInt64)
+    }
+
+    public let file: String
+    /// The base run config's path.
+    public let base: String
+    public let metric: String
+    public let method: Method
+    /// Cores per concurrent trial; nil: one trial at a time on all cores.
+    public let coresPerTrial: Int?
+    public let fixed: [String]
+    public let space: SearchSpace
+
+    public var maximize: Bool { metric == "test_top1" }
+
+    public static func load(file: String) throws -> SearchSpec {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw ConfigError("\(file): cannot read the search file")
+        }
+        let m = try ConfigMapping.document(yaml: text, file: file)
+        let baseValue = try m.require("base")
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(try baseValue.string()).standardized.path
+        let metric = try m.string("metric", default: "test_top1", oneOf: ["test_top1", "test_loss"])
+        let mm = try m.mapping("method")
+        let type = try mm.string("type", oneOf: ["grid", "random", "hyperband", "successive_halving"])
+        let method: Method
+        switch type {
+        case "grid": method = .grid(epochs: try mm.int("epochs", 1...100_000))
+        case "random":
+            method = .random(trials: try mm.int("trials", 1...100_000), epochs: try mm.int("epochs", 1...100_000),
+                             seed: UInt64(try mm.int("seed", default: 1, 0...)))
+        case "hyperband":
+            method = .hyperband(maxEpochs: try mm.int("max_epochs", 1...100_000), eta: try mm.int("eta", default: 3, 2...100),
+                                seed: UInt64(try mm.int("seed", default: 1, 0...)))
+        default:
+            method = .successiveHalving(trials: try mm.int("trials", 1...100_000), minEpochs: try mm.int("min_epochs", 1...100_000),
+                                        eta: try mm.int("eta", default: 3, 2...100), seed: UInt64(try mm.int("seed", default: 1, 0...)))
+        }
+        try mm.finish()
+        let r = try m.mapping("resources")
+        var coresPerTrial: Int? = nil
+        if let v = r.optional("cores_per_trial"), (try? v.string()) != "all" {
+            coresPerTrial = try v.int(1...4096)
+        }
+        try r.finish()
+        let fixed = try m.optional("set")?.sequence().map { try $0.string() } ?? []
+        let space = try SearchSpace.parse(try m.mapping("space"))
+        try m.finish()
+        let spec = SearchSpec(file: file, base: base, metric: metric, method: method, coresPerTrial: coresPerTrial,
+                              fixed: fixed, space: space)
+        // Fail now, not in trial 17: the base config with the fixed overrides
+        // and a first point of the space must decode.
+        let probe = type == "grid" ? try space.grid()[0] : space.sample(seed: 0, trial: 0)
+        _ = try RunConfig.load(file: base, overrides: fixed + space.overrides(probe))
+        return spec
+    }
+}
