@@ -27,7 +27,7 @@ struct SearchCommand: ParsableCommand {
             _ = try runner.run()
             if let best = runner.best {
                 let values = zip(spec.space.keys, best.values).map { "\($0)=\($1)" }.joined(separator: " ")
-                say("best: trial \(best.trial), \(spec.metric) \(best.metric!) after \(best.epochs) epochs: \(values)")
+                say("best: trial \(best.trial), \(spec.metric) \(spec.format(best.metric!)) after \(best.epochs) epochs: \(values)")
                 say("results: \(dir.path)/results.csv, chart.svg, best.yaml")
             }
         }

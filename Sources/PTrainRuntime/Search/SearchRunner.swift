@@ -125,7 +125,7 @@ public final class SearchRunner: @unchecked Sendable {
             say("warning: could not record trial \(r.trial): \(error)")
         }
         let values = zip(spec.space.keys, r.values).map { "\($0)=\($1)" }.joined(separator: " ")
-        let metric = r.metric.map { spec.maximize ? String(format: "%.2f%%", 100 * $0) : String(format: "%.4f", $0) } ?? r.status
+        let metric = r.metric.map(spec.format) ?? r.status
         say(String(format: "trial %3d  %3d epochs  %@  %@  %.1fs  (%@)", r.trial, r.epochs, metric, values, r.seconds, r.placement))
     }
 
@@ -186,7 +186,7 @@ public final class SearchRunner: @unchecked Sendable {
         try AtomicFile.write(chart.render(width: 800, height: 500), to: out.appendingPathComponent("chart.svg"))
         guard let best = best else { return }
         let config = try RunConfig.load(file: spec.base, overrides: spec.fixed + spec.space.overrides(best.values) + ["train.epochs=\(best.epochs)"])
-        let comment = "# best trial \(best.trial) of \(spec.file): \(spec.metric) \(best.metric!) after \(best.epochs) epochs\n"
+        let comment = "# best trial \(best.trial) of \(spec.file): \(spec.metric) \(spec.format(best.metric!)) after \(best.epochs) epochs\n"
         try AtomicFile.write(comment + config.resolvedYAML, to: out.appendingPathComponent("best.yaml"))
     }
 

@@ -32,6 +32,11 @@ public struct SearchSpec {
 
     public var maximize: Bool { metric == "test_top1" }
 
+    /// `99.30%` for top-1, `0.0312` for a loss.
+    public func format(_ value: Double) -> String {
+        maximize ? String(format: "%.2f%%", 100 * value) : String(format: "%.4f", value)
+    }
+
     public static func load(file: String) throws -> SearchSpec {
         let text: String
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
