@@ -62,7 +62,7 @@ func pointwiseGradients() {
     let shape = TensorShape(3, 4, 5)
     // ReLU: keep inputs away from the kink at 0.
     let reluInput = testValues(2 * shape.count, seed: 9).map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 }
-    for (layer, input) in [(Flatten(name: "f", input: shape) as any Layer, nil), (ReLU(name: "r", input: shape), reluInput),
+    for (layer, input) in [(Reshape(flattening: shape, name: "f") as any Layer, nil), (ReLU(name: "r", input: shape), reluInput),
                            (Sigmoid(name: "s", input: shape), nil)] as [(any Layer, [Float]?)] {
         let r = gradientCheck(layer, batch: 2, input: input)
         #expect(r.checked > 0)

@@ -20,7 +20,7 @@ public enum LayerRegistry {
         "maxpool": single(MaxPool2D.configured),
         "avgpool": single(AvgPool2D.configured),
         "global_avgpool": single(GlobalAvgPool.configured),
-        "flatten": single(Flatten.configured),
+        "flatten": single(Reshape.flattening),
         "relu": single(ReLU.configured),
         "sigmoid": single(Sigmoid.configured),
         "dropout": single(Dropout.configured),
@@ -236,8 +236,8 @@ extension Concat {
     }
 }
 
-extension Flatten {
-    static func configured(_ m: ConfigMapping) throws -> LayerFactory { { Flatten(name: $0, input: $1) } }
+extension Reshape {
+    static func flattening(_ m: ConfigMapping) throws -> LayerFactory { { Reshape(flattening: $1, name: $0) } }
 }
 
 extension ReLU {
