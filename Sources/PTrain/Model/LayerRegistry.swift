@@ -58,7 +58,7 @@ extension Conv2D {
         let padding = try m.intPair("padding", default: (0, 0), 0...Limits.window)
         let groups = try m.int("groups", default: 1, 1...Limits.channels)
         let bias = try m.bool("bias", default: true)
-        let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+        let scheme = try initScheme(m)
         return { name, input in
             guard input.channels % groups == 0, filters % groups == 0 else {
                 throw ShapeError("input channels \(input.channels) and filters \(filters) must both be divisible by groups \(groups)")
@@ -84,7 +84,7 @@ extension Conv1D {
         let padding = try m.int("padding", default: 0, 0...Limits.window)
         let groups = try m.int("groups", default: 1, 1...Limits.channels)
         let bias = try m.bool("bias", default: true)
-        let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+        let scheme = try initScheme(m)
         return { name, input in
             guard input.height == 1 else {
                 throw ShapeError("conv1d reads [channels, length] samples, but the input is \(input) (reshape it first)")
@@ -110,7 +110,7 @@ extension LocallyConnected2D {
         let stride = try m.intPair("stride", default: (1, 1), 1...Limits.window)
         let padding = try m.intPair("padding", default: (0, 0), 0...Limits.window)
         let bias = try m.bool("bias", default: true)
-        let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+        let scheme = try initScheme(m)
         return { name, input in
             try checkWindow(input: input, kernel: kernel, stride: stride, padding: padding)
             let positions = Double((input.height + 2 * padding.0 - kernel.0) / stride.0 + 1) * Double((input.width + 2 * padding.1 - kernel.1) / stride.1 + 1)
@@ -146,13 +146,18 @@ extension Dense {
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
         let units = try m.int("units", 1...Limits.units)
         let bias = try m.bool("bias", default: true)
-        let scheme = InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+        let scheme = try initScheme(m)
         return { name, input in
             try Limits.check(parameters: Double(units) * Double(input.count), outputs: Double(units),
                              flops: 2 * Double(units) * Double(input.count))
             return Dense(name: name, input: input, units: units, bias: bias, initScheme: scheme)
         }
     }
+}
+
+/// The `init` key of layers with weights (default `pytorch`).
+private func initScheme(_ m: ConfigMapping) throws -> InitScheme {
+    InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
 }
 
 /// Pooling keys: `kernel`, `stride` (default: the kernel), `padding` (default 0).
