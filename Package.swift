@@ -12,6 +12,20 @@ import PackageDescription
 /// See shared PLATFORM.md. `-target-cpu native` lets LLVM emit AVX-512 FMAs.
 let hostISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
 
+/// The optional multi-process part (issue: past one machine): `PTRAIN_MPI=1
+/// swift build -c release --scratch-path .build-mpi` adds the CMPI system
+/// library (Open MPI's `ompi-c`, or MPICH with PTRAIN_MPI=mpich) and the
+/// PTrainMPI target, and defines PTRAIN_MPI for the CLI. The default build
+/// needs no MPI.
+let mpi = Context.environment["PTRAIN_MPI"].flatMap { $0.isEmpty || $0 == "0" ? nil : $0 }
+let mpiTargets: [Target] = mpi == nil ? [] : [
+    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: mpi == "mpich" ? "mpich" : "ompi-c",
+                   providers: [.apt([mpi == "mpich" ? "libmpich-dev" : "libopenmpi-dev"])]),
+    .target(name: "PTrainMPI", dependencies: ["CMPI", "PTrainRuntime"], exclude: ["README.md"], swiftSettings: hostISA),
+]
+let cliMPI: [Target.Dependency] = mpi == nil ? [] : ["PTrainMPI"]
+let cliSettings: [SwiftSetting] = hostISA + (mpi == nil ? [] : [.define("PTRAIN_MPI")])
+
 let package = Package(
     name: "ptrain",
     platforms: [.macOS(.v14)],
@@ -37,8 +51,8 @@ let package = Package(
                 exclude: ["README.md"], swiftSettings: hostISA),
         .executableTarget(name: "PTrainCLI",
                           dependencies: ["PTrainRuntime", "PTrainTopology",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          exclude: ["README.md"], swiftSettings: hostISA),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")] + cliMPI,
+                          exclude: ["README.md"], swiftSettings: cliSettings),
         .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTests", dependencies: ["PTrain"], swiftSettings: hostISA),
         .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData"], swiftSettings: hostISA),
@@ -46,5 +60,5 @@ let package = Package(
         // Interposes malloc in the test executable to count allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter", "CZlib"], swiftSettings: hostISA),
-    ]
+    ] + mpiTargets
 )

@@ -27,37 +27,46 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let start = monotonicSeconds()
-        try reportingErrors {
+        let group = try reportingErrors { try Launch.processGroup() }
+        // Rank 0 alone prints and writes the run; every rank reads the same config, data and checkpoint.
+        let lead = group.rank == 0
+        func say(_ line: String) { if lead { PTrainCLI.say(line) } }
+        try reportingErrors(in: group) {
             var extra: [String] = []
             if let seed { extra.append("seed=\(seed)") }
             extra += runtime.overrides
             let config = try options.load(extra: extra)
             let data = try DataSources.load(config.data, model: config.model)
             var checkpoint: Checkpoint? = nil
-            let directory: RunDirectory
+            var directory: RunDirectory? = nil
             if let resume {
                 let url = try CheckpointStore.resolve(resume)
                 checkpoint = try Checkpoint.read(url)
                 // A checkpoint lives in RUN/checkpoints/step-N: continue in RUN unless --out says otherwise.
                 let run = url.deletingLastPathComponent().deletingLastPathComponent()
-                directory = try out.map { try RunDirectory.existing(URL(fileURLWithPath: $0)) } ?? RunDirectory.existing(run)
+                if lead { directory = try out.map { try RunDirectory.existing(URL(fileURLWithPath: $0)) } ?? RunDirectory.existing(run) }
                 say("resuming from \(url.path)")
-            } else {
+            } else if lead {
                 directory = try RunDirectory.create(explicit: out, name: config.name)
             }
             let placement = try WorkerPlacement.plan(config.runtime)
+            if group.size > 1 {
+                say("\(group.size) processes (MPI ranks); rank 0's workers:")
+            }
             say(placement.description)
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
                                       workers: placement.workers, placement: placement.bindCurrentThread,
                                       resume: checkpoint, startTime: start, tensorboard: tensorboard,
-                                      progress: ProgressLine())
+                                      progress: lead ? ProgressLine() : ProgressLine(isTerminal: false, write: { _ in }),
+                                      group: group)
             if checkpoint == nil { say(ModelSummary(model: trainer.model).table) }
             let result = try trainer.run(handleSignals: true)
-            if result.ending != .alreadyDone {
+            if result.ending != .alreadyDone, let directory {
                 say(String(format: "done (%@): %d epochs, %d steps in %.1fs; test top-1 %.2f%% (best %.2f%%); weights in %@",
                            result.ending.rawValue, result.epochs, result.steps, result.elapsed, 100 * result.finalEval.top1,
                            100 * result.bestTop1, directory.checkpoints.appendingPathComponent("last.safetensors").path))
             }
         }
+        Launch.finish(group)
     }
 }

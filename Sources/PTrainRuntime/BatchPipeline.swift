@@ -11,12 +11,17 @@ import Synchronization
 /// nothing is allocated per step. Workers copy their shards out of the ready
 /// buffer; the time they wait for it is the step's data wait.
 ///
+/// In a multi-process job each process prepares only its `part` of every
+/// global batch (its ranks' shards); buffer offsets are relative to it.
+///
 /// The pipeline thread is not pinned (every core has a worker): its work is
 /// small next to a step's compute, and the scheduler fits it in.
 final class BatchPipeline: @unchecked Sendable {
     let set: SampleSet
+    /// The global batch, and the samples of it this process prepares.
     let batch: Int
-    /// `inputs[i]` `[batch, C, h, w]`, `labels[i]` `[batch]`.
+    let part: Range<Int>
+    /// `inputs[i]` `[part.count, C, h, w]`, `labels[i]` `[part.count]`.
     private let inputs: [FloatBuffer]
     private let labels: [Int32Buffer]
     /// The epoch's sample order (copied in by `setOrder`).
@@ -33,12 +38,14 @@ final class BatchPipeline: @unchecked Sendable {
     private let released = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
-    init(set: SampleSet, batch: Int, seed: UInt64) {
+    init(set: SampleSet, batch: Int, part: Range<Int>? = nil, seed: UInt64) {
         self.set = set
         self.batch = batch
+        let part = part ?? 0..<batch
+        self.part = part
         self.seed = seed
-        inputs = (0..<2).map { _ in FloatBuffer(count: batch * set.shape.count) }
-        labels = (0..<2).map { _ in Int32Buffer(count: batch) }
+        inputs = (0..<2).map { _ in FloatBuffer(count: part.count * set.shape.count) }
+        labels = (0..<2).map { _ in Int32Buffer(count: part.count) }
         order = .allocate(capacity: max(set.count, 1))
         // The thread holds the pipeline until it exits (after `shutdown`), so
         // the object cannot be freed under a thread that is still waking up.
@@ -93,8 +100,8 @@ final class BatchPipeline: @unchecked Sendable {
         released.signal()
     }
 
-    /// Dataset index of sample `i` of step `k`'s batch.
-    func sampleIndex(step k: Int, _ i: Int) -> Int { order[(first + k) * batch + i] }
+    /// Dataset index of sample `i` of this process's part of step `k`'s batch.
+    func sampleIndex(step k: Int, _ i: Int) -> Int { order[(first + k) * batch + part.lowerBound + i] }
 
     private func loop() {
         while true {
@@ -106,8 +113,8 @@ final class BatchPipeline: @unchecked Sendable {
                     _ = released.wait(timeout: .now() + .milliseconds(5))
                 }
                 if cancelled.load(ordering: .acquiring) { break }
-                let base = (first + k) * batch
-                set.fill(UnsafeBufferPointer(start: order + base, count: batch), input: inputs[k % 2].pointer,
+                let base = (first + k) * batch + part.lowerBound
+                set.fill(UnsafeBufferPointer(start: order + base, count: part.count), input: inputs[k % 2].pointer,
                          labels: labels[k % 2].pointer, epoch: epoch, seed: seed)
                 filled.store(k + 1, ordering: .releasing)
             }

@@ -19,6 +19,11 @@ public struct CheckpointStore: Sendable {
 
     /// Whether `value` beats `current` under the `best` metric.
     public func improves(_ value: Double, on current: Double?) -> Bool {
+        Self.improves(value, on: current, best: best)
+    }
+
+    /// Whether `value` beats `current` under `best` (`top1`, `loss` or `none`).
+    public static func improves(_ value: Double, on current: Double?, best: String) -> Bool {
         guard let current else { return true }
         return best == "loss" ? value < current : value > current
     }

@@ -15,6 +15,13 @@ import Synchronization
 /// Because the reduction order does not depend on the worker count,
 /// synchronous runs give bitwise-identical weights for every power-of-two
 /// worker count that divides the shard count.
+///
+/// Past one process (`group`, MPI ranks): rank r computes the shards
+/// `[r S/R, (r+1) S/R)` of every global batch with its own workers, reduces
+/// them in shared memory, then the ranks' sums are added in the same tree
+/// (`ProcessGroup.treeSum`) and every rank applies the same update. R
+/// processes of W workers give the bits of one process of R x W workers
+/// when R and W are powers of two.
 public final class DataParallelEngine {
     public let config: RunConfig
     public let train: SampleSet
@@ -22,7 +29,11 @@ public final class DataParallelEngine {
     public let model: Model
     /// The optimizer step over arena slices (built once: no allocation per step).
     private let optimizerStep: ParameterUpdate
+    /// This process's part: its share of the global batch (`plan.batch` =
+    /// batch / ranks), cut into shards for its workers.
     public let plan: ShardPlan
+    /// The processes of the job (one, unless run under MPI).
+    public let group: ProcessGroup
     /// The weights: replica 0's arena (the only one in synchronous mode).
     public var parameters: FloatBuffer { parameterArenas[0] }
     public var workers: Int { plan.workers }
@@ -104,19 +115,31 @@ public final class DataParallelEngine {
     public struct Counters: Sendable {
         public var loss = 0.0, correct = 0
         public var data = 0.0, compute = 0.0, reduce = 0.0, update = 0.0
+        /// Adding the processes' sums (MPI), part of the step's reduction time.
+        public var crossReduce = 0.0
     }
 
     /// `placement(w)` runs on worker w's own thread before anything else
     /// (pinning); its error stops the construction.
     public init(config: RunConfig, train: SampleSet, test: SampleSet, workers: Int,
-                placement: @escaping @Sendable (Int) throws -> Void = { _ in }) throws {
+                placement: @escaping @Sendable (Int) throws -> Void = { _ in },
+                group: ProcessGroup = SingleProcess()) throws {
         self.config = config
         self.train = train
         self.test = test
-        plan = ShardPlan(batch: config.train.batch, shardSize: config.runtime.shard, workers: workers,
+        self.group = group
+        let ranks = group.size
+        let shards = config.train.batch / max(config.runtime.shard, 1)
+        if ranks > 1 && (config.train.batch % config.runtime.shard != 0 || shards % ranks != 0) {
+            throw RunError("runtime: \(ranks) processes cannot share the \(shards) shards of a global batch (batch \(config.train.batch) / shard \(config.runtime.shard)) evenly; use a process count that divides \(shards)")
+        }
+        plan = ShardPlan(batch: config.train.batch / ranks, shardSize: config.runtime.shard, workers: workers,
                          dynamic: config.runtime.syncEvery == 1 && config.runtime.schedule == "dynamic")
         if let problem = plan.problem { throw RunError("runtime: \(problem)") }
         let globalStatistics = config.runtime.batchNormStatistics == "global"
+        if globalStatistics && ranks > 1 {
+            throw RunError("runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across \(ranks) processes (use per_shard)")
+        }
         if globalStatistics && (config.runtime.syncEvery > 1 || config.runtime.schedule != "static" || plan.shards != workers) {
             throw RunError("runtime.batchnorm: global exchanges statistics between the workers of each step, so it needs synchronous SGD "
                            + "(sync.every 1), schedule: static and one shard per worker (shard = batch / workers = "
@@ -170,7 +193,8 @@ public final class DataParallelEngine {
                 r.network.context.worker = w
             }
         }
-        pipeline = BatchPipeline(set: train, batch: config.train.batch, seed: config.seed)
+        pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
+                                 seed: config.seed)
         pool.setJob { [unowned self] w in self.work(w) }
     }
 
@@ -340,8 +364,10 @@ public final class DataParallelEngine {
         state.epoch = epoch
         state.views = tenCrop && model.loss == .softmaxCrossEntropy ? SampleSet.tenCropViews : 1
         pool.run()
-        var loss = 0.0, correct = 0, correct5 = 0
-        for r in replicas { loss += r.lossSum; correct += r.correct; correct5 += r.correct5 }
+        var totals = [0.0, 0.0, 0.0]  // loss, correct, correct top-5 (counts are exact in a Double)
+        for r in replicas { totals[0] += r.lossSum; totals[1] += Double(r.correct); totals[2] += Double(r.correct5) }
+        group.sum(&totals, count: 3)
+        let loss = totals[0], correct = Int(totals[1]), correct5 = Int(totals[2])
         let n = Double(max(test.count, 1))
         return EvalResult(loss: loss / n, top1: Double(correct) / n, count: test.count,
                           top5: model.loss == .softmaxCrossEntropy ? Double(correct5) / n : .nan)
@@ -349,12 +375,22 @@ public final class DataParallelEngine {
 
     public func resetCounters() { replicas.forEach { $0.resetCounters() } }
 
-    public var counters: Counters {
+    /// The counters of every worker of every process: loss and correct
+    /// predictions summed, times those of this process's slowest worker.
+    /// Collective when there are several processes (all ranks call it at the
+    /// same point).
+    public func gatherCounters() -> Counters {
         var c = Counters()
         for r in replicas {
             c.loss += r.lossSum; c.correct += r.correct
             c.data = max(c.data, r.data.total); c.compute = max(c.compute, r.compute.total)
             c.reduce = max(c.reduce, r.reduce.total); c.update = max(c.update, r.update.total)
+            c.crossReduce = max(c.crossReduce, r.crossReduce.total)
+        }
+        if group.size > 1 {
+            var totals = [c.loss, Double(c.correct)]
+            group.sum(&totals, count: 2)
+            c.loss = totals[0]; c.correct = Int(totals[1])
         }
         return c
     }
@@ -385,7 +421,12 @@ public final class DataParallelEngine {
             }
             // The first active worker decides, before the barrier, whether the
             // run ends here; everyone reads the same decision after it.
-            if rank[w] == 0 && interrupt.isRequested { state.stopHere = true }
+            if group.size > 1 {
+                pool.barrier.wait()  // this process's non-finite checks are done
+                if rank[w] == 0 { agree(step: k) }
+            } else if rank[w] == 0 && interrupt.isRequested {
+                state.stopHere = true
+            }
             replicas[w].waiting.start()
             pool.barrier.wait()  // the step's updates are complete and visible; flags agree
             replicas[w].waiting.stop()
@@ -401,6 +442,18 @@ public final class DataParallelEngine {
         if rank[w] == 0 { state.completed = done; state.skipped = skipped }  // the first active worker reports
     }
 
+    /// Multi-process runs, once per step by one thread of each process: the
+    /// ranks agree whether the run ends after this step (a signal reached any
+    /// rank) and whether its gradient was non-finite on any rank (parameter
+    /// averaging checks each replica alone), so every rank leaves the run of
+    /// steps at the same step.
+    private func agree(step k: Int) {
+        let local: Int32 = (interrupt.isRequested ? 1 : 0) | (nonFiniteStep.load(ordering: .relaxed) == k ? 2 : 0)
+        let flags = group.any(local)
+        if flags & 1 != 0 { state.stopHere = true }
+        if flags & 2 != 0 { nonFiniteStep.store(k, ordering: .relaxed) }
+    }
+
     /// One step: this worker's shards, then (synchronous SGD) its slice of
     /// the reduction, the finiteness check and the update. `ticket` numbers the
     /// step's first shard in the run, for the dynamic schedule. Returns whether
@@ -409,8 +462,8 @@ public final class DataParallelEngine {
         let r = replicas[w]
         // Synchronous SGD: each shard's loss is scaled by 1/B so the tree sum
         // is the mean gradient of the global batch. Averaging: the mean over
-        // this worker's own B/W samples.
-        let scale = 1 / Float(averaging ? config.train.batch / workers : config.train.batch)
+        // this worker's own B/(R W) samples.
+        let scale = 1 / Float(averaging ? plan.batch / workers : config.train.batch)
         r.network.context.epoch = state.epoch
         let count = model.layout.totalCount
         if dynamicSchedule {
@@ -451,6 +504,16 @@ public final class DataParallelEngine {
         r.reduce.start()
         treeReduce(sums, 0, dynamicSchedule ? plan.shards : workers, range: slice)
         r.reduce.stop()
+        if group.size > 1 {
+            // This process's sum is complete; one thread adds the ranks' sums.
+            pool.barrier.wait()
+            if rank[w] == 0 {
+                r.crossReduce.start()
+                group.treeSum(sums[0], count: count)
+                r.crossReduce.stop()
+            }
+            pool.barrier.wait()
+        }
         if !sum(sums[0] + slice.lowerBound, count: slice.count).isFinite { nonFiniteStep.store(k, ordering: .relaxed) }
         pool.barrier.wait()  // every slice is checked: all workers agree whether to update
         guard nonFiniteStep.load(ordering: .relaxed) != k else { return false }
@@ -461,16 +524,27 @@ public final class DataParallelEngine {
         return true
     }
 
-    /// Replicas averaged slice by slice in the fixed tree order, then the
-    /// mean copied back into every replica. (Callers separate this from the
-    /// steps around it with barriers.)
+    /// Replicas averaged slice by slice in the fixed tree order (across
+    /// processes too: the ranks' sums in the same tree), then the mean copied
+    /// back into every replica. (Callers separate this from the steps around
+    /// it with barriers.)
     private func average(_ w: Int) {
         let r = replicas[w]
-        let slice = ShardPlan.slice(of: w, workers: workers, count: model.layout.totalCount)
+        let count = model.layout.totalCount
+        let slice = ShardPlan.slice(of: w, workers: workers, count: count)
         r.reduce.start()
         func averageSlice(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
             treeReduce(pointers, 0, workers, range: slice)
-            scale(pointers[0] + slice.lowerBound, by: 1 / Float(workers), count: slice.count)
+            if group.size > 1 {
+                pool.barrier.wait()
+                if w == 0 {
+                    r.crossReduce.start()
+                    group.treeSum(pointers[0], count: count)
+                    r.crossReduce.stop()
+                }
+                pool.barrier.wait()
+            }
+            scale(pointers[0] + slice.lowerBound, by: 1 / Float(workers * group.size), count: slice.count)
             for v in 1..<workers {
                 (pointers[v] + slice.lowerBound).update(from: pointers[0] + slice.lowerBound, count: slice.count)
             }
@@ -485,7 +559,9 @@ public final class DataParallelEngine {
     /// or ten for ten-crop) before scoring.
     private func evaluate(_ w: Int) {
         let r = replicas[w]
-        let lo = test.count * w / workers, hi = test.count * (w + 1) / workers
+        // Global worker index: rank-major, so ranks x workers split the test set like one process.
+        let g = group.rank * workers + w, all = group.size * workers
+        let lo = test.count * g / all, hi = test.count * (g + 1) / all
         r.lossSum = 0; r.correct = 0; r.correct5 = 0
         let net = r.evalNetwork
         net.context.epoch = state.epoch

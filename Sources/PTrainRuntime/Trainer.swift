@@ -12,15 +12,23 @@ import PTrainData
 /// (seed, epoch, sample index) and the gradient sum does not depend on the
 /// worker count, so an interrupted and resumed run ends with the same bits as
 /// an uninterrupted one, with any number of workers.
+///
+/// In a multi-process job (MPI) every rank runs a trainer on its part of each
+/// batch; rank 0 alone has a run directory and writes metrics, curves and
+/// checkpoints (the others pass `directory: nil`). Decisions a rank could
+/// reach alone (a signal, the time limit) are agreed through the group, so all
+/// ranks stop at the same step.
 public final class Trainer {
     public let config: RunConfig
-    public let directory: RunDirectory
+    /// Where the run is written; nil on ranks other than 0, which write nothing.
+    public let directory: RunDirectory?
     public let engine: DataParallelEngine
     public var model: Model { engine.model }
     public var parameters: FloatBuffer { engine.parameters }
     private let progress: ProgressLine
-    private let metrics: MetricsLog
-    private let store: CheckpointStore
+    private let metrics: MetricsLog?
+    /// Nil on ranks other than 0.
+    private let store: CheckpointStore?
     private let resume: Checkpoint?
     /// Process start, shifted back by the time a resumed run had already used.
     private let startTime: Double
@@ -55,18 +63,19 @@ public final class Trainer {
     /// `resume`: a checkpoint to continue from (checked against the config by
     /// `Trainer.checkResume`). `handleSignals`: install SIGINT/SIGTERM/SIGUSR1
     /// handling for the duration of `run()`.
-    public init(config: RunConfig, directory: RunDirectory, train: SampleSet, test: SampleSet,
+    public init(config: RunConfig, directory: RunDirectory?, train: SampleSet, test: SampleSet,
                 workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
                 resume: Checkpoint? = nil, startTime: Double = monotonicSeconds(), tensorboard: Bool = false,
-                progress: ProgressLine = ProgressLine(isTerminal: false, write: { _ in })) throws {
+                progress: ProgressLine = ProgressLine(isTerminal: false, write: { _ in }),
+                group: ProcessGroup = SingleProcess()) throws {
         self.config = config
         self.directory = directory
         self.progress = progress
         self.resume = resume
         self.startTime = startTime - (resume?.state.elapsedSeconds ?? 0)
-        engine = try DataParallelEngine(config: config, train: train, test: test, workers: workers, placement: placement)
+        engine = try DataParallelEngine(config: config, train: train, test: test, workers: workers, placement: placement, group: group)
         engine.onNote = { progress.line("note: \($0)") }
-        store = CheckpointStore(directory: directory.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best)
+        store = directory.map { CheckpointStore(directory: $0.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best) }
         if let resume {
             try Self.checkResume(resume, config: config, model: engine.model)
             let p = FloatBuffer(count: engine.model.layout.totalCount), m = FloatBuffer(count: engine.model.layout.totalCount)
@@ -74,16 +83,16 @@ public final class Trainer {
             try engine.model.layout.load(resume.momentum, into: m.pointer, file: "optimizer.safetensors")
             engine.restore(parameters: p, momentum: m)
         }
-        if resume == nil { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
-        if let lighting = train.augmentation?.lighting {
+        if resume == nil, let directory { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
+        if let directory, let lighting = train.augmentation?.lighting {
             // The PCA of the training set's RGB covariance used by the lighting augmentation, for the record.
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(lighting), to: directory.url.appendingPathComponent("lighting.json"))
         }
-        metrics = try MetricsLog(url: directory.metrics)
-        curves = resume == nil ? TrainingCurves() : TrainingCurves(metrics: directory.metrics)
-        self.tensorboard = tensorboard ? try TensorBoardWriter(directory: directory.url.appendingPathComponent("tensorboard")) : nil
+        metrics = try directory.map { try MetricsLog(url: $0.metrics) }
+        curves = resume == nil || directory == nil ? TrainingCurves() : TrainingCurves(metrics: directory!.metrics)
+        self.tensorboard = try directory.flatMap { tensorboard ? try TensorBoardWriter(directory: $0.url.appendingPathComponent("tensorboard")) : nil }
     }
 
     /// Refuses a checkpoint that cannot continue this config exactly: another
@@ -182,17 +191,18 @@ public final class Trainer {
                     try saveCheckpoint(pos)
                 }
                 if outcome.interrupted {
-                    switch signals?.take() ?? .none {
-                    case .checkpoint:
-                        try saveCheckpoint(pos)
-                        progress.line("checkpoint written at step \(pos.step) (SIGUSR1)")
-                    case .stop:
+                    // Every rank left the steps here; the action is what any rank was asked for.
+                    let action = group.any(Self.code(signals?.take() ?? .none))
+                    if action & Self.code(.stop) != 0 {
                         ending = .signal
                         break training
-                    case .none: break
+                    }
+                    if action & Self.code(.checkpoint) != 0 {
+                        try saveCheckpoint(pos)
+                        progress.line("checkpoint written at step \(pos.step) (SIGUSR1)")
                     }
                 }
-                if let limit = t.timeLimit, monotonicSeconds() - startTime >= limit {
+                if let limit = t.timeLimit, group.any(monotonicSeconds() - startTime >= limit) {
                     ending = .timeLimit
                     break training
                 }
@@ -211,7 +221,7 @@ public final class Trainer {
         }
         if ending == .signal || ending == .timeLimit {
             let url = try saveCheckpoint(pos)
-            progress.line("stopped (\(ending.rawValue)) after step \(pos.step); checkpoint \(url.path); continue with --resume \(directory.url.path)")
+            progress.line("stopped (\(ending.rawValue)) after step \(pos.step); checkpoint \(url?.path ?? "written by rank 0"); continue with --resume \(directory?.url.path ?? "RUN")")
         } else if ending == .target || ending == .earlyStopping {
             progress.line("stopped (\(ending.rawValue)) after epoch \(pos.epoch), step \(pos.step)")
         }
@@ -219,15 +229,27 @@ public final class Trainer {
                       bestTop1: bestTop1, ending: ending)
     }
 
+    /// A signal request as a flag bit, for `ProcessGroup.any`.
+    private static func code(_ request: SignalMonitor.Request) -> Int32 {
+        switch request {
+        case .none: 0
+        case .checkpoint: 1
+        case .stop: 2
+        }
+    }
+
+    private var group: ProcessGroup { engine.group }
+
     private func describe(epochs: Int, totalSteps: Int, resumedAt: Int?) {
         let t = config.train, plan = engine.plan, workers = engine.workers
         let mode = engine.averaging ? "parameter averaging every \(config.runtime.syncEvery) steps"
             : "synchronous SGD, \(plan.dynamic ? "dynamic" : "static") shard schedule"
-        progress.line("run \(config.name): \(engine.train.count) training / \(engine.test.count) test samples, \(epochs) epochs x \(stepsPerEpoch) steps of \(t.batch) (\(plan.shards) shards of \(plan.shardSize)), \(workers) worker\(workers == 1 ? "" : "s"), \(mode)")
+        let processes = group.size > 1 ? "\(group.size) processes x " : ""
+        progress.line("run \(config.name): \(engine.train.count) training / \(engine.test.count) test samples, \(epochs) epochs x \(stepsPerEpoch) steps of \(t.batch) (\(plan.shards * group.size) shards of \(plan.shardSize)), \(processes)\(workers) worker\(workers == 1 ? "" : "s"), \(mode)")
         if !engine.averaging && !plan.isCanonical {
             progress.line("note: \(workers) workers is not a power of two dividing \(plan.shards) shards: results are deterministic but not bitwise equal to other worker counts")
         }
-        progress.line("run directory: \(directory.url.path)")
+        if let directory { progress.line("run directory: \(directory.url.path)") }
         if let resumedAt { progress.line("resuming at step \(resumedAt) of \(totalSteps)") }
     }
 
@@ -238,13 +260,14 @@ public final class Trainer {
         for every in [config.train.logEvery, config.checkpoint.everySteps] where every > 0 {
             n = min(n, every - pos.step % every)
         }
-        if progress.isTerminal { n = min(n, DataParallelEngine.subRunSteps) }
+        // Live updates on a terminal; ranks of a job must cut their steps alike, so not there.
+        if progress.isTerminal && group.size == 1 { n = min(n, DataParallelEngine.subRunSteps) }
         return max(n, 1)
     }
 
     private func reportProgress(_ pos: Position, epochs: Int, totalSteps: Int, epochSteps: Int, seen: Int,
                                 epochStart: Double, lr: Double) {
-        let c = engine.counters
+        let c = engine.gatherCounters()
         let elapsed = monotonicSeconds() - epochStart
         let rate = Double(seen) / max(elapsed, 1e-9)
         let perStep = Double(config.train.batch) / max(rate, 1e-9)
@@ -257,13 +280,13 @@ public final class Trainer {
     }
 
     private func writeTrainMetrics(_ pos: Position, seen: Int, epochStart: Double, lr: Double) {
-        let c = engine.counters
+        let c = engine.gatherCounters()
         var fields: [String: MetricValue] = ["event": "train", "epoch": .int(pos.epoch + 1), "step": .int(pos.step),
                                              "loss": .double(c.loss / Double(max(seen, 1))), "top1": .double(Double(c.correct) / Double(max(seen, 1))),
                                              "lr": .double(lr), "img_s": .double(Double(seen) / (monotonicSeconds() - epochStart)),
                                              "elapsed_s": .double(monotonicSeconds() - startTime)]
         timingFields(c, steps: seen / config.train.batch).forEach { fields[$0] = $1 }
-        metrics.write(fields)
+        metrics?.write(fields)
         tensorboard?.scalars([("train/loss", c.loss / Double(max(seen, 1))), ("train/top1", Double(c.correct) / Double(max(seen, 1))),
                               ("train/lr", lr), ("train/img_s", Double(seen) / (monotonicSeconds() - epochStart))], step: pos.step)
     }
@@ -271,7 +294,7 @@ public final class Trainer {
     /// Evaluates, writes the epoch's metrics, curves and best/early-stopping bookkeeping.
     private func finishEpoch(_ pos: inout Position, epochs: Int, seen: Int, epochStart: Double, lr: Double) -> EvalResult {
         let rate = Double(seen) / (monotonicSeconds() - epochStart)
-        let c = engine.counters
+        let c = engine.gatherCounters()
         let steps = max(seen / config.train.batch, 1)
         let trainLoss = c.loss / Double(max(seen, 1)), trainTop1 = Double(c.correct) / Double(max(seen, 1))
         var fields: [String: MetricValue] = ["event": "epoch", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "train",
@@ -279,10 +302,10 @@ public final class Trainer {
                                              "lr": .double(lr), "img_s": .double(rate), "workers": .int(engine.workers),
                                              "elapsed_s": .double(monotonicSeconds() - startTime)]
         timingFields(c, steps: steps).forEach { fields[$0] = $1 }
-        metrics.write(fields)
+        metrics?.write(fields)
         let result = engine.evaluateTest(epoch: pos.epoch)
         let elapsed = monotonicSeconds() - startTime
-        metrics.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
+        metrics?.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
                        "loss": .double(result.loss), "top1": .double(result.top1), "top5": .double(result.top5),
                        "views": "center", "elapsed_s": .double(elapsed)])
         tensorboard?.scalars([("epoch/train_loss", trainLoss), ("epoch/train_top1", trainTop1), ("epoch/img_s", rate),
@@ -292,11 +315,11 @@ public final class Trainer {
                              timingText(c, steps: steps), elapsed))
         curves.add(event: "epoch", epoch: Double(pos.epoch + 1), loss: trainLoss, top1: trainTop1)
         curves.add(event: "eval", epoch: Double(pos.epoch + 1), loss: result.loss, top1: result.top1)
-        try? curves.write(to: directory.url, name: config.name)
+        if let directory { try? curves.write(to: directory.url, name: config.name) }
         // Ten-crop (10x the cost) at the last epoch only, reported next to the centre crop.
         if config.data.evalViews == "ten_crop" && pos.epoch + 1 == epochs {
             let ten = engine.evaluateTest(epoch: pos.epoch, tenCrop: true)
-            metrics.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
+            metrics?.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
                            "loss": .double(ten.loss), "top1": .double(ten.top1), "top5": .double(ten.top5),
                            "views": "ten_crop", "elapsed_s": .double(monotonicSeconds() - startTime)])
             progress.line(String(format: "ten-crop: test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  (centre crop %.2f%%: %+.2f points)",
@@ -304,7 +327,7 @@ public final class Trainer {
         }
         let metric = config.checkpoint.best == "loss" ? result.loss : result.top1
         pos.metric = metric
-        if store.improves(metric, on: pos.bestMetric) {
+        if CheckpointStore.improves(metric, on: pos.bestMetric, best: config.checkpoint.best) {
             pos.bestMetric = metric
             pos.bestStep = pos.step
             pos.evaluationsSinceBest = 0
@@ -314,8 +337,10 @@ public final class Trainer {
         return result
     }
 
+    /// Writes a checkpoint (rank 0 only; other ranks return nil).
     @discardableResult
-    private func saveCheckpoint(_ pos: Position, isBest: Bool = false) throws -> URL {
+    private func saveCheckpoint(_ pos: Position, isBest: Bool = false) throws -> URL? {
+        guard let store else { return nil }
         let state = Checkpoint.State(epoch: pos.epoch, stepInEpoch: pos.stepInEpoch, step: pos.step, seed: config.seed,
                                      workers: engine.workers, elapsedSeconds: monotonicSeconds() - startTime,
                                      bestMetric: pos.bestMetric, bestStep: pos.bestStep,
@@ -330,15 +355,17 @@ public final class Trainer {
     /// (data: waiting for the pipeline and copying the shard).
     private func timingText(_ c: DataParallelEngine.Counters, steps: Int) -> String {
         let n = Double(max(steps, 1))
-        let total = max(c.data + c.compute + c.reduce + c.update, 1e-12)
-        return String(format: "per step: data %.2f (%.1f%%) compute %.2f reduce %.2f update %.2f ms",
-                      1e3 * c.data / n, 100 * c.data / total, 1e3 * c.compute / n, 1e3 * c.reduce / n, 1e3 * c.update / n)
+        let total = max(c.data + c.compute + c.reduce + c.crossReduce + c.update, 1e-12)
+        let cross = group.size > 1 ? String(format: " (across processes %.2f)", 1e3 * c.crossReduce / n) : ""
+        return String(format: "per step: data %.2f (%.1f%%) compute %.2f reduce %.2f%@ update %.2f ms",
+                      1e3 * c.data / n, 100 * c.data / total, 1e3 * c.compute / n, 1e3 * (c.reduce + c.crossReduce) / n, cross, 1e3 * c.update / n)
     }
 
     private func timingFields(_ c: DataParallelEngine.Counters, steps: Int) -> [String: MetricValue] {
         let n = Double(max(steps, 1))
         return ["data_ms": .double(1e3 * c.data / n), "data_share": .double(c.data / max(c.data + c.compute + c.reduce + c.update, 1e-12)),
                 "compute_ms": .double(1e3 * c.compute / n),
-                "reduce_ms": .double(1e3 * c.reduce / n), "update_ms": .double(1e3 * c.update / n)]
+                "reduce_ms": .double(1e3 * (c.reduce + c.crossReduce) / n), "cross_reduce_ms": .double(1e3 * c.crossReduce / n),
+                "update_ms": .double(1e3 * c.update / n)]
     }
 }

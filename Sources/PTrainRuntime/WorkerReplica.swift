@@ -22,6 +22,8 @@ final class WorkerReplica {
     var correct5 = 0
     let probabilities: FloatBuffer
     var data = Stopwatch(), compute = Stopwatch(), reduce = Stopwatch(), update = Stopwatch()
+    /// Time in the cross-process sum (the one worker of a process that does it).
+    var crossReduce = Stopwatch()
     /// Time spent waiting for the other workers at step barriers (this sub-run).
     var waiting = Stopwatch()
 
@@ -38,7 +40,7 @@ final class WorkerReplica {
 
     func resetCounters() {
         lossSum = 0; correct = 0
-        data.reset(); compute.reset(); reduce.reset(); update.reset()
+        data.reset(); compute.reset(); reduce.reset(); update.reset(); crossReduce.reset()
     }
 
     /// The gradient of shard `shard` of step `step` alone, left in
@@ -83,7 +85,7 @@ final class WorkerReplica {
 /// In-place tree sum of `buffers[lo..<hi]` over `range`, result in
 /// `buffers[lo]`: `T(lo, hi) = T(lo, mid) + T(mid, hi)`, `mid = lo + (hi - lo) / 2`,
 /// the canonical tree of `ShardPlan` (for shards, or for workers' subtrees).
-func treeReduce(_ buffers: UnsafePointer<UnsafeMutablePointer<Float>>, _ lo: Int, _ hi: Int, range: Range<Int>) {
+package func treeReduce(_ buffers: UnsafePointer<UnsafeMutablePointer<Float>>, _ lo: Int, _ hi: Int, range: Range<Int>) {
     guard hi - lo > 1 else { return }
     let mid = lo + (hi - lo) / 2
     treeReduce(buffers, lo, mid, range: range)
