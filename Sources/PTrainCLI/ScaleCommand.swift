@@ -7,7 +7,7 @@ import PTrainRuntime
 struct ScaleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scale",
-        abstract: "Measure training throughput at several worker counts (interleaved rounds, contended samples marked); writes scale.csv, scale.jsonl and scale.svg.")
+        abstract: "Measure training throughput at several worker counts (interleaved rounds, contended samples marked); writes scale.csv, scale.jsonl and scale.svg. Under mpirun the counts are per process and the cross-process sum is timed separately.")
 
     @OptionGroup var options: ConfigOptions
 
@@ -48,37 +48,41 @@ struct ScaleCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors { try execute() }
+        let group = try reportingErrors { try Launch.processGroup() }
+        try reportingErrors(in: group) { try execute(group: group) }
+        Launch.finish(group)
     }
 
-    private func execute() throws {
-        do {
-            let config = try options.load(extra: bind.map { ["runtime.bind=\($0)"] } ?? [])
-            let data = try DataSources.load(config.data, model: config.model)
-            let directory = try RunDirectory.create(explicit: out, name: "\(config.name)-scale")
-            let experiment = ScaleExperiment(workerCounts: Self.parseCounts(workers)!, mode: ScaleExperiment.Mode(rawValue: mode)!,
-                                             steps: steps, rounds: rounds, warmupSteps: warmup)
-            let quiet = json
-            let log: (String) -> Void = { line in if !quiet { say(line) } }
-            let runtime = config.runtime
-            let placement: (Int) throws -> WorkerPlacement = { w in
-                var r = runtime
-                r.workers = w
-                return try WorkerPlacement.plan(r)
-            }
-            let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test,
-                                                     placement: placement, log: log)
-            try AtomicFile.write(config.resolvedYAML, to: directory.config)
-            try AtomicFile.write(ScaleExperiment.csv(samples), to: directory.url.appendingPathComponent("scale.csv"))
-            try AtomicFile.write(ScaleExperiment.jsonLines(rows), to: directory.url.appendingPathComponent("scale.jsonl"))
-            try AtomicFile.write(ScaleExperiment.chart(rows, title: "\(config.name): \(mode) scaling"),
-                                 to: directory.url.appendingPathComponent("scale.svg"))
-            if json {
-                say(ScaleExperiment.jsonLines(rows).trimmingCharacters(in: .newlines))
-            } else {
-                say(ScaleExperiment.table(rows))
-                say("results: \(directory.url.path)/scale.{csv,jsonl,svg}")
-            }
+    /// Under mpirun every rank runs the same rounds; rank 0 prints and writes.
+    private func execute(group: ProcessGroup) throws {
+        let lead = group.rank == 0
+        let config = try options.load(extra: bind.map { ["runtime.bind=\($0)"] } ?? [])
+        let data = try DataSources.load(config.data, model: config.model)
+        let directory = lead ? try RunDirectory.create(explicit: out, name: "\(config.name)-scale") : nil
+        let experiment = ScaleExperiment(workerCounts: Self.parseCounts(workers)!, mode: ScaleExperiment.Mode(rawValue: mode)!,
+                                         steps: steps, rounds: rounds, warmupSteps: warmup)
+        let quiet = json || !lead
+        let log: (String) -> Void = { line in if !quiet { say(line) } }
+        let runtime = config.runtime
+        let placement: (Int) throws -> WorkerPlacement = { w in
+            var r = runtime
+            r.workers = w
+            return try WorkerPlacement.plan(r)
+        }
+        let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test,
+                                                 placement: placement, group: group, log: log)
+        guard let directory else { return }
+        let processes = group.size
+        try AtomicFile.write(config.resolvedYAML, to: directory.config)
+        try AtomicFile.write(ScaleExperiment.csv(samples), to: directory.url.appendingPathComponent("scale.csv"))
+        try AtomicFile.write(ScaleExperiment.jsonLines(rows, processes: processes), to: directory.url.appendingPathComponent("scale.jsonl"))
+        try AtomicFile.write(ScaleExperiment.chart(rows, title: "\(config.name): \(mode) scaling" + (processes > 1 ? ", \(processes) processes" : "")),
+                             to: directory.url.appendingPathComponent("scale.svg"))
+        if json {
+            say(ScaleExperiment.jsonLines(rows, processes: processes).trimmingCharacters(in: .newlines))
+        } else {
+            say(ScaleExperiment.table(rows, processes: processes))
+            say("results: \(directory.url.path)/scale.{csv,jsonl,svg}")
         }
     }
 }

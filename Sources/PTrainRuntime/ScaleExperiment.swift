@@ -11,6 +11,10 @@ import PTrainData
 /// worker count (same work per worker). Efficiency is
 /// `img/s(W) / (W * img/s(first count))`, relative to the first count, scaled
 /// to one worker.
+///
+/// Under MPI (`group` of R processes) the worker counts are per process, every
+/// rank runs the same rounds, rank 0's clock times them, and each sample also
+/// records the time per step spent adding the processes' gradients.
 public struct ScaleExperiment {
     public enum Mode: String, Sendable, CaseIterable { case strong, weak }
 
@@ -20,9 +24,12 @@ public struct ScaleExperiment {
         /// Cores kept busy by other processes during the sample.
         public let otherCores: Double
         public let noisy: Bool
-        public init(workers: Int, round: Int, imagesPerSecond: Double, otherCores: Double, noisy: Bool) {
+        /// Milliseconds per step in the cross-process sum (0 with one process).
+        public let crossReduceMilliseconds: Double
+        public init(workers: Int, round: Int, imagesPerSecond: Double, otherCores: Double, noisy: Bool,
+                    crossReduceMilliseconds: Double = 0) {
             self.workers = workers; self.round = round; self.imagesPerSecond = imagesPerSecond
-            self.otherCores = otherCores; self.noisy = noisy
+            self.otherCores = otherCores; self.noisy = noisy; self.crossReduceMilliseconds = crossReduceMilliseconds
         }
     }
 
@@ -33,6 +40,8 @@ public struct ScaleExperiment {
         public let efficiency: Double
         public let samples: Int
         public let noisySamples: Int
+        /// Median milliseconds per step in the cross-process sum.
+        public let crossReduceMilliseconds: Double
     }
 
     public var workerCounts: [Int]
@@ -50,16 +59,19 @@ public struct ScaleExperiment {
     /// Runs the experiment. `placement(W)` gives the engine's worker count
     /// binding for W workers. Returns every sample and the summary rows.
     public func run(config: RunConfig, train: SampleSet, test: SampleSet,
-                    placement: (Int) throws -> WorkerPlacement, log: (String) -> Void) throws -> (samples: [Sample], rows: [Row]) {
+                    placement: (Int) throws -> WorkerPlacement, group: ProcessGroup = SingleProcess(),
+                    log: (String) -> Void) throws -> (samples: [Sample], rows: [Row]) {
         var engines: [(Int, DataParallelEngine, Int)] = []  // (workers, engine, batch)
+        let ranks = group.size
         for w in workerCounts {
             var c = config
-            if mode == .weak { c.train.batch = config.train.batch * w }
+            if mode == .weak { c.train.batch = config.train.batch * w * ranks }
             let p = try placement(w)
-            let engine = try DataParallelEngine(config: c, train: train, test: test, workers: w, placement: p.bindCurrentThread)
+            let engine = try DataParallelEngine(config: c, train: train, test: test, workers: w, placement: p.bindCurrentThread, group: group)
             engine.beginEpoch(0)
             engines.append((w, engine, c.train.batch))
-            log("\(w) worker\(w == 1 ? "" : "s"): batch \(c.train.batch), \(engine.plan.shards) shards of \(c.runtime.shard); " + p.description.replacingOccurrences(of: "\n", with: ", "))
+            log((ranks > 1 ? "\(ranks) processes x " : "") + "\(w) worker\(w == 1 ? "" : "s"): batch \(c.train.batch), \(engine.plan.shards * ranks) shards of \(c.runtime.shard); "
+                + p.description.replacingOccurrences(of: "\n", with: ", "))
         }
         var position = [Int](repeating: 0, count: engines.count)
         func runSteps(_ i: Int, _ n: Int) throws { try engines[i].1.measurementSteps(n, position: &position[i]) }
@@ -70,15 +82,18 @@ public struct ScaleExperiment {
             for k in 0..<engines.count {
                 let i = (k + round) % engines.count
                 let before = SystemLoad.sample()
+                engines[i].1.resetCounters()
                 let t0 = monotonicSeconds()
                 try runSteps(i, steps)
                 let seconds = monotonicSeconds() - t0
                 let other = before.otherCores(until: SystemLoad.sample())
+                let cross = 1e3 * engines[i].1.gatherCounters().crossReduce / Double(steps)
                 let s = Sample(workers: engines[i].0, round: round, imagesPerSecond: Double(steps * engines[i].2) / seconds,
-                               otherCores: other, noisy: other > noiseThreshold)
+                               otherCores: other, noisy: other > noiseThreshold, crossReduceMilliseconds: cross)
                 samples.append(s)
-                log(String(format: "round %d: %d worker%@ %.0f img/s (other processes: %.2f cores)%@", round + 1, s.workers,
-                           s.workers == 1 ? "" : "s", s.imagesPerSecond, other, s.noisy ? "  [noisy]" : ""))
+                log(String(format: "round %d: %d worker%@ %.0f img/s%@ (other processes: %.2f cores)%@", round + 1, s.workers,
+                           s.workers == 1 ? "" : "s", s.imagesPerSecond, ranks > 1 ? String(format: ", across processes %.2f ms/step", cross) : "",
+                           other, s.noisy ? "  [noisy]" : ""))
             }
         }
         return (samples, Self.summarize(samples, workerCounts: workerCounts))
@@ -87,39 +102,45 @@ public struct ScaleExperiment {
     /// Median img/s per worker count over quiet samples (all samples if none
     /// was quiet), and speedup/efficiency against the first worker count.
     public static func summarize(_ samples: [Sample], workerCounts: [Int]) -> [Row] {
-        var medians: [Int: (Double, Int, Int)] = [:]
+        var medians: [Int: (Double, Int, Int)] = [:], cross: [Int: Double] = [:]
         for w in workerCounts {
             let mine = samples.filter { $0.workers == w }
             let quiet = mine.filter { !$0.noisy }
             medians[w] = (median((quiet.isEmpty ? mine : quiet).map(\.imagesPerSecond)), mine.count, mine.count - quiet.count)
+            cross[w] = median((quiet.isEmpty ? mine : quiet).map(\.crossReduceMilliseconds))
         }
         guard let base = workerCounts.first, let baseRate = medians[base]?.0, baseRate > 0 else { return [] }
         return workerCounts.map { w in
             let (rate, n, noisy) = medians[w]!
             let speedup = rate / baseRate
             return Row(workers: w, imagesPerSecond: rate, speedup: speedup, efficiency: speedup * Double(base) / Double(w),
-                       samples: n, noisySamples: noisy)
+                       samples: n, noisySamples: noisy, crossReduceMilliseconds: cross[w] ?? 0)
         }
     }
 
-    public static func table(_ rows: [Row]) -> String {
-        var lines = ["workers      img/s   speedup  efficiency  samples (noisy)"]
+    /// The summary; `processes` > 1 adds the cross-process column.
+    public static func table(_ rows: [Row], processes: Int = 1) -> String {
+        let multi = processes > 1
+        var lines = ["workers      img/s   speedup  efficiency  samples (noisy)" + (multi ? "  across processes ms/step" : "")]
         for r in rows {
             lines.append(String(format: "%7d %10.0f %9.2f %10.1f%%  %7d (%d)", r.workers, r.imagesPerSecond, r.speedup,
-                                100 * r.efficiency, r.samples, r.noisySamples))
+                                100 * r.efficiency, r.samples, r.noisySamples)
+                         + (multi ? String(format: "  %24.3f", r.crossReduceMilliseconds) : ""))
         }
+        if multi { lines.insert("\(processes) processes (MPI ranks); workers per process", at: 0) }
         return lines.joined(separator: "\n")
     }
 
-    public static func jsonLines(_ rows: [Row]) -> String {
-        rows.map { String(format: "{\"workers\":%d,\"img_s\":%.1f,\"speedup\":%.4f,\"efficiency\":%.4f,\"samples\":%d,\"noisy\":%d}",
-                          $0.workers, $0.imagesPerSecond, $0.speedup, $0.efficiency, $0.samples, $0.noisySamples) }
+    public static func jsonLines(_ rows: [Row], processes: Int = 1) -> String {
+        rows.map { String(format: "{\"processes\":%d,\"workers\":%d,\"img_s\":%.1f,\"speedup\":%.4f,\"efficiency\":%.4f,\"samples\":%d,\"noisy\":%d,\"cross_reduce_ms\":%.4f}",
+                          processes, $0.workers, $0.imagesPerSecond, $0.speedup, $0.efficiency, $0.samples, $0.noisySamples, $0.crossReduceMilliseconds) }
             .joined(separator: "\n") + "\n"
     }
 
     public static func csv(_ samples: [Sample]) -> String {
-        "workers,round,img_s,other_cores,noisy\n" + samples.map {
-            String(format: "%d,%d,%.1f,%.3f,%@", $0.workers, $0.round, $0.imagesPerSecond, $0.otherCores, $0.noisy ? "true" : "false")
+        "workers,round,img_s,other_cores,noisy,cross_reduce_ms\n" + samples.map {
+            String(format: "%d,%d,%.1f,%.3f,%@,%.4f", $0.workers, $0.round, $0.imagesPerSecond, $0.otherCores, $0.noisy ? "true" : "false",
+                   $0.crossReduceMilliseconds)
         }.joined(separator: "\n") + "\n"
     }
 

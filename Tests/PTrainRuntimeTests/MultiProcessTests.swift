@@ -94,3 +94,18 @@ func multiProcessRefusals() throws {
     }
     #expect(refused[0] == "runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across 2 processes (use per_shard)")
 }
+
+@Test("allreduce benchmark: sizes grow 4x, every rank measures every size, and the fit recovers a line")
+func allreduceBenchmark() throws {
+    #expect(AllreduceBenchmark.sizes(from: 1024, to: 65536) == [1024, 4096, 16384, 65536])
+    let points = try ThreadRanks.run(ThreadRanks.make(2)) { group in
+        AllreduceBenchmark.measure(group: group, sizes: [16, 64], repeats: 2)
+    }
+    #expect(points[0].map(\.floats) == [16, 64] && points[1].map(\.floats) == [16, 64])
+    let line = [AllreduceBenchmark.Point(floats: 1000, seconds: 2e-5 + 4000 * 1e-10),
+                AllreduceBenchmark.Point(floats: 4000, seconds: 2e-5 + 16000 * 1e-10),
+                AllreduceBenchmark.Point(floats: 16000, seconds: 2e-5 + 64000 * 1e-10)]
+    let (a, b) = AllreduceBenchmark.fit(line)
+    #expect(abs(a - 2e-5) < 1e-12 && abs(b - 1e-10) < 1e-16)
+    #expect(AllreduceBenchmark.json(Array(line.prefix(1)), processes: 2).hasPrefix("{\"processes\":2,\"latency_s\":2.04e-05,\"seconds_per_byte\":0,\"points\":[{\"floats\":1000,\"bytes\":4000,"))
+}

@@ -16,8 +16,8 @@ func scaleSummary() {
     #expect(rows[0].imagesPerSecond == 100 && rows[0].speedup == 1 && rows[0].efficiency == 1 && rows[0].noisySamples == 1)
     #expect(rows[1].imagesPerSecond == 180 && rows[1].speedup == 1.8 && abs(rows[1].efficiency - 0.9) < 1e-12)
     #expect(ScaleExperiment.jsonLines(rows) == """
-    {"workers":1,"img_s":100.0,"speedup":1.0000,"efficiency":1.0000,"samples":4,"noisy":1}
-    {"workers":2,"img_s":180.0,"speedup":1.8000,"efficiency":0.9000,"samples":4,"noisy":1}
+    {"processes":1,"workers":1,"img_s":100.0,"speedup":1.0000,"efficiency":1.0000,"samples":4,"noisy":1,"cross_reduce_ms":0.0000}
+    {"processes":1,"workers":2,"img_s":180.0,"speedup":1.8000,"efficiency":0.9000,"samples":4,"noisy":1,"cross_reduce_ms":0.0000}
 
     """)
     // All samples noisy: fall back to them rather than report nothing.
@@ -43,6 +43,29 @@ func scaleRun() throws {
     let svg = ScaleExperiment.chart(rows, title: "t <&>")
     #expect(svg.hasPrefix("<svg") && svg.contains("t &lt;&amp;&gt;") && svg.contains("<polyline"))
     #expect(ScaleExperiment.csv(samples).split(separator: "\n").count == 5)
+}
+
+@Test("a scaling run of 2 processes (ranks as threads) reports the cross-process sum per step and the same rows on every rank")
+func scaleRunAcrossProcesses() throws {
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["runtime.shard=4", "runtime.bind=none"])
+    let data = try DataSources.load(config.data, model: config.model)
+    let experiment = ScaleExperiment(workerCounts: [1, 2], mode: .weak, steps: 2, rounds: 2, warmupSteps: 1)
+    let results = try ThreadRanks.run(ThreadRanks.make(2)) { group -> ([ScaleExperiment.Sample], [String]) in
+        var logged: [String] = []
+        let (samples, _) = try experiment.run(config: config, train: data.train, test: data.test, placement: { w in
+            var r = config.runtime
+            r.workers = w
+            return try WorkerPlacement.plan(r)
+        }, group: group, log: { logged.append($0) })
+        return (samples, logged)
+    }
+    let (samples, logged) = results[0]
+    #expect(samples.count == 4 && results[1].0.count == 4)
+    #expect(samples.allSatisfy { $0.crossReduceMilliseconds > 0 }, "every step adds the processes' sums")
+    // Weak scaling multiplies the batch by the workers of all processes.
+    #expect(logged.contains { $0.hasPrefix("2 processes x 2 workers: batch 64, 16 shards of 4") })
+    let rows = ScaleExperiment.summarize(samples, workerCounts: [1, 2])
+    #expect(ScaleExperiment.table(rows, processes: 2).hasPrefix("2 processes (MPI ranks); workers per process\nworkers      img/s   speedup  efficiency  samples (noisy)  across processes ms/step"))
 }
 
 @Test("other-process load is near zero for our own busy loop and never negative")
