@@ -15,6 +15,12 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Search directory (default runs/search-NAME). Running the same search into it again resumes it.")
     var out: String?
 
+    @Flag(help: "Train nothing: score every planned trial by its NTK condition number at initialisation (lower is better), write ntk.csv, and compare the ranking with the trainings recorded in the directory.")
+    var ntk = false
+
+    @Option(help: "Samples of the NTK batch (with --ntk).")
+    var samples: Int = 32
+
     func run() throws {
         try reportingErrors {
             let spec = try SearchSpec.load(file: file)
@@ -23,6 +29,18 @@ struct SearchCommand: ParsableCommand {
             let topology: CPUTopology
             do { topology = try CPUTopology() } catch let e as TopologyError { throw RunError(e.description) }
             let runner = try SearchRunner(spec: spec, out: dir, topology: topology, say: { say($0) })
+            if ntk {
+                let scores = try SearchNTKRanking.score(spec, samples: samples, say: { say($0) })
+                try AtomicFile.write(SearchNTKRanking.csv(scores, keys: spec.space.keys), to: dir.appendingPathComponent("ntk.csv"))
+                let agreement = SearchNTKRanking.agreement(scores, records: runner.results)
+                if agreement.isEmpty { say("no budget has 4 or more recorded trainings to compare the ranking with") }
+                for a in agreement {
+                    say(String(format: "after %d epoch%@: Spearman correlation of log10(NTK condition number) with %@ over %d trials: %+.3f",
+                               a.epochs, a.epochs == 1 ? "" : "s", spec.metric, a.trials, a.spearman))
+                }
+                say("scores: \(dir.path)/ntk.csv")
+                return
+            }
             if !runner.results.isEmpty { say("resuming \(dir.path): \(runner.results.count) trainings recorded") }
             _ = try runner.run()
             if let best = runner.best {

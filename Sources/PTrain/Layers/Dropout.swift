@@ -32,7 +32,7 @@ public final class Dropout: Layer {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let count = inputShape.count
-        guard context.training, probability > 0 else {
+        guard context.training, context.dropout, probability > 0 else {
             y.update(from: x, count: batch * count)
             return
         }
@@ -52,7 +52,7 @@ public final class Dropout: Layer {
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         guard let dx else { return }
         let total = batch * inputShape.count
-        guard context.training, probability > 0 else {
+        guard context.training, context.dropout, probability > 0 else {
             accumulate(dy, into: dx, count: total)
             return
         }

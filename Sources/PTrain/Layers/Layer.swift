@@ -40,6 +40,9 @@ public struct ParameterSpec: Sendable, Hashable {
 public final class StepContext: @unchecked Sendable {
     /// Training (dropout active, batch statistics) or inference.
     public var training: Bool = true
+    /// False: dropout passes values through even in training (the NTK score
+    /// measures the network without its noise).
+    public var dropout: Bool = true
     /// Run seed: with `epoch` and the sample index, keys every random draw.
     public var seed: UInt64
     public var epoch: Int = 0

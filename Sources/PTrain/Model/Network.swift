@@ -138,6 +138,15 @@ public final class Network {
                                    correct: &correct)
     }
 
+    /// Keeps only sample `i`'s row of the output gradient that `loss` seeded,
+    /// so that the next `backward` gives the gradient of that sample's loss
+    /// alone (per-sample gradients, for the NTK score).
+    public func keepOutputGradient(ofSample i: Int, batch: Int) {
+        let k = model.outputShape.count
+        let g = gradientPointer(model.layers.count - 1)!
+        for n in 0..<batch where n != i { (g + n * k).update(repeating: 0, count: k) }
+    }
+
     /// Back-propagates the seeded output gradient, ACCUMULATING parameter
     /// gradients into `gradients` (the caller zeroes them once per step, so
     /// several shards may accumulate into one arena).

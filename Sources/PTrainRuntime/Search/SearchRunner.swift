@@ -17,6 +17,11 @@ public struct TrialRecord: Codable, Sendable, Equatable {
     public let status: String
     /// Where it ran: `all cores` or `group 1: core 1`.
     public let placement: String
+
+    public init(trial: Int, epochs: Int, values: [String], metric: Double?, seconds: Double, status: String, placement: String) {
+        self.trial = trial; self.epochs = epochs; self.values = values; self.metric = metric
+        self.seconds = seconds; self.status = status; self.placement = placement
+    }
 }
 
 /// Runs a search: trials are ordinary runs under `OUT/trials/trial-NNNN`
