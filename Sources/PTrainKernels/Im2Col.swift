@@ -30,14 +30,17 @@ public struct WindowGeometry: Sendable, Hashable {
 }
 
 /// `image [C, H, W]` -> `col [C*KH*KW, OH*OW]`. Writes every element of `col`.
-public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>) {
+/// `rowStride` (default OH*OW) lets several images' columns sit side by side
+/// in one wider matrix `[C*KH*KW, images * OH*OW]` (batched convolution GEMMs).
+public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     let oh = g.outH, ow = g.outW
+    let stride = rowStride ?? oh * ow
     var row = 0
     for c in 0..<g.channels {
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
-                let dst = col + row * oh * ow
+                let dst = col + row * stride
                 for oy in 0..<oh {
                     let iy = oy * g.strideH - g.padH + ki
                     let drow = dst + oy * ow
@@ -68,14 +71,17 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: Un
 
 /// `col [C*KH*KW, OH*OW]` -> `image [C, H, W]`, ACCUMULATING (+=) into `image`
 /// (overlapping windows sum, which is what the gradient of im2col is).
-public func col2imAccumulate(_ col: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>) {
+/// `rowStride` as in `im2col`.
+public func col2imAccumulate(_ col: UnsafePointer<Float>, _ g: WindowGeometry, _ image: UnsafeMutablePointer<Float>,
+                             rowStride: Int? = nil) {
     let oh = g.outH, ow = g.outW
+    let stride = rowStride ?? oh * ow
     var row = 0
     for c in 0..<g.channels {
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
-                let src = col + row * oh * ow
+                let src = col + row * stride
                 for oy in 0..<oh {
                     let iy = oy * g.strideH - g.padH + ki
                     if iy < 0 || iy >= g.height { continue }

@@ -23,6 +23,31 @@ func im2colMatchesReference(_ i: Int) {
     #expect(col == referenceIm2col(image, g))
 }
 
+@Test("im2col and col2im with a row stride: images side by side in one column matrix", arguments: windowCases.indices)
+func stridedColumns(_ i: Int) {
+    let g = geometry(windowCases[i])
+    let images = 3, cols = g.columnCols, stride = images * cols
+    let planes = (0..<images).map { randomFloats(g.channels * g.height * g.width, seed: UInt64(500 + 10 * i + $0)) }
+    var wide = [Float](repeating: .nan, count: g.columnRows * stride)
+    wide.withUnsafeMutableBufferPointer { w in
+        for (k, p) in planes.enumerated() { p.withUnsafeBufferPointer { im2col($0.baseAddress!, g, w.baseAddress! + k * cols, rowStride: stride) } }
+    }
+    for (k, p) in planes.enumerated() {
+        let reference = referenceIm2col(p, g)
+        for r in 0..<g.columnRows { #expect(Array(wide[(r * stride + k * cols)..<(r * stride + (k + 1) * cols)]) == Array(reference[(r * cols)..<((r + 1) * cols)])) }
+    }
+    // col2im of image k's block equals col2im of the same block stored contiguously.
+    let c = randomFloats(g.columnRows * stride, seed: UInt64(600 + i))
+    for k in 0..<images {
+        var strided = [Float](repeating: 0.5, count: planes[0].count), contiguous = strided
+        var block = [Float](repeating: 0, count: g.columnRows * cols)
+        for r in 0..<g.columnRows { for j in 0..<cols { block[r * cols + j] = c[r * stride + k * cols + j] } }
+        c.withUnsafeBufferPointer { src in strided.withUnsafeMutableBufferPointer { col2imAccumulate(src.baseAddress! + k * cols, g, $0.baseAddress!, rowStride: stride) } }
+        block.withUnsafeBufferPointer { src in contiguous.withUnsafeMutableBufferPointer { col2imAccumulate(src.baseAddress!, g, $0.baseAddress!) } }
+        #expect(strided == contiguous)
+    }
+}
+
 @Test("col2im accumulates the exact adjoint of im2col", arguments: windowCases.indices)
 func col2imIsAdjointOfIm2col(_ i: Int) {
     // <im2col(x), c> == <x, col2im(c)> for random x, c: the defining property of the gradient.

@@ -2,8 +2,13 @@ import PTrainKernels
 
 /// 2-D convolution (cross-correlation, as in PyTorch) with groups:
 /// `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW `[O, C/groups, KH, KW]`,
-/// bias `[O]`. Each image and group is lowered to one GEMM through im2col:
-/// `y_g [O/g, OH*OW] = W_g [O/g, (C/g)*KH*KW] x col_g`.
+/// bias `[O]`. Lowered to GEMM through im2col: the columns of `chunk` images
+/// sit side by side, `col [(C/g)*KH*KW, chunk*OH*OW]`, so one GEMM
+/// `Y_g [O/g, chunk*OH*OW] = W_g x col` covers them (wide panels even for 8x8
+/// or 10x10 outputs, and one long reduction for the weight gradient); the
+/// result is copied into each image's NCHW block. `chunk` is as many images
+/// as fit `columnBudget` floats of columns. Pointwise convolutions (1x1,
+/// stride 1, no padding) read each image's input plane as its column matrix.
 public final class Conv2D: StridedOutputLayer {
     public let name: String
     public let typeName = "conv2d"
@@ -18,7 +23,16 @@ public final class Conv2D: StridedOutputLayer {
     public var outputSampleStride: Int
     /// 1x1, stride 1, no padding: the input plane already is the column matrix.
     private let isPointwise: Bool
+    /// `[rows, chunk * cols]` im2col columns (also the column gradient in backward).
     private var column: FloatBuffer?
+    /// `[O/g, chunk * cols]`: one group's outputs (or output gradients) of a chunk.
+    private var staging: FloatBuffer?
+    /// Images per GEMM (set by `allocate`; depends only on the layer and maxBatch,
+    /// so results do not depend on the worker count).
+    private var chunk = 1
+    /// Column floats per chunk at most (512 KB: the columns stay in a core's
+    /// L2 while the GEMM packs them), unless one image needs more.
+    static let columnBudget = 1 << 17
     private var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>?
     private var dWeight: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>?
 
@@ -53,7 +67,11 @@ public final class Conv2D: StridedOutputLayer {
     public var forwardFLOPs: Int { 2 * filters * geometry.columnRows * outputShape.spatial }
 
     public func allocate(maxBatch: Int) {
-        if !isPointwise && column == nil { column = FloatBuffer(count: geometry.columnRows * geometry.columnCols) }
+        guard !isPointwise, column == nil else { return }
+        let perImage = geometry.columnRows * geometry.columnCols
+        chunk = max(1, min(maxBatch, Self.columnBudget / max(perImage, 1)))
+        column = FloatBuffer(count: perImage * chunk)
+        staging = FloatBuffer(count: filters / groups * geometry.columnCols * chunk)
     }
 
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
@@ -61,51 +79,99 @@ public final class Conv2D: StridedOutputLayer {
         if hasBias { bias = parameters[1]; dBias = gradients[1] }
     }
 
-    /// The column matrix of group `g` of image `image`: im2col into scratch, or
-    /// the input itself for pointwise convolutions.
-    private func columns(_ image: UnsafePointer<Float>, group: Int) -> UnsafePointer<Float> {
-        let groupInput = image + group * geometry.channels * inputShape.spatial
-        if isPointwise { return groupInput }
-        im2col(groupInput, geometry, column!.pointer)
-        return UnsafePointer(column!.pointer)
+    /// Input of group `g` of image `n`.
+    private func groupInput(_ x: UnsafePointer<Float>, _ n: Int, _ g: Int) -> UnsafePointer<Float> {
+        x + n * inputShape.count + g * geometry.channels * inputShape.spatial
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        for n in 0..<batch {
-            let image = x + n * inputShape.count
-            for g in 0..<groups {
-                let col = columns(image, group: g)
-                sgemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1,
-                      a: weight + g * og * rows, lda: rows, b: col, ldb: cols, beta: 0,
-                      c: y + n * outputSampleStride + g * og * cols, ldc: cols, workspace: context.gemm)
+        if isPointwise {
+            for n in 0..<batch {
+                for g in 0..<groups {
+                    sgemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1,
+                          a: weight + g * og * rows, lda: rows, b: groupInput(x, n, g), ldb: cols, beta: 0,
+                          c: y + n * outputSampleStride + g * og * cols, ldc: cols, workspace: context.gemm)
+                }
             }
-            if let bias { addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: cols) }
+        } else {
+            let col = column!.pointer, out = staging!.pointer
+            var first = 0
+            while first < batch {
+                let images = min(chunk, batch - first), width = images * cols
+                for g in 0..<groups {
+                    for i in 0..<images { im2col(groupInput(x, first + i, g), geometry, col + i * cols, rowStride: width) }
+                    let direct = images == 1  // one image: the GEMM writes its NCHW block itself
+                    sgemm(transA: false, transB: false, m: og, n: width, k: rows, alpha: 1,
+                          a: weight + g * og * rows, lda: rows, b: col, ldb: width, beta: 0,
+                          c: direct ? y + first * outputSampleStride + g * og * cols : out, ldc: direct ? cols : width,
+                          workspace: context.gemm)
+                    if direct { continue }
+                    for i in 0..<images {
+                        for o in 0..<og {
+                            (y + (first + i) * outputSampleStride + (g * og + o) * cols).update(from: out + o * width + i * cols, count: cols)
+                        }
+                    }
+                }
+                first += images
+            }
+        }
+        if let bias {
+            for n in 0..<batch { addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: cols) }
         }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        for n in 0..<batch {
-            let image = x + n * inputShape.count
-            for g in 0..<groups {
-                let dyG = dy + n * outputSampleStride + g * og * cols
-                let wG = weight + g * og * rows
-                // dW_g[O/g, rows] += dy_g[O/g, cols] * col^T[cols, rows]
-                let col = columns(image, group: g)
-                sgemm(transA: false, transB: true, m: og, n: rows, k: cols, alpha: 1, a: dyG, lda: cols,
-                      b: col, ldb: cols, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
-                guard let dx else { continue }
-                let dxG = dx + n * inputShape.count + g * geometry.channels * inputShape.spatial
-                if isPointwise {  // dx_g[rows, cols] += W_g^T * dy_g
-                    sgemm(transA: true, transB: false, m: rows, n: cols, k: og, alpha: 1, a: wG, lda: rows,
-                          b: dyG, ldb: cols, beta: 1, c: dxG, ldc: cols, workspace: context.gemm)
-                } else {  // dcol = W_g^T * dy_g, then scatter-add back to the image
-                    sgemm(transA: true, transB: false, m: rows, n: cols, k: og, alpha: 1, a: wG, lda: rows,
-                          b: dyG, ldb: cols, beta: 0, c: column!.pointer, ldc: cols, workspace: context.gemm)
-                    col2imAccumulate(column!.pointer, geometry, dxG)
+        if isPointwise {
+            for n in 0..<batch {
+                for g in 0..<groups {
+                    let dyG = dy + n * outputSampleStride + g * og * cols
+                    // dW_g[O/g, rows] += dy_g[O/g, cols] * x_g^T[cols, rows]
+                    sgemm(transA: false, transB: true, m: og, n: rows, k: cols, alpha: 1, a: dyG, lda: cols,
+                          b: groupInput(x, n, g), ldb: cols, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
+                    guard let dx else { continue }
+                    // dx_g[rows, cols] += W_g^T * dy_g
+                    sgemm(transA: true, transB: false, m: rows, n: cols, k: og, alpha: 1, a: weight + g * og * rows, lda: rows,
+                          b: dyG, ldb: cols, beta: 1, c: dx + n * inputShape.count + g * geometry.channels * inputShape.spatial,
+                          ldc: cols, workspace: context.gemm)
                 }
+            }
+        } else {
+            let col = column!.pointer, gathered = staging!.pointer
+            var first = 0
+            while first < batch {
+                let images = min(chunk, batch - first), width = images * cols
+                for g in 0..<groups {
+                    for i in 0..<images { im2col(groupInput(x, first + i, g), geometry, col + i * cols, rowStride: width) }
+                    // The chunk's output gradient as one [O/g, width] matrix.
+                    let dyG: UnsafePointer<Float>, ld: Int
+                    if images == 1 {
+                        dyG = dy + first * outputSampleStride + g * og * cols
+                        ld = cols
+                    } else {
+                        for i in 0..<images {
+                            for o in 0..<og {
+                                (gathered + o * width + i * cols).update(from: dy + (first + i) * outputSampleStride + (g * og + o) * cols, count: cols)
+                            }
+                        }
+                        dyG = UnsafePointer(gathered)
+                        ld = width
+                    }
+                    // dW_g[O/g, rows] += dY_g[O/g, width] * col^T[width, rows]
+                    sgemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
+                          b: col, ldb: width, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
+                    guard let dx else { continue }
+                    // dcol = W_g^T * dY_g (into the columns' buffer), scattered back into each image.
+                    sgemm(transA: true, transB: false, m: rows, n: width, k: og, alpha: 1, a: weight + g * og * rows, lda: rows,
+                          b: dyG, ldb: ld, beta: 0, c: col, ldc: width, workspace: context.gemm)
+                    for i in 0..<images {
+                        col2imAccumulate(col + i * cols, geometry, dx + (first + i) * inputShape.count + g * geometry.channels * inputShape.spatial,
+                                         rowStride: width)
+                    }
+                }
+                first += images
             }
         }
         if let dBias {
