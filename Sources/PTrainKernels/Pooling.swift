@@ -9,6 +9,10 @@
 /// no in-image tap (possible only with padding >= kernel) yields -inf and -1.
 public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                            _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+    if g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0 {
+        maxPool2x2(x, g, batch: batch, y, argmax: argmax)
+        return
+    }
     let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
     // Outputs whose window lies wholly inside the image take the fast path:
     // no clipping, and a branch-free running max (data-dependent branches
@@ -60,6 +64,46 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
                 }
                 dst[oy * ow + ox] = best
                 idx[oy * ow + ox] = bestIndex
+                ox += 1
+            }
+        }
+    }
+}
+
+/// The 2x2/2 unpadded case (LeNet's pools), 8 outputs at a time: the even
+/// and odd lanes of 16 inputs from each of the window's two rows are its four
+/// taps, compared in the generic path's order (row-major, strict `>`), so the
+/// values and argmax indices are the same.
+@inline(__always)
+private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                        _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+    let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
+    let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+    for p in 0..<(batch * g.channels) {
+        let src = x + p * planeIn, dst = y + p * planeOut, idx = argmax + p * planeOut
+        for oy in 0..<oh {
+            let r0 = 2 * oy * w, r1 = r0 + w
+            var ox = 0
+            while ox + 8 <= ow {
+                let top = UnsafeRawPointer(src + r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                let bottom = UnsafeRawPointer(src + r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                let base = lanes &+ Int32(truncatingIfNeeded: r0 + 2 * ox)
+                var best = top.evenHalf, at = base
+                var better = top.oddHalf .> best
+                best.replace(with: top.oddHalf, where: better); at.replace(with: base &+ 1, where: better)
+                better = bottom.evenHalf .> best
+                best.replace(with: bottom.evenHalf, where: better); at.replace(with: base &+ Int32(w), where: better)
+                better = bottom.oddHalf .> best
+                best.replace(with: bottom.oddHalf, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
+                UnsafeMutableRawPointer(dst + oy * ow + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(idx + oy * ow + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
+                ox += 8
+            }
+            while ox < ow {
+                var best = src[r0 + 2 * ox], at = r0 + 2 * ox
+                for tap in [r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1] where src[tap] > best { best = src[tap]; at = tap }
+                dst[oy * ow + ox] = best
+                idx[oy * ow + ox] = Int32(truncatingIfNeeded: at)
                 ox += 1
             }
         }

@@ -110,3 +110,28 @@ func avgPoolMatchesReference(_ i: Int) {
     let rhs = zip(x, dx).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
 }
+
+@Test("2x2/2 max pooling (the SIMD path): values and the first maximum's index, ties included", arguments: [(28, 28), (10, 10), (9, 37), (2, 16)])
+func maxPool2x2FirstMaximum(_ size: (Int, Int)) {
+    let g = WindowGeometry(channels: 3, height: size.0, width: size.1, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0)
+    let batch = 2, planeIn = g.height * g.width, planeOut = g.outH * g.outW
+    // Values from {0, 1, 2}: most windows hold ties, which must resolve to the first tap in row-major order.
+    let x = randomFloats(batch * g.channels * planeIn, seed: UInt64(size.1)).map { Float(Int(($0 + 1) * 1.5)) }
+    var y = [Float](repeating: 0, count: batch * g.channels * planeOut)
+    var arg = [Int32](repeating: -7, count: y.count)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
+        maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
+    } } }
+    for p in 0..<(batch * g.channels) {
+        for oy in 0..<g.outH {
+            for ox in 0..<g.outW {
+                var best = -Float.infinity, at = -1
+                for (ki, kj) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                    let i = (2 * oy + ki) * g.width + 2 * ox + kj
+                    if x[p * planeIn + i] > best { best = x[p * planeIn + i]; at = i }
+                }
+                #expect(y[p * planeOut + oy * g.outW + ox] == best && arg[p * planeOut + oy * g.outW + ox] == Int32(at))
+            }
+        }
+    }
+}
