@@ -35,12 +35,20 @@ public struct WindowGeometry: Sendable, Hashable {
 public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
     let oh = g.outH, ow = g.outW
     let stride = rowStride ?? oh * ow
+    // "Same" convolutions (stride 1, output as wide as the input: 3x3 pad 1,
+    // 5x5 pad 2) copy each tap's rows as one shifted block of the plane.
+    let sameWidth = g.strideH == 1 && g.strideW == 1 && ow == g.width
     var row = 0
     for c in 0..<g.channels {
         let plane = image + c * g.height * g.width
         for ki in 0..<g.kernelH {
             for kj in 0..<g.kernelW {
                 let dst = col + row * stride
+                if sameWidth {
+                    im2colShiftedPlane(plane, g, dst, dy: ki - g.padH, dx: kj - g.padW)
+                    row += 1
+                    continue
+                }
                 for oy in 0..<oh {
                     let iy = oy * g.strideH - g.padH + ki
                     let drow = dst + oy * ow
@@ -66,6 +74,32 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: Un
                 row += 1
             }
         }
+    }
+}
+
+/// One tap's column row of a same-width convolution: `dst[oy * W + ox] =
+/// plane[(oy + dy) * W + ox + dx]`, 0 outside the plane. The valid rows are
+/// one contiguous block of the plane shifted by `dy * W + dx`: copied in one
+/// call (a call per output row cost more than the copy itself at 8-32
+/// floats per row), then the `|dx|` elements per row that wrapped around from
+/// the neighbouring row are zeroed.
+@inline(__always)
+private func im2colShiftedPlane(_ plane: UnsafePointer<Float>, _ g: WindowGeometry, _ dst: UnsafeMutablePointer<Float>,
+                                dy: Int, dx: Int) {
+    let w = g.width, oh = g.outH
+    let lo = min(max(0, -dy), oh), hi = max(min(oh, g.height - dy), lo)
+    if lo > 0 { dst.update(repeating: 0, count: lo * w) }
+    if hi < oh { (dst + hi * w).update(repeating: 0, count: (oh - hi) * w) }
+    guard hi > lo else { return }
+    // Skip the first -dx (or last dx) elements of the block: they would read
+    // outside the plane, and are padding anyway.
+    let head = max(0, -dx), tail = max(0, dx)
+    let count = (hi - lo) * w - head - tail
+    if count > 0 { (dst + lo * w + head).update(from: plane + (lo + dy) * w + dx + head, count: count) }
+    for oy in lo..<hi {
+        let r = dst + oy * w
+        for ox in 0..<min(head, w) { r[ox] = 0 }
+        for ox in max(w - tail, 0)..<w { r[ox] = 0 }
     }
 }
 

@@ -34,6 +34,13 @@ public enum GEMMBenchmark {
         .init(label: "W2 conv2 bwd-weights", m: 64, k: 144, n: 1600, transA: false, transB: true),
         .init(label: "W1 fc1 fwd", m: 64, k: 400, n: 120, transA: false, transB: true),
         .init(label: "W1 fc1 bwd-weights", m: 120, k: 64, n: 400, transA: true, transB: false),
+        // W3 (ResNet-20) stage 1: 16 channels at 32x32, one image per GEMM.
+        .init(label: "W3 stage1 fwd", m: 16, k: 144, n: 1024, transA: false, transB: false),
+        .init(label: "W3 stage1 bwd-data", m: 144, k: 16, n: 1024, transA: true, transB: false),
+        .init(label: "W3 stage1 bwd-weights", m: 16, k: 1024, n: 144, transA: false, transB: true),
+        // W3 stage 3: 64 channels at 8x8, three images per GEMM.
+        .init(label: "W3 stage3 fwd", m: 64, k: 576, n: 192, transA: false, transB: false),
+        .init(label: "W3 stage3 bwd-weights", m: 64, k: 192, n: 576, transA: false, transB: true),
     ]
 
     public static func run(_ shapes: [Shape], repetitions: Int) -> [Result] {
