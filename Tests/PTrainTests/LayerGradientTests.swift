@@ -20,6 +20,7 @@ let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 1, 1, 1, 1, 1, 1, 0, 1), (2, 1, 5, 5, 2, 3, 1, 0, 1), (2, 3, 7, 6, 4, 3, 2, 1, 1),
     (1, 2, 8, 8, 3, 5, 1, 2, 1), (2, 4, 6, 6, 6, 3, 1, 1, 2), (2, 4, 5, 5, 4, 1, 1, 0, 1),
     (1, 6, 9, 9, 4, 3, 3, 1, 2), (1, 3, 4, 7, 2, 2, 1, 0, 1),
+    (3, 3, 5, 7, 2, 3, 1, 1, 1), (2, 2, 4, 6, 5, 5, 1, 2, 1),  // "same" convolutions, C != O, several images per GEMM
 ]
 
 @Test("conv2d (stride, padding, groups, 1x1)", arguments: convCases.indices)
