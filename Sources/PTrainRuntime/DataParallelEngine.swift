@@ -219,24 +219,6 @@ public final class DataParallelEngine {
     /// Optimizer steps per epoch (the last partial batch is dropped).
     public var stepsPerEpoch: Int { train.count / config.train.batch }
 
-    /// How a run of steps ended.
-    public struct StepsOutcome: Sendable, Equatable {
-        /// Steps completed (updated, or skipped under `on_nan: skip`).
-        public var completed = 0
-        /// Steps whose update was skipped because the gradient was not finite.
-        public var skipped = 0
-        /// The run stopped at a step whose gradient was not finite (`on_nan: stop`);
-        /// that step was not applied and is not counted in `completed`.
-        public var nonFiniteGradient = false
-        /// The run ended early because `interrupt` was raised.
-        public var interrupted = false
-
-        public init(completed: Int = 0, skipped: Int = 0, nonFiniteGradient: Bool = false, interrupted: Bool = false) {
-            self.completed = completed; self.skipped = skipped
-            self.nonFiniteGradient = nonFiniteGradient; self.interrupted = interrupted
-        }
-    }
-
     /// Runs `count` consecutive steps of the current epoch from step `first`
     /// (samples `order[first * batch ...]`), step `k` with learning rate
     /// `learningRate(k)`; in averaging mode, replicas are averaged after every
@@ -590,14 +572,4 @@ public final class DataParallelEngine {
             start += n
         }
     }
-}
-
-/// A flag any thread may raise (signal handlers) and the engine reads
-/// between steps.
-public final class InterruptFlag: Sendable {
-    private let raised = Atomic<Bool>(false)
-    public init() {}
-    public func request() { raised.store(true, ordering: .relaxed) }
-    public var isRequested: Bool { raised.load(ordering: .relaxed) }
-    func clear() { raised.store(false, ordering: .relaxed) }
 }
