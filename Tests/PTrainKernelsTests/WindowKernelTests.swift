@@ -7,6 +7,7 @@ let windowCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 1, 1, 1, 1, 1, 0), (1, 3, 3, 3, 3, 1, 0), (2, 7, 5, 3, 3, 1, 1), (3, 8, 8, 5, 5, 1, 2),
     (1, 28, 28, 5, 5, 1, 2), (6, 14, 14, 5, 5, 1, 0), (3, 9, 9, 3, 3, 2, 1), (2, 24, 24, 3, 3, 2, 0),
     (4, 7, 7, 2, 2, 2, 0), (1, 33, 31, 3, 1, 3, 1), (2, 6, 6, 1, 1, 1, 0), (5, 12, 12, 3, 3, 2, 0),
+    (2, 33, 34, 3, 3, 1, 1),  // a "same" convolution on a wide plane (im2col's block copy)
 ]
 
 func geometry(_ c: (Int, Int, Int, Int, Int, Int, Int)) -> WindowGeometry {
