@@ -132,6 +132,14 @@ func alexnetParameterCounts(_ c: (file: String, params: Int)) throws {
     #expect(try config.model.build().parameterCount == c.params)
 }
 
+@Test("the searched CIFAR AlexNet has Hyperband's widths: 32 and 96 filters, fc6 of 256")
+func searchedAlexNetParameterCount() throws {
+    // conv1 32*3*25+32 = 2,432; conv2 96*32*25+96 = 76,896; fc6 (96*6*6)*256+256 = 884,992;
+    // fc7 256*192+192 = 49,344; fc8 192*10+10 = 1,930.
+    let config = try RunConfig.load(file: packageRoot.appendingPathComponent("configs/alexnet-cifar-searched.yaml").path)
+    #expect(try config.model.build().parameterCount == 1_015_594)
+}
+
 @Test("base: inheritance merges over the base file; remove_layers drops named layers and rejects unknown names")
 func configInheritance() throws {
     let dir = temporaryDirectory()
