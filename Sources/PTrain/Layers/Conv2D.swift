@@ -115,6 +115,12 @@ public final class Conv2D: StridedOutputLayer {
         if hasBias { bias = parameters[1]; dBias = gradients[1] }
     }
 
+    /// im2col of group `g` of images `first ..< first + images`, side by side in `col`.
+    private func fillColumns(_ x: UnsafePointer<Float>, first: Int, images: Int, group g: Int, into col: UnsafeMutablePointer<Float>) {
+        let cols = geometry.columnCols
+        for i in 0..<images { im2col(groupInput(x, first + i, g), geometry, col + i * cols, rowStride: images * cols) }
+    }
+
     /// Input of group `g` of image `n`.
     private func groupInput(_ x: UnsafePointer<Float>, _ n: Int, _ g: Int) -> UnsafePointer<Float> {
         x + n * inputShape.count + g * geometry.channels * inputShape.spatial
@@ -136,7 +142,7 @@ public final class Conv2D: StridedOutputLayer {
             while first < batch {
                 let images = min(chunk, batch - first), width = images * cols
                 for g in 0..<groups {
-                    for i in 0..<images { im2col(groupInput(x, first + i, g), geometry, col + i * cols, rowStride: width) }
+                    fillColumns(x, first: first, images: images, group: g, into: col)
                     let direct = images == 1  // one image: the GEMM writes its NCHW block itself
                     sgemm(transA: false, transB: false, m: og, n: width, k: rows, alpha: 1,
                           a: weight + g * og * rows, lda: rows, b: col, ldb: width, beta: 0,
@@ -181,7 +187,7 @@ public final class Conv2D: StridedOutputLayer {
             while first < batch {
                 let images = min(chunk, batch - first), width = images * cols
                 for g in 0..<groups {
-                    for i in 0..<images { im2col(groupInput(x, first + i, g), geometry, col + i * cols, rowStride: width) }
+                    fillColumns(x, first: first, images: images, group: g, into: col)
                     // The chunk's output gradient as one [O/g, width] matrix.
                     let dyG: UnsafePointer<Float>, ld: Int
                     if images == 1 {
