@@ -5,6 +5,8 @@
 //   sgemmKernel8x32AVX512  8 rows x 32 columns, 16 SIMD16<Float> accumulators
 //   sgemmKernel4x32AVX512, sgemmKernel2x32AVX512   short row remainders
 //   sgemmKernel8x16AVX512, 4x16, 2x16               column remainders <= 16
+//   sgemmTapKernel8x32AVX512, 8x16, 4x32, 4x16      the same, with k steps in
+//                                                   tap segments (TapConvolution.swift)
 // The short ones exist because the layer shapes are small: m = 6 or 25 output
 // rows would otherwise spend 25% of the FMAs on zero padding.
 //
@@ -62,12 +64,18 @@ private func update(_ c: UnsafeMutablePointer<Float>, _ v: GEMMVector, _ beta: F
 /// The shared body. `height` (1...8) and `twoVectors` must be compile-time
 /// constants at every call (the wrappers below): after inlining, the unused
 /// accumulators and branches fold away.
+///
+/// `taps`: nil for plain GEMM (B row p at `b + p*bRowStride`). Otherwise the
+/// k steps come in `tapCount` segments of `kc` each (TapConvolution.swift):
+/// segment s reads B rows at `b + taps[s] + p*bRowStride`, and A holds
+/// `tapCount * kc` steps. One accumulation chain runs across all segments.
 @inline(__always)
 private func microKernel(height: Int, twoVectors: Bool, kc: Int,
                          a: UnsafePointer<Float>,
                          b: UnsafePointer<Float>, bRowStride: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int,
-                         rows: Int, beta: Float) {
+                         rows: Int, beta: Float,
+                         taps: UnsafePointer<Int>? = nil, tapCount: Int = 1) {
     var c00 = GEMMVector(), c01 = GEMMVector()
     var c10 = GEMMVector(), c11 = GEMMVector()
     var c20 = GEMMVector(), c21 = GEMMVector()
@@ -77,8 +85,9 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
     var c60 = GEMMVector(), c61 = GEMMVector()
     var c70 = GEMMVector(), c71 = GEMMVector()
     var pa = a
-    var pb = UnsafeRawPointer(b)
     let bStep = bRowStride &* MemoryLayout<Float>.stride
+    for segment in 0..<tapCount {
+    var pb = UnsafeRawPointer(b + (taps?[segment] ?? 0))
     var p = 0
     while p < kc {
         let b0 = load(pb)
@@ -108,6 +117,7 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
         pa += gemmMR
         pb += bStep
         p &+= 1
+    }
     }
     @inline(__always) func store(_ row: Int, _ v0: GEMMVector, _ v1: GEMMVector) {
         let cr = c + row * ldc
@@ -209,4 +219,61 @@ func sgemmKernel2x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Fl
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 2, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
+}
+
+/// The tap-segmented variants (TapConvolution.swift): `tapCount` segments of
+/// `kc` k steps, segment s reading B at `b + taps[s]`.
+@inline(__always)
+func sgemmTapMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float>,
+                         b: UnsafePointer<Float>, bRowStride: Int, taps: UnsafePointer<Int>, tapCount: Int,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+    if width == gemmNR {
+        if rows > 4 {
+            sgemmTapKernel8x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                     c: c, ldc: ldc, rows: rows, beta: beta)
+        } else {
+            sgemmTapKernel4x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                     c: c, ldc: ldc, rows: rows, beta: beta)
+        }
+    } else {
+        if rows > 4 {
+            sgemmTapKernel8x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                     c: c, ldc: ldc, rows: rows, beta: beta)
+        } else {
+            sgemmTapKernel4x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                     c: c, ldc: ldc, rows: rows, beta: beta)
+        }
+    }
+}
+
+@inline(never)
+func sgemmTapKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                              taps: UnsafePointer<Int>, tapCount: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
+}
+
+@inline(never)
+func sgemmTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                              taps: UnsafePointer<Int>, tapCount: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
+}
+
+@inline(never)
+func sgemmTapKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                              taps: UnsafePointer<Int>, tapCount: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
+}
+
+@inline(never)
+func sgemmTapKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                              taps: UnsafePointer<Int>, tapCount: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
 }

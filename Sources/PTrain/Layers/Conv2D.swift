@@ -2,21 +2,22 @@ import PTrainKernels
 
 /// 2-D convolution (cross-correlation, as in PyTorch) with groups:
 /// `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW `[O, C/groups, KH, KW]`,
-/// bias `[O]`. Lowered to GEMM through im2col: the columns of `chunk` images
-/// sit side by side, `col [(C/g)*KH*KW, chunk*OH*OW]`, so one GEMM
-/// `Y_g [O/g, chunk*OH*OW] = W_g x col` covers them (wide panels even for 8x8
-/// or 10x10 outputs, and one long reduction for the weight gradient); the
-/// result is copied into each image's NCHW block. `chunk` is as many images
-/// as fit `columnBudget` floats of columns. Pointwise convolutions (1x1,
-/// stride 1, no padding) read each image's input plane as its column matrix.
+/// bias `[O]`. Three lowerings to GEMM:
 ///
-/// The input gradient of a "same" convolution (stride 1, output as large as
-/// the input: 3x3 pad 1, 5x5 pad 2) is itself a same convolution: of `dy`
-/// with the weights transposed to `[C, O, KH, KW]` and rotated 180 degrees.
-/// That GEMM (`dx_g [C/g, cols] = W'_g [C/g, (O/g)*KH*KW] x im2col(dy_g)`)
-/// has a long reduction, where the general route (`dcol = W^T dy`, reduction
-/// over only O/g, then a col2im scatter) runs at half the speed for narrow
-/// layers such as ResNet's 16-channel stage.
+/// - Stride 1 (not 1x1): `TapConvolution`, a GEMM straight over zero-padded
+///   copies of each image's planes, with no im2col (PTrainKernels/
+///   TapConvolution.swift). The input gradient, when pad <= K - 1, is the same
+///   operation on the padded output gradient with rotated weights.
+/// - Pointwise (1x1, stride 1, no padding): each image's input plane already is
+///   the column matrix.
+/// - Otherwise (strided): im2col. The columns of `chunk` images sit side by
+///   side, `col [(C/g)*KH*KW, chunk*OH*OW]`, so one GEMM covers them; the
+///   result is copied into each image's NCHW block. The input gradient is
+///   `dcol = W^T dy` scattered back by col2im.
+///
+/// The weight gradient always goes through im2col columns (`dW += dY col^T`,
+/// one long reduction per chunk). `chunk` is as many images as fit
+/// `columnBudget` floats of columns.
 public final class Conv2D: StridedOutputLayer {
     public let name: String
     public let typeName = "conv2d"
@@ -31,16 +32,23 @@ public final class Conv2D: StridedOutputLayer {
     public var outputSampleStride: Int
     /// 1x1, stride 1, no padding: the input plane already is the column matrix.
     private let isPointwise: Bool
-    /// Stride 1 and output size = input size (not pointwise): the input
-    /// gradient is computed as a convolution of `dy` (`gradientGeometry`).
-    private let isSame: Bool
-    /// One group of `dy` as the input of that convolution: O/g channels.
-    private let gradientGeometry: WindowGeometry
-    /// `[groups, C/g, (O/g)*KH*KW]`: the rotated, transposed weights (refreshed each backward).
-    private var rotated: FloatBuffer?
+    /// Stride 1, not pointwise: the forward pass of one group as a tap GEMM.
+    private let taps: TapConvolution?
+    /// The input gradient of one group as a tap GEMM (nil: col2im instead).
+    private let gradientTaps: TapConvolution?
+    /// One image's padded planes of one group: the input (forward) and the
+    /// output gradient (backward). Separate, because each keeps its zero
+    /// borders only by never writing them.
+    private var paddedInput: FloatBuffer?, paddedGradient: FloatBuffer?
+    /// `[groups, O/g, KH*KW*C/g]` (forward) then `[groups, C/g, KH*KW*O/g]`
+    /// (gradient): weights in tap order, before packing; refreshed each pass.
+    private var tapWeights: FloatBuffer?
+    /// Packed `tapWeights`, `groups` blocks of `packedWeightCount`.
+    private var packedTapWeights: FloatBuffer?
     /// `[rows, chunk * cols]` im2col columns (also the column gradient in backward).
     private var column: FloatBuffer?
-    /// `[O/g, chunk * cols]`: one group's outputs (or output gradients) of a chunk.
+    /// `[O/g, chunk * cols]`: one group's outputs (or output gradients) of a
+    /// chunk; for the tap GEMMs, one image's padded-width output.
     private var staging: FloatBuffer?
     /// Images per GEMM (set by `allocate`; depends only on the layer and maxBatch,
     /// so results do not depend on the worker count).
@@ -64,10 +72,16 @@ public final class Conv2D: StridedOutputLayer {
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
         outputSampleStride = outputShape.count
         isPointwise = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
-        isSame = !isPointwise && stride == (1, 1) && geometry.outH == input.height && geometry.outW == input.width
-        gradientGeometry = WindowGeometry(channels: filters / groups, height: geometry.outH, width: geometry.outW,
-                                          kernelH: kernel.0, kernelW: kernel.1, strideH: 1, strideW: 1,
-                                          padH: kernel.0 - 1 - padding.0, padW: kernel.1 - 1 - padding.1)
+        if !isPointwise && stride == (1, 1) {
+            let t = TapConvolution(channels: input.channels / groups, height: input.height, width: input.width,
+                                   outputs: filters / groups, kernelH: kernel.0, kernelW: kernel.1,
+                                   padH: padding.0, padW: padding.1)
+            taps = t
+            gradientTaps = t.inputGradient
+        } else {
+            taps = nil
+            gradientTaps = nil
+        }
         let fanIn = geometry.columnRows
         let fanOut = filters / groups * kernel.0 * kernel.1
         var specs = [ParameterSpec(name: "weight", shape: [filters, input.channels / groups, kernel.0, kernel.1],
@@ -87,25 +101,55 @@ public final class Conv2D: StridedOutputLayer {
 
     public func allocate(maxBatch: Int) {
         guard !isPointwise, column == nil else { return }
-        let rows = isSame ? max(geometry.columnRows, gradientGeometry.columnRows) : geometry.columnRows
-        let perImage = rows * geometry.columnCols
+        let perImage = geometry.columnRows * geometry.columnCols
         chunk = max(1, min(maxBatch, Self.columnBudget / max(perImage, 1)))
         column = FloatBuffer(count: perImage * chunk)
-        staging = FloatBuffer(count: max(filters, inputShape.channels) / groups * geometry.columnCols * chunk)
-        if isSame { rotated = FloatBuffer(count: filters * geometry.columnRows) }
+        var stagingCount = max(filters, inputShape.channels) / groups * geometry.columnCols * chunk
+        if let taps {
+            var weightCount = taps.packedWeightCount
+            stagingCount = max(stagingCount, taps.outputs * taps.columns)
+            paddedInput = FloatBuffer(count: taps.paddedCount)
+            if let g = gradientTaps {
+                weightCount = max(weightCount, g.packedWeightCount)
+                stagingCount = max(stagingCount, g.outputs * g.columns)
+                paddedGradient = FloatBuffer(count: g.paddedCount)
+            }
+            tapWeights = FloatBuffer(count: filters * geometry.columnRows)
+            packedTapWeights = FloatBuffer(count: groups * weightCount)
+        }
+        staging = FloatBuffer(count: stagingCount)
     }
 
-    /// `rotated[g][c][o][ki][kj] = weight[g*O/g + o][c][KH-1-ki][KW-1-kj]`.
-    private func rotateWeights() {
-        let og = filters / groups, cg = geometry.channels, kh = geometry.kernelH, kw = geometry.kernelW
-        let r = rotated!.pointer
+    /// Reorders (`rotated`: and rotates) every group's weights into tap order
+    /// and packs them for `plan`.
+    private func packTapWeights(for plan: TapConvolution, rotated: Bool) {
+        let og = filters / groups, cg = geometry.channels, perGroup = og * geometry.columnRows
+        let ordered = tapWeights!.pointer, packed = packedTapWeights!.pointer
         for g in 0..<groups {
-            for o in 0..<og {
-                for c in 0..<cg {
-                    let src = weight + ((g * og + o) * cg + c) * kh * kw
-                    let dst = r + ((g * cg + c) * og + o) * kh * kw
-                    for i in 0..<(kh * kw) { dst[i] = src[kh * kw - 1 - i] }
-                }
+            let w = weight + g * perGroup, dst = ordered + g * perGroup
+            if rotated {
+                rotatedTapOrderWeights(w, outputs: og, channels: cg, kernelH: geometry.kernelH, kernelW: geometry.kernelW, into: dst)
+            } else {
+                tapOrderWeights(w, outputs: og, channels: cg, kernelH: geometry.kernelH, kernelW: geometry.kernelW, into: dst)
+            }
+            plan.packWeights(dst, into: packed + g * plan.packedWeightCount)
+        }
+    }
+
+    /// `out_g(image) (+)= conv_plan(source_g(image))` for every image and group:
+    /// pad, one tap GEMM, copy (or add) the valid columns out.
+    private func tapConvolve(_ plan: TapConvolution, source: UnsafePointer<Float>, sourceSampleStride: Int,
+                             padded pad: UnsafeMutablePointer<Float>,
+                             into out: UnsafeMutablePointer<Float>, outSampleStride: Int, batch: Int, accumulate: Bool) {
+        let stage = staging!.pointer, packed = packedTapWeights!.pointer
+        let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
+        for n in 0..<batch {
+            for g in 0..<groups {
+                plan.pad(source + n * sourceSampleStride + g * plan.channels * inPlane, channelStride: inPlane, into: pad)
+                plan.multiply(packedWeights: packed + g * plan.packedWeightCount, padded: pad, beta: 0,
+                              into: stage, ldOut: plan.columns)
+                plan.extract(stage, ldOut: plan.columns, into: out + n * outSampleStride + g * plan.outputs * outPlane,
+                             channelStride: outPlane, accumulate: accumulate)
             }
         }
     }
@@ -128,7 +172,11 @@ public final class Conv2D: StridedOutputLayer {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if isPointwise {
+        if let taps {
+            packTapWeights(for: taps, rotated: false)
+            tapConvolve(taps, source: x, sourceSampleStride: inputShape.count, padded: paddedInput!.pointer, into: y, outSampleStride: outputSampleStride,
+                        batch: batch, accumulate: false)
+        } else if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
                     sgemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1,
@@ -166,7 +214,6 @@ public final class Conv2D: StridedOutputLayer {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if isSame && dx != nil { rotateWeights() }
         if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
@@ -205,11 +252,7 @@ public final class Conv2D: StridedOutputLayer {
                     // dW_g[O/g, rows] += dY_g[O/g, width] * col^T[width, rows]
                     sgemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
                           b: col, ldb: width, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
-                    guard let dx else { continue }
-                    if isSame {
-                        sameInputGradient(dy, group: g, first: first, images: images, dx: dx, context: context)
-                        continue
-                    }
+                    guard let dx, gradientTaps == nil else { continue }
                     // dcol = W_g^T * dY_g (into the columns' buffer), scattered back into each image.
                     sgemm(transA: true, transB: false, m: rows, n: width, k: og, alpha: 1, a: weight + g * og * rows, lda: rows,
                           b: dyG, ldb: ld, beta: 0, c: col, ldc: width, workspace: context.gemm)
@@ -221,38 +264,14 @@ public final class Conv2D: StridedOutputLayer {
                 first += images
             }
         }
+        if let dx, let gradientTaps {
+            packTapWeights(for: gradientTaps, rotated: true)
+            tapConvolve(gradientTaps, source: dy, sourceSampleStride: outputSampleStride, padded: paddedGradient!.pointer, into: dx,
+                        outSampleStride: inputShape.count, batch: batch, accumulate: true)
+        }
         if let dBias {
             for n in 0..<batch {
                 accumulateChannelBiasGradient(dy + n * outputSampleStride, dBias, batch: 1, channels: filters, spatial: cols)
-            }
-        }
-    }
-
-    /// `dx_g += W'_g x im2col(dy_g)` for the images `first ..< first + images`
-    /// of the chunk. The columns of `dy` replace the input's columns in
-    /// `column`, and the result passes through `staging` (the weight gradient
-    /// is done with both).
-    private func sameInputGradient(_ dy: UnsafePointer<Float>, group g: Int, first: Int, images: Int,
-                                   dx: UnsafeMutablePointer<Float>, context: StepContext) {
-        let cols = geometry.columnCols, cg = geometry.channels, og = filters / groups
-        let rows = gradientGeometry.columnRows, width = images * cols
-        let col = column!.pointer
-        for i in 0..<images {
-            im2col(dy + (first + i) * outputSampleStride + g * og * cols, gradientGeometry, col + i * cols, rowStride: width)
-        }
-        let w = rotated!.pointer + g * cg * rows
-        let dxG = dx + first * inputShape.count + g * cg * inputShape.spatial
-        if images == 1 {
-            sgemm(transA: false, transB: false, m: cg, n: cols, k: rows, alpha: 1, a: w, lda: rows, b: col, ldb: width,
-                  beta: 1, c: dxG, ldc: cols, workspace: context.gemm)
-            return
-        }
-        let out = staging!.pointer
-        sgemm(transA: false, transB: false, m: cg, n: width, k: rows, alpha: 1, a: w, lda: rows, b: col, ldb: width,
-              beta: 0, c: out, ldc: width, workspace: context.gemm)
-        for i in 0..<images {
-            for c in 0..<cg {
-                accumulate(out + c * width + i * cols, into: dxG + i * inputShape.count + c * inputShape.spatial, count: cols)
             }
         }
     }

@@ -1,0 +1,217 @@
+// A stride-1 2-D convolution as one GEMM over zero-padded planes: no im2col.
+//
+// Copy each input channel into a zero-bordered plane of Hp x Wp floats
+// (Hp = OH + KH - 1, Wp = OW + KW - 1) and index the output by padded
+// columns, e = oy * Wp + ox. Then the im2col row of tap t = (ki, kj) and
+// channel c is the padded plane itself, shifted by ki * Wp + kj:
+//
+//   Y[o, e] = sum_t sum_c W[o, c, t] * padded[c * P + offset_t + e]
+//
+// With the k dimension ordered (tap, channel), the rows of one tap are
+// uniformly strided by the plane size P, so the GEMM micro-kernel reads B in
+// place, one segment of C rows per tap (sgemmTapKernel*, GEMMMicroKernel.swift),
+// and nothing of size KH*KW*C x OH*OW is ever written. The price is computing
+// the Wp - OW junk columns of each output row (6% of the work for 32x32 3x3,
+// 25% for 8x8), which the copy-out drops.
+//
+// The input gradient of a stride-1 convolution is the same operation on the
+// output gradient, padded by K - 1 - pad, with the weights transposed to
+// [C, O] and rotated 180 degrees (`rotatedTapOrderWeights`).
+//
+// Units are floats. The caller owns three buffers: the padded planes
+// (`paddedCount`, zero-filled once: only interiors are ever written), the
+// packed weights (`packedWeightCount`) and the output staging
+// (`outputs x columns`).
+
+/// Geometry and k blocking of one stride-1 convolution (one group).
+public struct TapConvolution: Sendable, Hashable {
+    /// Input channels C (of one group) and output channels O (the GEMM's m).
+    public let channels: Int, outputs: Int
+    public let kernelH: Int, kernelW: Int
+    public let outH: Int, outW: Int
+    /// Padded plane: `paddedH x paddedW`, image pixel (iy, ix) at
+    /// `(iy + padH) * paddedW + ix + padW`.
+    public let paddedH: Int, paddedW: Int
+    public let padH: Int, padW: Int
+    /// Input plane size (unpadded): H x W.
+    public let height: Int, width: Int
+    /// Floats per padded channel plane (`paddedH * paddedW`).
+    public var planeStride: Int { paddedH * paddedW }
+    /// Output columns computed: `outH * paddedW` rounded up to 16 (the
+    /// narrow micro-kernel's width). Column e is output pixel (e / Wp, e % Wp)
+    /// when e % Wp < outW; the rest is junk.
+    public let columns: Int
+    /// Floats of the padded buffer: the planes plus the slack that the junk
+    /// columns of the last channel read past its plane.
+    public var paddedCount: Int { channels * planeStride + kernelW + 16 }
+    /// Floats of packed weights: `roundUp(outputs, 8) * channels * KH * KW`.
+    public var packedWeightCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * depth }
+    /// k = KH * KW * C.
+    public var depth: Int { kernelH * kernelW * channels }
+
+    /// One k block: `segments` runs of `length` k steps, run s reading B at
+    /// `offsets[firstOffset + s]`; A's steps `k0 ..< k0 + segments * length`.
+    struct Block: Sendable, Hashable {
+        let k0: Int, segments: Int, length: Int, firstOffset: Int
+    }
+    let blocks: [Block]
+    let offsets: [Int]
+
+    /// k steps per block at most: an 8-row A panel of 512 steps is 16 KiB (L1).
+    static let maxBlockDepth = 512
+
+    /// A stride-1 convolution of a `channels x height x width` input with
+    /// `outputs` filters of `kernelH x kernelW` and zero padding `padH`, `padW`.
+    /// Callers validate: output size >= 1, all sizes >= 1, padding >= 0.
+    public init(channels: Int, height: Int, width: Int, outputs: Int,
+                kernelH: Int, kernelW: Int, padH: Int, padW: Int) {
+        self.channels = channels; self.outputs = outputs
+        self.height = height; self.width = width
+        self.kernelH = kernelH; self.kernelW = kernelW
+        self.padH = padH; self.padW = padW
+        outH = height + 2 * padH - kernelH + 1
+        outW = width + 2 * padW - kernelW + 1
+        paddedH = height + 2 * padH
+        paddedW = width + 2 * padW
+        columns = (outH * paddedW + 15) / 16 * 16
+        let taps = kernelH * kernelW
+        let plane = paddedH * paddedW
+        let rowLength = width + 2 * padW
+        func tapOffset(_ t: Int) -> Int { (t / kernelW) * rowLength + t % kernelW }
+        var planBlocks: [Block] = [], planOffsets: [Int] = []
+        if channels <= Self.maxBlockDepth {
+            // Whole taps per block, as evenly as the taps divide.
+            let perBlock = max(1, Self.maxBlockDepth / channels)
+            let count = (taps + perBlock - 1) / perBlock
+            var t = 0
+            for b in 0..<count {
+                let n = (taps - t) / (count - b) + ((taps - t) % (count - b) == 0 ? 0 : 1)
+                planBlocks.append(Block(k0: t * channels, segments: n, length: channels, firstOffset: planOffsets.count))
+                for s in t..<(t + n) { planOffsets.append(tapOffset(s)) }
+                t += n
+            }
+        } else {
+            // One tap per block, its channels split evenly.
+            let count = (channels + Self.maxBlockDepth - 1) / Self.maxBlockDepth
+            for t in 0..<taps {
+                var c = 0
+                for b in 0..<count {
+                    let n = (channels - c + (count - b) - 1) / (count - b)
+                    planBlocks.append(Block(k0: t * channels + c, segments: 1, length: n, firstOffset: planOffsets.count))
+                    planOffsets.append(tapOffset(t) + c * plane)
+                    c += n
+                }
+            }
+        }
+        self.blocks = planBlocks
+        self.offsets = planOffsets
+    }
+
+    /// The convolution that computes this one's input gradient: of the
+    /// `outputs x outH x outW` output gradient, padded by K - 1 - pad, giving
+    /// `channels` planes of height x width. Nil when pad > K - 1 (then the
+    /// gradient needs a col2im scatter instead).
+    public var inputGradient: TapConvolution? {
+        guard padH <= kernelH - 1, padW <= kernelW - 1 else { return nil }
+        return TapConvolution(channels: outputs, height: outH, width: outW, outputs: channels,
+                              kernelH: kernelH, kernelW: kernelW, padH: kernelH - 1 - padH, padW: kernelW - 1 - padW)
+    }
+
+    /// Copies `image [channels, height, width]` (channel c at `image + c *
+    /// imageChannelStride`) into the interiors of the padded planes. The
+    /// borders and slack of `padded` must be zero (they are never written).
+    public func pad(_ image: UnsafePointer<Float>, channelStride imageChannelStride: Int,
+                    into padded: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels {
+            let src = image + c * imageChannelStride
+            let dst = padded + c * planeStride + padH * paddedW + padW
+            for iy in 0..<height {
+                (dst + iy * paddedW).update(from: src + iy * width, count: width)
+            }
+        }
+    }
+
+    /// Packs `weights [outputs, KH*KW*channels]` (k ordered tap-major, see
+    /// `tapOrderWeights`) into micro-panels, block by block.
+    public func packWeights(_ weights: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>) {
+        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        for block in blocks {
+            packA(transA: false, a: weights, lda: depth, i0: 0, p0: block.k0, mc: outputs,
+                  kc: block.segments * block.length, alpha: 1, into: packed + rowsPadded * block.k0)
+        }
+    }
+
+    /// `out[o, e] = sum_k W[o, k] * B[k, e] + beta * out[o, e]` for o <
+    /// outputs, e < columns (row stride `ldOut >= columns`), B being the
+    /// virtual im2col matrix of `padded`. Allocates nothing.
+    public func multiply(packedWeights: UnsafePointer<Float>, padded: UnsafePointer<Float>,
+                         beta: Float, into out: UnsafeMutablePointer<Float>, ldOut: Int) {
+        precondition(ldOut >= columns)
+        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        offsets.withUnsafeBufferPointer { offsets in
+            for (index, block) in blocks.enumerated() {
+                let blockBeta: Float = index == 0 ? beta : 1
+                let depth = block.segments * block.length
+                let a = packedWeights + rowsPadded * block.k0
+                let taps = offsets.baseAddress! + block.firstOffset
+                var jr = 0
+                while jr < columns {
+                    let width = min(gemmNR, columns - jr)   // 32 or 16: columns % 16 == 0
+                    var ir = 0
+                    while ir < outputs {
+                        sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: width, kc: block.length,
+                                            a: a + (ir / gemmMR) * depth * gemmMR, b: padded + jr,
+                                            bRowStride: planeStride, taps: taps, tapCount: block.segments,
+                                            c: out + ir * ldOut + jr, ldc: ldOut, beta: blockBeta)
+                        ir += gemmMR
+                    }
+                    jr += gemmNR
+                }
+            }
+        }
+    }
+
+    /// Copies (or with `accumulate`, adds) the valid columns of `out [outputs,
+    /// ldOut]` into `y [outputs, outH, outW]` (channel o at `y + o * channelStride`).
+    public func extract(_ out: UnsafePointer<Float>, ldOut: Int, into y: UnsafeMutablePointer<Float>,
+                        channelStride: Int, accumulate: Bool) {
+        for o in 0..<outputs {
+            let src = out + o * ldOut, dst = y + o * channelStride
+            for oy in 0..<outH {
+                if accumulate {
+                    PTrainKernels.accumulate(src + oy * paddedW, into: dst + oy * outW, count: outW)
+                } else {
+                    (dst + oy * outW).update(from: src + oy * paddedW, count: outW)
+                }
+            }
+        }
+    }
+}
+
+/// `oihw [O, C, KH, KW]` -> `out [O, KH*KW*C]` with k = tap * C + c (the order
+/// `TapConvolution` expects).
+public func tapOrderWeights(_ oihw: UnsafePointer<Float>, outputs: Int, channels: Int, kernelH: Int, kernelW: Int,
+                            into out: UnsafeMutablePointer<Float>) {
+    let taps = kernelH * kernelW
+    for o in 0..<outputs {
+        for c in 0..<channels {
+            let src = oihw + (o * channels + c) * taps
+            let dst = out + o * taps * channels + c
+            for t in 0..<taps { dst[t * channels] = src[t] }
+        }
+    }
+}
+
+/// The weights of the input-gradient convolution, in tap order: `out[c, t * O
+/// + o] = oihw[o, c, KH-1-ki, KW-1-kj]` for tap t = (ki, kj).
+public func rotatedTapOrderWeights(_ oihw: UnsafePointer<Float>, outputs: Int, channels: Int, kernelH: Int, kernelW: Int,
+                                   into out: UnsafeMutablePointer<Float>) {
+    let taps = kernelH * kernelW
+    for o in 0..<outputs {
+        for c in 0..<channels {
+            let src = oihw + (o * channels + c) * taps
+            let dst = out + c * taps * outputs + o
+            for t in 0..<taps { dst[t * outputs] = src[taps - 1 - t] }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Testing
+import PTrainKernels
+
+// TapConvolution (stride-1 convolution as a GEMM over padded planes) against
+// the direct definition, for the forward pass and for the input gradient.
+
+/// (channels, height, width, outputs, kernelH, kernelW, padH, padW)
+let tapCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (1, 1, 1, 1, 1, 1, 0, 0),       // degenerate: one pixel, 1x1
+    (3, 5, 7, 5, 3, 3, 1, 1),       // same 3x3, odd sizes, 5 rows (4-row kernel + remainder)
+    (2, 6, 5, 3, 3, 3, 0, 0),       // valid 3x3 (gradient pads by 2)
+    (4, 5, 5, 3, 1, 1, 1, 1),       // 1x1 with padding (no tap gradient: pad > K - 1)
+    (2, 4, 9, 3, 2, 5, 0, 2),       // non-square kernel, unequal padding
+    (16, 8, 8, 20, 3, 3, 1, 1),     // 8-row panels and a 4-row remainder; 80 columns (32+32+16)
+    (70, 6, 5, 9, 3, 3, 1, 1),      // k = 630 > 512: two blocks of whole taps (5 + 4)
+    (600, 3, 4, 3, 3, 3, 1, 1),     // channels > 512: each tap's channels split in two blocks
+    (3, 32, 32, 16, 3, 3, 1, 1),    // ResNet's first stage shape
+    (2, 12, 12, 6, 5, 5, 2, 2),     // same 5x5
+]
+
+func tapPlan(_ c: (Int, Int, Int, Int, Int, Int, Int, Int)) -> TapConvolution {
+    TapConvolution(channels: c.0, height: c.1, width: c.2, outputs: c.3, kernelH: c.4, kernelW: c.5, padH: c.6, padW: c.7)
+}
+
+/// `y[o, oy, ox] = sum_{c, ki, kj} w[o, c, ki, kj] * x[c, oy + ki - padH, ox + kj - padW]` (0 outside), in Double.
+func referenceConvolution(_ x: [Float], _ w: [Float], _ p: TapConvolution) -> [Float] {
+    var y = [Float](repeating: 0, count: p.outputs * p.outH * p.outW)
+    for o in 0..<p.outputs {
+        for oy in 0..<p.outH {
+            for ox in 0..<p.outW {
+                var s = 0.0
+                for c in 0..<p.channels {
+                    for ki in 0..<p.kernelH {
+                        for kj in 0..<p.kernelW {
+                            let iy = oy + ki - p.padH, ix = ox + kj - p.padW
+                            guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
+                            s += Double(w[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj])
+                                * Double(x[(c * p.height + iy) * p.width + ix])
+                        }
+                    }
+                }
+                y[(o * p.outH + oy) * p.outW + ox] = Float(s)
+            }
+        }
+    }
+    return y
+}
+
+/// `dx[c, iy, ix] = sum over (o, oy, ox, ki, kj) with iy = oy + ki - padH, ix = ox + kj - padW of dy[o, oy, ox] * w[o, c, ki, kj]`.
+func referenceInputGradient(_ dy: [Float], _ w: [Float], _ p: TapConvolution) -> [Float] {
+    var dx = [Double](repeating: 0, count: p.channels * p.height * p.width)
+    for o in 0..<p.outputs {
+        for oy in 0..<p.outH {
+            for ox in 0..<p.outW {
+                let g = Double(dy[(o * p.outH + oy) * p.outW + ox])
+                for c in 0..<p.channels {
+                    for ki in 0..<p.kernelH {
+                        for kj in 0..<p.kernelW {
+                            let iy = oy + ki - p.padH, ix = ox + kj - p.padW
+                            guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
+                            dx[(c * p.height + iy) * p.width + ix] += g * Double(w[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj])
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return dx.map(Float.init)
+}
+
+/// Runs `plan` on `images` (each `[plan.channels, H, W]`, one after another)
+/// with tap-order weights `ordered`, reusing one padded buffer, and returns
+/// each image's output (`base` plus the result when accumulating).
+func runTaps(_ plan: TapConvolution, images: [[Float]], ordered: [Float], accumulateOnto base: [Float]? = nil) -> [[Float]] {
+    var packed = [Float](repeating: .nan, count: plan.packedWeightCount)
+    var padded = [Float](repeating: 0, count: plan.paddedCount)
+    var staging = [Float](repeating: .nan, count: plan.outputs * plan.columns)
+    ordered.withUnsafeBufferPointer { w in packed.withUnsafeMutableBufferPointer { plan.packWeights(w.baseAddress!, into: $0.baseAddress!) } }
+    return images.map { image in
+        var y = base ?? [Float](repeating: .nan, count: plan.outputs * plan.outH * plan.outW)
+        image.withUnsafeBufferPointer { x in
+            padded.withUnsafeMutableBufferPointer { pad in
+                plan.pad(x.baseAddress!, channelStride: plan.height * plan.width, into: pad.baseAddress!)
+                staging.withUnsafeMutableBufferPointer { out in
+                    packed.withUnsafeBufferPointer { pw in
+                        plan.multiply(packedWeights: pw.baseAddress!, padded: pad.baseAddress!, beta: 0,
+                                      into: out.baseAddress!, ldOut: plan.columns)
+                    }
+                    y.withUnsafeMutableBufferPointer {
+                        plan.extract(out.baseAddress!, ldOut: plan.columns, into: $0.baseAddress!,
+                                     channelStride: plan.outH * plan.outW, accumulate: base != nil)
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, _ what: String) {
+    #expect(a.count == b.count)
+    let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+    #expect(worst <= tolerance, "\(what): worst relative error \(worst)")
+}
+
+@Test("tap convolution: forward equals the direct convolution (two images through one padded buffer)", arguments: tapCases.indices)
+func tapConvolutionForward(_ i: Int) {
+    let p = tapPlan(tapCases[i])
+    let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(100 + i))
+    let images = [randomFloats(p.channels * p.height * p.width, seed: UInt64(200 + i)),
+                  randomFloats(p.channels * p.height * p.width, seed: UInt64(300 + i))]
+    var ordered = [Float](repeating: .nan, count: w.count)
+    w.withUnsafeBufferPointer { src in
+        ordered.withUnsafeMutableBufferPointer {
+            tapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
+                            kernelW: p.kernelW, into: $0.baseAddress!)
+        }
+    }
+    let outputs = runTaps(p, images: images, ordered: ordered)
+    for (n, image) in images.enumerated() {
+        expectClose(outputs[n], referenceConvolution(image, w, p), tolerance: 1e-5, "image \(n)")
+    }
+}
+
+@Test("tap convolution: the input-gradient plan with rotated weights equals the direct input gradient, accumulated", arguments: tapCases.indices)
+func tapConvolutionInputGradient(_ i: Int) {
+    let p = tapPlan(tapCases[i])
+    guard let g = p.inputGradient else {
+        #expect(p.padH > p.kernelH - 1 || p.padW > p.kernelW - 1)
+        return
+    }
+    #expect(g.outH == p.height && g.outW == p.width && g.outputs == p.channels && g.channels == p.outputs)
+    let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(400 + i))
+    let dy = randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(500 + i))
+    let base = randomFloats(p.channels * p.height * p.width, seed: UInt64(600 + i))
+    var rotated = [Float](repeating: .nan, count: w.count)
+    w.withUnsafeBufferPointer { src in
+        rotated.withUnsafeMutableBufferPointer {
+            rotatedTapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
+                                   kernelW: p.kernelW, into: $0.baseAddress!)
+        }
+    }
+    let dx = runTaps(g, images: [dy], ordered: rotated, accumulateOnto: base)[0]
+    let expected = zip(referenceInputGradient(dy, w, p), base).map { $0 + $1 }
+    expectClose(dx, expected, tolerance: 1e-5, "dx")
+}
