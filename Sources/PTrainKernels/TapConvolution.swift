@@ -18,6 +18,17 @@
 // output gradient, padded by K - 1 - pad, with the weights transposed to
 // [C, O] and rotated 180 degrees (`rotatedTapOrderWeights`).
 //
+// The weight gradient, tap by tap, is a GEMM over the padded columns e:
+//
+//   dW[o, t, c] = sum_e dY[o, e] * padded[c * P + offset_t + e]
+//
+// with dY at the padded row pitch (zero in the junk columns). Transposing the
+// padded planes once to `[e, c]` makes every tap's B an in-place matrix
+// (rows e + offset_t, stride C); dY is packed once as A. So the 9x-wide
+// column matrix is again never built: per image, one transpose of the input
+// and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B panels are
+// 16 or 32 channels wide); `supportsWeightGradient` says when.
+//
 // Units are floats. The caller owns three buffers: the padded planes
 // (`paddedCount`, zero-filled once: only interiors are ever written), the
 // packed weights (`packedWeightCount`) and the output staging
@@ -184,6 +195,118 @@ public struct TapConvolution: Sendable, Hashable {
                     (dst + oy * outW).update(from: src + oy * paddedW, count: outW)
                 }
             }
+        }
+    }
+}
+
+extension TapConvolution {
+    /// Whether `accumulateWeightGradient` applies: whole 16-channel panels.
+    public var supportsWeightGradient: Bool { channels % 16 == 0 }
+    /// Padded columns that carry output pixels (and junk): `outH * paddedW`;
+    /// the weight gradient's reduction length.
+    var gradientLength: Int { outH * paddedW }
+    /// Floats of the output gradient at the padded row pitch: `[outputs, columns]`.
+    public var wideGradientCount: Int { outputs * columns }
+    /// Floats of the transposed planes: `[planeStride + kernelW, channels]`
+    /// (the last rows are slack, read only against zero gradient columns).
+    public var transposedCount: Int { (planeStride + kernelW) * channels }
+    /// Floats of the packed output gradient: `roundUp(outputs, 8) * gradientLength`.
+    public var packedGradientCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * gradientLength }
+
+    /// k steps (padded columns) per block of the weight-gradient GEMMs.
+    static let gradientBlock = 256
+
+    /// `wide[o, oy * paddedW + ox] = dy[o, oy, ox]` (channel o at `dy + o *
+    /// channelStride`). The junk columns of `wide` must be zero: never written.
+    public func widen(_ dy: UnsafePointer<Float>, channelStride: Int, into wide: UnsafeMutablePointer<Float>) {
+        for o in 0..<outputs {
+            for oy in 0..<outH {
+                (wide + o * columns + oy * paddedW).update(from: dy + o * channelStride + oy * outW, count: outW)
+            }
+        }
+    }
+
+    /// Packs `wide` as the A operand of the weight-gradient GEMMs, in blocks of
+    /// `gradientBlock` columns.
+    public func packGradient(_ wide: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>) {
+        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        var e0 = 0
+        while e0 < gradientLength {
+            let n = min(Self.gradientBlock, gradientLength - e0)
+            packA(transA: false, a: wide, lda: columns, i0: 0, p0: e0, mc: outputs, kc: n, alpha: 1,
+                  into: packed + rowsPadded * e0)
+            e0 += n
+        }
+    }
+
+    /// `transposed[e, c] = padded[c * planeStride + e]` for e < planeStride.
+    /// Requires `supportsWeightGradient`; the slack rows must be zero.
+    public func transpose(_ padded: UnsafePointer<Float>, into transposed: UnsafeMutablePointer<Float>) {
+        precondition(supportsWeightGradient)
+        let plane = planeStride
+        for c0 in stride(from: 0, to: channels, by: 16) {
+            var e = 0
+            while e + 16 <= plane {
+                transposeBlock16(padded + c0 * plane + e, stride: plane, into: transposed + e * channels + c0, stride: channels)
+                e += 16
+            }
+            for c in c0..<(c0 + 16) {
+                for r in e..<plane { transposed[r * channels + c] = padded[c * plane + r] }
+            }
+        }
+    }
+
+    /// `dW[o, t * C + c] += sum_e A[o, e] * transposed[(offset_t + e) * C + c]`
+    /// (`dW` row stride `depth`: tap-ordered like `tapOrderWeights`), where A is
+    /// the packed output gradient of one image.
+    public func accumulateWeightGradient(packedGradient: UnsafePointer<Float>, transposed: UnsafePointer<Float>,
+                                         into dW: UnsafeMutablePointer<Float>) {
+        precondition(supportsWeightGradient)
+        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        let taps = kernelH * kernelW
+        var e0 = 0
+        while e0 < gradientLength {
+            let n = min(Self.gradientBlock, gradientLength - e0)
+            let block = packedGradient + rowsPadded * e0
+            var ir = 0
+            while ir < outputs {
+                let a = block + (ir / gemmMR) * n * gemmMR
+                for t in 0..<taps {
+                    let b = transposed + ((t / kernelW) * paddedW + t % kernelW + e0) * channels
+                    var jc = 0
+                    while jc < channels {
+                        let width = min(gemmNR, channels - jc)   // 32 or 16
+                        sgemmMicroKernel(rows: min(gemmMR, outputs - ir), width: width, kc: n, a: a, b: b + jc,
+                                         bRowStride: channels, c: dW + ir * depth + t * channels + jc, ldc: depth, beta: 1)
+                        jc += gemmNR
+                    }
+                }
+                ir += gemmMR
+            }
+            e0 += n
+        }
+    }
+}
+
+/// Transposes the 16x16 block at `src` (row i at `src + i * stride`) into
+/// `dst` (row j at `dst + j * dstStride`). Out of line: see
+/// `transpose16x16InPlace` for why.
+@inline(never)
+func transposeBlock16(_ src: UnsafePointer<Float>, stride: Int, into dst: UnsafeMutablePointer<Float>, stride dstStride: Int) {
+    var t = Block16x16(rows: src, stride: stride)
+    t.transpose()
+    t.store(to: dst, stride: dstStride)
+}
+
+/// `dW [O, KH*KW*C]` in tap order -> added into `oihw [O, C, KH, KW]`.
+public func addTapOrderGradient(_ ordered: UnsafePointer<Float>, outputs: Int, channels: Int, kernelH: Int, kernelW: Int,
+                                into oihw: UnsafeMutablePointer<Float>) {
+    let taps = kernelH * kernelW
+    for o in 0..<outputs {
+        for c in 0..<channels {
+            let src = ordered + o * taps * channels + c
+            let dst = oihw + (o * channels + c) * taps
+            for t in 0..<taps { dst[t] += src[t * channels] }
         }
     }
 }

@@ -144,3 +144,81 @@ func tapConvolutionInputGradient(_ i: Int) {
     let expected = zip(referenceInputGradient(dy, w, p), base).map { $0 + $1 }
     expectClose(dx, expected, tolerance: 1e-5, "dx")
 }
+
+/// `dW[o, c, ki, kj] = sum_{oy, ox} dy[o, oy, ox] * x[c, oy + ki - padH, ox + kj - padW]`, in Double.
+func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ p: TapConvolution) -> [Float] {
+    var dw = [Double](repeating: 0, count: p.outputs * p.channels * p.kernelH * p.kernelW)
+    for o in 0..<p.outputs {
+        for oy in 0..<p.outH {
+            for ox in 0..<p.outW {
+                let g = Double(dy[(o * p.outH + oy) * p.outW + ox])
+                for c in 0..<p.channels {
+                    for ki in 0..<p.kernelH {
+                        for kj in 0..<p.kernelW {
+                            let iy = oy + ki - p.padH, ix = ox + kj - p.padW
+                            guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
+                            dw[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj] += g * Double(x[(c * p.height + iy) * p.width + ix])
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return dw.map(Float.init)
+}
+
+/// (channels, height, width, outputs, kernelH, kernelW, padH, padW), channels % 16 == 0.
+let tapGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (16, 5, 7, 5, 3, 3, 1, 1),      // odd sizes, 5 outputs (a 4-row and a 1-row micro-kernel)
+    (16, 32, 32, 16, 3, 3, 1, 1),   // ResNet stage 1: 1088 padded columns = 4 blocks of 256 + 64
+    (32, 8, 8, 20, 3, 3, 1, 1),     // 32-channel panels, 8 + 8 + 4 output rows
+    (48, 6, 6, 3, 3, 3, 0, 0),      // valid 3x3: 32 + 16 channel panels
+    (16, 7, 9, 4, 5, 5, 2, 2),      // same 5x5
+    (16, 4, 6, 2, 2, 3, 0, 1),      // non-square kernel, unequal padding
+]
+
+@Test("tap convolution: the weight gradient (two images accumulated) equals the direct one", arguments: tapGradientCases.indices)
+func tapConvolutionWeightGradient(_ i: Int) {
+    let p = tapPlan(tapGradientCases[i])
+    #expect(p.supportsWeightGradient)
+    let taps = p.kernelH * p.kernelW
+    let images = (0..<2).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
+    let dys = (0..<2).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }
+    var padded = [Float](repeating: 0, count: p.paddedCount)
+    var transposed = [Float](repeating: 0, count: p.transposedCount)
+    var wide = [Float](repeating: 0, count: p.wideGradientCount)
+    var packed = [Float](repeating: .nan, count: p.packedGradientCount)
+    var ordered = [Float](repeating: 0, count: p.outputs * taps * p.channels)
+    for (x, dy) in zip(images, dys) {
+        x.withUnsafeBufferPointer { x in
+            padded.withUnsafeMutableBufferPointer { pad in
+                p.pad(x.baseAddress!, channelStride: p.height * p.width, into: pad.baseAddress!)
+                transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
+            }
+        }
+        dy.withUnsafeBufferPointer { dy in
+            wide.withUnsafeMutableBufferPointer { w in
+                p.widen(dy.baseAddress!, channelStride: p.outH * p.outW, into: w.baseAddress!)
+                packed.withUnsafeMutableBufferPointer { p.packGradient(w.baseAddress!, into: $0.baseAddress!) }
+            }
+        }
+        packed.withUnsafeBufferPointer { a in
+            transposed.withUnsafeBufferPointer { b in
+                ordered.withUnsafeMutableBufferPointer {
+                    p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, into: $0.baseAddress!)
+                }
+            }
+        }
+    }
+    let base = randomFloats(p.outputs * p.channels * taps, seed: UInt64(900 + i))
+    var dw = base
+    ordered.withUnsafeBufferPointer { src in
+        dw.withUnsafeMutableBufferPointer {
+            addTapOrderGradient(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
+                                kernelW: p.kernelW, into: $0.baseAddress!)
+        }
+    }
+    let r0 = referenceWeightGradient(images[0], dys[0], p), r1 = referenceWeightGradient(images[1], dys[1], p)
+    let expected = (0..<base.count).map { base[$0] + r0[$0] + r1[$0] }
+    expectClose(dw, expected, tolerance: 1e-4, "dW")
+}

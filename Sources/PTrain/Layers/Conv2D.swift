@@ -15,9 +15,11 @@ import PTrainKernels
 ///   result is copied into each image's NCHW block. The input gradient is
 ///   `dcol = W^T dy` scattered back by col2im.
 ///
-/// The weight gradient always goes through im2col columns (`dW += dY col^T`,
-/// one long reduction per chunk). `chunk` is as many images as fit
-/// `columnBudget` floats of columns.
+/// The weight gradient of a tap convolution with whole 16-channel panels
+/// (and a tap input gradient) is computed tap by tap from the transposed
+/// padded planes (`TapConvolution.accumulateWeightGradient`). Otherwise it goes
+/// through im2col columns (`dW += dY col^T`, one long reduction per chunk);
+/// `chunk` is as many images as fit `columnBudget` floats of columns.
 public final class Conv2D: StridedOutputLayer {
     public let name: String
     public let typeName = "conv2d"
@@ -36,6 +38,13 @@ public final class Conv2D: StridedOutputLayer {
     private let taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
     private let gradientTaps: TapConvolution?
+    /// Backward entirely by taps: both gradients, no im2col columns at all.
+    private let tapBackward: Bool
+    /// Tap backward, one image and group: the transposed padded input, the
+    /// output gradient at padded pitch (zero junk columns) and packed.
+    private var transposedInput: FloatBuffer?, wideGradient: FloatBuffer?, packedGradient: FloatBuffer?
+    /// Tap backward: `[groups, O/g, KH*KW*C/g]`, the weight gradient in tap order.
+    private var tapWeightGradient: FloatBuffer?
     /// One image's padded planes of one group: the input (forward) and the
     /// output gradient (backward). Separate, because each keeps its zero
     /// borders only by never writing them.
@@ -78,9 +87,11 @@ public final class Conv2D: StridedOutputLayer {
                                    padH: padding.0, padW: padding.1)
             taps = t
             gradientTaps = t.inputGradient
+            tapBackward = gradientTaps != nil && t.supportsWeightGradient
         } else {
             taps = nil
             gradientTaps = nil
+            tapBackward = false
         }
         let fanIn = geometry.columnRows
         let fanOut = filters / groups * kernel.0 * kernel.1
@@ -100,11 +111,20 @@ public final class Conv2D: StridedOutputLayer {
     public var forwardFLOPs: Int { 2 * filters * geometry.columnRows * outputShape.spatial }
 
     public func allocate(maxBatch: Int) {
-        guard !isPointwise, column == nil else { return }
-        let perImage = geometry.columnRows * geometry.columnCols
-        chunk = max(1, min(maxBatch, Self.columnBudget / max(perImage, 1)))
-        column = FloatBuffer(count: perImage * chunk)
-        var stagingCount = max(filters, inputShape.channels) / groups * geometry.columnCols * chunk
+        guard !isPointwise, staging == nil else { return }
+        var stagingCount = 0
+        if !tapBackward {
+            let perImage = geometry.columnRows * geometry.columnCols
+            chunk = max(1, min(maxBatch, Self.columnBudget / max(perImage, 1)))
+            column = FloatBuffer(count: perImage * chunk)
+            stagingCount = max(filters, inputShape.channels) / groups * geometry.columnCols * chunk
+        }
+        if let taps, tapBackward {
+            transposedInput = FloatBuffer(count: taps.transposedCount)
+            wideGradient = FloatBuffer(count: taps.wideGradientCount)
+            packedGradient = FloatBuffer(count: taps.packedGradientCount)
+            tapWeightGradient = FloatBuffer(count: filters * geometry.columnRows)
+        }
         if let taps {
             var weightCount = taps.packedWeightCount
             stagingCount = max(stagingCount, taps.outputs * taps.columns)
@@ -136,21 +156,41 @@ public final class Conv2D: StridedOutputLayer {
         }
     }
 
-    /// `out_g(image) (+)= conv_plan(source_g(image))` for every image and group:
-    /// pad, one tap GEMM, copy (or add) the valid columns out.
-    private func tapConvolve(_ plan: TapConvolution, source: UnsafePointer<Float>, sourceSampleStride: Int,
-                             padded pad: UnsafeMutablePointer<Float>,
-                             into out: UnsafeMutablePointer<Float>, outSampleStride: Int, batch: Int, accumulate: Bool) {
-        let stage = staging!.pointer, packed = packedTapWeights!.pointer
-        let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
+    /// `out (+)= conv_plan(image)` for one image's group: pad, one tap GEMM,
+    /// copy (or add) the valid columns out.
+    private func tapConvolve(_ plan: TapConvolution, image: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>,
+                             packedWeights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let stage = staging!.pointer
+        plan.pad(image, channelStride: plan.height * plan.width, into: padded)
+        plan.multiply(packedWeights: packedWeights, padded: padded, beta: 0, into: stage, ldOut: plan.columns)
+        plan.extract(stage, ldOut: plan.columns, into: out, channelStride: plan.outH * plan.outW, accumulate: accumulate)
+    }
+
+    /// Both gradients by taps (`tapBackward`), image by image.
+    private func tapBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int) {
+        let plan = taps!, og = filters / groups, cg = geometry.channels, depth = geometry.columnRows
+        let inPlane = inputShape.spatial, outPlane = outputShape.spatial
+        let ordered = tapWeightGradient!.pointer
+        tapWeightGradient!.zero()
+        if dx != nil { packTapWeights(for: gradientTaps!, rotated: true) }
         for n in 0..<batch {
             for g in 0..<groups {
-                plan.pad(source + n * sourceSampleStride + g * plan.channels * inPlane, channelStride: inPlane, into: pad)
-                plan.multiply(packedWeights: packed + g * plan.packedWeightCount, padded: pad, beta: 0,
-                              into: stage, ldOut: plan.columns)
-                plan.extract(stage, ldOut: plan.columns, into: out + n * outSampleStride + g * plan.outputs * outPlane,
-                             channelStride: outPlane, accumulate: accumulate)
+                plan.pad(groupInput(x, n, g), channelStride: inPlane, into: paddedInput!.pointer)
+                plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
+                let dyG = dy + n * outputSampleStride + g * og * outPlane
+                plan.widen(dyG, channelStride: outPlane, into: wideGradient!.pointer)
+                plan.packGradient(wideGradient!.pointer, into: packedGradient!.pointer)
+                plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
+                                              into: ordered + g * og * depth)
+                guard let dx else { continue }
+                tapConvolve(gradientTaps!, image: dyG, padded: paddedGradient!.pointer,
+                            packedWeights: packedTapWeights!.pointer + g * gradientTaps!.packedWeightCount,
+                            into: dx + n * inputShape.count + g * cg * inPlane, accumulate: true)
             }
+        }
+        for g in 0..<groups {
+            addTapOrderGradient(ordered + g * og * depth, outputs: og, channels: cg, kernelH: geometry.kernelH,
+                                kernelW: geometry.kernelW, into: dWeight + g * og * depth)
         }
     }
 
@@ -174,8 +214,13 @@ public final class Conv2D: StridedOutputLayer {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
         if let taps {
             packTapWeights(for: taps, rotated: false)
-            tapConvolve(taps, source: x, sourceSampleStride: inputShape.count, padded: paddedInput!.pointer, into: y, outSampleStride: outputSampleStride,
-                        batch: batch, accumulate: false)
+            for n in 0..<batch {
+                for g in 0..<groups {
+                    tapConvolve(taps, image: groupInput(x, n, g), padded: paddedInput!.pointer,
+                                packedWeights: packedTapWeights!.pointer + g * taps.packedWeightCount,
+                                into: y + n * outputSampleStride + g * og * cols, accumulate: false)
+                }
+            }
         } else if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
@@ -214,7 +259,9 @@ public final class Conv2D: StridedOutputLayer {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if isPointwise {
+        if tapBackward {
+            tapBackward(x, dy, dx, batch: batch)
+        } else if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
                     let dyG = dy + n * outputSampleStride + g * og * cols
@@ -264,10 +311,15 @@ public final class Conv2D: StridedOutputLayer {
                 first += images
             }
         }
-        if let dx, let gradientTaps {
+        if !tapBackward, let dx, let gradientTaps {
             packTapWeights(for: gradientTaps, rotated: true)
-            tapConvolve(gradientTaps, source: dy, sourceSampleStride: outputSampleStride, padded: paddedGradient!.pointer, into: dx,
-                        outSampleStride: inputShape.count, batch: batch, accumulate: true)
+            for n in 0..<batch {
+                for g in 0..<groups {
+                    tapConvolve(gradientTaps, image: dy + n * outputSampleStride + g * og * cols, padded: paddedGradient!.pointer,
+                                packedWeights: packedTapWeights!.pointer + g * gradientTaps.packedWeightCount,
+                                into: dx + n * inputShape.count + g * geometry.channels * inputShape.spatial, accumulate: true)
+                }
+            }
         }
         if let dBias {
             for n in 0..<batch {
