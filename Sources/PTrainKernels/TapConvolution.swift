@@ -29,6 +29,13 @@
 // and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B panels are
 // 16 or 32 channels wide); `supportsWeightGradient` says when.
 //
+// Narrow planes waste a large share on junk columns (12x12 5x5: 4 of 16). So
+// a padded plane holds a strip of `images` images side by side, sharing their
+// zero gaps: [pad | image 0 | pad | image 1 | ... | pad]. A window of image i
+// never reaches past the gap into image i + 1, so each image's outputs are
+// exactly its own; the junk shrinks to pad columns per image
+// (12x12 5x5 in strips of 9: 2 of 14).
+//
 // Units are floats. The caller owns three buffers: the padded planes
 // (`paddedCount`, zero-filled once: only interiors are ever written), the
 // packed weights (`packedWeightCount`) and the output staging
@@ -40,9 +47,12 @@ public struct TapConvolution: Sendable, Hashable {
     public let channels: Int, outputs: Int
     public let kernelH: Int, kernelW: Int
     public let outH: Int, outW: Int
-    /// Padded plane: `paddedH x paddedW`, image pixel (iy, ix) at
-    /// `(iy + padH) * paddedW + ix + padW`.
+    /// Padded plane: `paddedH x paddedW`, pixel (iy, ix) of the image in slot
+    /// s at `(iy + padH) * paddedW + s * slotPitch + ix + padW`.
     public let paddedH: Int, paddedW: Int
+    /// Images per padded plane, side by side, and the columns between the
+    /// starts of neighbours (`width + padW`).
+    public let images: Int, slotPitch: Int
     public let padH: Int, padW: Int
     /// Input plane size (unpadded): H x W.
     public let height: Int, width: Int
@@ -72,10 +82,11 @@ public struct TapConvolution: Sendable, Hashable {
     static let maxBlockDepth = 512
 
     /// A stride-1 convolution of a `channels x height x width` input with
-    /// `outputs` filters of `kernelH x kernelW` and zero padding `padH`, `padW`.
-    /// Callers validate: output size >= 1, all sizes >= 1, padding >= 0.
+    /// `outputs` filters of `kernelH x kernelW` and zero padding `padH`, `padW`,
+    /// on strips of `images` images. Callers validate: output size >= 1, all
+    /// sizes >= 1, padding >= 0.
     public init(channels: Int, height: Int, width: Int, outputs: Int,
-                kernelH: Int, kernelW: Int, padH: Int, padW: Int) {
+                kernelH: Int, kernelW: Int, padH: Int, padW: Int, images: Int = 1) {
         self.channels = channels; self.outputs = outputs
         self.height = height; self.width = width
         self.kernelH = kernelH; self.kernelW = kernelW
@@ -83,11 +94,13 @@ public struct TapConvolution: Sendable, Hashable {
         outH = height + 2 * padH - kernelH + 1
         outW = width + 2 * padW - kernelW + 1
         paddedH = height + 2 * padH
-        paddedW = width + 2 * padW
+        self.images = images
+        slotPitch = width + padW
+        paddedW = images * (width + padW) + padW
         columns = (outH * paddedW + 15) / 16 * 16
         let taps = kernelH * kernelW
         let plane = paddedH * paddedW
-        let rowLength = width + 2 * padW
+        let rowLength = images * (width + padW) + padW
         func tapOffset(_ t: Int) -> Int { (t / kernelW) * rowLength + t % kernelW }
         var planBlocks: [Block] = [], planOffsets: [Int] = []
         if channels <= Self.maxBlockDepth {
@@ -125,19 +138,24 @@ public struct TapConvolution: Sendable, Hashable {
     public var inputGradient: TapConvolution? {
         guard padH <= kernelH - 1, padW <= kernelW - 1 else { return nil }
         return TapConvolution(channels: outputs, height: outH, width: outW, outputs: channels,
-                              kernelH: kernelH, kernelW: kernelW, padH: kernelH - 1 - padH, padW: kernelW - 1 - padW)
+                              kernelH: kernelH, kernelW: kernelW, padH: kernelH - 1 - padH, padW: kernelW - 1 - padW,
+                              images: images)
     }
 
     /// Copies `image [channels, height, width]` (channel c at `image + c *
-    /// imageChannelStride`) into the interiors of the padded planes. The
-    /// borders and slack of `padded` must be zero (they are never written).
-    public func pad(_ image: UnsafePointer<Float>, channelStride imageChannelStride: Int,
+    /// imageChannelStride`) into slot `slot` of the padded planes; with `image`
+    /// nil, zeros. The borders, gaps and slack of `padded` must be zero (never
+    /// written).
+    public func pad(_ image: UnsafePointer<Float>?, slot: Int = 0, channelStride imageChannelStride: Int,
                     into padded: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
-            let src = image + c * imageChannelStride
-            let dst = padded + c * planeStride + padH * paddedW + padW
+            let dst = padded + c * planeStride + padH * paddedW + slot * slotPitch + padW
             for iy in 0..<height {
-                (dst + iy * paddedW).update(from: src + iy * width, count: width)
+                if let image {
+                    (dst + iy * paddedW).update(from: image + c * imageChannelStride + iy * width, count: width)
+                } else {
+                    (dst + iy * paddedW).update(repeating: 0, count: width)
+                }
             }
         }
     }
@@ -182,12 +200,13 @@ public struct TapConvolution: Sendable, Hashable {
         }
     }
 
-    /// Copies (or with `accumulate`, adds) the valid columns of `out [outputs,
-    /// ldOut]` into `y [outputs, outH, outW]` (channel o at `y + o * channelStride`).
-    public func extract(_ out: UnsafePointer<Float>, ldOut: Int, into y: UnsafeMutablePointer<Float>,
+    /// Copies (or with `accumulate`, adds) slot `slot`'s valid columns of `out
+    /// [outputs, ldOut]` into `y [outputs, outH, outW]` (channel o at `y + o *
+    /// channelStride`).
+    public func extract(_ out: UnsafePointer<Float>, ldOut: Int, slot: Int = 0, into y: UnsafeMutablePointer<Float>,
                         channelStride: Int, accumulate: Bool) {
         for o in 0..<outputs {
-            let src = out + o * ldOut, dst = y + o * channelStride
+            let src = out + o * ldOut + slot * slotPitch, dst = y + o * channelStride
             for oy in 0..<outH {
                 if accumulate {
                     PTrainKernels.accumulate(src + oy * paddedW, into: dst + oy * outW, count: outW)
@@ -216,12 +235,18 @@ extension TapConvolution {
     /// k steps (padded columns) per block of the weight-gradient GEMMs.
     static let gradientBlock = 256
 
-    /// `wide[o, oy * paddedW + ox] = dy[o, oy, ox]` (channel o at `dy + o *
-    /// channelStride`). The junk columns of `wide` must be zero: never written.
-    public func widen(_ dy: UnsafePointer<Float>, channelStride: Int, into wide: UnsafeMutablePointer<Float>) {
+    /// `wide[o, oy * paddedW + slot * slotPitch + ox] = dy[o, oy, ox]` (channel
+    /// o at `dy + o * channelStride`); with `dy` nil, zeros (a slot without an
+    /// image this time). The junk columns of `wide` must be zero: never written.
+    public func widen(_ dy: UnsafePointer<Float>?, slot: Int = 0, channelStride: Int, into wide: UnsafeMutablePointer<Float>) {
         for o in 0..<outputs {
             for oy in 0..<outH {
-                (wide + o * columns + oy * paddedW).update(from: dy + o * channelStride + oy * outW, count: outW)
+                let dst = wide + o * columns + oy * paddedW + slot * slotPitch
+                if let dy {
+                    dst.update(from: dy + o * channelStride + oy * outW, count: outW)
+                } else {
+                    dst.update(repeating: 0, count: outW)
+                }
             }
         }
     }
@@ -309,6 +334,21 @@ public func addTapOrderGradient(_ ordered: UnsafePointer<Float>, outputs: Int, c
             for t in 0..<taps { dst[t] += src[t * channels] }
         }
     }
+}
+
+/// Images per strip for batches of at most `batch`. One, unless a single
+/// image's junk columns are at least 20% of its padded row (2 * padW >= (W +
+/// 2 * padW) / 5): measured, wider planes lose more in locality than they
+/// save otherwise (ResNet's 32x32 and 16x16 3x3 layers ran 4-7% slower in
+/// strips; the 8x8 ones 2% faster, W2's 12x12 5x5 conv2 10% faster). Then as
+/// many as fit about 128 padded columns, evened out so that the strips of a
+/// full batch are equally full (32 images of pitch 14: 4 strips of 8, not
+/// 9 + 9 + 9 + 5).
+public func tapStripImages(batch: Int, width: Int, padW: Int) -> Int {
+    guard 2 * padW * 5 >= width + 2 * padW else { return 1 }
+    let fit = max(1, 128 / (width + padW))
+    let strips = (max(batch, 1) + fit - 1) / fit
+    return (max(batch, 1) + strips - 1) / strips
 }
 
 /// `oihw [O, C, KH, KW]` -> `out [O, KH*KW*C]` with k = tap * C + c (the order

@@ -18,8 +18,9 @@ let tapCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (2, 12, 12, 6, 5, 5, 2, 2),     // same 5x5
 ]
 
-func tapPlan(_ c: (Int, Int, Int, Int, Int, Int, Int, Int)) -> TapConvolution {
-    TapConvolution(channels: c.0, height: c.1, width: c.2, outputs: c.3, kernelH: c.4, kernelW: c.5, padH: c.6, padW: c.7)
+func tapPlan(_ c: (Int, Int, Int, Int, Int, Int, Int, Int), images: Int = 1) -> TapConvolution {
+    TapConvolution(channels: c.0, height: c.1, width: c.2, outputs: c.3, kernelH: c.4, kernelW: c.5, padH: c.6, padW: c.7,
+                   images: images)
 }
 
 /// `y[o, oy, ox] = sum_{c, ki, kj} w[o, c, ki, kj] * x[c, oy + ki - padH, ox + kj - padW]` (0 outside), in Double.
@@ -68,33 +69,45 @@ func referenceInputGradient(_ dy: [Float], _ w: [Float], _ p: TapConvolution) ->
     return dx.map(Float.init)
 }
 
-/// Runs `plan` on `images` (each `[plan.channels, H, W]`, one after another)
-/// with tap-order weights `ordered`, reusing one padded buffer, and returns
-/// each image's output (`base` plus the result when accumulating).
+/// Runs `plan` on `images` (each `[plan.channels, H, W]`) a strip of
+/// `plan.images` at a time through one padded buffer (so a short last strip
+/// has stale slots), with tap-order weights `ordered`, and returns each
+/// image's output (`base` plus the result when accumulating).
 func runTaps(_ plan: TapConvolution, images: [[Float]], ordered: [Float], accumulateOnto base: [Float]? = nil) -> [[Float]] {
     var packed = [Float](repeating: .nan, count: plan.packedWeightCount)
     var padded = [Float](repeating: 0, count: plan.paddedCount)
     var staging = [Float](repeating: .nan, count: plan.outputs * plan.columns)
     ordered.withUnsafeBufferPointer { w in packed.withUnsafeMutableBufferPointer { plan.packWeights(w.baseAddress!, into: $0.baseAddress!) } }
-    return images.map { image in
-        var y = base ?? [Float](repeating: .nan, count: plan.outputs * plan.outH * plan.outW)
-        image.withUnsafeBufferPointer { x in
-            padded.withUnsafeMutableBufferPointer { pad in
-                plan.pad(x.baseAddress!, channelStride: plan.height * plan.width, into: pad.baseAddress!)
-                staging.withUnsafeMutableBufferPointer { out in
-                    packed.withUnsafeBufferPointer { pw in
-                        plan.multiply(packedWeights: pw.baseAddress!, padded: pad.baseAddress!, beta: 0,
-                                      into: out.baseAddress!, ldOut: plan.columns)
-                    }
-                    y.withUnsafeMutableBufferPointer {
-                        plan.extract(out.baseAddress!, ldOut: plan.columns, into: $0.baseAddress!,
-                                     channelStride: plan.outH * plan.outW, accumulate: base != nil)
-                    }
+    var results: [[Float]] = []
+    for first in stride(from: 0, to: images.count, by: plan.images) {
+        let strip = Array(images[first..<min(first + plan.images, images.count)])
+        for (slot, image) in strip.enumerated() {
+            image.withUnsafeBufferPointer { x in
+                padded.withUnsafeMutableBufferPointer {
+                    plan.pad(x.baseAddress!, slot: slot, channelStride: plan.height * plan.width, into: $0.baseAddress!)
                 }
             }
         }
-        return y
+        staging.withUnsafeMutableBufferPointer { out in
+            padded.withUnsafeBufferPointer { pad in
+                packed.withUnsafeBufferPointer { pw in
+                    plan.multiply(packedWeights: pw.baseAddress!, padded: pad.baseAddress!, beta: 0,
+                                  into: out.baseAddress!, ldOut: plan.columns)
+                }
+            }
+        }
+        for slot in strip.indices {
+            var y = base ?? [Float](repeating: .nan, count: plan.outputs * plan.outH * plan.outW)
+            staging.withUnsafeBufferPointer { out in
+                y.withUnsafeMutableBufferPointer {
+                    plan.extract(out.baseAddress!, ldOut: plan.columns, slot: slot, into: $0.baseAddress!,
+                                 channelStride: plan.outH * plan.outW, accumulate: base != nil)
+                }
+            }
+            results.append(y)
+        }
     }
+    return results
 }
 
 func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, _ what: String) {
@@ -103,12 +116,13 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, _ what: String) {
     #expect(worst <= tolerance, "\(what): worst relative error \(worst)")
 }
 
-@Test("tap convolution: forward equals the direct convolution (two images through one padded buffer)", arguments: tapCases.indices)
+@Test("tap convolution: forward equals the direct convolution (3 images through one padded buffer, strips of 1, 2 and 3)",
+      arguments: tapCases.indices)
 func tapConvolutionForward(_ i: Int) {
-    let p = tapPlan(tapCases[i])
+  for strip in 1...3 {
+    let p = tapPlan(tapCases[i], images: strip)
     let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(100 + i))
-    let images = [randomFloats(p.channels * p.height * p.width, seed: UInt64(200 + i)),
-                  randomFloats(p.channels * p.height * p.width, seed: UInt64(300 + i))]
+    let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(200 + 100 * $0 + i)) }
     var ordered = [Float](repeating: .nan, count: w.count)
     w.withUnsafeBufferPointer { src in
         ordered.withUnsafeMutableBufferPointer {
@@ -118,20 +132,21 @@ func tapConvolutionForward(_ i: Int) {
     }
     let outputs = runTaps(p, images: images, ordered: ordered)
     for (n, image) in images.enumerated() {
-        expectClose(outputs[n], referenceConvolution(image, w, p), tolerance: 1e-5, "image \(n)")
+        expectClose(outputs[n], referenceConvolution(image, w, p), tolerance: 1e-5, "strip \(strip), image \(n)")
     }
+  }
 }
 
-@Test("tap convolution: the input-gradient plan with rotated weights equals the direct input gradient, accumulated", arguments: tapCases.indices)
+@Test("tap convolution: the input-gradient plan with rotated weights equals the direct input gradient, accumulated (strips of 2)", arguments: tapCases.indices)
 func tapConvolutionInputGradient(_ i: Int) {
-    let p = tapPlan(tapCases[i])
+    let p = tapPlan(tapCases[i], images: 2)
     guard let g = p.inputGradient else {
         #expect(p.padH > p.kernelH - 1 || p.padW > p.kernelW - 1)
         return
     }
     #expect(g.outH == p.height && g.outW == p.width && g.outputs == p.channels && g.channels == p.outputs)
     let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(400 + i))
-    let dy = randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(500 + i))
+    let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(500 + 10 * i + $0)) }
     let base = randomFloats(p.channels * p.height * p.width, seed: UInt64(600 + i))
     var rotated = [Float](repeating: .nan, count: w.count)
     w.withUnsafeBufferPointer { src in
@@ -140,9 +155,11 @@ func tapConvolutionInputGradient(_ i: Int) {
                                    kernelW: p.kernelW, into: $0.baseAddress!)
         }
     }
-    let dx = runTaps(g, images: [dy], ordered: rotated, accumulateOnto: base)[0]
-    let expected = zip(referenceInputGradient(dy, w, p), base).map { $0 + $1 }
-    expectClose(dx, expected, tolerance: 1e-5, "dx")
+    let dxs = runTaps(g, images: dys, ordered: rotated, accumulateOnto: base)
+    for (n, dy) in dys.enumerated() {
+        let expected = zip(referenceInputGradient(dy, w, p), base).map { $0 + $1 }
+        expectClose(dxs[n], expected, tolerance: 1e-5, "dx of image \(n)")
+    }
 }
 
 /// `dW[o, c, ki, kj] = sum_{oy, ox} dy[o, oy, ox] * x[c, oy + ki - padH, ox + kj - padW]`, in Double.
@@ -177,30 +194,42 @@ let tapGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (16, 4, 6, 2, 2, 3, 0, 1),      // non-square kernel, unequal padding
 ]
 
-@Test("tap convolution: the weight gradient (two images accumulated) equals the direct one", arguments: tapGradientCases.indices)
+@Test("tap convolution: the weight gradient (3 images in strips of 2, accumulated) equals the direct one", arguments: tapGradientCases.indices)
 func tapConvolutionWeightGradient(_ i: Int) {
-    let p = tapPlan(tapGradientCases[i])
+    let p = tapPlan(tapGradientCases[i], images: 2)
     #expect(p.supportsWeightGradient)
     let taps = p.kernelH * p.kernelW
-    let images = (0..<2).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
-    let dys = (0..<2).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }
+    let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
+    let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }
     var padded = [Float](repeating: 0, count: p.paddedCount)
     var transposed = [Float](repeating: 0, count: p.transposedCount)
     var wide = [Float](repeating: 0, count: p.wideGradientCount)
     var packed = [Float](repeating: .nan, count: p.packedGradientCount)
     var ordered = [Float](repeating: 0, count: p.outputs * taps * p.channels)
-    for (x, dy) in zip(images, dys) {
-        x.withUnsafeBufferPointer { x in
+    for first in stride(from: 0, to: 3, by: p.images) {
+        for slot in 0..<p.images {
+            let n = first + slot
+            // The second strip has one image: its empty slot gets zeros.
             padded.withUnsafeMutableBufferPointer { pad in
-                p.pad(x.baseAddress!, channelStride: p.height * p.width, into: pad.baseAddress!)
-                transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
+                if n < 3 {
+                    images[n].withUnsafeBufferPointer { p.pad($0.baseAddress!, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!) }
+                } else {
+                    p.pad(nil, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!)
+                }
+            }
+            wide.withUnsafeMutableBufferPointer { w in
+                if n < 3 {
+                    dys[n].withUnsafeBufferPointer { p.widen($0.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!) }
+                } else {
+                    p.widen(nil, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!)
+                }
             }
         }
-        dy.withUnsafeBufferPointer { dy in
-            wide.withUnsafeMutableBufferPointer { w in
-                p.widen(dy.baseAddress!, channelStride: p.outH * p.outW, into: w.baseAddress!)
-                packed.withUnsafeMutableBufferPointer { p.packGradient(w.baseAddress!, into: $0.baseAddress!) }
-            }
+        padded.withUnsafeBufferPointer { pad in
+            transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
+        }
+        wide.withUnsafeBufferPointer { w in
+            packed.withUnsafeMutableBufferPointer { p.packGradient(w.baseAddress!, into: $0.baseAddress!) }
         }
         packed.withUnsafeBufferPointer { a in
             transposed.withUnsafeBufferPointer { b in
@@ -218,7 +247,7 @@ func tapConvolutionWeightGradient(_ i: Int) {
                                 kernelW: p.kernelW, into: $0.baseAddress!)
         }
     }
-    let r0 = referenceWeightGradient(images[0], dys[0], p), r1 = referenceWeightGradient(images[1], dys[1], p)
-    let expected = (0..<base.count).map { base[$0] + r0[$0] + r1[$0] }
+    let r = (0..<3).map { referenceWeightGradient(images[$0], dys[$0], p) }
+    let expected = (0..<base.count).map { base[$0] + r[0][$0] + r[1][$0] + r[2][$0] }
     expectClose(dw, expected, tolerance: 1e-4, "dW")
 }

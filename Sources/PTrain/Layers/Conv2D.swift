@@ -35,18 +35,20 @@ public final class Conv2D: StridedOutputLayer {
     public var outputSampleStride: Int
     /// 1x1, stride 1, no padding: the input plane already is the column matrix.
     private let isPointwise: Bool
-    /// Stride 1, not pointwise: the forward pass of one group as a tap GEMM.
-    private let taps: TapConvolution?
+    /// Stride 1, not pointwise: the forward pass of one group as a tap GEMM,
+    /// on strips of images (`allocate` sets the strip size from maxBatch, so
+    /// results do not depend on the worker count).
+    private var taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
-    private let gradientTaps: TapConvolution?
+    private var gradientTaps: TapConvolution?
     /// Backward entirely by taps: both gradients, no im2col columns at all.
     private let tapBackward: Bool
-    /// Tap backward, one image and group: the transposed padded input, the
+    /// Tap backward, one strip and group: the transposed padded input, the
     /// output gradient at padded pitch (zero junk columns) and packed.
     private var transposedInput: FloatBuffer?, wideGradient: FloatBuffer?, packedGradient: FloatBuffer?
     /// Tap backward: `[groups, O/g, KH*KW*C/g]`, the weight gradient in tap order.
     private var tapWeightGradient: FloatBuffer?
-    /// One image's padded planes of one group: the input (forward) and the
+    /// One strip's padded planes of one group: the input (forward) and the
     /// output gradient (backward). Separate, because each keeps its zero
     /// borders only by never writing them.
     private var paddedInput: FloatBuffer?, paddedGradient: FloatBuffer?
@@ -58,7 +60,7 @@ public final class Conv2D: StridedOutputLayer {
     /// `[rows, chunk * cols]` im2col columns (also the column gradient in backward).
     private var column: FloatBuffer?
     /// `[O/g, chunk * cols]`: one group's outputs (or output gradients) of a
-    /// chunk; for the tap GEMMs, one image's padded-width output.
+    /// chunk; for the tap GEMMs, one strip's padded-width output.
     private var staging: FloatBuffer?
     /// Images per GEMM (set by `allocate`; depends only on the layer and maxBatch,
     /// so results do not depend on the worker count).
@@ -124,6 +126,12 @@ public final class Conv2D: StridedOutputLayer {
             column = FloatBuffer(count: perImage * chunk)
             stagingCount = max(filters, inputShape.channels) / groups * geometry.columnCols * chunk
         }
+        if let t = taps {
+            let images = tapStripImages(batch: maxBatch, width: inputShape.width, padW: geometry.padW)
+            taps = TapConvolution(channels: t.channels, height: t.height, width: t.width, outputs: t.outputs,
+                                  kernelH: t.kernelH, kernelW: t.kernelW, padH: t.padH, padW: t.padW, images: images)
+            if gradientTaps != nil { gradientTaps = taps!.inputGradient }
+        }
         if let taps, tapBackward {
             transposedInput = FloatBuffer(count: taps.transposedCount)
             wideGradient = FloatBuffer(count: taps.wideGradientCount)
@@ -161,37 +169,62 @@ public final class Conv2D: StridedOutputLayer {
         }
     }
 
-    /// `out (+)= conv_plan(image)` for one image's group: pad, one tap GEMM,
-    /// copy (or add) the valid columns out.
-    private func tapConvolve(_ plan: TapConvolution, image: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>,
-                             packedWeights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    /// `out_n (+)= conv_plan(source_n)` for group `g` of every image, a strip
+    /// of images at a time: pad them, one tap GEMM, copy (or add) each one's
+    /// valid columns out. Slots left empty by a short last strip hold stale
+    /// images, whose outputs are computed and dropped.
+    private func tapConvolve(_ plan: TapConvolution, group g: Int, source: UnsafePointer<Float>, sourceSampleStride: Int,
+                             padded: UnsafeMutablePointer<Float>, packedWeights: UnsafePointer<Float>,
+                             into out: UnsafeMutablePointer<Float>, outSampleStride: Int, batch: Int, accumulate: Bool) {
         let stage = staging!.pointer
-        plan.pad(image, channelStride: plan.height * plan.width, into: padded)
-        plan.multiply(packedWeights: packedWeights, padded: padded, beta: 0, into: stage, ldOut: plan.columns)
-        plan.extract(stage, ldOut: plan.columns, into: out, channelStride: plan.outH * plan.outW, accumulate: accumulate)
+        let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
+        var first = 0
+        while first < batch {
+            let count = min(plan.images, batch - first)
+            for slot in 0..<count {
+                plan.pad(source + (first + slot) * sourceSampleStride + g * plan.channels * inPlane, slot: slot,
+                         channelStride: inPlane, into: padded)
+            }
+            plan.multiply(packedWeights: packedWeights, padded: padded, beta: 0, into: stage, ldOut: plan.columns)
+            for slot in 0..<count {
+                plan.extract(stage, ldOut: plan.columns, slot: slot,
+                             into: out + (first + slot) * outSampleStride + g * plan.outputs * outPlane,
+                             channelStride: outPlane, accumulate: accumulate)
+            }
+            first += count
+        }
     }
 
-    /// Both gradients by taps (`tapBackward`), image by image.
+    /// Both gradients by taps (`tapBackward`), a strip of images at a time.
     private func tapBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int) {
         let plan = taps!, og = filters / groups, cg = geometry.channels, depth = geometry.columnRows
         let inPlane = inputShape.spatial, outPlane = outputShape.spatial
         let ordered = tapWeightGradient!.pointer
         tapWeightGradient!.zero()
         if dx != nil { packTapWeights(for: gradientTaps!, rotated: true) }
-        for n in 0..<batch {
-            for g in 0..<groups {
-                plan.pad(groupInput(x, n, g), channelStride: inPlane, into: paddedInput!.pointer)
+        for g in 0..<groups {
+            var first = 0
+            while first < batch {
+                let count = min(plan.images, batch - first)
+                for slot in 0..<plan.images {
+                    // An empty slot (short last strip) gets zeros in both:
+                    // a stale input times zero could still be NaN.
+                    let xG = slot < count ? groupInput(x, first + slot, g) : nil
+                    plan.pad(xG, slot: slot, channelStride: inPlane, into: paddedInput!.pointer)
+                    let dyG = slot < count ? dy + (first + slot) * outputSampleStride + g * og * outPlane : nil
+                    plan.widen(dyG, slot: slot, channelStride: outPlane, into: wideGradient!.pointer)
+                }
                 plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
-                let dyG = dy + n * outputSampleStride + g * og * outPlane
-                plan.widen(dyG, channelStride: outPlane, into: wideGradient!.pointer)
                 plan.packGradient(wideGradient!.pointer, into: packedGradient!.pointer)
                 plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
                                               into: ordered + g * og * depth)
-                guard let dx else { continue }
-                tapConvolve(gradientTaps!, image: dyG, padded: paddedGradient!.pointer,
-                            packedWeights: packedTapWeights!.pointer + g * gradientTaps!.packedWeightCount,
-                            into: dx + n * inputShape.count + g * cg * inPlane, accumulate: true)
+                first += count
             }
+            guard let dx else { continue }
+            tapConvolve(gradientTaps!, group: g, source: dy, sourceSampleStride: outputSampleStride,
+                        padded: paddedGradient!.pointer,
+                        packedWeights: packedTapWeights!.pointer + g * gradientTaps!.packedWeightCount,
+                        into: dx, outSampleStride: inputShape.count, batch: batch, accumulate: true)
         }
         for g in 0..<groups {
             addTapOrderGradient(ordered + g * og * depth, outputs: og, channels: cg, kernelH: geometry.kernelH,
@@ -219,12 +252,10 @@ public final class Conv2D: StridedOutputLayer {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
         if let taps {
             packTapWeights(for: taps, rotated: false)
-            for n in 0..<batch {
-                for g in 0..<groups {
-                    tapConvolve(taps, image: groupInput(x, n, g), padded: paddedInput!.pointer,
-                                packedWeights: packedTapWeights!.pointer + g * taps.packedWeightCount,
-                                into: y + n * outputSampleStride + g * og * cols, accumulate: false)
-                }
+            for g in 0..<groups {
+                tapConvolve(taps, group: g, source: x, sourceSampleStride: inputShape.count, padded: paddedInput!.pointer,
+                            packedWeights: packedTapWeights!.pointer + g * taps.packedWeightCount,
+                            into: y, outSampleStride: outputSampleStride, batch: batch, accumulate: false)
             }
         } else if isPointwise {
             for n in 0..<batch {
@@ -318,12 +349,11 @@ public final class Conv2D: StridedOutputLayer {
         }
         if !tapBackward, let dx, let gradientTaps {
             packTapWeights(for: gradientTaps, rotated: true)
-            for n in 0..<batch {
-                for g in 0..<groups {
-                    tapConvolve(gradientTaps, image: dy + n * outputSampleStride + g * og * cols, padded: paddedGradient!.pointer,
-                                packedWeights: packedTapWeights!.pointer + g * gradientTaps.packedWeightCount,
-                                into: dx + n * inputShape.count + g * geometry.channels * inputShape.spatial, accumulate: true)
-                }
+            for g in 0..<groups {
+                tapConvolve(gradientTaps, group: g, source: dy, sourceSampleStride: outputSampleStride,
+                            padded: paddedGradient!.pointer,
+                            packedWeights: packedTapWeights!.pointer + g * gradientTaps.packedWeightCount,
+                            into: dx, outSampleStride: inputShape.count, batch: batch, accumulate: true)
             }
         }
         if let dBias {
