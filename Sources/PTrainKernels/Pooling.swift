@@ -27,8 +27,31 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
             let y0 = oy * g.strideH - g.padH
             let ky0 = max(0, -y0), ky1 = min(g.kernelH, g.height - y0)
             let rowInside = ky0 == 0 && ky1 == g.kernelH
+            // Stride 2 with at least 8 horizontally complete windows (AlexNet's
+            // 3x3/2): those 8 at a time, the last group overlapping the one
+            // before (rewriting equal values); the rest below.
+            var simdDone = 0..<0
+            if g.strideW == 2 && oxHi - oxLo >= 8 && ky0 < ky1 {
+                var ox = oxLo
+                while ox < oxHi {
+                    let start = min(ox, oxHi - 8), x0 = 2 * start - g.padW
+                    // The 16-float loads reach one float past the 8th window's
+                    // last tap: load one float early (odd lanes) when that
+                    // float would leave the row.
+                    let early = 2 * (start + 7) - g.padW + g.kernelW >= g.width
+                    guard !early || x0 >= 1 else { break }
+                    maxPoolStride2x8(src, g, rows: (y0 + ky0)..<(y0 + ky1), x0: x0, early: early,
+                                     into: dst + oy * ow + start, argmax: idx + oy * ow + start)
+                    simdDone = oxLo..<(start + 8)
+                    ox = start + 8
+                }
+            }
             var ox = 0
             while ox < ow {
+                if simdDone.contains(ox) {
+                    ox = simdDone.upperBound
+                    continue
+                }
                 if rowInside && ox >= oxLo && ox < oxHi {
                     // Interior run: every window is complete.
                     let x0 = ox * g.strideW - g.padW
@@ -68,6 +91,38 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
             }
         }
     }
+}
+
+/// Eight horizontally adjacent, horizontally complete windows of a stride-2
+/// max pool over the input rows `rows` (the window's rows inside the image),
+/// starting at input column `x0`: tap (iy, kj) of the eight windows is the
+/// even lanes of 16 floats loaded at `iy * W + x0 + kj` (with `early`, the odd
+/// lanes of 16 loaded one float before: the caller uses it when the last
+/// lane would leave the row). Taps are compared in the scalar path's order
+/// (row-major, strict `>`), so values and argmax indices are the same.
+@inline(__always)
+private func maxPoolStride2x8(_ src: UnsafePointer<Float>, _ g: WindowGeometry, rows: Range<Int>, x0: Int, early: Bool,
+                              into dst: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
+    let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+    var best = SIMD8<Float>(repeating: 0), at = SIMD8<Int32>(repeating: 0)
+    var first = true
+    for iy in rows {
+        let row = iy * g.width + x0
+        for kj in 0..<g.kernelW {
+            let v = early ? UnsafeRawPointer(src + row + kj - 1).loadUnaligned(as: SIMD16<Float>.self).oddHalf
+                          : UnsafeRawPointer(src + row + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+            let index = lanes &+ Int32(truncatingIfNeeded: row + kj)
+            if first {
+                best = v; at = index; first = false
+            } else {
+                let better = v .> best
+                best.replace(with: v, where: better)
+                at.replace(with: index, where: better)
+            }
+        }
+    }
+    UnsafeMutableRawPointer(dst).storeBytes(of: best, as: SIMD8<Float>.self)
+    UnsafeMutableRawPointer(argmax).storeBytes(of: at, as: SIMD8<Int32>.self)
 }
 
 /// The 2x2/2 unpadded case (LeNet's pools), 8 outputs at a time: the even

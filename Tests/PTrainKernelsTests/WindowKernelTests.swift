@@ -136,3 +136,36 @@ func maxPool2x2FirstMaximum(_ size: (Int, Int)) {
         }
     }
 }
+
+@Test("stride-2 max pooling (the 8-wide SIMD path and its scalar borders): values and the first maximum's index, ties included",
+      arguments: [(24, 24, 3, 1), (12, 12, 3, 1), (40, 37, 3, 1), (35, 36, 2, 1), (27, 33, 3, 0), (30, 30, 5, 2)])
+func maxPoolStride2FirstMaximum(_ c: (Int, Int, Int, Int)) {
+    let (h, w, k, pad) = c
+    let g = WindowGeometry(channels: 2, height: h, width: w, kernelH: k, kernelW: k, strideH: 2, strideW: 2, padH: pad, padW: pad)
+    let batch = 2, planeIn = h * w, planeOut = g.outH * g.outW
+    let x = randomFloats(batch * g.channels * planeIn, seed: UInt64(h * w + k)).map { Float(Int(($0 + 1) * 1.5)) }
+    var y = [Float](repeating: 0, count: batch * g.channels * planeOut)
+    var arg = [Int32](repeating: -7, count: y.count)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
+        maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
+    } } }
+    var mismatches = 0
+    for p in 0..<(batch * g.channels) {
+        for oy in 0..<g.outH {
+            for ox in 0..<g.outW {
+                // First in-image maximum in row-major order.
+                var best = -Float.infinity, at = -1
+                for ki in 0..<k {
+                    for kj in 0..<k {
+                        let iy = 2 * oy - pad + ki, ix = 2 * ox - pad + kj
+                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                        if at < 0 || x[p * planeIn + iy * w + ix] > best { best = x[p * planeIn + iy * w + ix]; at = iy * w + ix }
+                    }
+                }
+                let o = p * planeOut + oy * g.outW + ox
+                if y[o] != best || arg[o] != Int32(at) { mismatches += 1 }
+            }
+        }
+    }
+    #expect(mismatches == 0)
+}
