@@ -41,14 +41,22 @@
 // packed weights (`packedWeightCount`) and the output staging
 // (`outputs x columns`).
 
-/// Geometry and k blocking of one stride-1 convolution (one group).
+// Strided convolutions (stride s) use the same GEMM on polyphase planes:
+// the padded image is split into s x s phase planes, phase (p, q) holding
+// padded pixels (s i + p, s j + q). Tap (ki, kj) of output (oy, ox) is
+// pixel (oy + ki / s, ox + kj / s) of phase (ki % s, kj % s): again one
+// shifted plane per tap. (No strips and no tap input gradient then: that
+// one goes through col2im.)
+
+/// Geometry and k blocking of one convolution (one group).
 public struct TapConvolution: Sendable, Hashable {
     /// Input channels C (of one group) and output channels O (the GEMM's m).
     public let channels: Int, outputs: Int
     public let kernelH: Int, kernelW: Int
     public let outH: Int, outW: Int
-    /// Padded plane: `paddedH x paddedW`, pixel (iy, ix) of the image in slot
-    /// s at `(iy + padH) * paddedW + s * slotPitch + ix + padW`.
+    public let strideH: Int, strideW: Int
+    /// One (phase) plane: `paddedH x paddedW`. Stride 1: pixel (iy, ix) of
+    /// the image in slot s at `(iy + padH) * paddedW + s * slotPitch + ix + padW`.
     public let paddedH: Int, paddedW: Int
     /// Images per padded plane, side by side, and the columns between the
     /// starts of neighbours (`width + padW`).
@@ -56,15 +64,17 @@ public struct TapConvolution: Sendable, Hashable {
     public let padH: Int, padW: Int
     /// Input plane size (unpadded): H x W.
     public let height: Int, width: Int
-    /// Floats per padded channel plane (`paddedH * paddedW`).
-    public var planeStride: Int { paddedH * paddedW }
+    /// Floats per phase plane (`paddedH * paddedW`).
+    public var phaseStride: Int { paddedH * paddedW }
+    /// Floats per channel: its `strideH * strideW` phase planes.
+    public var planeStride: Int { strideH * strideW * phaseStride }
     /// Output columns computed: `outH * paddedW` rounded up to 16 (the
     /// narrow micro-kernel's width). Column e is output pixel (e / Wp, e % Wp)
     /// when e % Wp < outW; the rest is junk.
     public let columns: Int
     /// Floats of the padded buffer: the planes plus the slack that the junk
     /// columns of the last channel read past its plane.
-    public var paddedCount: Int { channels * planeStride + kernelW + 16 }
+    public var paddedCount: Int { channels * planeStride + paddedW + kernelW + 16 }
     /// Floats of packed weights: `roundUp(outputs, 8) * channels * KH * KW`.
     public var packedWeightCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * depth }
     /// k = KH * KW * C.
@@ -77,31 +87,41 @@ public struct TapConvolution: Sendable, Hashable {
     }
     let blocks: [Block]
     let offsets: [Int]
+    /// Offset of each tap's shifted plane (phase plane and shift), `[KH*KW]`.
+    let tapOffsets: [Int]
 
     /// k steps per block at most: an 8-row A panel of 512 steps is 16 KiB (L1).
     static let maxBlockDepth = 512
 
-    /// A stride-1 convolution of a `channels x height x width` input with
-    /// `outputs` filters of `kernelH x kernelW` and zero padding `padH`, `padW`,
-    /// on strips of `images` images. Callers validate: output size >= 1, all
-    /// sizes >= 1, padding >= 0.
+    /// A convolution of a `channels x height x width` input with `outputs`
+    /// filters of `kernelH x kernelW`, zero padding `padH`, `padW` and stride
+    /// `strideH`, `strideW`, on strips of `images` images (stride 1 only).
+    /// Callers validate: output size >= 1, all sizes >= 1, padding >= 0.
     public init(channels: Int, height: Int, width: Int, outputs: Int,
-                kernelH: Int, kernelW: Int, padH: Int, padW: Int, images: Int = 1) {
+                kernelH: Int, kernelW: Int, padH: Int, padW: Int,
+                strideH: Int = 1, strideW: Int = 1, images: Int = 1) {
+        precondition(images == 1 || (strideH == 1 && strideW == 1), "strips need stride 1")
         self.channels = channels; self.outputs = outputs
         self.height = height; self.width = width
         self.kernelH = kernelH; self.kernelW = kernelW
         self.padH = padH; self.padW = padW
-        outH = height + 2 * padH - kernelH + 1
-        outW = width + 2 * padW - kernelW + 1
-        paddedH = height + 2 * padH
+        self.strideH = strideH; self.strideW = strideW
+        outH = (height + 2 * padH - kernelH) / strideH + 1
+        outW = (width + 2 * padW - kernelW) / strideW + 1
         self.images = images
         slotPitch = width + padW
-        paddedW = images * (width + padW) + padW
-        columns = (outH * paddedW + 15) / 16 * 16
+        let fullW = images * (width + padW) + padW
+        let pitch = (fullW + strideW - 1) / strideW, rows = (height + 2 * padH + strideH - 1) / strideH
+        paddedH = rows
+        paddedW = pitch
+        columns = (outH * pitch + 15) / 16 * 16
         let taps = kernelH * kernelW
-        let plane = paddedH * paddedW
-        let rowLength = images * (width + padW) + padW
-        func tapOffset(_ t: Int) -> Int { (t / kernelW) * rowLength + t % kernelW }
+        let plane = strideH * strideW * rows * pitch
+        func tapOffset(_ t: Int) -> Int {
+            let ki = t / kernelW, kj = t % kernelW
+            return ((ki % strideH) * strideW + kj % strideW) * rows * pitch + (ki / strideH) * pitch + kj / strideW
+        }
+        tapOffsets = (0..<taps).map(tapOffset)
         var planBlocks: [Block] = [], planOffsets: [Int] = []
         if channels <= Self.maxBlockDepth {
             // Whole taps per block, as evenly as the taps divide.
@@ -136,7 +156,7 @@ public struct TapConvolution: Sendable, Hashable {
     /// `channels` planes of height x width. Nil when pad > K - 1 (then the
     /// gradient needs a col2im scatter instead).
     public var inputGradient: TapConvolution? {
-        guard padH <= kernelH - 1, padW <= kernelW - 1 else { return nil }
+        guard strideH == 1, strideW == 1, padH <= kernelH - 1, padW <= kernelW - 1 else { return nil }
         return TapConvolution(channels: outputs, height: outH, width: outW, outputs: channels,
                               kernelH: kernelH, kernelW: kernelW, padH: kernelH - 1 - padH, padW: kernelW - 1 - padW,
                               images: images)
@@ -148,6 +168,10 @@ public struct TapConvolution: Sendable, Hashable {
     /// written).
     public func pad(_ image: UnsafePointer<Float>?, slot: Int = 0, channelStride imageChannelStride: Int,
                     into padded: UnsafeMutablePointer<Float>) {
+        if strideH != 1 || strideW != 1 {
+            padPhases(image, channelStride: imageChannelStride, into: padded)
+            return
+        }
         for c in 0..<channels {
             let dst = padded + c * planeStride + padH * paddedW + slot * slotPitch + padW
             for iy in 0..<height {
@@ -155,6 +179,35 @@ public struct TapConvolution: Sendable, Hashable {
                     (dst + iy * paddedW).update(from: image + c * imageChannelStride + iy * width, count: width)
                 } else {
                     (dst + iy * paddedW).update(repeating: 0, count: width)
+                }
+            }
+        }
+    }
+
+    /// `pad` for strides > 1: pixel (iy, ix) goes to padded (py, px) = (iy +
+    /// padH, ix + padW), i.e. phase (py % sH, px % sW) at (py / sH, px / sW).
+    /// Stride 2 across splits 16 pixels into even and odd lanes at once.
+    private func padPhases(_ image: UnsafePointer<Float>?, channelStride imageChannelStride: Int,
+                           into padded: UnsafeMutablePointer<Float>) {
+        for c in 0..<channels {
+            for iy in 0..<height {
+                let py = iy + padH
+                let row = padded + c * planeStride + (py % strideH) * strideW * phaseStride + (py / strideH) * paddedW
+                let src = image.map { $0 + c * imageChannelStride + iy * width }
+                var ix = 0
+                if strideW == 2, let src {
+                    while ix + 16 <= width {
+                        let v = UnsafeRawPointer(src + ix).loadUnaligned(as: SIMD16<Float>.self)
+                        let px = ix + padW
+                        UnsafeMutableRawPointer(row + (px % 2) * phaseStride + px / 2).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(row + ((px + 1) % 2) * phaseStride + (px + 1) / 2).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                        ix += 16
+                    }
+                }
+                while ix < width {
+                    let px = ix + padW
+                    row[(px % strideW) * phaseStride + px / strideW] = src?[ix] ?? 0
+                    ix += 1
                 }
             }
         }
@@ -226,9 +279,10 @@ extension TapConvolution {
     var gradientLength: Int { outH * paddedW }
     /// Floats of the output gradient at the padded row pitch: `[outputs, columns]`.
     public var wideGradientCount: Int { outputs * columns }
-    /// Floats of the transposed planes: `[planeStride + kernelW, channels]`
-    /// (the last rows are slack, read only against zero gradient columns).
-    public var transposedCount: Int { (planeStride + kernelW) * channels }
+    /// Floats of the transposed planes: `[planeStride + paddedW + kernelW,
+    /// channels]` (the last rows are slack, read only against zero gradient
+    /// columns).
+    public var transposedCount: Int { (planeStride + paddedW + kernelW) * channels }
     /// Floats of the packed output gradient: `roundUp(outputs, 8) * gradientLength`.
     public var packedGradientCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * gradientLength }
 
@@ -288,7 +342,6 @@ extension TapConvolution {
                                          into dW: UnsafeMutablePointer<Float>) {
         precondition(supportsWeightGradient)
         let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
-        let taps = kernelH * kernelW
         var e0 = 0
         while e0 < gradientLength {
             let n = min(Self.gradientBlock, gradientLength - e0)
@@ -296,8 +349,8 @@ extension TapConvolution {
             var ir = 0
             while ir < outputs {
                 let a = block + (ir / gemmMR) * n * gemmMR
-                for t in 0..<taps {
-                    let b = transposed + ((t / kernelW) * paddedW + t % kernelW + e0) * channels
+                for (t, offset) in tapOffsets.enumerated() {
+                    let b = transposed + (offset + e0) * channels
                     var jc = 0
                     while jc < channels {
                         let width = min(gemmNR, channels - jc)   // 32 or 16

@@ -33,7 +33,7 @@ func referenceConvolution(_ x: [Float], _ w: [Float], _ p: TapConvolution) -> [F
                 for c in 0..<p.channels {
                     for ki in 0..<p.kernelH {
                         for kj in 0..<p.kernelW {
-                            let iy = oy + ki - p.padH, ix = ox + kj - p.padW
+                            let iy = oy * p.strideH + ki - p.padH, ix = ox * p.strideW + kj - p.padW
                             guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
                             s += Double(w[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj])
                                 * Double(x[(c * p.height + iy) * p.width + ix])
@@ -57,7 +57,7 @@ func referenceInputGradient(_ dy: [Float], _ w: [Float], _ p: TapConvolution) ->
                 for c in 0..<p.channels {
                     for ki in 0..<p.kernelH {
                         for kj in 0..<p.kernelW {
-                            let iy = oy + ki - p.padH, ix = ox + kj - p.padW
+                            let iy = oy * p.strideH + ki - p.padH, ix = ox * p.strideW + kj - p.padW
                             guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
                             dx[(c * p.height + iy) * p.width + ix] += g * Double(w[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj])
                         }
@@ -172,7 +172,7 @@ func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ p: TapConvolution) -
                 for c in 0..<p.channels {
                     for ki in 0..<p.kernelH {
                         for kj in 0..<p.kernelW {
-                            let iy = oy + ki - p.padH, ix = ox + kj - p.padW
+                            let iy = oy * p.strideH + ki - p.padH, ix = ox * p.strideW + kj - p.padW
                             guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
                             dw[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj] += g * Double(x[(c * p.height + iy) * p.width + ix])
                         }
@@ -250,4 +250,71 @@ func tapConvolutionWeightGradient(_ i: Int) {
     let r = (0..<3).map { referenceWeightGradient(images[$0], dys[$0], p) }
     let expected = (0..<base.count).map { base[$0] + r[0][$0] + r[1][$0] + r[2][$0] }
     expectClose(dw, expected, tolerance: 1e-4, "dW")
+}
+
+/// Strided: (channels, height, width, outputs, kernel, pad, stride).
+let tapStridedCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
+    (3, 9, 9, 4, 3, 1, 2),          // odd size, stride 2
+    (16, 32, 32, 32, 3, 1, 2),      // ResNet's stage-2 transition (16-channel panels: weight gradient by taps)
+    (3, 24, 23, 5, 5, 2, 2),        // 5x5/2, odd width (the scalar tail of the even/odd split)
+    (2, 35, 37, 3, 11, 2, 4),       // AlexNet-style 11x11/4: 16 phase planes
+    (4, 8, 8, 6, 1, 0, 2),          // 1x1/2 (a projection shortcut)
+    (16, 9, 10, 4, 3, 0, 3),        // stride 3, no padding
+]
+
+@Test("tap convolution, strided (polyphase planes): forward and, with 16-channel panels, the weight gradient equal the direct ones",
+      arguments: tapStridedCases.indices)
+func tapConvolutionStrided(_ i: Int) {
+    let c = tapStridedCases[i]
+    let p = TapConvolution(channels: c.0, height: c.1, width: c.2, outputs: c.3, kernelH: c.4, kernelW: c.4,
+                           padH: c.5, padW: c.5, strideH: c.6, strideW: c.6)
+    #expect(p.outH == (c.1 + 2 * c.5 - c.4) / c.6 + 1 && p.outW == (c.2 + 2 * c.5 - c.4) / c.6 + 1)
+    #expect(p.inputGradient == nil)
+    let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(1000 + i))
+    let images = (0..<2).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(1100 + 10 * i + $0)) }
+    var ordered = [Float](repeating: .nan, count: w.count)
+    w.withUnsafeBufferPointer { src in
+        ordered.withUnsafeMutableBufferPointer {
+            tapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
+                            kernelW: p.kernelW, into: $0.baseAddress!)
+        }
+    }
+    let outputs = runTaps(p, images: images, ordered: ordered)
+    for (n, image) in images.enumerated() {
+        expectClose(outputs[n], referenceConvolution(image, w, p), tolerance: 1e-5, "image \(n)")
+    }
+    guard p.supportsWeightGradient else { return }
+    let dy = randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(1200 + i))
+    var padded = [Float](repeating: 0, count: p.paddedCount)
+    var transposed = [Float](repeating: 0, count: p.transposedCount)
+    var wide = [Float](repeating: 0, count: p.wideGradientCount)
+    var packed = [Float](repeating: .nan, count: p.packedGradientCount)
+    var dwOrdered = [Float](repeating: 0, count: w.count)
+    images[0].withUnsafeBufferPointer { x in
+        padded.withUnsafeMutableBufferPointer { pad in
+            p.pad(x.baseAddress!, channelStride: p.height * p.width, into: pad.baseAddress!)
+            transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
+        }
+    }
+    dy.withUnsafeBufferPointer { d in
+        wide.withUnsafeMutableBufferPointer { wd in
+            p.widen(d.baseAddress!, channelStride: p.outH * p.outW, into: wd.baseAddress!)
+            packed.withUnsafeMutableBufferPointer { p.packGradient(wd.baseAddress!, into: $0.baseAddress!) }
+        }
+    }
+    packed.withUnsafeBufferPointer { a in
+        transposed.withUnsafeBufferPointer { b in
+            dwOrdered.withUnsafeMutableBufferPointer {
+                p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, into: $0.baseAddress!)
+            }
+        }
+    }
+    var dw = [Float](repeating: 0, count: w.count)
+    dwOrdered.withUnsafeBufferPointer { src in
+        dw.withUnsafeMutableBufferPointer {
+            addTapOrderGradient(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
+                                kernelW: p.kernelW, into: $0.baseAddress!)
+        }
+    }
+    expectClose(dw, referenceWeightGradient(images[0], dy, p), tolerance: 1e-4, "dW")
 }

@@ -25,7 +25,8 @@ let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 9, 4, 4, 10, 3, 1, 1, 1),  // 10 filters: an 8-row panel and a remainder in the tap GEMMs
     (2, 16, 5, 4, 3, 3, 1, 1, 1),  // 16 channels: both gradients by taps (TapConvolution's weight gradient)
     (1, 32, 3, 3, 6, 3, 1, 1, 2),  // the same in two groups of 16
-    (1, 16, 6, 6, 4, 3, 1, 0, 1),  // valid 3x3, 16 channels: forward by taps, gradients by im2col and col2im
+    (1, 16, 6, 6, 4, 3, 1, 0, 1),  // valid 3x3, 16 channels: forward and weight gradient by taps, input gradient by col2im
+    (2, 16, 7, 7, 4, 3, 2, 1, 1),  // strided, 16 channels: polyphase taps forward and weight gradient, col2im input gradient
 ]
 
 @Test("conv2d (stride, padding, groups, 1x1)", arguments: convCases.indices)

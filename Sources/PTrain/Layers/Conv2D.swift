@@ -2,25 +2,22 @@ import PTrainKernels
 
 /// 2-D convolution (cross-correlation, as in PyTorch) with groups:
 /// `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW `[O, C/groups, KH, KW]`,
-/// bias `[O]`. Three lowerings to GEMM:
+/// bias `[O]`. Two lowerings to GEMM for the forward pass:
 ///
-/// - Stride 1 (not 1x1): `TapConvolution`, a GEMM straight over zero-padded
-///   copies of each image's planes, with no im2col (PTrainKernels/
-///   TapConvolution.swift). For "same" convolutions (pad = (K - 1) / 2) the
-///   input gradient is the same operation on the padded output gradient with
-///   rotated weights; otherwise col2im, as for strided ones.
 /// - Pointwise (1x1, stride 1, no padding): each image's input plane already is
 ///   the column matrix.
-/// - Otherwise (strided): im2col. The columns of `chunk` images sit side by
-///   side, `col [(C/g)*KH*KW, chunk*OH*OW]`, so one GEMM covers them; the
-///   result is copied into each image's NCHW block. The input gradient is
-///   `dcol = W^T dy` scattered back by col2im.
+/// - Every other convolution: `TapConvolution`, a GEMM straight over
+///   zero-padded copies of the images' planes (polyphase planes when
+///   strided), with no im2col (PTrainKernels/TapConvolution.swift).
 ///
-/// The weight gradient of a tap convolution with whole 16-channel panels
-/// (and a tap input gradient) is computed tap by tap from the transposed
-/// padded planes (`TapConvolution.accumulateWeightGradient`). Otherwise it goes
-/// through im2col columns (`dW += dY col^T`, one long reduction per chunk);
-/// `chunk` is as many images as fit `columnBudget` floats of columns.
+/// Backward: the weight gradient by taps too when the group's channels come in
+/// whole 16-channel panels; the input gradient of a stride-1 "same"
+/// convolution (pad = (K - 1) / 2) is a tap convolution of the padded output
+/// gradient with rotated weights. Whatever is left goes through im2col
+/// columns of `chunk` images side by side, `col [(C/g)*KH*KW, chunk*OH*OW]`:
+/// `dW += dY col^T` (one long reduction per chunk) and `dcol = W^T dY`
+/// scattered back by col2im. `chunk` is as many images as fit `columnBudget`
+/// floats of columns.
 public final class Conv2D: StridedOutputLayer {
     public let name: String
     public let typeName = "conv2d"
@@ -41,13 +38,16 @@ public final class Conv2D: StridedOutputLayer {
     private var taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
     private var gradientTaps: TapConvolution?
-    /// Backward entirely by taps: both gradients, no im2col columns at all.
-    private let tapBackward: Bool
+    /// The weight gradient by taps (whole 16-channel panels); with
+    /// `gradientTaps` too, no im2col columns at all.
+    private let weightGradientByTaps: Bool
+    /// Columns are needed: for the weight gradient or for a col2im input gradient.
+    private var needsColumns: Bool { !weightGradientByTaps || gradientTaps == nil }
     /// Tap backward, one strip and group: the transposed padded input, the
     /// output gradient at padded pitch (zero junk columns) and packed.
     private var transposedInput: FloatBuffer?, wideGradient: FloatBuffer?, packedGradient: FloatBuffer?
     /// Tap backward: `[groups, O/g, KH*KW*C/g]`, the weight gradient in tap order.
-    private var tapWeightGradient: FloatBuffer?
+    private var orderedWeightGradient: FloatBuffer?
     /// One strip's padded planes of one group: the input (forward) and the
     /// output gradient (backward). Separate, because each keeps its zero
     /// borders only by never writing them.
@@ -84,21 +84,21 @@ public final class Conv2D: StridedOutputLayer {
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
         outputSampleStride = outputShape.count
         isPointwise = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
-        if !isPointwise && stride == (1, 1) {
+        if !isPointwise {
             let t = TapConvolution(channels: input.channels / groups, height: input.height, width: input.width,
                                    outputs: filters / groups, kernelH: kernel.0, kernelW: kernel.1,
-                                   padH: padding.0, padW: padding.1)
+                                   padH: padding.0, padW: padding.1, strideH: stride.0, strideW: stride.1)
             taps = t
             // Only for "same" convolutions (K - 1 - pad == pad): otherwise the
             // gradient's wider padding adds junk columns, and the col2im route
             // measured faster (LeNet's 5x5 valid conv2: 0.40 vs 0.58 ms).
             let same = kernel.0 - 1 - padding.0 == padding.0 && kernel.1 - 1 - padding.1 == padding.1
             gradientTaps = same ? t.inputGradient : nil
-            tapBackward = gradientTaps != nil && t.supportsWeightGradient
+            weightGradientByTaps = t.supportsWeightGradient
         } else {
             taps = nil
             gradientTaps = nil
-            tapBackward = false
+            weightGradientByTaps = false
         }
         let fanIn = geometry.columnRows
         let fanOut = filters / groups * kernel.0 * kernel.1
@@ -120,23 +120,25 @@ public final class Conv2D: StridedOutputLayer {
     public func allocate(maxBatch: Int) {
         guard !isPointwise, staging == nil else { return }
         var stagingCount = 0
-        if !tapBackward {
+        if needsColumns {
             let perImage = geometry.columnRows * geometry.columnCols
             chunk = max(1, min(maxBatch, Self.columnBudget / max(perImage, 1)))
             column = FloatBuffer(count: perImage * chunk)
             stagingCount = max(filters, inputShape.channels) / groups * geometry.columnCols * chunk
         }
         if let t = taps {
-            let images = tapStripImages(batch: maxBatch, width: inputShape.width, padW: geometry.padW)
+            let images = t.strideH == 1 && t.strideW == 1
+                ? tapStripImages(batch: maxBatch, width: inputShape.width, padW: geometry.padW) : 1
             taps = TapConvolution(channels: t.channels, height: t.height, width: t.width, outputs: t.outputs,
-                                  kernelH: t.kernelH, kernelW: t.kernelW, padH: t.padH, padW: t.padW, images: images)
+                                  kernelH: t.kernelH, kernelW: t.kernelW, padH: t.padH, padW: t.padW,
+                                  strideH: t.strideH, strideW: t.strideW, images: images)
             if gradientTaps != nil { gradientTaps = taps!.inputGradient }
         }
-        if let taps, tapBackward {
+        if let taps, weightGradientByTaps {
             transposedInput = FloatBuffer(count: taps.transposedCount)
             wideGradient = FloatBuffer(count: taps.wideGradientCount)
             packedGradient = FloatBuffer(count: taps.packedGradientCount)
-            tapWeightGradient = FloatBuffer(count: filters * geometry.columnRows)
+            orderedWeightGradient = FloatBuffer(count: filters * geometry.columnRows)
         }
         if let taps {
             var weightCount = taps.packedWeightCount
@@ -195,13 +197,14 @@ public final class Conv2D: StridedOutputLayer {
         }
     }
 
-    /// Both gradients by taps (`tapBackward`), a strip of images at a time.
-    private func tapBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int) {
+    /// The weight gradient by taps, and with `dx` the input gradient too
+    /// (`gradientTaps`), a strip of images at a time.
+    private func tapGradients(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int) {
         let plan = taps!, og = filters / groups, cg = geometry.channels, depth = geometry.columnRows
         let inPlane = inputShape.spatial, outPlane = outputShape.spatial
-        let ordered = tapWeightGradient!.pointer
-        tapWeightGradient!.zero()
-        if dx != nil { packTapWeights(for: gradientTaps!, rotated: true) }
+        let ordered = orderedWeightGradient!.pointer
+        orderedWeightGradient!.zero()
+        if dx != nil { packTapWeights(for: gradientTaps!, rotated: true) }   // dx only with gradientTaps
         for g in 0..<groups {
             var first = 0
             while first < batch {
@@ -257,34 +260,13 @@ public final class Conv2D: StridedOutputLayer {
                             packedWeights: packedTapWeights!.pointer + g * taps.packedWeightCount,
                             into: y, outSampleStride: outputSampleStride, batch: batch, accumulate: false)
             }
-        } else if isPointwise {
+        } else {
             for n in 0..<batch {
                 for g in 0..<groups {
                     sgemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1,
                           a: weight + g * og * rows, lda: rows, b: groupInput(x, n, g), ldb: cols, beta: 0,
                           c: y + n * outputSampleStride + g * og * cols, ldc: cols, workspace: context.gemm)
                 }
-            }
-        } else {
-            let col = column!.pointer, out = staging!.pointer
-            var first = 0
-            while first < batch {
-                let images = min(chunk, batch - first), width = images * cols
-                for g in 0..<groups {
-                    fillColumns(x, first: first, images: images, group: g, into: col)
-                    let direct = images == 1  // one image: the GEMM writes its NCHW block itself
-                    sgemm(transA: false, transB: false, m: og, n: width, k: rows, alpha: 1,
-                          a: weight + g * og * rows, lda: rows, b: col, ldb: width, beta: 0,
-                          c: direct ? y + first * outputSampleStride + g * og * cols : out, ldc: direct ? cols : width,
-                          workspace: context.gemm)
-                    if direct { continue }
-                    for i in 0..<images {
-                        for o in 0..<og {
-                            (y + (first + i) * outputSampleStride + (g * og + o) * cols).update(from: out + o * width + i * cols, count: cols)
-                        }
-                    }
-                }
-                first += images
             }
         }
         if let bias {
@@ -295,9 +277,10 @@ public final class Conv2D: StridedOutputLayer {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if tapBackward {
-            tapBackward(x, dy, dx, batch: batch)
-        } else if isPointwise {
+        if weightGradientByTaps {
+            tapGradients(x, dy, gradientTaps == nil ? nil : dx, batch: batch)
+        }
+        if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
                     let dyG = dy + n * outputSampleStride + g * og * cols
@@ -311,13 +294,13 @@ public final class Conv2D: StridedOutputLayer {
                           ldc: cols, workspace: context.gemm)
                 }
             }
-        } else {
+        } else if !weightGradientByTaps || (dx != nil && gradientTaps == nil) {
             let col = column!.pointer, gathered = staging!.pointer
             var first = 0
             while first < batch {
                 let images = min(chunk, batch - first), width = images * cols
                 for g in 0..<groups {
-                    fillColumns(x, first: first, images: images, group: g, into: col)
+                    if !weightGradientByTaps { fillColumns(x, first: first, images: images, group: g, into: col) }
                     // The chunk's output gradient as one [O/g, width] matrix.
                     let dyG: UnsafePointer<Float>, ld: Int
                     if images == 1 {
@@ -332,9 +315,11 @@ public final class Conv2D: StridedOutputLayer {
                         dyG = UnsafePointer(gathered)
                         ld = width
                     }
-                    // dW_g[O/g, rows] += dY_g[O/g, width] * col^T[width, rows]
-                    sgemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
-                          b: col, ldb: width, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
+                    if !weightGradientByTaps {
+                        // dW_g[O/g, rows] += dY_g[O/g, width] * col^T[width, rows]
+                        sgemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
+                              b: col, ldb: width, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
+                    }
                     guard let dx, gradientTaps == nil else { continue }
                     // dcol = W_g^T * dY_g (into the columns' buffer), scattered back into each image.
                     sgemm(transA: true, transB: false, m: rows, n: width, k: og, alpha: 1, a: weight + g * og * rows, lda: rows,
@@ -347,7 +332,7 @@ public final class Conv2D: StridedOutputLayer {
                 first += images
             }
         }
-        if !tapBackward, let dx, let gradientTaps {
+        if !weightGradientByTaps, let dx, let gradientTaps {
             packTapWeights(for: gradientTaps, rotated: true)
             for g in 0..<groups {
                 tapConvolve(gradientTaps, group: g, source: dy, sourceSampleStride: outputSampleStride,
