@@ -176,7 +176,7 @@ public struct TapConvolution: Sendable, Hashable {
             let dst = padded + c * planeStride + padH * paddedW + slot * slotPitch + padW
             for iy in 0..<height {
                 if let image {
-                    (dst + iy * paddedW).update(from: image + c * imageChannelStride + iy * width, count: width)
+                    copyRow(image + c * imageChannelStride + iy * width, to: dst + iy * paddedW, count: width)
                 } else {
                     (dst + iy * paddedW).update(repeating: 0, count: width)
                 }
@@ -264,7 +264,7 @@ public struct TapConvolution: Sendable, Hashable {
                 if accumulate {
                     PTrainKernels.accumulate(src + oy * paddedW, into: dst + oy * outW, count: outW)
                 } else {
-                    (dst + oy * outW).update(from: src + oy * paddedW, count: outW)
+                    copyRow(src + oy * paddedW, to: dst + oy * outW, count: outW)
                 }
             }
         }
@@ -297,7 +297,7 @@ extension TapConvolution {
             for oy in 0..<outH {
                 let dst = wide + o * columns + oy * paddedW + slot * slotPitch
                 if let dy {
-                    dst.update(from: dy + o * channelStride + oy * outW, count: outW)
+                    copyRow(dy + o * channelStride + oy * outW, to: dst, count: outW)
                 } else {
                     dst.update(repeating: 0, count: outW)
                 }
@@ -363,6 +363,27 @@ extension TapConvolution {
             }
             e0 += n
         }
+    }
+}
+
+/// Copies one image row (8 to 64 floats, typically) inline: a memmove call
+/// per row cost more than the copy (measured: 7% of ResNet-20's step).
+@inline(__always)
+func copyRow(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 16 <= count {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self),
+                                                    as: SIMD16<Float>.self)
+        i += 16
+    }
+    if i + 8 <= count {
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                    as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        dst[i] = src[i]
+        i += 1
     }
 }
 
