@@ -16,7 +16,7 @@
 //
 // The input gradient of a stride-1 convolution is the same operation on the
 // output gradient, padded by K - 1 - pad, with the weights transposed to
-// [C, O] and rotated 180 degrees (`rotatedTapOrderWeights`).
+// [C, O] and rotated 180 degrees (`tapOrderWeights(rotated: true)`).
 //
 // The weight gradient, tap by tap, is a GEMM over the padded columns e:
 //
@@ -425,30 +425,24 @@ public func tapStripImages(batch: Int, width: Int, padW: Int) -> Int {
     return (max(batch, 1) + strips - 1) / strips
 }
 
-/// `oihw [O, C, KH, KW]` -> `out [O, KH*KW*C]` with k = tap * C + c (the order
-/// `TapConvolution` expects).
+/// The weights in the k order `TapConvolution` expects. Forward:
+/// `oihw [O, C, KH, KW]` -> `out [O, KH*KW*C]`, `out[o, t * C + c] =
+/// oihw[o, c, t]`. With `rotated`, the weights of the input-gradient
+/// convolution: `out [C, KH*KW*O]`, `out[c, t * O + o] = oihw[o, c, KH*KW-1-t]`
+/// (transposed, and rotated 180 degrees).
 public func tapOrderWeights(_ oihw: UnsafePointer<Float>, outputs: Int, channels: Int, kernelH: Int, kernelW: Int,
-                            into out: UnsafeMutablePointer<Float>) {
+                            rotated: Bool = false, into out: UnsafeMutablePointer<Float>) {
     let taps = kernelH * kernelW
     for o in 0..<outputs {
         for c in 0..<channels {
             let src = oihw + (o * channels + c) * taps
-            let dst = out + o * taps * channels + c
-            for t in 0..<taps { dst[t * channels] = src[t] }
-        }
-    }
-}
-
-/// The weights of the input-gradient convolution, in tap order: `out[c, t * O
-/// + o] = oihw[o, c, KH-1-ki, KW-1-kj]` for tap t = (ki, kj).
-public func rotatedTapOrderWeights(_ oihw: UnsafePointer<Float>, outputs: Int, channels: Int, kernelH: Int, kernelW: Int,
-                                   into out: UnsafeMutablePointer<Float>) {
-    let taps = kernelH * kernelW
-    for o in 0..<outputs {
-        for c in 0..<channels {
-            let src = oihw + (o * channels + c) * taps
-            let dst = out + c * taps * outputs + o
-            for t in 0..<taps { dst[t * outputs] = src[taps - 1 - t] }
+            if rotated {
+                let dst = out + c * taps * outputs + o
+                for t in 0..<taps { dst[t * outputs] = src[taps - 1 - t] }
+            } else {
+                let dst = out + o * taps * channels + c
+                for t in 0..<taps { dst[t * channels] = src[t] }
+            }
         }
     }
 }

@@ -110,6 +110,18 @@ func runTaps(_ plan: TapConvolution, images: [[Float]], ordered: [Float], accumu
     return results
 }
 
+/// `w [O, C, KH, KW]` in tap order (`rotated`: for the input-gradient plan).
+func tapOrdered(_ w: [Float], _ p: TapConvolution, rotated: Bool = false) -> [Float] {
+    var ordered = [Float](repeating: .nan, count: w.count)
+    w.withUnsafeBufferPointer { src in
+        ordered.withUnsafeMutableBufferPointer {
+            tapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
+                            kernelW: p.kernelW, rotated: rotated, into: $0.baseAddress!)
+        }
+    }
+    return ordered
+}
+
 func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, _ what: String) {
     #expect(a.count == b.count)
     let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
@@ -123,14 +135,7 @@ func tapConvolutionForward(_ i: Int) {
     let p = tapPlan(tapCases[i], images: strip)
     let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(100 + i))
     let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(200 + 100 * $0 + i)) }
-    var ordered = [Float](repeating: .nan, count: w.count)
-    w.withUnsafeBufferPointer { src in
-        ordered.withUnsafeMutableBufferPointer {
-            tapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
-                            kernelW: p.kernelW, into: $0.baseAddress!)
-        }
-    }
-    let outputs = runTaps(p, images: images, ordered: ordered)
+    let outputs = runTaps(p, images: images, ordered: tapOrdered(w, p))
     for (n, image) in images.enumerated() {
         expectClose(outputs[n], referenceConvolution(image, w, p), tolerance: 1e-5, "strip \(strip), image \(n)")
     }
@@ -148,14 +153,7 @@ func tapConvolutionInputGradient(_ i: Int) {
     let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(400 + i))
     let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(500 + 10 * i + $0)) }
     let base = randomFloats(p.channels * p.height * p.width, seed: UInt64(600 + i))
-    var rotated = [Float](repeating: .nan, count: w.count)
-    w.withUnsafeBufferPointer { src in
-        rotated.withUnsafeMutableBufferPointer {
-            rotatedTapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
-                                   kernelW: p.kernelW, into: $0.baseAddress!)
-        }
-    }
-    let dxs = runTaps(g, images: dys, ordered: rotated, accumulateOnto: base)
+    let dxs = runTaps(g, images: dys, ordered: tapOrdered(w, p, rotated: true), accumulateOnto: base)
     for (n, dy) in dys.enumerated() {
         let expected = zip(referenceInputGradient(dy, w, p), base).map { $0 + $1 }
         expectClose(dxs[n], expected, tolerance: 1e-5, "dx of image \(n)")
@@ -184,42 +182,28 @@ func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ p: TapConvolution) -
     return dw.map(Float.init)
 }
 
-/// (channels, height, width, outputs, kernelH, kernelW, padH, padW), channels % 16 == 0.
-let tapGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
-    (16, 5, 7, 5, 3, 3, 1, 1),      // odd sizes, 5 outputs (a 4-row and a 1-row micro-kernel)
-    (16, 32, 32, 16, 3, 3, 1, 1),   // ResNet stage 1: 1088 padded columns = 4 blocks of 256 + 64
-    (32, 8, 8, 20, 3, 3, 1, 1),     // 32-channel panels, 8 + 8 + 4 output rows
-    (48, 6, 6, 3, 3, 3, 0, 0),      // valid 3x3: 32 + 16 channel panels
-    (16, 7, 9, 4, 5, 5, 2, 2),      // same 5x5
-    (16, 4, 6, 2, 2, 3, 0, 1),      // non-square kernel, unequal padding
-]
-
-@Test("tap convolution: the weight gradient (3 images in strips of 2, accumulated) equals the direct one", arguments: tapGradientCases.indices)
-func tapConvolutionWeightGradient(_ i: Int) {
-    let p = tapPlan(tapGradientCases[i], images: 2)
-    #expect(p.supportsWeightGradient)
-    let taps = p.kernelH * p.kernelW
-    let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
-    let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }
+/// The weight gradient (tap order) of `images` with output gradients
+/// `gradients`, a strip of `p.images` at a time through one set of buffers;
+/// the empty slots of a short last strip get zeros, as in Conv2D.
+func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]]) -> [Float] {
     var padded = [Float](repeating: 0, count: p.paddedCount)
     var transposed = [Float](repeating: 0, count: p.transposedCount)
     var wide = [Float](repeating: 0, count: p.wideGradientCount)
     var packed = [Float](repeating: .nan, count: p.packedGradientCount)
-    var ordered = [Float](repeating: 0, count: p.outputs * taps * p.channels)
-    for first in stride(from: 0, to: 3, by: p.images) {
+    var ordered = [Float](repeating: 0, count: p.outputs * p.kernelH * p.kernelW * p.channels)
+    for first in stride(from: 0, to: images.count, by: p.images) {
         for slot in 0..<p.images {
             let n = first + slot
-            // The second strip has one image: its empty slot gets zeros.
             padded.withUnsafeMutableBufferPointer { pad in
-                if n < 3 {
+                if n < images.count {
                     images[n].withUnsafeBufferPointer { p.pad($0.baseAddress!, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!) }
                 } else {
                     p.pad(nil, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!)
                 }
             }
             wide.withUnsafeMutableBufferPointer { w in
-                if n < 3 {
-                    dys[n].withUnsafeBufferPointer { p.widen($0.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!) }
+                if n < images.count {
+                    gradients[n].withUnsafeBufferPointer { p.widen($0.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!) }
                 } else {
                     p.widen(nil, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!)
                 }
@@ -239,6 +223,27 @@ func tapConvolutionWeightGradient(_ i: Int) {
             }
         }
     }
+    return ordered
+}
+
+/// (channels, height, width, outputs, kernelH, kernelW, padH, padW), channels % 16 == 0.
+let tapGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (16, 5, 7, 5, 3, 3, 1, 1),      // odd sizes, 5 outputs (a 4-row and a 1-row micro-kernel)
+    (16, 32, 32, 16, 3, 3, 1, 1),   // ResNet stage 1: 1088 padded columns = 4 blocks of 256 + 64
+    (32, 8, 8, 20, 3, 3, 1, 1),     // 32-channel panels, 8 + 8 + 4 output rows
+    (48, 6, 6, 3, 3, 3, 0, 0),      // valid 3x3: 32 + 16 channel panels
+    (16, 7, 9, 4, 5, 5, 2, 2),      // same 5x5
+    (16, 4, 6, 2, 2, 3, 0, 1),      // non-square kernel, unequal padding
+]
+
+@Test("tap convolution: the weight gradient (3 images in strips of 2, accumulated) equals the direct one", arguments: tapGradientCases.indices)
+func tapConvolutionWeightGradient(_ i: Int) {
+    let p = tapPlan(tapGradientCases[i], images: 2)
+    #expect(p.supportsWeightGradient)
+    let taps = p.kernelH * p.kernelW
+    let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
+    let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }
+    let ordered = tapWeightGradient(p, images: images, gradients: dys)
     let base = randomFloats(p.outputs * p.channels * taps, seed: UInt64(900 + i))
     var dw = base
     ordered.withUnsafeBufferPointer { src in
@@ -272,43 +277,13 @@ func tapConvolutionStrided(_ i: Int) {
     #expect(p.inputGradient == nil)
     let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(1000 + i))
     let images = (0..<2).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(1100 + 10 * i + $0)) }
-    var ordered = [Float](repeating: .nan, count: w.count)
-    w.withUnsafeBufferPointer { src in
-        ordered.withUnsafeMutableBufferPointer {
-            tapOrderWeights(src.baseAddress!, outputs: p.outputs, channels: p.channels, kernelH: p.kernelH,
-                            kernelW: p.kernelW, into: $0.baseAddress!)
-        }
-    }
-    let outputs = runTaps(p, images: images, ordered: ordered)
+    let outputs = runTaps(p, images: images, ordered: tapOrdered(w, p))
     for (n, image) in images.enumerated() {
         expectClose(outputs[n], referenceConvolution(image, w, p), tolerance: 1e-5, "image \(n)")
     }
     guard p.supportsWeightGradient else { return }
     let dy = randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(1200 + i))
-    var padded = [Float](repeating: 0, count: p.paddedCount)
-    var transposed = [Float](repeating: 0, count: p.transposedCount)
-    var wide = [Float](repeating: 0, count: p.wideGradientCount)
-    var packed = [Float](repeating: .nan, count: p.packedGradientCount)
-    var dwOrdered = [Float](repeating: 0, count: w.count)
-    images[0].withUnsafeBufferPointer { x in
-        padded.withUnsafeMutableBufferPointer { pad in
-            p.pad(x.baseAddress!, channelStride: p.height * p.width, into: pad.baseAddress!)
-            transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
-        }
-    }
-    dy.withUnsafeBufferPointer { d in
-        wide.withUnsafeMutableBufferPointer { wd in
-            p.widen(d.baseAddress!, channelStride: p.outH * p.outW, into: wd.baseAddress!)
-            packed.withUnsafeMutableBufferPointer { p.packGradient(wd.baseAddress!, into: $0.baseAddress!) }
-        }
-    }
-    packed.withUnsafeBufferPointer { a in
-        transposed.withUnsafeBufferPointer { b in
-            dwOrdered.withUnsafeMutableBufferPointer {
-                p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, into: $0.baseAddress!)
-            }
-        }
-    }
+    let dwOrdered = tapWeightGradient(p, images: [images[0]], gradients: [dy])
     var dw = [Float](repeating: 0, count: w.count)
     dwOrdered.withUnsafeBufferPointer { src in
         dw.withUnsafeMutableBufferPointer {

@@ -162,11 +162,8 @@ public final class Conv2D: StridedOutputLayer {
         let ordered = tapWeights!.pointer, packed = packedTapWeights!.pointer
         for g in 0..<groups {
             let w = weight + g * perGroup, dst = ordered + g * perGroup
-            if rotated {
-                rotatedTapOrderWeights(w, outputs: og, channels: cg, kernelH: geometry.kernelH, kernelW: geometry.kernelW, into: dst)
-            } else {
-                tapOrderWeights(w, outputs: og, channels: cg, kernelH: geometry.kernelH, kernelW: geometry.kernelW, into: dst)
-            }
+            tapOrderWeights(w, outputs: og, channels: cg, kernelH: geometry.kernelH, kernelW: geometry.kernelW,
+                            rotated: rotated, into: dst)
             plan.packWeights(dst, into: packed + g * plan.packedWeightCount)
         }
     }
