@@ -79,9 +79,13 @@ func inPlaceConcatenation() throws {
     // grow.1.cat; grow.0.conv (2) inside grow.0.cat. grow.2.cat and grow.1.cat
     // keep their own buffers (the 1x1 conv 'a' and the max pool 'b' read them
     // and cannot read strided input), and so do copied inputs (stage.1.add, b).
+    // The identity shortcut (stage.1: stride 1, 4 channels in and out) is
+    // stored as its input: nothing of its own.
     let total: Int = model.layers.reduce(0) { $0 + $1.outputShape.count }
     let inPlaceChannels = 2 + 2 + 6 + 2 + 2
-    #expect(net.storedFloatsPerSample == total - inPlaceChannels * 9)
+    let identities = model.layers.compactMap { $0 as? PaddedShortcut }.filter(\.isIdentity)
+    #expect(identities.map(\.name) == ["stage.1.shortcut"])
+    #expect(net.storedFloatsPerSample == total - inPlaceChannels * 9 - 4 * 9)
     // Gradient buffers are shared between gradients never live at once: far
     // fewer floats than the activations, and what the summary reports.
     #expect(net.storedGradientFloatsPerSample < net.storedFloatsPerSample / 2)

@@ -22,6 +22,10 @@ public final class PaddedShortcut: Layer {
         padBefore = (channels - input.channels) / 2
     }
 
+    /// Stride 1 and no added channels: the output is the input (the network
+    /// stores nothing and skips the layer; see StoragePlan).
+    public var isIdentity: Bool { stride == 1 && outputShape == inputShape }
+
     public var detail: String { "\(outputShape.channels) /\(stride)" + (padBefore > 0 || outputShape.channels > inputShape.channels ? " zero-pad" : "") }
     public var forwardFLOPs: Int { 0 }
 

@@ -44,6 +44,8 @@ public final class Network {
     private let owner: [Int], offset: [Int], sampleStride: [Int]
     /// `zeroBefore[i]`: owners whose gradient buffer is zeroed before layer i's backward.
     private let zeroBefore: [[Int]]
+    /// Identity layers, stored as their input and never run (StoragePlan).
+    private let skipped: [Bool]
     /// Activation floats stored per sample: the outputs of the nodes that own
     /// storage (training), or the shared buffers (inference-only).
     public let storedFloatsPerSample: Int
@@ -67,7 +69,7 @@ public final class Network {
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
         let plan = StoragePlan(model: model)
-        owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride
+        owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
         if gradients == nil {
             values = plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
             valueSlot = plan.sharedSlot
@@ -120,7 +122,7 @@ public final class Network {
     public func forward(batch: Int, training: Bool) {
         precondition(batch <= maxBatch)
         context.training = training
-        for (i, layer) in model.layers.enumerated() {
+        for (i, layer) in model.layers.enumerated() where !skipped[i] {
             let t0 = profile == nil ? 0 : clockSeconds()
             layer.forward(UnsafePointer(valuePointer(model.inputs[i][0])), valuePointer(i), batch: batch, context: context)
             if let profile { profile[i] += clockSeconds() - t0 }
@@ -158,6 +160,7 @@ public final class Network {
             for r in zeroBefore[i] {
                 deltas[gradientSlot[r]].pointer.update(repeating: 0, count: batch * model.layers[r].outputShape.count)
             }
+            if skipped[i] { continue }
             let source = model.inputs[i][0]
             let t0 = profile == nil ? 0 : clockSeconds()
             layer.backward(UnsafePointer(valuePointer(source)), valuePointer(i), gradientPointer(i)!,

@@ -15,6 +15,11 @@ struct StoragePlan {
     var sampleStride: [Int]
     /// The concat node i is stored inside, if any.
     var inPlaceIn: [Int?]
+    /// Identity nodes (a shortcut that neither subsamples nor pads): node i
+    /// is its input's storage, and the network skips the layer, so that its
+    /// readers read the input and add their gradients straight into the
+    /// input's (every backward accumulates).
+    var skipped: [Bool]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -52,6 +57,17 @@ struct StoragePlan {
                 offset[j] = offset[c] + concat.channelOffsets[k] * concat.outputShape.spatial
                 sampleStride[j] = sampleStride[c]
             }
+        }
+        skipped = [Bool](repeating: false, count: n)
+        for j in 0..<(n - 1) {
+            guard let shortcut = layers[j] as? PaddedShortcut, shortcut.isIdentity, inPlaceIn[j] == nil else { continue }
+            let source = model.inputs[j][0]
+            // Only a source stored on its own: readers of a concat slice would
+            // need strides that j's readers were not checked for.
+            guard source >= 0, owner[source] == source else { continue }
+            skipped[j] = true
+            owner[j] = source
+            sampleStride[j] = sampleStride[source]
         }
         zeroBefore = [[Int]](repeating: [], count: n)
         var lastReader = [Int](repeating: -1, count: n)  // per owner
