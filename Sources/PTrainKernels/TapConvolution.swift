@@ -223,9 +223,16 @@ public struct TapConvolution: Sendable, Hashable {
         }
     }
 
+    /// Whether `multiply` tiles each output row separately, skipping the junk
+    /// columns: when a row is whole micro-tiles (outW % 16 == 0; one image).
+    /// ResNet's 32- and 16-wide layers then compute no junk at all.
+    var skipsJunk: Bool { images == 1 && outW % 16 == 0 && outW < paddedW }
+
     /// `out[o, e] = sum_k W[o, k] * B[k, e] + beta * out[o, e]` for o <
-    /// outputs, e < columns (row stride `ldOut >= columns`), B being the
-    /// virtual im2col matrix of `padded`. Allocates nothing.
+    /// outputs and the columns e that hold output pixels (all e < columns
+    /// unless `skipsJunk`: then the junk columns are left as they were),
+    /// row stride `ldOut >= columns`, B being the virtual im2col matrix of
+    /// `padded`. Allocates nothing.
     public func multiply(packedWeights: UnsafePointer<Float>, padded: UnsafePointer<Float>,
                          beta: Float, into out: UnsafeMutablePointer<Float>, ldOut: Int) {
         precondition(ldOut >= columns)
@@ -236,9 +243,7 @@ public struct TapConvolution: Sendable, Hashable {
                 let depth = block.segments * block.length
                 let a = packedWeights + rowsPadded * block.k0
                 let taps = offsets.baseAddress! + block.firstOffset
-                var jr = 0
-                while jr < columns {
-                    let width = min(gemmNR, columns - jr)   // 32 or 16: columns % 16 == 0
+                @inline(__always) func tile(_ jr: Int, width: Int) {
                     var ir = 0
                     while ir < outputs {
                         sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: width, kc: block.length,
@@ -247,7 +252,24 @@ public struct TapConvolution: Sendable, Hashable {
                                             c: out + ir * ldOut + jr, ldc: ldOut, beta: blockBeta)
                         ir += gemmMR
                     }
-                    jr += gemmNR
+                }
+                if skipsJunk {
+                    // Tiles inside each output row: the junk columns are
+                    // neither computed nor written.
+                    for oy in 0..<outH {
+                        var jr = 0
+                        while jr < outW {
+                            let width = min(gemmNR, outW - jr)   // 32 or 16: outW % 16 == 0
+                            tile(oy * paddedW + jr, width: width)
+                            jr += gemmNR
+                        }
+                    }
+                } else {
+                    var jr = 0
+                    while jr < columns {
+                        tile(jr, width: min(gemmNR, columns - jr))   // 32 or 16: columns % 16 == 0
+                        jr += gemmNR
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ let tapCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (600, 3, 4, 3, 3, 3, 1, 1),     // channels > 512: each tap's channels split in two blocks
     (3, 32, 32, 16, 3, 3, 1, 1),    // ResNet's first stage shape
     (2, 12, 12, 6, 5, 5, 2, 2),     // same 5x5
+    (4, 6, 16, 9, 3, 3, 1, 1),      // 16-wide rows: one image per plane tiles row by row (junk skipped)
 ]
 
 func tapPlan(_ c: (Int, Int, Int, Int, Int, Int, Int, Int), images: Int = 1) -> TapConvolution {
