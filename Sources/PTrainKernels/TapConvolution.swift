@@ -89,6 +89,9 @@ public struct TapConvolution: Sendable, Hashable {
     let offsets: [Int]
     /// Offset of each tap's shifted plane (phase plane and shift), `[KH*KW]`.
     let tapOffsets: [Int]
+    /// `oy * paddedW * channels`: where output row oy's positions start in
+    /// the transposed planes (the direct weight gradient's segments).
+    let rowOffsets: [Int]
 
     /// k steps per block at most: an 8-row A panel of 512 steps is 16 KiB (L1).
     static let maxBlockDepth = 512
@@ -122,6 +125,7 @@ public struct TapConvolution: Sendable, Hashable {
             return ((ki % strideH) * strideW + kj % strideW) * rows * pitch + (ki / strideH) * pitch + kj / strideW
         }
         tapOffsets = (0..<taps).map(tapOffset)
+        rowOffsets = (0..<outH).map { $0 * pitch * channels }
         var planBlocks: [Block] = [], planOffsets: [Int] = []
         if channels <= Self.maxBlockDepth {
             // Whole taps per block, as evenly as the taps divide.
@@ -327,6 +331,30 @@ extension TapConvolution {
         }
     }
 
+    /// Whether the weight gradient reads one image's `dy [outputs, outH, outW]`
+    /// as it is (`packGradient(_:channelStride:into:)`), k running over output
+    /// pixels only, one segment per output row: no junk steps. Strips need
+    /// the padded-pitch copy (`widen`) instead.
+    public var packsGradientDirectly: Bool { images == 1 }
+    /// Output rows per k block of the direct weight gradient (about
+    /// `gradientBlock` steps).
+    var gradientRowsPerBlock: Int { max(1, Self.gradientBlock / outW) }
+
+    /// Packs one image's `dy` (channel o at `dy + o * channelStride`, rows
+    /// of outW) as the A operand of the weight-gradient GEMMs, in blocks of
+    /// `gradientRowsPerBlock` rows. Requires `packsGradientDirectly`.
+    public func packGradient(_ dy: UnsafePointer<Float>, channelStride: Int, into packed: UnsafeMutablePointer<Float>) {
+        precondition(packsGradientDirectly)
+        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        var row = 0
+        while row < outH {
+            let rows = min(gradientRowsPerBlock, outH - row)
+            packA(transA: false, a: dy, lda: channelStride, i0: 0, p0: row * outW, mc: outputs, kc: rows * outW, alpha: 1,
+                  into: packed + rowsPadded * row * outW)
+            row += rows
+        }
+    }
+
     /// Packs `wide` as the A operand of the weight-gradient GEMMs, in blocks of
     /// `gradientBlock` columns.
     public func packGradient(_ wide: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>) {
@@ -364,6 +392,35 @@ extension TapConvolution {
                                          into dW: UnsafeMutablePointer<Float>) {
         precondition(supportsWeightGradient)
         let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        if packsGradientDirectly {
+            // k = output pixels; segment r of a block is output row row0 + r,
+            // whose B rows start at (tap offset + (row0 + r) * paddedW).
+            rowOffsets.withUnsafeBufferPointer { rowOffsets in
+                var row = 0
+                while row < outH {
+                    let rows = min(gradientRowsPerBlock, outH - row), n = rows * outW
+                    let block = packedGradient + rowsPadded * row * outW
+                    var ir = 0
+                    while ir < outputs {
+                        let a = block + (ir / gemmMR) * n * gemmMR
+                        for (t, offset) in tapOffsets.enumerated() {
+                            let b = transposed + offset * channels
+                            var jc = 0
+                            while jc < channels {
+                                sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, channels - jc), kc: outW,
+                                                    a: a, b: b + jc, bRowStride: channels,
+                                                    taps: rowOffsets.baseAddress! + row, tapCount: rows,
+                                                    c: dW + ir * depth + t * channels + jc, ldc: depth, beta: 1)
+                                jc += gemmNR
+                            }
+                        }
+                        ir += gemmMR
+                    }
+                    row += rows
+                }
+            }
+            return
+        }
         var e0 = 0
         while e0 < gradientLength {
             let n = min(Self.gradientBlock, gradientLength - e0)

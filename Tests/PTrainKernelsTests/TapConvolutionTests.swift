@@ -202,6 +202,14 @@ func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Floa
                     p.pad(nil, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!)
                 }
             }
+            if p.packsGradientDirectly {
+                gradients[n].withUnsafeBufferPointer { d in
+                    packed.withUnsafeMutableBufferPointer {
+                        p.packGradient(d.baseAddress!, channelStride: p.outH * p.outW, into: $0.baseAddress!)
+                    }
+                }
+                continue
+            }
             wide.withUnsafeMutableBufferPointer { w in
                 if n < images.count {
                     gradients[n].withUnsafeBufferPointer { p.widen($0.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!) }
@@ -213,8 +221,10 @@ func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Floa
         padded.withUnsafeBufferPointer { pad in
             transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
         }
-        wide.withUnsafeBufferPointer { w in
-            packed.withUnsafeMutableBufferPointer { p.packGradient(w.baseAddress!, into: $0.baseAddress!) }
+        if !p.packsGradientDirectly {
+            wide.withUnsafeBufferPointer { w in
+                packed.withUnsafeMutableBufferPointer { p.packGradient(w.baseAddress!, into: $0.baseAddress!) }
+            }
         }
         packed.withUnsafeBufferPointer { a in
             transposed.withUnsafeBufferPointer { b in
@@ -237,10 +247,11 @@ let tapGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (16, 4, 6, 2, 2, 3, 0, 1),      // non-square kernel, unequal padding
 ]
 
-@Test("tap convolution: the weight gradient (3 images in strips of 2, accumulated) equals the direct one", arguments: tapGradientCases.indices)
+@Test("tap convolution: the weight gradient (3 images, one per plane and in strips of 2, accumulated) equals the direct one", arguments: tapGradientCases.indices)
 func tapConvolutionWeightGradient(_ i: Int) {
-    let p = tapPlan(tapGradientCases[i], images: 2)
-    #expect(p.supportsWeightGradient)
+  for strip in [1, 2] {
+    let p = tapPlan(tapGradientCases[i], images: strip)
+    #expect(p.supportsWeightGradient && p.packsGradientDirectly == (strip == 1))
     let taps = p.kernelH * p.kernelW
     let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
     let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }
@@ -255,7 +266,8 @@ func tapConvolutionWeightGradient(_ i: Int) {
     }
     let r = (0..<3).map { referenceWeightGradient(images[$0], dys[$0], p) }
     let expected = (0..<base.count).map { base[$0] + r[0][$0] + r[1][$0] + r[2][$0] }
-    expectClose(dw, expected, tolerance: 1e-4, "dW")
+    expectClose(dw, expected, tolerance: 1e-4, "dW, strips of \(strip)")
+  }
 }
 
 /// Strided: (channels, height, width, outputs, kernel, pad, stride).

@@ -212,10 +212,14 @@ public final class Conv2D: StridedOutputLayer {
                     let xG = slot < count ? groupInput(x, first + slot, g) : nil
                     plan.pad(xG, slot: slot, channelStride: inPlane, into: paddedInput!.pointer)
                     let dyG = slot < count ? dy + (first + slot) * outputSampleStride + g * og * outPlane : nil
-                    plan.widen(dyG, slot: slot, channelStride: outPlane, into: wideGradient!.pointer)
+                    if plan.packsGradientDirectly {
+                        plan.packGradient(dyG!, channelStride: outPlane, into: packedGradient!.pointer)
+                    } else {
+                        plan.widen(dyG, slot: slot, channelStride: outPlane, into: wideGradient!.pointer)
+                    }
                 }
                 plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
-                plan.packGradient(wideGradient!.pointer, into: packedGradient!.pointer)
+                if !plan.packsGradientDirectly { plan.packGradient(wideGradient!.pointer, into: packedGradient!.pointer) }
                 plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
                                               into: ordered + g * og * depth)
                 first += count
