@@ -55,7 +55,7 @@ public enum SyntheticImages {
         var rng = CounterRNG(seed: seed, stream: .synthetic)
         let pixels = (0..<(count * shape.count)).map { _ in UInt8(truncatingIfNeeded: rng.next() >> 56) }
         let labels = (0..<count).map { _ in UInt16(rng.below(classes)) }
-        return try ImageSet(name: name, count: count, channels: shape.channels, height: shape.height, width: shape.width,
+        return ImageSet(name: name, count: count, channels: shape.channels, height: shape.height, width: shape.width,
                         pixels: pixels, labels: labels, maxPixelValue: 255, classes: classes)
     }
 }

@@ -18,7 +18,7 @@ public final class TensorBoardWriter {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let host = ProcessInfo.processInfo.hostName
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).\(getpid())")
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)  // a failure surfaces as FileHandle's error
         handle = try FileHandle(forWritingTo: url)
         var event = ProtoWriter()
         event.double(1, Date().timeIntervalSince1970)

@@ -8,7 +8,7 @@ import PTrainRuntime
 func codedImages(count: Int) throws -> ImageSet {
     var pixels: [UInt8] = []
     for _ in 0..<count { for c in 0..<3 { for y in 0..<6 { for x in 0..<8 { pixels.append(UInt8(80 * c + 10 * y + x)) } } } }
-    return try ImageSet(name: "coded", count: count, channels: 3, height: 6, width: 8, pixels: pixels,
+    return ImageSet(name: "coded", count: count, channels: 3, height: 6, width: 8, pixels: pixels,
                         labels: (0..<count).map { UInt8($0 % 10) }, maxPixelValue: 255, classes: 10)
 }
 
@@ -67,7 +67,7 @@ func pcaLighting() throws {
     // Channels perfectly correlated (r = g = b): one eigenvector (1,1,1)/sqrt(3) carries all the variance.
     var pixels: [UInt8] = []
     for i in 0..<50 { let v = UInt8((i * 37) % 256); for _ in 0..<3 { pixels += [UInt8](repeating: v, count: 4) } }
-    let gray = try ImageSet(name: "gray-rgb", count: 50, channels: 3, height: 2, width: 2, pixels: pixels,
+    let gray = ImageSet(name: "gray-rgb", count: 50, channels: 3, height: 2, width: 2, pixels: pixels,
                             labels: [UInt8](repeating: 0, count: 50), maxPixelValue: 255, classes: 1)
     let pca = PCALighting.fit(gray)
     #expect(pca.eigenvalues[0] > 0.01 && abs(pca.eigenvalues[1]) < 1e-6 && abs(pca.eigenvalues[2]) < 1e-6)

@@ -40,7 +40,7 @@ func launch(_ args: [String], log: URL) throws -> Process {
     let p = Process()
     p.executableURL = ptrainBinary
     p.arguments = args
-    FileManager.default.createFile(atPath: log.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     let handle = try FileHandle(forWritingTo: log)
     p.standardOutput = handle
     p.standardError = handle

@@ -95,7 +95,8 @@ func stepLimitAndRunDirectory() throws {
     }
 }
 
-let dataDirectory = ProcessInfo.processInfo.environment["PTRAIN_DATA"]
+/// $PTRAIN_DATA; empty counts as unset, as in DatasetLocator.
+let dataDirectory = ProcessInfo.processInfo.environment["PTRAIN_DATA"].flatMap { $0.isEmpty ? nil : $0 }
 
 @Test("the shipped digits configs train to sensible accuracy on real data",
       .enabled(if: dataDirectory != nil, "PTRAIN_DATA not set: real-data training tests need the datasets (see README, Data)"))

@@ -220,7 +220,8 @@ private func csvField(_ s: String) -> String {
 
 /// Appends a line and flushes it to disk (a record survives a kill).
 private func appendLine(_ line: String, to url: URL) throws {
-    if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+    // A failed create surfaces as FileHandle's error on the next line.
+    if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
     let handle = try FileHandle(forWritingTo: url)
     defer { try? handle.close() }
     try handle.seekToEnd()
