@@ -32,9 +32,10 @@ public final class Conv2D: StridedOutputLayer {
     public var outputSampleStride: Int
     /// 1x1, stride 1, no padding: the input plane already is the column matrix.
     private let isPointwise: Bool
-    /// Stride 1, not pointwise: the forward pass of one group as a tap GEMM,
-    /// on strips of images (`allocate` sets the strip size from maxBatch, so
-    /// results do not depend on the worker count).
+    /// Every convolution but a pointwise one: the forward pass of one group as
+    /// a tap GEMM (polyphase planes when strided; strips of images when
+    /// narrow: `allocate` sets the strip size from maxBatch, so results do not
+    /// depend on the worker count).
     private var taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
     private var gradientTaps: TapConvolution?
@@ -136,7 +137,7 @@ public final class Conv2D: StridedOutputLayer {
         }
         if let taps, weightGradientByTaps {
             transposedInput = FloatBuffer(count: taps.transposedCount)
-            wideGradient = FloatBuffer(count: taps.wideGradientCount)
+            if !taps.packsGradientDirectly { wideGradient = FloatBuffer(count: taps.wideGradientCount) }
             packedGradient = FloatBuffer(count: taps.packedGradientCount)
             orderedWeightGradient = FloatBuffer(count: filters * geometry.columnRows)
         }
