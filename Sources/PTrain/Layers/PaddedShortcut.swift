@@ -26,7 +26,10 @@ public final class PaddedShortcut: Layer {
     /// stores nothing and skips the layer; see StoragePlan).
     public var isIdentity: Bool { stride == 1 && outputShape == inputShape }
 
-    public var detail: String { "\(outputShape.channels) /\(stride)" + (padBefore > 0 || outputShape.channels > inputShape.channels ? " zero-pad" : "") }
+    public var detail: String {
+        if isIdentity { return "identity" }  // usually stored as its input, never run (StoragePlan)
+        return "\(outputShape.channels) /\(stride)" + (padBefore > 0 || outputShape.channels > inputShape.channels ? " zero-pad" : "")
+    }
     public var forwardFLOPs: Int { 0 }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
