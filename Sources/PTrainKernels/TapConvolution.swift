@@ -1,52 +1,53 @@
-// A stride-1 2-D convolution as one GEMM over zero-padded planes: no im2col.
+// A 2-D convolution as one GEMM over zero-padded planes: no im2col.
 //
 // Copy each input channel into a zero-bordered plane of Hp x Wp floats
-// (Hp = OH + KH - 1, Wp = OW + KW - 1) and index the output by padded
-// columns, e = oy * Wp + ox. Then the im2col row of tap t = (ki, kj) and
-// channel c is the padded plane itself, shifted by ki * Wp + kj:
+// (Hp = OH + KH - 1, Wp = OW + KW - 1 at stride 1) and index the output by
+// padded columns, e = oy * Wp + ox. Then the im2col row of tap t = (ki, kj)
+// and channel c is the padded plane itself, shifted by ki * Wp + kj:
 //
 //   Y[o, e] = sum_t sum_c W[o, c, t] * padded[c * P + offset_t + e]
 //
 // With the k dimension ordered (tap, channel), the rows of one tap are
 // uniformly strided by the plane size P, so the GEMM micro-kernel reads B in
 // place, one segment of C rows per tap (sgemmTapKernel*, GEMMMicroKernel.swift),
-// and nothing of size KH*KW*C x OH*OW is ever written. The price is computing
-// the Wp - OW junk columns of each output row (6% of the work for 32x32 3x3,
-// 25% for 8x8), which the copy-out drops.
+// and nothing of size KH*KW*C x OH*OW is ever written.
+//
+// Junk columns (ox >= OW in each padded row): when a row is whole
+// micro-tiles (OW % 16 == 0) the tiles follow the rows and skip them;
+// otherwise they are computed (25% of the work for 8x8 3x3) and the
+// copy-out drops them. Narrow planes therefore hold a strip of `images`
+// images side by side, sharing their zero gaps: [pad | image 0 | pad |
+// image 1 | ... | pad]. A window of image i never reaches past the gap into
+// image i + 1, so each image's outputs are exactly its own, and the junk
+// shrinks to pad columns per image (12x12 5x5 in strips of 8: 2 of 14).
+//
+// Strided convolutions (stride s) use the same GEMM on polyphase planes:
+// the padded image is split into s x s phase planes, phase (p, q) holding
+// padded pixels (s i + p, s j + q). Tap (ki, kj) of output (oy, ox) is
+// pixel (oy + ki / s, ox + kj / s) of phase (ki % s, kj % s): again one
+// shifted plane per tap. (No strips and no tap input gradient then.)
 //
 // The input gradient of a stride-1 convolution is the same operation on the
 // output gradient, padded by K - 1 - pad, with the weights transposed to
 // [C, O] and rotated 180 degrees (`tapOrderWeights(rotated: true)`).
 //
-// The weight gradient, tap by tap, is a GEMM over the padded columns e:
+// The weight gradient, tap by tap, is a GEMM over the output pixels:
 //
-//   dW[o, t, c] = sum_e dY[o, e] * padded[c * P + offset_t + e]
+//   dW[o, t, c] = sum_(oy, ox) dY[o, oy, ox] * padded[c * P + offset_t + oy * Wp + ox]
 //
-// with dY at the padded row pitch (zero in the junk columns). Transposing the
-// padded planes once to `[e, c]` makes every tap's B an in-place matrix
-// (rows e + offset_t, stride C); dY is packed once as A. So the 9x-wide
-// column matrix is again never built: per image, one transpose of the input
-// and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B panels are
-// 16 or 32 channels wide); `supportsWeightGradient` says when.
+// Transposing the padded planes once to `[position, c]` makes every tap's B
+// an in-place matrix (rows offset_t + oy * Wp + ox, stride C), read one
+// segment per output row; dY is packed once as A, as it is (strips use a
+// copy at the padded pitch, zero in the junk columns, instead). So the
+// 9x-wide column matrix is again never built: per image, one transpose of
+// the input and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B
+// panels are 16 or 32 channels wide); `supportsWeightGradient` says when.
 //
-// Narrow planes waste a large share on junk columns (12x12 5x5: 4 of 16). So
-// a padded plane holds a strip of `images` images side by side, sharing their
-// zero gaps: [pad | image 0 | pad | image 1 | ... | pad]. A window of image i
-// never reaches past the gap into image i + 1, so each image's outputs are
-// exactly its own; the junk shrinks to pad columns per image
-// (12x12 5x5 in strips of 9: 2 of 14).
-//
-// Units are floats. The caller owns three buffers: the padded planes
+// Units are floats. The caller owns the buffers: the padded planes
 // (`paddedCount`, zero-filled once: only interiors are ever written), the
-// packed weights (`packedWeightCount`) and the output staging
-// (`outputs x columns`).
-
-// Strided convolutions (stride s) use the same GEMM on polyphase planes:
-// the padded image is split into s x s phase planes, phase (p, q) holding
-// padded pixels (s i + p, s j + q). Tap (ki, kj) of output (oy, ox) is
-// pixel (oy + ki / s, ox + kj / s) of phase (ki % s, kj % s): again one
-// shifted plane per tap. (No strips and no tap input gradient then: that
-// one goes through col2im.)
+// packed weights (`packedWeightCount`), the output staging (`outputs x
+// columns`) and, for the weight gradient, the transposed planes and the
+// packed dY.
 
 /// Geometry and k blocking of one convolution (one group).
 public struct TapConvolution: Sendable, Hashable {
