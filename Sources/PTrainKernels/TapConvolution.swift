@@ -37,8 +37,7 @@
 //
 // Transposing the padded planes once to `[position, c]` makes every tap's B
 // an in-place matrix (rows offset_t + oy * Wp + ox, stride C), read one
-// segment per output row; dY is packed once as A, as it is (strips use a
-// copy at the padded pitch, zero in the junk columns, instead). So the
+// segment per output row; dY is packed once as A, as it is. So the
 // 9x-wide column matrix is again never built: per image, one transpose of
 // the input and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B
 // panels are 16 or 32 channels wide); `supportsWeightGradient` says when.
@@ -156,6 +155,12 @@ public struct TapConvolution: Sendable, Hashable {
         self.offsets = planOffsets
     }
 
+    /// The same convolution on strips of `images` images (stride 1 only).
+    public func inStrips(of images: Int) -> TapConvolution {
+        TapConvolution(channels: channels, height: height, width: width, outputs: outputs, kernelH: kernelH, kernelW: kernelW,
+                       padH: padH, padW: padW, strideH: strideH, strideW: strideW, images: images)
+    }
+
     /// The convolution that computes this one's input gradient: of the
     /// `outputs x outH x outW` output gradient, padded by K - 1 - pad, giving
     /// `channels` planes of height x width. Nil when pad > K - 1 (then the
@@ -168,10 +173,9 @@ public struct TapConvolution: Sendable, Hashable {
     }
 
     /// Copies `image [channels, height, width]` (channel c at `image + c *
-    /// imageChannelStride`) into slot `slot` of the padded planes; with `image`
-    /// nil, zeros. The borders, gaps and slack of `padded` must be zero (never
-    /// written).
-    public func pad(_ image: UnsafePointer<Float>?, slot: Int = 0, channelStride imageChannelStride: Int,
+    /// imageChannelStride`) into slot `slot` of the padded planes. The
+    /// borders, gaps and slack of `padded` must be zero (never written).
+    public func pad(_ image: UnsafePointer<Float>, slot: Int = 0, channelStride imageChannelStride: Int,
                     into padded: UnsafeMutablePointer<Float>) {
         if strideH != 1 || strideW != 1 {
             padPhases(image, channelStride: imageChannelStride, into: padded)
@@ -180,11 +184,7 @@ public struct TapConvolution: Sendable, Hashable {
         for c in 0..<channels {
             let dst = padded + c * planeStride + padH * paddedW + slot * slotPitch + padW
             for iy in 0..<height {
-                if let image {
-                    copyRow(image + c * imageChannelStride + iy * width, to: dst + iy * paddedW, count: width)
-                } else {
-                    (dst + iy * paddedW).update(repeating: 0, count: width)
-                }
+                copyRow(image + c * imageChannelStride + iy * width, to: dst + iy * paddedW, count: width)
             }
         }
     }
@@ -192,15 +192,15 @@ public struct TapConvolution: Sendable, Hashable {
     /// `pad` for strides > 1: pixel (iy, ix) goes to padded (py, px) = (iy +
     /// padH, ix + padW), i.e. phase (py % sH, px % sW) at (py / sH, px / sW).
     /// Stride 2 across splits 16 pixels into even and odd lanes at once.
-    private func padPhases(_ image: UnsafePointer<Float>?, channelStride imageChannelStride: Int,
+    private func padPhases(_ image: UnsafePointer<Float>, channelStride imageChannelStride: Int,
                            into padded: UnsafeMutablePointer<Float>) {
         for c in 0..<channels {
             for iy in 0..<height {
                 let py = iy + padH
                 let row = padded + c * planeStride + (py % strideH) * strideW * phaseStride + (py / strideH) * paddedW
-                let src = image.map { $0 + c * imageChannelStride + iy * width }
+                let src = image + c * imageChannelStride + iy * width
                 var ix = 0
-                if strideW == 2, let src {
+                if strideW == 2 {
                     while ix + 16 <= width {
                         let v = UnsafeRawPointer(src + ix).loadUnaligned(as: SIMD16<Float>.self)
                         let px = ix + padW
@@ -211,7 +211,7 @@ public struct TapConvolution: Sendable, Hashable {
                 }
                 while ix < width {
                     let px = ix + padW
-                    row[(px % strideW) * phaseStride + px / strideW] = src?[ix] ?? 0
+                    row[(px % strideW) * phaseStride + px / strideW] = src[ix]
                     ix += 1
                 }
             }
@@ -301,76 +301,35 @@ public struct TapConvolution: Sendable, Hashable {
 extension TapConvolution {
     /// Whether `accumulateWeightGradient` applies: whole 16-channel panels.
     public var supportsWeightGradient: Bool { channels % 16 == 0 }
-    /// Padded columns that carry output pixels (and junk): `outH * paddedW`;
-    /// the weight gradient's reduction length.
-    var gradientLength: Int { outH * paddedW }
-    /// Floats of the output gradient at the padded row pitch: `[outputs, columns]`.
-    public var wideGradientCount: Int { outputs * columns }
-    /// Floats of the transposed planes: `[planeStride + paddedW + kernelW,
-    /// channels]` (the last rows are slack, read only against zero gradient
-    /// columns).
-    public var transposedCount: Int { (planeStride + paddedW + kernelW) * channels }
-    /// Floats of the packed output gradient: `roundUp(outputs, 8) * gradientLength`.
-    public var packedGradientCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * gradientLength }
+    /// Floats of the transposed planes: `[planeStride, channels]`.
+    public var transposedCount: Int { planeStride * channels }
+    /// Floats of the packed output gradients of a strip: `roundUp(outputs, 8)
+    /// * images * outH * outW`.
+    public var packedGradientCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * images * outH * outW }
 
-    /// k steps (padded columns) per block of the weight-gradient GEMMs.
-    static let gradientBlock = 256
+    /// Output rows per k block of the weight-gradient GEMMs (about 256 k steps;
+    /// a block never spans two images).
+    var gradientRowsPerBlock: Int { max(1, 256 / outW) }
 
-    /// `wide[o, oy * paddedW + slot * slotPitch + ox] = dy[o, oy, ox]` (channel
-    /// o at `dy + o * channelStride`); with `dy` nil, zeros (a slot without an
-    /// image this time). The junk columns of `wide` must be zero: never written.
-    public func widen(_ dy: UnsafePointer<Float>?, slot: Int = 0, channelStride: Int, into wide: UnsafeMutablePointer<Float>) {
-        for o in 0..<outputs {
-            for oy in 0..<outH {
-                let dst = wide + o * columns + oy * paddedW + slot * slotPitch
-                if let dy {
-                    copyRow(dy + o * channelStride + oy * outW, to: dst, count: outW)
-                } else {
-                    dst.update(repeating: 0, count: outW)
-                }
-            }
-        }
-    }
-
-    /// Whether the weight gradient reads one image's `dy [outputs, outH, outW]`
-    /// as it is (`packGradient(_:channelStride:into:)`), k running over output
-    /// pixels only, one segment per output row: no junk steps. Strips need
-    /// the padded-pitch copy (`widen`) instead.
-    public var packsGradientDirectly: Bool { images == 1 }
-    /// Output rows per k block of the direct weight gradient (about
-    /// `gradientBlock` steps).
-    var gradientRowsPerBlock: Int { max(1, Self.gradientBlock / outW) }
-
-    /// Packs one image's `dy` (channel o at `dy + o * channelStride`, rows
-    /// of outW) as the A operand of the weight-gradient GEMMs, in blocks of
-    /// `gradientRowsPerBlock` rows. Requires `packsGradientDirectly`.
-    public func packGradient(_ dy: UnsafePointer<Float>, channelStride: Int, into packed: UnsafeMutablePointer<Float>) {
-        precondition(packsGradientDirectly)
+    /// Packs the `dy [outputs, outH, outW]` of the image in slot `slot` (channel
+    /// o at `dy + o * channelStride`) as the A operand of the weight-gradient
+    /// GEMMs: k runs over its output pixels, in blocks of `gradientRowsPerBlock`
+    /// rows.
+    public func packGradient(_ dy: UnsafePointer<Float>, slot: Int = 0, channelStride: Int,
+                             into packed: UnsafeMutablePointer<Float>) {
         let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
+        let image = packed + rowsPadded * slot * outH * outW
         var row = 0
         while row < outH {
             let rows = min(gradientRowsPerBlock, outH - row)
             packA(transA: false, a: dy, lda: channelStride, i0: 0, p0: row * outW, mc: outputs, kc: rows * outW, alpha: 1,
-                  into: packed + rowsPadded * row * outW)
+                  into: image + rowsPadded * row * outW)
             row += rows
         }
     }
 
-    /// Packs `wide` as the A operand of the weight-gradient GEMMs, in blocks of
-    /// `gradientBlock` columns.
-    public func packGradient(_ wide: UnsafePointer<Float>, into packed: UnsafeMutablePointer<Float>) {
-        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
-        var e0 = 0
-        while e0 < gradientLength {
-            let n = min(Self.gradientBlock, gradientLength - e0)
-            packA(transA: false, a: wide, lda: columns, i0: 0, p0: e0, mc: outputs, kc: n, alpha: 1,
-                  into: packed + rowsPadded * e0)
-            e0 += n
-        }
-    }
-
     /// `transposed[e, c] = padded[c * planeStride + e]` for e < planeStride.
-    /// Requires `supportsWeightGradient`; the slack rows must be zero.
+    /// Requires `supportsWeightGradient`.
     public func transpose(_ padded: UnsafePointer<Float>, into transposed: UnsafeMutablePointer<Float>) {
         precondition(supportsWeightGradient)
         let plane = planeStride
@@ -386,26 +345,28 @@ extension TapConvolution {
         }
     }
 
-    /// `dW[o, t * C + c] += sum_e A[o, e] * transposed[(offset_t + e) * C + c]`
-    /// (`dW` row stride `depth`: tap-ordered like `tapOrderWeights`), where A is
-    /// the packed output gradient of one image.
+    /// `dW[o, t * C + c] += sum over the output pixels (oy, ox) of the images
+    /// in slots `0 ..< images` of dY[o, oy, ox] * transposed[(offset_t + oy *
+    /// paddedW + slot * slotPitch + ox) * C + c]` (`dW` row stride `depth`:
+    /// tap-ordered like `tapOrderWeights`); dY packed by `packGradient`. One
+    /// k segment per output row, so the junk columns cost nothing, and slots
+    /// left empty by a short last strip are simply not visited.
     public func accumulateWeightGradient(packedGradient: UnsafePointer<Float>, transposed: UnsafePointer<Float>,
-                                         into dW: UnsafeMutablePointer<Float>) {
-        precondition(supportsWeightGradient)
+                                         images count: Int = 1, into dW: UnsafeMutablePointer<Float>) {
+        precondition(supportsWeightGradient && count <= images)
         let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
-        if packsGradientDirectly {
-            // k = output pixels; segment r of a block is output row row0 + r,
-            // whose B rows start at (tap offset + (row0 + r) * paddedW).
-            rowOffsets.withUnsafeBufferPointer { rowOffsets in
+        rowOffsets.withUnsafeBufferPointer { rowOffsets in
+            for slot in 0..<count {
+                let image = packedGradient + rowsPadded * slot * outH * outW
                 var row = 0
                 while row < outH {
                     let rows = min(gradientRowsPerBlock, outH - row), n = rows * outW
-                    let block = packedGradient + rowsPadded * row * outW
+                    let block = image + rowsPadded * row * outW
                     var ir = 0
                     while ir < outputs {
                         let a = block + (ir / gemmMR) * n * gemmMR
                         for (t, offset) in tapOffsets.enumerated() {
-                            let b = transposed + offset * channels
+                            let b = transposed + (offset + slot * slotPitch) * channels
                             var jc = 0
                             while jc < channels {
                                 sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, channels - jc), kc: outW,
@@ -420,28 +381,6 @@ extension TapConvolution {
                     row += rows
                 }
             }
-            return
-        }
-        var e0 = 0
-        while e0 < gradientLength {
-            let n = min(Self.gradientBlock, gradientLength - e0)
-            let block = packedGradient + rowsPadded * e0
-            var ir = 0
-            while ir < outputs {
-                let a = block + (ir / gemmMR) * n * gemmMR
-                for (t, offset) in tapOffsets.enumerated() {
-                    let b = transposed + (offset + e0) * channels
-                    var jc = 0
-                    while jc < channels {
-                        let width = min(gemmNR, channels - jc)   // 32 or 16
-                        sgemmMicroKernel(rows: min(gemmMR, outputs - ir), width: width, kc: n, a: a, b: b + jc,
-                                         bRowStride: channels, c: dW + ir * depth + t * channels + jc, ldc: depth, beta: 1)
-                        jc += gemmNR
-                    }
-                }
-                ir += gemmMR
-            }
-            e0 += n
         }
     }
 }

@@ -184,52 +184,35 @@ func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ p: TapConvolution) -
 }
 
 /// The weight gradient (tap order) of `images` with output gradients
-/// `gradients`, a strip of `p.images` at a time through one set of buffers;
-/// the empty slots of a short last strip get zeros, as in Conv2D.
+/// `gradients`, a strip of `p.images` at a time through one set of buffers
+/// (a short last strip leaves stale slots, as in Conv2D).
 func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]]) -> [Float] {
     var padded = [Float](repeating: 0, count: p.paddedCount)
-    var transposed = [Float](repeating: 0, count: p.transposedCount)
-    var wide = [Float](repeating: 0, count: p.wideGradientCount)
+    var transposed = [Float](repeating: .nan, count: p.transposedCount)
     var packed = [Float](repeating: .nan, count: p.packedGradientCount)
     var ordered = [Float](repeating: 0, count: p.outputs * p.kernelH * p.kernelW * p.channels)
     for first in stride(from: 0, to: images.count, by: p.images) {
-        for slot in 0..<p.images {
-            let n = first + slot
-            padded.withUnsafeMutableBufferPointer { pad in
-                if n < images.count {
-                    images[n].withUnsafeBufferPointer { p.pad($0.baseAddress!, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!) }
-                } else {
-                    p.pad(nil, slot: slot, channelStride: p.height * p.width, into: pad.baseAddress!)
+        let count = min(p.images, images.count - first)
+        for slot in 0..<count {
+            images[first + slot].withUnsafeBufferPointer { x in
+                padded.withUnsafeMutableBufferPointer {
+                    p.pad(x.baseAddress!, slot: slot, channelStride: p.height * p.width, into: $0.baseAddress!)
                 }
             }
-            if p.packsGradientDirectly {
-                gradients[n].withUnsafeBufferPointer { d in
-                    packed.withUnsafeMutableBufferPointer {
-                        p.packGradient(d.baseAddress!, channelStride: p.outH * p.outW, into: $0.baseAddress!)
-                    }
-                }
-                continue
-            }
-            wide.withUnsafeMutableBufferPointer { w in
-                if n < images.count {
-                    gradients[n].withUnsafeBufferPointer { p.widen($0.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!) }
-                } else {
-                    p.widen(nil, slot: slot, channelStride: p.outH * p.outW, into: w.baseAddress!)
+            gradients[first + slot].withUnsafeBufferPointer { d in
+                packed.withUnsafeMutableBufferPointer {
+                    p.packGradient(d.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: $0.baseAddress!)
                 }
             }
         }
         padded.withUnsafeBufferPointer { pad in
             transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
         }
-        if !p.packsGradientDirectly {
-            wide.withUnsafeBufferPointer { w in
-                packed.withUnsafeMutableBufferPointer { p.packGradient(w.baseAddress!, into: $0.baseAddress!) }
-            }
-        }
         packed.withUnsafeBufferPointer { a in
             transposed.withUnsafeBufferPointer { b in
                 ordered.withUnsafeMutableBufferPointer {
-                    p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, into: $0.baseAddress!)
+                    p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, images: count,
+                                               into: $0.baseAddress!)
                 }
             }
         }
@@ -251,7 +234,7 @@ let tapGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
 func tapConvolutionWeightGradient(_ i: Int) {
   for strip in [1, 2] {
     let p = tapPlan(tapGradientCases[i], images: strip)
-    #expect(p.supportsWeightGradient && p.packsGradientDirectly == (strip == 1))
+    #expect(p.supportsWeightGradient)
     let taps = p.kernelH * p.kernelW
     let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(700 + 10 * i + $0)) }
     let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(800 + 10 * i + $0)) }

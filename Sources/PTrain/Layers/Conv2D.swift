@@ -44,9 +44,9 @@ public final class Conv2D: StridedOutputLayer {
     private let weightGradientByTaps: Bool
     /// Columns are needed: for the weight gradient or for a col2im input gradient.
     private var needsColumns: Bool { !weightGradientByTaps || gradientTaps == nil }
-    /// Tap backward, one strip and group: the transposed padded input, the
-    /// output gradient at padded pitch (zero junk columns) and packed.
-    private var transposedInput: FloatBuffer?, wideGradient: FloatBuffer?, packedGradient: FloatBuffer?
+    /// Tap weight gradient, one strip and group: the transposed padded input
+    /// and the packed output gradients.
+    private var transposedInput: FloatBuffer?, packedGradient: FloatBuffer?
     /// Tap backward: `[groups, O/g, KH*KW*C/g]`, the weight gradient in tap order.
     private var orderedWeightGradient: FloatBuffer?
     /// One strip's padded planes of one group: the input (forward) and the
@@ -127,17 +127,12 @@ public final class Conv2D: StridedOutputLayer {
             column = FloatBuffer(count: perImage * chunk)
             stagingCount = max(filters, inputShape.channels) / groups * geometry.columnCols * chunk
         }
-        if let t = taps {
-            let images = t.strideH == 1 && t.strideW == 1
-                ? tapStripImages(batch: maxBatch, width: inputShape.width, padW: geometry.padW) : 1
-            taps = TapConvolution(channels: t.channels, height: t.height, width: t.width, outputs: t.outputs,
-                                  kernelH: t.kernelH, kernelW: t.kernelW, padH: t.padH, padW: t.padW,
-                                  strideH: t.strideH, strideW: t.strideW, images: images)
+        if let t = taps, t.strideH == 1, t.strideW == 1 {
+            taps = t.inStrips(of: tapStripImages(batch: maxBatch, width: inputShape.width, padW: geometry.padW))
             if gradientTaps != nil { gradientTaps = taps!.inputGradient }
         }
         if let taps, weightGradientByTaps {
             transposedInput = FloatBuffer(count: taps.transposedCount)
-            if !taps.packsGradientDirectly { wideGradient = FloatBuffer(count: taps.wideGradientCount) }
             packedGradient = FloatBuffer(count: taps.packedGradientCount)
             orderedWeightGradient = FloatBuffer(count: filters * geometry.columnRows)
         }
@@ -195,41 +190,26 @@ public final class Conv2D: StridedOutputLayer {
         }
     }
 
-    /// The weight gradient by taps, and with `dx` the input gradient too
-    /// (`gradientTaps`), a strip of images at a time.
-    private func tapGradients(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?, batch: Int) {
+    /// The weight gradient by taps, a strip of images at a time.
+    private func tapWeightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, batch: Int) {
         let plan = taps!, og = filters / groups, cg = geometry.channels, depth = geometry.columnRows
         let inPlane = inputShape.spatial, outPlane = outputShape.spatial
         let ordered = orderedWeightGradient!.pointer
         orderedWeightGradient!.zero()
-        if dx != nil { packTapWeights(for: gradientTaps!, rotated: true) }   // dx only with gradientTaps
         for g in 0..<groups {
             var first = 0
             while first < batch {
                 let count = min(plan.images, batch - first)
-                for slot in 0..<plan.images {
-                    // An empty slot (short last strip) gets zeros in both:
-                    // a stale input times zero could still be NaN.
-                    let xG = slot < count ? groupInput(x, first + slot, g) : nil
-                    plan.pad(xG, slot: slot, channelStride: inPlane, into: paddedInput!.pointer)
-                    let dyG = slot < count ? dy + (first + slot) * outputSampleStride + g * og * outPlane : nil
-                    if plan.packsGradientDirectly {
-                        plan.packGradient(dyG!, channelStride: outPlane, into: packedGradient!.pointer)
-                    } else {
-                        plan.widen(dyG, slot: slot, channelStride: outPlane, into: wideGradient!.pointer)
-                    }
+                for slot in 0..<count {
+                    plan.pad(groupInput(x, first + slot, g), slot: slot, channelStride: inPlane, into: paddedInput!.pointer)
+                    plan.packGradient(dy + (first + slot) * outputSampleStride + g * og * outPlane, slot: slot,
+                                      channelStride: outPlane, into: packedGradient!.pointer)
                 }
                 plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
-                if !plan.packsGradientDirectly { plan.packGradient(wideGradient!.pointer, into: packedGradient!.pointer) }
                 plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
-                                              into: ordered + g * og * depth)
+                                              images: count, into: ordered + g * og * depth)
                 first += count
             }
-            guard let dx else { continue }
-            tapConvolve(gradientTaps!, group: g, source: dy, sourceSampleStride: outputSampleStride,
-                        padded: paddedGradient!.pointer,
-                        packedWeights: packedTapWeights!.pointer + g * gradientTaps!.packedWeightCount,
-                        into: dx, outSampleStride: inputShape.count, batch: batch, accumulate: true)
         }
         for g in 0..<groups {
             addTapOrderGradient(ordered + g * og * depth, outputs: og, channels: cg, kernelH: geometry.kernelH,
@@ -279,9 +259,7 @@ public final class Conv2D: StridedOutputLayer {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if weightGradientByTaps {
-            tapGradients(x, dy, gradientTaps == nil ? nil : dx, batch: batch)
-        }
+        if weightGradientByTaps { tapWeightGradient(x, dy, batch: batch) }
         if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
@@ -334,7 +312,7 @@ public final class Conv2D: StridedOutputLayer {
                 first += images
             }
         }
-        if !weightGradientByTaps, let dx, let gradientTaps {
+        if let dx, let gradientTaps {
             packTapWeights(for: gradientTaps, rotated: true)
             for g in 0..<groups {
                 tapConvolve(gradientTaps, group: g, source: dy, sourceSampleStride: outputSampleStride,
