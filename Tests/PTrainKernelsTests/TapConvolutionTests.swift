@@ -24,50 +24,48 @@ func tapPlan(_ c: (Int, Int, Int, Int, Int, Int, Int, Int), images: Int = 1) -> 
                    images: images)
 }
 
-/// `y[o, oy, ox] = sum_{c, ki, kj} w[o, c, ki, kj] * x[c, oy + ki - padH, ox + kj - padW]` (0 outside), in Double.
-func referenceConvolution(_ x: [Float], _ w: [Float], _ p: TapConvolution) -> [Float] {
-    var y = [Float](repeating: 0, count: p.outputs * p.outH * p.outW)
+/// Calls `body(yIndex, wIndex, xIndex)` for every product of the direct
+/// definition `y[o, oy, ox] = sum_{c, ki, kj} w[o, c, ki, kj] * x[c, oy * s + ki
+/// - padH, ox * s + kj - padW]` whose input pixel is inside the image (flat
+/// indices of y, w and x). The references below are sums over these triples.
+func forEachProduct(_ p: TapConvolution, _ body: (Int, Int, Int) -> Void) {
     for o in 0..<p.outputs {
         for oy in 0..<p.outH {
             for ox in 0..<p.outW {
-                var s = 0.0
                 for c in 0..<p.channels {
                     for ki in 0..<p.kernelH {
                         for kj in 0..<p.kernelW {
                             let iy = oy * p.strideH + ki - p.padH, ix = ox * p.strideW + kj - p.padW
                             guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
-                            s += Double(w[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj])
-                                * Double(x[(c * p.height + iy) * p.width + ix])
+                            body((o * p.outH + oy) * p.outW + ox, ((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj,
+                                 (c * p.height + iy) * p.width + ix)
                         }
                     }
                 }
-                y[(o * p.outH + oy) * p.outW + ox] = Float(s)
             }
         }
     }
-    return y
 }
 
-/// `dx[c, iy, ix] = sum over (o, oy, ox, ki, kj) with iy = oy + ki - padH, ix = ox + kj - padW of dy[o, oy, ox] * w[o, c, ki, kj]`.
+/// The forward pass, in Double.
+func referenceConvolution(_ x: [Float], _ w: [Float], _ p: TapConvolution) -> [Float] {
+    var y = [Double](repeating: 0, count: p.outputs * p.outH * p.outW)
+    forEachProduct(p) { yi, wi, xi in y[yi] += Double(w[wi]) * Double(x[xi]) }
+    return y.map(Float.init)
+}
+
+/// `dx[c, iy, ix]`: the sum of `dy[o, oy, ox] * w[o, c, ki, kj]` over the products reading it.
 func referenceInputGradient(_ dy: [Float], _ w: [Float], _ p: TapConvolution) -> [Float] {
     var dx = [Double](repeating: 0, count: p.channels * p.height * p.width)
-    for o in 0..<p.outputs {
-        for oy in 0..<p.outH {
-            for ox in 0..<p.outW {
-                let g = Double(dy[(o * p.outH + oy) * p.outW + ox])
-                for c in 0..<p.channels {
-                    for ki in 0..<p.kernelH {
-                        for kj in 0..<p.kernelW {
-                            let iy = oy * p.strideH + ki - p.padH, ix = ox * p.strideW + kj - p.padW
-                            guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
-                            dx[(c * p.height + iy) * p.width + ix] += g * Double(w[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj])
-                        }
-                    }
-                }
-            }
-        }
-    }
+    forEachProduct(p) { yi, wi, xi in dx[xi] += Double(dy[yi]) * Double(w[wi]) }
     return dx.map(Float.init)
+}
+
+/// `dW[o, c, ki, kj]`: the sum of `dy[o, oy, ox] * x[c, iy, ix]` over the products using it.
+func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ p: TapConvolution) -> [Float] {
+    var dw = [Double](repeating: 0, count: p.outputs * p.channels * p.kernelH * p.kernelW)
+    forEachProduct(p) { yi, wi, xi in dw[wi] += Double(dy[yi]) * Double(x[xi]) }
+    return dw.map(Float.init)
 }
 
 /// Runs `plan` on `images` (each `[plan.channels, H, W]`) a strip of
@@ -159,28 +157,6 @@ func tapConvolutionInputGradient(_ i: Int) {
         let expected = zip(referenceInputGradient(dy, w, p), base).map { $0 + $1 }
         expectClose(dxs[n], expected, tolerance: 1e-5, "dx of image \(n)")
     }
-}
-
-/// `dW[o, c, ki, kj] = sum_{oy, ox} dy[o, oy, ox] * x[c, oy + ki - padH, ox + kj - padW]`, in Double.
-func referenceWeightGradient(_ x: [Float], _ dy: [Float], _ p: TapConvolution) -> [Float] {
-    var dw = [Double](repeating: 0, count: p.outputs * p.channels * p.kernelH * p.kernelW)
-    for o in 0..<p.outputs {
-        for oy in 0..<p.outH {
-            for ox in 0..<p.outW {
-                let g = Double(dy[(o * p.outH + oy) * p.outW + ox])
-                for c in 0..<p.channels {
-                    for ki in 0..<p.kernelH {
-                        for kj in 0..<p.kernelW {
-                            let iy = oy * p.strideH + ki - p.padH, ix = ox * p.strideW + kj - p.padW
-                            guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
-                            dw[((o * p.channels + c) * p.kernelH + ki) * p.kernelW + kj] += g * Double(x[(c * p.height + iy) * p.width + ix])
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return dw.map(Float.init)
 }
 
 /// The weight gradient (tap order) of `images` with output gradients
