@@ -41,6 +41,7 @@
 // 9x-wide column matrix is again never built: per image, one transpose of
 // the input and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B
 // panels are 16 or 32 channels wide); `supportsWeightGradient` says when.
+// Other channel counts at stride 1 use window planes (below).
 //
 // Units are floats. The caller owns the buffers: the padded planes
 // (`paddedCount`, zero-filled once: only interiors are ever written), the
@@ -92,6 +93,9 @@ public struct TapConvolution: Sendable, Hashable {
     /// `oy * paddedW * channels`: where output row oy's positions start in
     /// the transposed planes (the direct weight gradient's segments).
     let rowOffsets: [Int]
+    /// `oy * paddedW * kernelH * channels`: the same in the window planes
+    /// (stride 1 only; empty otherwise).
+    let windowRowOffsets: [Int]
 
     /// k steps per block at most: an 8-row A panel of 512 steps is 16 KiB (L1).
     static let maxBlockDepth = 512
@@ -126,6 +130,7 @@ public struct TapConvolution: Sendable, Hashable {
         }
         tapOffsets = (0..<taps).map(tapOffset)
         rowOffsets = (0..<outH).map { $0 * pitch * channels }
+        windowRowOffsets = strideH == 1 && strideW == 1 ? (0..<outH).map { $0 * pitch * kernelH * channels } : []
         var planBlocks: [Block] = [], planOffsets: [Int] = []
         if channels <= Self.maxBlockDepth {
             // Whole taps per block, as evenly as the taps divide.
@@ -379,6 +384,96 @@ extension TapConvolution {
                         ir += gemmMR
                     }
                     row += rows
+                }
+            }
+        }
+    }
+}
+
+// The weight gradient by windows, for channel counts that are not whole
+// 16-channel panels (LeNet's 1 and 6, RGB's 3), stride 1:
+//
+// Window planes hold, for each padded position p, its vertical window, the
+// KH * C values windows[p * KH*C + ki * C + c] = padded[c * P + ki * Wp + p].
+// Consecutive positions then make the whole k row of the im2col matrix
+// contiguous: window-ordered index j = kj * KH*C + ki * C + c of output
+// position e is windows[(e + kj) * KH*C + ki * C + c] = windows[e * KH*C + j].
+// So one GEMM per output row segment, dW[o, j] += sum_e dY[o, e] *
+// windows[e * KH*C + j], reads B in place with row stride KH*C and n = the
+// whole depth KH*KW*C (rounded up to 16: the columns past depth read
+// neighbouring positions and are dropped). KH times the input's floats,
+// instead of im2col's KH*KW, and no packing of B.
+extension TapConvolution {
+    /// Whether `accumulateWindowGradient` applies: stride 1.
+    public var supportsWindowGradient: Bool { strideH == 1 && strideW == 1 }
+    /// Floats per position of the window planes (KH * C).
+    var windowStride: Int { kernelH * channels }
+    /// Columns of the window-ordered weight gradient: depth rounded up to 16.
+    public var windowDepth: Int { (depth + 15) / 16 * 16 }
+    /// Floats of the window planes: `outH * paddedW` positions (every
+    /// window a valid output reads starts before them) plus slack for the
+    /// last tile's dropped columns (zeroed once, never written).
+    public var windowCount: Int { outH * paddedW * windowStride + 32 }
+
+    /// `windows[p * KH*C + ki * C + c] = padded[c * planeStride + ki * paddedW
+    /// + p]` for p < outH * paddedW. Requires `supportsWindowGradient`.
+    public func gatherWindows(_ padded: UnsafePointer<Float>, into windows: UnsafeMutablePointer<Float>) {
+        precondition(supportsWindowGradient)
+        let positions = outH * paddedW, step = windowStride
+        for c in 0..<channels {
+            for ki in 0..<kernelH {
+                let src = padded + c * planeStride + ki * paddedW, dst = windows + ki * channels + c
+                for p in 0..<positions { dst[p * step] = src[p] }
+            }
+        }
+    }
+
+    /// `dW[o, j] += sum over the output pixels e = (oy, ox) of the images in
+    /// slots `0 ..< images` of dY[o, oy, ox] * windows[(oy * paddedW + slot *
+    /// slotPitch + ox) * KH*C + j]` for j < windowDepth (`dW` row stride
+    /// `windowDepth`, window order: see `addWindowOrderGradient`); dY packed
+    /// by `packGradient`.
+    public func accumulateWindowGradient(packedGradient: UnsafePointer<Float>, windows: UnsafePointer<Float>,
+                                         images count: Int = 1, into dW: UnsafeMutablePointer<Float>) {
+        precondition(supportsWindowGradient && count <= images)
+        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR, ld = windowDepth
+        windowRowOffsets.withUnsafeBufferPointer { rowOffsets in
+            for slot in 0..<count {
+                let image = packedGradient + rowsPadded * slot * outH * outW
+                let b = windows + slot * slotPitch * windowStride
+                var row = 0
+                while row < outH {
+                    let rows = min(gradientRowsPerBlock, outH - row), n = rows * outW
+                    let block = image + rowsPadded * row * outW
+                    var ir = 0
+                    while ir < outputs {
+                        var jc = 0
+                        while jc < ld {
+                            sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, ld - jc), kc: outW,
+                                                a: block + (ir / gemmMR) * n * gemmMR, b: b + jc, bRowStride: windowStride,
+                                                taps: rowOffsets.baseAddress! + row, tapCount: rows,
+                                                c: dW + ir * ld + jc, ldc: ld, beta: 1)
+                            jc += gemmNR
+                        }
+                        ir += gemmMR
+                    }
+                    row += rows
+                }
+            }
+        }
+    }
+}
+
+/// `dW [O, ld]` in window order (column kj * KH*C + ki * C + c) -> added
+/// into `oihw [O, C, KH, KW]`.
+public func addWindowOrderGradient(_ ordered: UnsafePointer<Float>, ld: Int, outputs: Int, channels: Int,
+                                   kernelH: Int, kernelW: Int, into oihw: UnsafeMutablePointer<Float>) {
+    for o in 0..<outputs {
+        for c in 0..<channels {
+            let dst = oihw + (o * channels + c) * kernelH * kernelW
+            for ki in 0..<kernelH {
+                for kj in 0..<kernelW {
+                    dst[ki * kernelW + kj] += ordered[o * ld + (kj * kernelH + ki) * channels + c]
                 }
             }
         }

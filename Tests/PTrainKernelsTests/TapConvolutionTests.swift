@@ -229,6 +229,75 @@ func tapConvolutionWeightGradient(_ i: Int) {
   }
 }
 
+/// The weight gradient by window planes (window order, row stride
+/// `windowDepth`), computed like `tapWeightGradient`.
+func windowWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]]) -> [Float] {
+    var padded = [Float](repeating: 0, count: p.paddedCount)
+    var windows = [Float](repeating: 0, count: p.windowCount)
+    var packed = [Float](repeating: .nan, count: p.packedGradientCount)
+    var ordered = [Float](repeating: 0, count: p.outputs * p.windowDepth)
+    for first in stride(from: 0, to: images.count, by: p.images) {
+        let count = min(p.images, images.count - first)
+        for slot in 0..<count {
+            images[first + slot].withUnsafeBufferPointer { x in
+                padded.withUnsafeMutableBufferPointer {
+                    p.pad(x.baseAddress!, slot: slot, channelStride: p.height * p.width, into: $0.baseAddress!)
+                }
+            }
+            gradients[first + slot].withUnsafeBufferPointer { d in
+                packed.withUnsafeMutableBufferPointer {
+                    p.packGradient(d.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: $0.baseAddress!)
+                }
+            }
+        }
+        padded.withUnsafeBufferPointer { pad in
+            windows.withUnsafeMutableBufferPointer { p.gatherWindows(pad.baseAddress!, into: $0.baseAddress!) }
+        }
+        packed.withUnsafeBufferPointer { a in
+            windows.withUnsafeBufferPointer { b in
+                ordered.withUnsafeMutableBufferPointer {
+                    p.accumulateWindowGradient(packedGradient: a.baseAddress!, windows: b.baseAddress!, images: count,
+                                               into: $0.baseAddress!)
+                }
+            }
+        }
+    }
+    return ordered
+}
+
+/// (channels, height, width, outputs, kernelH, kernelW, padH, padW), any channel count.
+let windowGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (1, 28, 28, 6, 5, 5, 2, 2),     // LeNet conv1: depth 25 -> 32 columns (7 dropped)
+    (6, 14, 14, 16, 5, 5, 0, 0),    // LeNet conv2, valid: depth 150 -> 160 (32 x 4 + 32)
+    (3, 9, 7, 5, 3, 3, 1, 1),       // RGB 3x3, odd sizes, 5 outputs: depth 27 -> 32
+    (2, 4, 9, 3, 2, 5, 0, 2),       // non-square kernel, unequal padding: depth 20 -> 32
+    (3, 12, 12, 10, 5, 5, 2, 2),    // 10 outputs (8-row panel + 2), depth 75 -> 80 (32 + 32 + 16)
+    (16, 5, 7, 4, 3, 3, 1, 1),      // whole panels work too: depth 144
+]
+
+@Test("tap convolution: the weight gradient by window planes (3 images, one per plane and in strips of 2, accumulated) equals the direct one",
+      arguments: windowGradientCases.indices)
+func windowWeightGradientMatchesDirect(_ i: Int) {
+  for strip in [1, 2] {
+    let p = tapPlan(windowGradientCases[i], images: strip)
+    #expect(p.supportsWindowGradient)
+    let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(1300 + 10 * i + $0)) }
+    let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(1400 + 10 * i + $0)) }
+    let ordered = windowWeightGradient(p, images: images, gradients: dys)
+    let base = randomFloats(p.outputs * p.depth, seed: UInt64(1500 + i))
+    var dw = base
+    ordered.withUnsafeBufferPointer { src in
+        dw.withUnsafeMutableBufferPointer {
+            addWindowOrderGradient(src.baseAddress!, ld: p.windowDepth, outputs: p.outputs, channels: p.channels,
+                                   kernelH: p.kernelH, kernelW: p.kernelW, into: $0.baseAddress!)
+        }
+    }
+    let r = (0..<3).map { referenceWeightGradient(images[$0], dys[$0], p) }
+    let expected = (0..<base.count).map { base[$0] + r[0][$0] + r[1][$0] + r[2][$0] }
+    expectClose(dw, expected, tolerance: 1e-4, "dW, strips of \(strip)")
+  }
+}
+
 /// Strided: (channels, height, width, outputs, kernel, pad, stride).
 let tapStridedCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
     (3, 9, 9, 4, 3, 1, 2),          // odd size, stride 2
@@ -246,7 +315,7 @@ func tapConvolutionStrided(_ i: Int) {
     let p = TapConvolution(channels: c.0, height: c.1, width: c.2, outputs: c.3, kernelH: c.4, kernelW: c.4,
                            padH: c.5, padW: c.5, strideH: c.6, strideW: c.6)
     #expect(p.outH == (c.1 + 2 * c.5 - c.4) / c.6 + 1 && p.outW == (c.2 + 2 * c.5 - c.4) / c.6 + 1)
-    #expect(p.inputGradient == nil)
+    #expect(p.inputGradient == nil && !p.supportsWindowGradient)
     let w = randomFloats(p.outputs * p.channels * p.kernelH * p.kernelW, seed: UInt64(1000 + i))
     let images = (0..<2).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(1100 + 10 * i + $0)) }
     let outputs = runTaps(p, images: images, ordered: tapOrdered(w, p))

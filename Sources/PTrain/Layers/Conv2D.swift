@@ -11,7 +11,7 @@ import PTrainKernels
 ///   strided), with no im2col (PTrainKernels/TapConvolution.swift).
 ///
 /// Backward: the weight gradient by taps too when the group's channels come in
-/// whole 16-channel panels; the input gradient of a stride-1 "same"
+/// whole 16-channel panels, else (stride 1) by window planes; the input gradient of a stride-1 "same"
 /// convolution (pad = (K - 1) / 2) is a tap convolution of the padded output
 /// gradient with rotated weights. Whatever is left goes through im2col
 /// columns of `chunk` images side by side, `col [(C/g)*KH*KW, chunk*OH*OW]`:
@@ -39,15 +39,23 @@ public final class Conv2D: StridedOutputLayer {
     private var taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
     private var gradientTaps: TapConvolution?
-    /// The weight gradient by taps (whole 16-channel panels); with
-    /// `gradientTaps` too, no im2col columns at all.
-    private let weightGradientByTaps: Bool
+    /// How the weight gradient is computed.
+    enum WeightGradientRoute {
+        /// Tap by tap from transposed planes (whole 16-channel panels).
+        case taps
+        /// One GEMM over window planes (stride 1, other channel counts).
+        case windows
+        /// im2col columns (strided, fewer than 16 channels; and pointwise).
+        case columns
+    }
+    private let weightGradientRoute: WeightGradientRoute
     /// Columns are needed: for the weight gradient or for a col2im input gradient.
-    private var needsColumns: Bool { !weightGradientByTaps || gradientTaps == nil }
-    /// Tap weight gradient, one strip and group: the transposed padded input
-    /// and the packed output gradients.
+    private var needsColumns: Bool { weightGradientRoute == .columns || gradientTaps == nil }
+    /// Tap or window weight gradient, one strip and group: the transposed
+    /// (or window) planes of the padded input and the packed output gradients.
     private var transposedInput: FloatBuffer?, packedGradient: FloatBuffer?
-    /// Tap backward: `[groups, O/g, KH*KW*C/g]`, the weight gradient in tap order.
+    /// `[groups, O/g, ld]`: the weight gradient in tap order (ld = KH*KW*C/g)
+    /// or window order (ld = `windowDepth`).
     private var orderedWeightGradient: FloatBuffer?
     /// One strip's padded planes of one group: the input (forward) and the
     /// output gradient (backward). Separate, because each keeps its zero
@@ -95,11 +103,11 @@ public final class Conv2D: StridedOutputLayer {
             // measured faster (LeNet's 5x5 valid conv2: 0.40 vs 0.58 ms).
             let same = kernel.0 - 1 - padding.0 == padding.0 && kernel.1 - 1 - padding.1 == padding.1
             gradientTaps = same ? t.inputGradient : nil
-            weightGradientByTaps = t.supportsWeightGradient
+            weightGradientRoute = t.supportsWeightGradient ? .taps : t.supportsWindowGradient ? .windows : .columns
         } else {
             taps = nil
             gradientTaps = nil
-            weightGradientByTaps = false
+            weightGradientRoute = .columns
         }
         let fanIn = geometry.columnRows
         let fanOut = filters / groups * kernel.0 * kernel.1
@@ -131,10 +139,11 @@ public final class Conv2D: StridedOutputLayer {
             taps = t.inStrips(of: tapStripImages(batch: maxBatch, width: inputShape.width, padW: geometry.padW))
             if gradientTaps != nil { gradientTaps = taps!.inputGradient }
         }
-        if let taps, weightGradientByTaps {
-            transposedInput = FloatBuffer(count: taps.transposedCount)
+        if let taps, weightGradientRoute != .columns {
+            let windows = weightGradientRoute == .windows
+            transposedInput = FloatBuffer(count: windows ? taps.windowCount : taps.transposedCount)
             packedGradient = FloatBuffer(count: taps.packedGradientCount)
-            orderedWeightGradient = FloatBuffer(count: filters * geometry.columnRows)
+            orderedWeightGradient = FloatBuffer(count: filters * (windows ? taps.windowDepth : geometry.columnRows))
         }
         if let taps {
             var weightCount = taps.packedWeightCount
@@ -190,9 +199,11 @@ public final class Conv2D: StridedOutputLayer {
         }
     }
 
-    /// The weight gradient by taps, a strip of images at a time.
+    /// The weight gradient by taps or windows, a strip of images at a time.
     private func tapWeightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, batch: Int) {
-        let plan = taps!, og = filters / groups, cg = geometry.channels, depth = geometry.columnRows
+        let plan = taps!, og = filters / groups, cg = geometry.channels
+        let windows = weightGradientRoute == .windows
+        let depth = windows ? plan.windowDepth : geometry.columnRows
         let inPlane = inputShape.spatial, outPlane = outputShape.spatial
         let ordered = orderedWeightGradient!.pointer
         orderedWeightGradient!.zero()
@@ -205,15 +216,27 @@ public final class Conv2D: StridedOutputLayer {
                     plan.packGradient(dy + (first + slot) * outputSampleStride + g * og * outPlane, slot: slot,
                                       channelStride: outPlane, into: packedGradient!.pointer)
                 }
-                plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
-                plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
-                                              images: count, into: ordered + g * og * depth)
+                if windows {
+                    plan.gatherWindows(paddedInput!.pointer, into: transposedInput!.pointer)
+                    plan.accumulateWindowGradient(packedGradient: packedGradient!.pointer, windows: transposedInput!.pointer,
+                                                  images: count, into: ordered + g * og * depth)
+                } else {
+                    plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
+                    plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
+                                                  images: count, into: ordered + g * og * depth)
+                }
                 first += count
             }
         }
+        let perGroup = og * geometry.columnRows
         for g in 0..<groups {
-            addTapOrderGradient(ordered + g * og * depth, outputs: og, channels: cg, kernelH: geometry.kernelH,
-                                kernelW: geometry.kernelW, into: dWeight + g * og * depth)
+            if windows {
+                addWindowOrderGradient(ordered + g * og * depth, ld: depth, outputs: og, channels: cg, kernelH: geometry.kernelH,
+                                       kernelW: geometry.kernelW, into: dWeight + g * perGroup)
+            } else {
+                addTapOrderGradient(ordered + g * og * depth, outputs: og, channels: cg, kernelH: geometry.kernelH,
+                                    kernelW: geometry.kernelW, into: dWeight + g * perGroup)
+            }
         }
     }
 
@@ -259,7 +282,7 @@ public final class Conv2D: StridedOutputLayer {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if weightGradientByTaps { tapWeightGradient(x, dy, batch: batch) }
+        if weightGradientRoute != .columns { tapWeightGradient(x, dy, batch: batch) }
         if isPointwise {
             for n in 0..<batch {
                 for g in 0..<groups {
@@ -274,13 +297,13 @@ public final class Conv2D: StridedOutputLayer {
                           ldc: cols, workspace: context.gemm)
                 }
             }
-        } else if !weightGradientByTaps || (dx != nil && gradientTaps == nil) {
+        } else if weightGradientRoute == .columns || (dx != nil && gradientTaps == nil) {
             let col = column!.pointer, gathered = staging!.pointer
             var first = 0
             while first < batch {
                 let images = min(chunk, batch - first), width = images * cols
                 for g in 0..<groups {
-                    if !weightGradientByTaps { fillColumns(x, first: first, images: images, group: g, into: col) }
+                    if weightGradientRoute == .columns { fillColumns(x, first: first, images: images, group: g, into: col) }
                     // The chunk's output gradient as one [O/g, width] matrix.
                     let dyG: UnsafePointer<Float>, ld: Int
                     if images == 1 {
@@ -295,7 +318,7 @@ public final class Conv2D: StridedOutputLayer {
                         dyG = UnsafePointer(gathered)
                         ld = width
                     }
-                    if !weightGradientByTaps {
+                    if weightGradientRoute == .columns {
                         // dW_g[O/g, rows] += dY_g[O/g, width] * col^T[width, rows]
                         sgemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
                               b: col, ldb: width, beta: 1, c: dWeight + g * og * rows, ldc: rows, workspace: context.gemm)
