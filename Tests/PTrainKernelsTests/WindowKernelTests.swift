@@ -8,6 +8,8 @@ let windowCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 28, 28, 5, 5, 1, 2), (6, 14, 14, 5, 5, 1, 0), (3, 9, 9, 3, 3, 2, 1), (2, 24, 24, 3, 3, 2, 0),
     (4, 7, 7, 2, 2, 2, 0), (1, 33, 31, 3, 1, 3, 1), (2, 6, 6, 1, 1, 1, 0), (5, 12, 12, 3, 3, 2, 0),
     (2, 33, 34, 3, 3, 1, 1),  // a "same" convolution on a wide plane (im2col's block copy)
+    (3, 32, 32, 3, 3, 2, 1),  // ResNet's transition: col2im's stride-2 vectors (8 and 4 wide) and scalar tail
+    (2, 21, 40, 3, 5, 2, 2),  // stride 2, 18 outputs per row: 8 + 8 vectors then a scalar tail
 ]
 
 func geometry(_ c: (Int, Int, Int, Int, Int, Int, Int)) -> WindowGeometry {
@@ -47,6 +49,32 @@ func stridedColumns(_ i: Int) {
         block.withUnsafeBufferPointer { src in contiguous.withUnsafeMutableBufferPointer { col2imAccumulate(src.baseAddress!, g, $0.baseAddress!) } }
         #expect(strided == contiguous)
     }
+}
+
+@Test("col2im equals the direct scatter-add, bit for bit", arguments: windowCases.indices)
+func col2imMatchesReference(_ i: Int) {
+    let g = geometry(windowCases[i])
+    let c = randomFloats(g.columnRows * g.columnCols, seed: UInt64(70 + i))
+    let base = randomFloats(g.channels * g.height * g.width, seed: UInt64(90 + i))
+    // The direct definition, in col2im's order: row (c, ki, kj), then (oy, ox).
+    var expected = base
+    for ch in 0..<g.channels {
+        for ki in 0..<g.kernelH {
+            for kj in 0..<g.kernelW {
+                let row = (ch * g.kernelH + ki) * g.kernelW + kj
+                for oy in 0..<g.outH {
+                    for ox in 0..<g.outW {
+                        let iy = oy * g.strideH - g.padH + ki, ix = ox * g.strideW - g.padW + kj
+                        guard iy >= 0, iy < g.height, ix >= 0, ix < g.width else { continue }
+                        expected[(ch * g.height + iy) * g.width + ix] += c[row * g.columnCols + oy * g.outW + ox]
+                    }
+                }
+            }
+        }
+    }
+    var got = base
+    c.withUnsafeBufferPointer { src in got.withUnsafeMutableBufferPointer { col2imAccumulate(src.baseAddress!, g, $0.baseAddress!) } }
+    #expect(got == expected)
 }
 
 @Test("col2im accumulates the exact adjoint of im2col", arguments: windowCases.indices)
