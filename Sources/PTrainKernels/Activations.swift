@@ -27,6 +27,42 @@ public func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
     while i < count { if y[i] > 0 { dx[i] += dy[i] }; i += 1 }
 }
 
+/// `reluBackward` into two gradients at once (a residual join fused with
+/// the relu after it): `a += dy * (y > 0)`, `b += dy * (y > 0)`, reading y
+/// and dy once.
+public func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                         into a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+        let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self).replacing(with: zero, where: yv .<= zero)
+        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
+        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(a + i).storeBytes(of: va + g, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(b + i).storeBytes(of: vb + g, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count {
+        if y[i] > 0 { a[i] += dy[i]; b[i] += dy[i] }
+        i += 1
+    }
+}
+
+/// `dy = dy * (y > 0)` in place: the gradient of a layer's output before the
+/// ReLU fused into it, bitwise what `reluBackward` writes into a zeroed `dx`.
+public func rectifyGradient(_ y: UnsafePointer<Float>, _ dy: UnsafeMutablePointer<Float>, count: Int) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+        let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(dy + i).storeBytes(of: zero + g.replacing(with: zero, where: yv .<= zero), as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { dy[i] = y[i] > 0 ? 0 + dy[i] : 0; i += 1 }
+}
+
 /// Numerically safe logistic function for one value.
 @inline(__always)
 public func sigmoid(_ x: Float) -> Float {

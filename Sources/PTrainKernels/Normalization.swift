@@ -12,6 +12,26 @@ private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer
 @inline(__always)
 private func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
 
+/// The normalised value `x * a + b` as `channelAffine` computes it: batch
+/// norm with a fused ReLU recomputes its mask from it in backward, so both
+/// must round identically.
+@inline(__always)
+private func affine(_ x: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    var v = b
+    v.addProduct(x, a)
+    return v
+}
+@inline(__always)
+private func affine(_ x: Float, _ a: Float, _ b: Float) -> Float { x * a + b }
+
+/// The per-channel affine map (`scale`, `shift`, `[C]` each) that a batch
+/// norm applied before the ReLU fused into it: backward keeps the gradient
+/// where `x * scale + shift > 0` (where the ReLU passed its input).
+public struct RectifiedAffine {
+    public let scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) { self.scale = scale; self.shift = shift }
+}
+
 /// Per channel, `sums[c] = sum(x)` over the batch and plane, or with
 /// `center`, `sum((x - center[c])^2)`.
 public func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
@@ -53,42 +73,76 @@ public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int,
 }
 
 /// `y = x * scale[c] + shift[c]` per channel (the folded normalisation and
-/// affine transform); `y` is dense `[batch, C, S]`.
+/// affine transform); `y` is dense `[batch, C, S]`. With `rectify`, then
+/// ReLU exactly as `reluForward` applies it.
 public func channelAffine(_ x: UnsafePointer<Float>, sampleStride: Int, _ y: UnsafeMutablePointer<Float>,
                           batch: Int, channels: Int, spatial: Int,
-                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+                          scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, rectify: Bool = false) {
+    let zero = SIMD16<Float>(repeating: 0)
     for n in 0..<batch {
         for c in 0..<channels {
             let p = x + n * sampleStride + c * spatial, q = y + (n * channels + c) * spatial
             let a = scale[c], b = shift[c]
             let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
             var i = 0
-            while i + 16 <= spatial { var v = vb; v.addProduct(load(p + i), va); store(v, q + i); i += 16 }
-            while i < spatial { q[i] = p[i] * a + b; i += 1 }
+            while i + 16 <= spatial {
+                var v = affine(load(p + i), va, vb)
+                if rectify { v = v.replacing(with: zero, where: v .< zero) }
+                store(v, q + i)
+                i += 16
+            }
+            while i < spatial {
+                let v = affine(p[i], a, b)
+                q[i] = rectify && !(v > 0) ? 0 : v
+                i += 1
+            }
         }
     }
 }
 
+/// `dy` where the fused ReLU passed its input (`rectified`), else `dy`:
+/// bitwise what `reluBackward` writes into a zeroed buffer.
+@inline(__always)
+private func gradient(_ g: SIMD16<Float>, _ x: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ rectified: Bool) -> SIMD16<Float> {
+    guard rectified else { return g }
+    let zero = SIMD16<Float>(repeating: 0)
+    return zero + g.replacing(with: zero, where: affine(x, a, b) .<= zero)
+}
+@inline(__always)
+private func gradient(_ g: Float, _ x: Float, _ a: Float, _ b: Float, _ rectified: Bool) -> Float {
+    guard rectified else { return g }
+    return affine(x, a, b) > 0 ? 0 + g : 0
+}
+
 /// The sums batch norm's backward needs, per channel: `sums[c] = sum(dy)`,
 /// `sums[C + c] = sum(dy * (x - mean[c]))`. (`dy` is dense `[batch, C, S]`.)
+/// With `rectified`, dy is the gradient of the fused ReLU's output, masked
+/// here where the ReLU did not pass its input.
 public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                   batch: Int, channels: Int, spatial: Int, mean: UnsafePointer<Float>,
-                                  into sums: UnsafeMutablePointer<Double>) {
+                                  rectified: RectifiedAffine? = nil, into sums: UnsafeMutablePointer<Double>) {
     for c in 0..<channels {
         let m = mean[c], vm = SIMD16<Float>(repeating: m)
+        let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
+        let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
         var sumDy = 0.0, sumDyXc = 0.0
         for n in 0..<batch {
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
             var a1 = SIMD16<Float>(repeating: 0), a2 = SIMD16<Float>(repeating: 0)
             var i = 0
             while i + 16 <= spatial {
-                let d = load(g + i)
+                let xv = load(p + i)
+                let d = gradient(load(g + i), xv, va, vb, relu)
                 a1 += d
-                a2.addProduct(d, load(p + i) - vm)
+                a2.addProduct(d, xv - vm)
                 i += 16
             }
             var s1 = a1.sum(), s2 = a2.sum()
-            while i < spatial { s1 += g[i]; s2 += g[i] * (p[i] - m); i += 1 }
+            while i < spatial {
+                let d = gradient(g[i], p[i], a, b, relu)
+                s1 += d; s2 += d * (p[i] - m)
+                i += 1
+            }
             sumDy += Double(s1); sumDyXc += Double(s2)
         }
         sums[c] = sumDy
@@ -99,12 +153,15 @@ public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, 
 /// Input gradient of training-mode batch norm, `y = gamma * (x - mean) * invStd + beta`,
 /// from the sums of `batchNormGradientSums` over `count` values per channel:
 /// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` (same stride as `x`).
+/// `rectified`: as for `batchNormGradientSums`.
 public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
                                    mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                   sums: UnsafePointer<Double>, count: Double) {
+                                   rectified: RectifiedAffine? = nil, sums: UnsafePointer<Double>, count: Double) {
     for c in 0..<channels {
         let m = mean[c], r = invStd[c], vm = SIMD16<Float>(repeating: m)
+        let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
+        let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
         let sumDyXhat = Float(sums[channels + c]) * r
         // dx = k * dy + k2 * (x - mean) + k3
         let k = gamma[c] * r
@@ -116,13 +173,17 @@ public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int,
             let q = dx + n * sampleStride + c * spatial
             var i = 0
             while i + 16 <= spatial {
+                let xv = load(p + i)
                 var v = load(q + i) + vk3
-                v.addProduct(vk, load(g + i))
-                v.addProduct(vk2, load(p + i) - vm)
+                v.addProduct(vk, gradient(load(g + i), xv, va, vb, relu))
+                v.addProduct(vk2, xv - vm)
                 store(v, q + i)
                 i += 16
             }
-            while i < spatial { q[i] += k * g[i] + k2 * (p[i] - m) + k3; i += 1 }
+            while i < spatial {
+                q[i] += k * gradient(g[i], p[i], a, b, relu) + k2 * (p[i] - m) + k3
+                i += 1
+            }
         }
     }
 }

@@ -14,6 +14,26 @@ public func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<F
     while i < count { y[i] += x[i]; i += 1 }
 }
 
+/// `y[i] = a[i] + b[i]`; with `rectify`, then ReLU exactly as `reluForward`
+/// applies it (a residual join fused with the relu after it).
+public func addVectors(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                       count: Int, rectify: Bool) {
+    let zero = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        var v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
+            + UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+        if rectify { v = v.replacing(with: zero, where: v .< zero) }
+        UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count {
+        let v = a[i] + b[i]
+        y[i] = rectify && !(v > 0) ? 0 : v
+        i += 1
+    }
+}
+
 /// `y[i] += a * x[i]`.
 public func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
     let va = SIMD16<Float>(repeating: a)
@@ -53,20 +73,27 @@ public func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     return s
 }
 
-/// Adds `bias[c]` to every element of plane c: `y [N, C, S]` (S = spatial size).
+/// Adds `bias[c]` to every element of plane c: `y [N, C, S]` (S = spatial
+/// size); with `rectify`, then applies ReLU exactly as `reluForward` does.
 public func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
-                           batch: Int, channels: Int, spatial: Int) {
+                           batch: Int, channels: Int, spatial: Int, rectify: Bool = false) {
+    let zero = SIMD16<Float>(repeating: 0)
     for n in 0..<batch {
         for c in 0..<channels {
             let plane = y + (n * channels + c) * spatial
             let b = SIMD16<Float>(repeating: bias[c])
             var i = 0
             while i + 16 <= spatial {
-                let v = UnsafeRawPointer(plane + i).loadUnaligned(as: SIMD16<Float>.self) + b
+                var v = UnsafeRawPointer(plane + i).loadUnaligned(as: SIMD16<Float>.self) + b
+                if rectify { v = v.replacing(with: zero, where: v .< zero) }
                 UnsafeMutableRawPointer(plane + i).storeBytes(of: v, as: SIMD16<Float>.self)
                 i += 16
             }
-            while i < spatial { plane[i] += bias[c]; i += 1 }
+            while i < spatial {
+                let v = plane[i] + bias[c]
+                plane[i] = rectify && !(v > 0) ? 0 : v
+                i += 1
+            }
         }
     }
 }

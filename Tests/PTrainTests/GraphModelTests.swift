@@ -80,12 +80,16 @@ func inPlaceConcatenation() throws {
     // keep their own buffers (the 1x1 conv 'a' and the max pool 'b' read them
     // and cannot read strided input), and so do copied inputs (stage.1.add, b).
     // The identity shortcut (stage.1: stride 1, 4 channels in and out) is
-    // stored as its input: nothing of its own.
+    // stored as its input: nothing of its own. So is every relu fused into
+    // the batch norm before it: stage.0/1.relu1 (4 channels each) and
+    // grow.0/1/2.relu (4, 6 and 8: each reads its concat's batch norm).
     let total: Int = model.layers.reduce(0) { $0 + $1.outputShape.count }
     let inPlaceChannels = 2 + 2 + 6 + 2 + 2
     let identities = model.layers.compactMap { $0 as? PaddedShortcut }.filter(\.isIdentity)
     #expect(identities.map(\.name) == ["stage.1.shortcut"])
-    #expect(net.storedFloatsPerSample == total - inPlaceChannels * 9 - 4 * 9)
+    #expect(net.fusedReLUs == ["stage.0.relu1", "stage.1.relu1", "grow.0.relu", "grow.1.relu", "grow.2.relu"])
+    let fusedChannels = 4 + 4 + 4 + 6 + 8
+    #expect(net.storedFloatsPerSample == total - inPlaceChannels * 9 - 4 * 9 - fusedChannels * 9)
     // Gradient buffers are shared between gradients never live at once: far
     // fewer floats than the activations, and what the summary reports.
     #expect(net.storedGradientFloatsPerSample < net.storedFloatsPerSample / 2)
@@ -93,6 +97,67 @@ func inPlaceConcatenation() throws {
     // An inference-only network shares its value buffers the same way.
     let inference = Network(model: model, maxBatch: 2, parameters: FloatBuffer(count: model.layout.totalCount), gradients: nil, seed: 1)
     #expect(inference.storedFloatsPerSample == model.sharedBuffersPerSample)
+}
+
+/// Relus after a conv with and without bias, a batch norm, a 2- and a
+/// 3-input add (all fused), an identity shortcut reading a fused relu, and a
+/// relu whose producer has a second reader (not fused).
+let fusionModel = """
+  layers:
+    - {name: stem, type: conv2d, filters: 4, kernel: 3, padding: 1}
+    - {name: stem_relu, type: relu}
+    - {name: c1, type: conv2d, filters: 4, kernel: 3, padding: 1, bias: false}
+    - {name: bn1, type: batchnorm}
+    - {name: r1, type: relu}
+    - {name: c2, type: conv2d, filters: 4, kernel: 3, padding: 1, bias: false}
+    - {name: r2, type: relu}
+    - {name: sc, type: shortcut, input: stem_relu, channels: 4, stride: 1}
+    - {name: add, type: add, inputs: [r2, sc]}
+    - {name: r3, type: relu}
+    - {name: add3, type: add, inputs: [r3, r1, stem_relu]}
+    - {name: r4, type: relu}
+    - {name: c3, type: conv2d, filters: 4, kernel: 1}
+    - {name: r5, type: relu}
+    - {name: join, type: add, inputs: [r5, c3]}
+    - {name: pool, type: global_avgpool}
+    - {name: fc, type: dense, units: 3}
+"""
+
+@Test("a relu fused into the layer before it gives bitwise the outputs and gradients of the two run apart")
+func fusedReLUsMatchSeparateOnes() throws {
+    let yaml = graphConfig(fusionModel)
+    let build = { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
+    let model = try build()
+    let params = FloatBuffer(count: model.layout.totalCount)
+    model.layout.initialize(params, seed: 7)
+    let batch = 4
+    let x = testValues(batch * model.inputShape.count, seed: 13)
+    var results: [(output: [Float], gradients: [Float], inference: [Float], fused: [String])] = []
+    for fuse in [true, false] {
+        let grads = FloatBuffer(count: model.layout.totalCount)
+        let net = Network(model: try build(), maxBatch: batch, parameters: params, gradients: grads, seed: 1, fuseReLU: fuse)
+        net.input.pointer.update(from: x, count: x.count)
+        for i in 0..<batch { net.labels.pointer[i] = Int32(i % 3) }
+        var correct = 0
+        net.forward(batch: batch, training: true)
+        let output = Array(UnsafeBufferPointer(start: net.output, count: batch * 3))
+        _ = net.loss(batch: batch, gradScale: 1, correct: &correct)
+        net.backward(batch: batch)
+        let inference = Network(model: try build(), maxBatch: batch, parameters: params, gradients: nil, seed: 1, fuseReLU: fuse)
+        inference.input.pointer.update(from: x, count: x.count)
+        inference.forward(batch: batch, training: false)
+        results.append((output, grads.array, Array(UnsafeBufferPointer(start: inference.output, count: batch * 3)), net.fusedReLUs))
+    }
+    #expect(results[0].fused == ["stem_relu", "r1", "r2", "r3", "r4"])
+    #expect(results[1].fused.isEmpty)
+    #expect(results[0].output == results[1].output)
+    #expect(results[0].gradients == results[1].gradients)
+    #expect(results[0].inference == results[1].inference)
+    // Not vacuous: the gradients are there (every relu passes some of them).
+    #expect(results[0].gradients.filter { $0 != 0 }.count > model.layout.totalCount / 2)
+    let r = try networkGradientMismatches(yaml, batch: 3, classes: 3)
+    #expect(r.checked > 40)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(4))")
 }
 
 @Test("an inference-only network (shared value buffers) computes what a training network computes")

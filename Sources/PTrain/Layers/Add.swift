@@ -1,8 +1,9 @@
 import PTrainKernels
 
 /// Element-wise sum of two or more tensors of one shape (a residual join):
-/// `y = x0 + x1 + ...`; every input receives `dy` unchanged.
-public final class Add: MultiInputLayer {
+/// `y = x0 + x1 + ...`; every input receives `dy` unchanged (masked by
+/// `y > 0` when the relu after the join is fused into it).
+public final class Add: MultiInputLayer, ReLUFusable {
     public let name: String
     public let typeName = "add"
     public let inputShapes: [TensorShape]
@@ -10,6 +11,7 @@ public final class Add: MultiInputLayer {
     public var outputShape: TensorShape { inputShapes[0] }
     public let parameterSpecs: [ParameterSpec] = []
     private var ports: [TensorPort] = []
+    public var rectifiesOutput = false
 
     /// Callers check that every shape is equal.
     public init(name: String, inputs: [TensorShape]) { self.name = name; inputShapes = inputs }
@@ -23,17 +25,35 @@ public final class Add: MultiInputLayer {
         let per = outputShape.count
         for n in 0..<batch {
             let out = y + n * per
+            if ports.count == 2 {
+                addVectors(ports[0].values + n * ports[0].sampleStride, ports[1].values + n * ports[1].sampleStride,
+                           into: out, count: per, rectify: rectifiesOutput)
+                continue
+            }
             out.update(from: ports[0].values + n * ports[0].sampleStride, count: per)
             for p in ports.dropFirst() { accumulate(p.values + n * p.sampleStride, into: out, count: per) }
+            if rectifiesOutput { reluForward(out, out, count: per) }
         }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let per = outputShape.count
+        if rectifiesOutput, ports.count == 2, let a = ports[0].gradients, let b = ports[1].gradients, a != b {
+            for n in 0..<batch {
+                reluBackward(y + n * per, dy + n * per, into: a + n * ports[0].sampleStride, b + n * ports[1].sampleStride, count: per)
+            }
+            return
+        }
         for p in ports {
             guard let g = p.gradients else { continue }
-            for n in 0..<batch { accumulate(dy + n * per, into: g + n * p.sampleStride, count: per) }
+            for n in 0..<batch {
+                if rectifiesOutput {
+                    reluBackward(y + n * per, dy + n * per, g + n * p.sampleStride, count: per)
+                } else {
+                    accumulate(dy + n * per, into: g + n * p.sampleStride, count: per)
+                }
+            }
         }
     }
 }

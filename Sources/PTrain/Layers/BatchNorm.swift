@@ -13,7 +13,7 @@ import PTrainKernels
 /// `running_mean` / `running_var`.
 /// Tensor names and layouts are PyTorch's `BatchNorm2d` state_dict
 /// (`num_batches_tracked` is not kept: the momentum is fixed).
-public final class BatchNorm: StridedInputLayer {
+public final class BatchNorm: StridedInputLayer, ReLUFusable {
     public let name: String
     public let typeName = "batchnorm"
     public let inputShape: TensorShape
@@ -23,6 +23,9 @@ public final class BatchNorm: StridedInputLayer {
     /// Floats between consecutive input samples (and input-gradient samples);
     /// the network sets it when the input is a slice of a wider tensor.
     public var inputSampleStride: Int
+    /// A relu fused into this layer (`ReLUFusable`): forward writes
+    /// `max(y, 0)`; backward recomputes the mask from x and `scale`/`shift`.
+    public var rectifiesOutput = false
 
     private let channels: Int, spatial: Int
     /// Per channel, `[C]` each: the shard's mean, 1/sqrt(var + eps), and the
@@ -100,15 +103,17 @@ public final class BatchNorm: StridedInputLayer {
             shift.pointer[c] = beta[c] - m[c] * scale.pointer[c]
         }
         channelAffine(x, sampleStride: inputSampleStride, y, batch: batch, channels: channels, spatial: spatial,
-                      scale: scale.pointer, shift: shift.pointer)
+                      scale: scale.pointer, shift: shift.pointer, rectify: rectifiesOutput)
     }
 
     /// Backward of the training-mode forward (the only mode that runs backward).
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let s = sums!
+        // scale and shift are still the forward's: the fused relu's mask.
+        let rectified = rectifiesOutput ? RectifiedAffine(scale: scale.pointer, shift: shift.pointer) : nil
         batchNormGradientSums(x, sampleStride: inputSampleStride, dy, batch: batch, channels: channels, spatial: spatial,
-                              mean: mean.pointer, into: s)
+                              mean: mean.pointer, rectified: rectified, into: s)
         // Parameter gradients from this shard only: the runtime sums shards.
         for c in 0..<channels {
             dGamma[c] += Float(s[channels + c]) * invStd.pointer[c]
@@ -120,7 +125,8 @@ public final class BatchNorm: StridedInputLayer {
         }
         if let dx {
             batchNormInputGradient(x, sampleStride: inputSampleStride, dy, dx, batch: batch, channels: channels, spatial: spatial,
-                                   mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, sums: s, count: statisticsCount)
+                                   mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, rectified: rectified,
+                                   sums: s, count: statisticsCount)
         }
         // This shard's share of the global batch's statistics (PyTorch keeps
         // the unbiased variance in running_var).

@@ -18,7 +18,7 @@ import PTrainKernels
 /// `dW += dY col^T` (one long reduction per chunk) and `dcol = W^T dY`
 /// scattered back by col2im. `chunk` is as many images as fit `columnBudget`
 /// floats of columns.
-public final class Conv2D: StridedOutputLayer {
+public final class Conv2D: StridedOutputLayer, ReLUFusable {
     public let name: String
     public let typeName = "conv2d"
     public let inputShape: TensorShape
@@ -30,6 +30,9 @@ public final class Conv2D: StridedOutputLayer {
     /// Floats between consecutive output samples: `outputShape.count`, or more
     /// when the output is a channel slice of a concatenation.
     public var outputSampleStride: Int
+    /// A relu fused into this layer (`ReLUFusable`): applied with the bias
+    /// (or alone) after the GEMMs; backward masks dy in place first.
+    public var rectifiesOutput = false
     /// 1x1, stride 1, no padding: the input plane already is the column matrix.
     private let isPointwise: Bool
     /// Every convolution but a pointwise one: the forward pass of one group as
@@ -275,13 +278,25 @@ public final class Conv2D: StridedOutputLayer {
             }
         }
         if let bias {
-            for n in 0..<batch { addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: cols) }
+            for n in 0..<batch {
+                addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: cols, rectify: rectifiesOutput)
+            }
+        } else if rectifiesOutput {
+            for n in 0..<batch { reluForward(y + n * outputSampleStride, y + n * outputSampleStride, count: outputShape.count) }
         }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
+        if rectifiesOutput {
+            // The gradient of the fused relu's output, in this layer's own
+            // gradient buffer (no other reader): masked where y <= 0, in place.
+            let g = UnsafeMutablePointer(mutating: dy)
+            for n in 0..<batch {
+                rectifyGradient(y + n * outputSampleStride, g + n * outputSampleStride, count: outputShape.count)
+            }
+        }
         if weightGradientRoute != .columns { tapWeightGradient(x, dy, batch: batch) }
         if isPointwise {
             for n in 0..<batch {

@@ -172,3 +172,15 @@ public protocol StridedInputLayer: Layer {
 public protocol StridedOutputLayer: Layer {
     var outputSampleStride: Int { get set }
 }
+
+/// A layer that can rectify its own output. When a `relu` is the only reader
+/// of such a layer's output, the network fuses it (`StoragePlan`): the layer
+/// writes `max(y, 0)` in the pass that writes y, the relu node is stored as
+/// the layer's node and never runs, and the layer's backward receives the
+/// gradient of the rectified output and applies the mask `y > 0` itself.
+/// One pass over the activations and one activation buffer less per fusion,
+/// with bitwise the same values and gradients as the two layers run apart.
+public protocol ReLUFusable: Layer {
+    /// Set by the network before `allocate`; false unless fused.
+    var rectifiesOutput: Bool { get set }
+}

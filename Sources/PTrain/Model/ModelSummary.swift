@@ -31,9 +31,12 @@ public struct ModelSummary: Sendable {
     public init(model: Model) {
         input = model.inputShape.dimensions
         let layers = model.layers
+        let rectifies = StoragePlan(model: model).rectifies
         rows = layers.indices.map { i in
             let l = layers[i]
-            return Row(name: l.name, type: l.typeName, detail: l.detail, output: l.outputShape.dimensions,
+            // A fused relu is part of its producer's pass (StoragePlan).
+            let fused = l is ReLU && model.inputs[i][0] >= 0 && rectifies[model.inputs[i][0]]
+            return Row(name: l.name, type: l.typeName, detail: fused ? "fused" : l.detail, output: l.outputShape.dimensions,
                        params: l.parameterCount, flops: l.forwardFLOPs,
                        inputs: model.inputs[i].map { $0 < 0 ? "input" : layers[$0].name })
         }

@@ -44,8 +44,10 @@ public final class Network {
     private let owner: [Int], offset: [Int], sampleStride: [Int]
     /// `zeroBefore[i]`: owners whose gradient buffer is zeroed before layer i's backward.
     private let zeroBefore: [[Int]]
-    /// Identity layers, stored as their input and never run (StoragePlan).
+    /// Identity layers and fused relus, stored as their input and never run (StoragePlan).
     private let skipped: [Bool]
+    /// The names of the relus fused into the layer before them (`ReLUFusable`).
+    public let fusedReLUs: [String]
     /// Activation floats stored per sample: the outputs of the nodes that own
     /// storage (training), or the shared buffers (inference-only).
     public let storedFloatsPerSample: Int
@@ -57,8 +59,11 @@ public final class Network {
 
     /// `gradients: nil` builds an inference-only network: no gradient arena
     /// and no activation-gradient buffers (half the memory); `backward` and
-    /// `loss(gradScale:)` must not be called on it.
-    public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64) {
+    /// `loss(gradScale:)` must not be called on it. `fuseReLU: false` runs
+    /// every relu as a layer of its own (the same results; for tests and
+    /// measurements).
+    public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
+                fuseReLU: Bool = true) {
         precondition(parameters.count == model.layout.totalCount && (gradients?.count ?? model.layout.totalCount) == model.layout.totalCount)
         self.model = model
         self.maxBatch = maxBatch
@@ -68,8 +73,9 @@ public final class Network {
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
-        let plan = StoragePlan(model: model)
+        let plan = StoragePlan(model: model, fuseReLU: fuseReLU)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
+        fusedReLUs = layers.indices.filter { plan.skipped[$0] && layers[$0] is ReLU }.map { layers[$0].name }
         if gradients == nil {
             values = plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
             valueSlot = plan.sharedSlot
@@ -89,6 +95,7 @@ public final class Network {
             if let reader = layer as? StridedInputLayer, let source = model.inputs[i].first, source >= 0 {
                 reader.inputSampleStride = plan.sampleStride[source]
             }
+            if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
         }
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)

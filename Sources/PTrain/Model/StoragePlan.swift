@@ -15,11 +15,15 @@ struct StoragePlan {
     var sampleStride: [Int]
     /// The concat node i is stored inside, if any.
     var inPlaceIn: [Int?]
-    /// Identity nodes (a shortcut that neither subsamples nor pads): node i
-    /// is its input's storage, and the network skips the layer, so that its
+    /// Nodes that never run: identities (a shortcut that neither subsamples
+    /// nor pads) and fused relus. Node i is stored as its input, so that its
     /// readers read the input and add their gradients straight into the
     /// input's (every backward accumulates).
     var skipped: [Bool]
+    /// Layers that rectify their own output: a `relu` that is their
+    /// output's only reader is fused into them (`ReLUFusable`), and the relu
+    /// node, stored as theirs, is `skipped`.
+    var rectifies: [Bool]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -35,7 +39,9 @@ struct StoragePlan {
     var sharedSlot: [Int]
     var slotSizes: [Int]
 
-    init(model: Model) {
+    /// `fuseReLU: false` keeps every relu a layer of its own (tests compare
+    /// the two).
+    init(model: Model, fuseReLU: Bool = true) {
         let layers = model.layers, n = layers.count
         var readers = [[Int]](repeating: [], count: n)
         for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
@@ -59,14 +65,27 @@ struct StoragePlan {
             }
         }
         skipped = [Bool](repeating: false, count: n)
+        rectifies = [Bool](repeating: false, count: n)
+        for r in 0..<n where fuseReLU && layers[r] is ReLU && owner[r] == r && inPlaceIn[r] == nil {
+            let j = model.inputs[r][0]
+            // The producer must own plain storage of its own (not a concat
+            // slice, not an identity) and have no reader but this relu.
+            guard j >= 0, layers[j] is ReLUFusable, owner[j] == j, inPlaceIn[j] == nil,
+                  readers[j] == [r] else { continue }
+            rectifies[j] = true
+            skipped[r] = true
+            owner[r] = j
+            sampleStride[r] = sampleStride[j]
+        }
         for j in 0..<(n - 1) {
             guard let shortcut = layers[j] as? PaddedShortcut, shortcut.isIdentity, inPlaceIn[j] == nil else { continue }
             let source = model.inputs[j][0]
-            // Only a source stored on its own: readers of a concat slice would
-            // need strides that j's readers were not checked for.
-            guard source >= 0, owner[source] == source else { continue }
+            // Only a source stored on its own (or a fused relu, stored as its
+            // producer): readers of a concat slice would need strides that
+            // j's readers were not checked for.
+            guard source >= 0, owner[source] == source || rectifies[owner[source]] else { continue }
             skipped[j] = true
-            owner[j] = source
+            owner[j] = owner[source]
             sampleStride[j] = sampleStride[source]
         }
         zeroBefore = [[Int]](repeating: [], count: n)
