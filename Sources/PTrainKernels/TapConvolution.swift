@@ -243,46 +243,74 @@ public struct TapConvolution: Sendable, Hashable {
     /// unless `skipsJunk`: then the junk columns are left as they were),
     /// row stride `ldOut >= columns`, B being the virtual im2col matrix of
     /// `padded`. Allocates nothing.
+    ///
+    /// Taps whose kernel row reads only zero padding rows for every output
+    /// row a tile covers are skipped (`kernelRows`): their products are
+    /// zeros, so the valid columns are the same. A "same" 5x5 layer on
+    /// 12x12 skips 10% of its work, the input gradient of a valid one 29%.
     public func multiply(packedWeights: UnsafePointer<Float>, padded: UnsafePointer<Float>,
                          beta: Float, into out: UnsafeMutablePointer<Float>, ldOut: Int) {
         precondition(ldOut >= columns)
         let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
         offsets.withUnsafeBufferPointer { offsets in
-            for (index, block) in blocks.enumerated() {
-                let blockBeta: Float = index == 0 ? beta : 1
-                let depth = block.segments * block.length
-                let a = packedWeights + rowsPadded * block.k0
-                let taps = offsets.baseAddress! + block.firstOffset
-                @inline(__always) func tile(_ jr: Int, width: Int) {
+            @inline(__always) func tile(_ jr: Int, width: Int) {
+                let rows = kernelRows(columns: jr, width)
+                let t0 = rows.lowerBound * kernelW, t1 = rows.upperBound * kernelW
+                var first = true
+                for block in blocks {
+                    // This block's taps, [tb, tb + segments) (one tap, part
+                    // of its channels, when channels are split), within [t0, t1).
+                    let tb = block.k0 / channels
+                    let lo = max(tb, t0), hi = min(tb + block.segments, t1)
+                    guard lo < hi else { continue }
+                    let depth = block.segments * block.length, skip = (lo - tb) * block.length
+                    let a = packedWeights + rowsPadded * block.k0 + skip * gemmMR
+                    let taps = offsets.baseAddress! + block.firstOffset + (lo - tb)
                     var ir = 0
                     while ir < outputs {
                         sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: width, kc: block.length,
                                             a: a + (ir / gemmMR) * depth * gemmMR, b: padded + jr,
-                                            bRowStride: planeStride, taps: taps, tapCount: block.segments,
-                                            c: out + ir * ldOut + jr, ldc: ldOut, beta: blockBeta)
+                                            bRowStride: planeStride, taps: taps, tapCount: hi - lo,
+                                            c: out + ir * ldOut + jr, ldc: ldOut, beta: first ? beta : 1)
                         ir += gemmMR
                     }
+                    first = false
                 }
-                if skipsJunk {
-                    // Tiles inside each output row: the junk columns are
-                    // neither computed nor written.
-                    for oy in 0..<outH {
-                        var jr = 0
-                        while jr < outW {
-                            let width = min(gemmNR, outW - jr)   // 32 or 16: outW % 16 == 0
-                            tile(oy * paddedW + jr, width: width)
-                            jr += gemmNR
-                        }
-                    }
-                } else {
-                    var jr = 0
-                    while jr < columns {
-                        tile(jr, width: min(gemmNR, columns - jr))   // 32 or 16: columns % 16 == 0
-                        jr += gemmNR
+                if first && beta != 1 {
+                    // Every tap reads padding only (a 1x1 kernel on a padding row).
+                    for o in 0..<outputs {
+                        for e in jr..<(jr + width) { out[o * ldOut + e] = beta == 0 ? 0 : beta * out[o * ldOut + e] }
                     }
                 }
             }
+            if skipsJunk {
+                // Tiles inside each output row: the junk columns are
+                // neither computed nor written.
+                for oy in 0..<outH {
+                    var jr = 0
+                    while jr < outW {
+                        tile(oy * paddedW + jr, width: min(gemmNR, outW - jr))   // 32 or 16: outW % 16 == 0
+                        jr += gemmNR
+                    }
+                }
+            } else {
+                var jr = 0
+                while jr < columns {
+                    tile(jr, width: min(gemmNR, columns - jr))   // 32 or 16: columns % 16 == 0
+                    jr += gemmNR
+                }
+            }
         }
+    }
+
+    /// The kernel rows ki whose padded input row (oy + ki at stride 1) is an
+    /// image row, not padding, for some output row oy of the columns
+    /// `[first, first + width)`. Strided plans: all rows.
+    func kernelRows(columns first: Int, _ width: Int) -> Range<Int> {
+        guard strideH == 1 else { return 0..<kernelH }
+        let top = first / paddedW, bottom = min(outH - 1, (first + width - 1) / paddedW)
+        let lo = max(0, padH - bottom), hi = min(kernelH, padH + height - top)
+        return lo < hi ? lo..<hi : 0..<0
     }
 
     /// Copies (or with `accumulate`, adds) slot `slot`'s valid columns of `out
