@@ -34,6 +34,11 @@ public enum GEMMBenchmark {
         .init(label: "W2 conv2 bwd-weights", m: 64, k: 144, n: 1600, transA: false, transB: true),
         .init(label: "W1 fc1 fwd", m: 64, k: 400, n: 120, transA: false, transB: true),
         .init(label: "W1 fc1 bwd-weights", m: 120, k: 64, n: 400, transA: true, transB: false),
+        // W2's fc1 (2304 -> 384) on a shard of 32: the 3.5 MB weight matrix
+        // is streamed by every pass.
+        .init(label: "W2 fc1 fwd", m: 32, k: 2304, n: 384, transA: false, transB: true),
+        .init(label: "W2 fc1 bwd-data", m: 32, k: 384, n: 2304, transA: false, transB: false),
+        .init(label: "W2 fc1 bwd-weights", m: 384, k: 32, n: 2304, transA: true, transB: false),
         // W3 (ResNet-20) stage 1: 16 channels at 32x32, one image per GEMM.
         .init(label: "W3 stage1 fwd", m: 16, k: 144, n: 1024, transA: false, transB: false),
         .init(label: "W3 stage1 bwd-data", m: 144, k: 16, n: 1024, transA: true, transB: false),
