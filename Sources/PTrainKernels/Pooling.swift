@@ -9,7 +9,7 @@
 /// no in-image tap (possible only with padding >= kernel) yields -inf and -1.
 public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                            _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
-    if g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0 {
+    if maxPoolIsPlain2x2(g) {
         maxPool2x2(x, g, batch: batch, y, argmax: argmax)
         return
     }
@@ -163,6 +163,91 @@ private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: I
             }
         }
     }
+}
+
+/// Floats of scratch `maxPoolValues` needs: one input row and slack for
+/// its 16-float loads.
+public func maxPoolScratchCount(_ g: WindowGeometry) -> Int { g.width + 16 }
+
+/// Whether `maxPoolForward` takes its 2x2/2 SIMD path (then as fast as
+/// `maxPoolValues`, argmax included).
+public func maxPoolIsPlain2x2(_ g: WindowGeometry) -> Bool {
+    g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0
+}
+
+/// Max pooling without argmax (inference), separably: for each output row,
+/// the element-wise max of its window's in-image input rows into `scratch`
+/// (`maxPoolScratchCount` floats), then each output's max along its window's
+/// in-image columns of that row: K + K compares per output instead of K * K,
+/// and no indices. The values are `maxPoolForward`'s (max is order-free;
+/// only the sign of an all-zero max and NaN propagation may differ).
+public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                          _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
+    // Outputs whose window is horizontally complete, as in maxPoolForward.
+    let oxLo = min(ow, (g.padW + g.strideW - 1) / g.strideW)
+    let oxHi = max(oxLo, min(ow, (w + g.padW - g.kernelW) / g.strideW + 1))
+    for p in 0..<(batch * g.channels) {
+        let src = x + p * planeIn, dst = y + p * planeOut
+        for oy in 0..<oh {
+            let y0 = oy * g.strideH - g.padH
+            let ky0 = max(0, -y0), ky1 = min(g.kernelH, g.height - y0)
+            let out = dst + oy * ow
+            guard ky0 < ky1 else {
+                out.update(repeating: -.infinity, count: ow)   // the window holds padding only
+                continue
+            }
+            // Vertical: the max of the window's rows.
+            copyRow(src + (y0 + ky0) * w, to: scratch, count: w)
+            for ki in (ky0 + 1)..<ky1 {
+                let row = src + (y0 + ki) * w
+                var i = 0
+                while i + 16 <= w {
+                    let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD16<Float>.self)
+                    let m = UnsafeRawPointer(scratch + i).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(scratch + i).storeBytes(of: m.replacing(with: v, where: v .> m), as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < w { scratch[i] = max(scratch[i], row[i]); i += 1 }
+            }
+            // Horizontal. Stride 2: 8 complete windows at a time (the even
+            // lanes of 16 floats per tap; the loads' last float is slack),
+            // the last group overlapping the one before.
+            var ox = 0
+            if g.strideW == 2 && oxHi - oxLo >= 8 {
+                var start = oxLo
+                while start < oxHi {
+                    let first = min(start, oxHi - 8), x0 = 2 * first - g.padW
+                    var best = UnsafeRawPointer(scratch + x0).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                    for kj in 1..<g.kernelW {
+                        let v = UnsafeRawPointer(scratch + x0 + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                        best.replace(with: v, where: v .> best)
+                    }
+                    UnsafeMutableRawPointer(out + first).storeBytes(of: best, as: SIMD8<Float>.self)
+                    start = first + 8
+                }
+                // The clipped windows before and after.
+                for o in 0..<oxLo { out[o] = clippedRowMax(scratch, g, ox: o) }
+                for o in oxHi..<ow { out[o] = clippedRowMax(scratch, g, ox: o) }
+                continue
+            }
+            while ox < ow {
+                out[ox] = clippedRowMax(scratch, g, ox: ox)
+                ox += 1
+            }
+        }
+    }
+}
+
+/// The max of output column `ox`'s window over one (vertically reduced) row;
+/// -inf when the window holds padding only.
+@inline(__always)
+private func clippedRowMax(_ row: UnsafePointer<Float>, _ g: WindowGeometry, ox: Int) -> Float {
+    let x0 = ox * g.strideW - g.padW
+    let kx0 = max(0, -x0), kx1 = min(g.kernelW, g.width - x0)
+    var best = -Float.infinity
+    for kj in kx0..<max(kx0, kx1) { best = max(best, row[x0 + kj]) }
+    return best
 }
 
 /// `dx[argmax] += dy` for every output position (accumulates).

@@ -123,6 +123,34 @@ func maxPoolMatchesReference(_ i: Int) {
     #expect(dx == expected)
 }
 
+@Test("max pooling without argmax (inference, separable) gives the values of the argmax path, padded and clipped windows included",
+      arguments: windowCases.indices)
+func maxPoolValuesMatchArgmaxPath(_ i: Int) {
+    let c = windowCases[i]
+    // Every window shape of the cases with and without padding (a window of
+    // padding only, possible when pad >= kernel, gives -inf in both paths).
+    for pad in Set([0, c.6, c.3 / 2]) {
+        let g = WindowGeometry(channels: c.0, height: c.1, width: c.2, kernelH: c.3, kernelW: c.4,
+                               strideH: c.5, strideW: c.5, padH: pad, padW: min(pad, c.4))
+        guard g.outH >= 1, g.outW >= 1 else { continue }
+        let batch = 2
+        let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(600 + i))
+        let outCount = batch * g.channels * g.outH * g.outW
+        var expected = [Float](repeating: 0, count: outCount), got = [Float](repeating: .nan, count: outCount)
+        var arg = [Int32](repeating: 0, count: outCount)
+        var scratch = [Float](repeating: .nan, count: maxPoolScratchCount(g))
+        x.withUnsafeBufferPointer { xs in
+            expected.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
+                maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
+            } }
+            got.withUnsafeMutableBufferPointer { ys in scratch.withUnsafeMutableBufferPointer {
+                maxPoolValues(xs.baseAddress!, g, batch: batch, ys.baseAddress!, scratch: $0.baseAddress!)
+            } }
+        }
+        #expect(got == expected, "pad \(pad)")
+    }
+}
+
 @Test("average pooling matches the reference; backward is its adjoint", arguments: windowCases.indices)
 func avgPoolMatchesReference(_ i: Int) {
     let g = geometry(windowCases[i])

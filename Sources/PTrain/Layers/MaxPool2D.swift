@@ -11,6 +11,8 @@ public final class MaxPool2D: Layer {
     public let parameterSpecs: [ParameterSpec] = []
     public let geometry: WindowGeometry
     private var argmax: Int32Buffer?
+    /// One input row for the inference path (`maxPoolValues`).
+    private var scratch: FloatBuffer?
 
     public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
         self.name = name
@@ -27,10 +29,17 @@ public final class MaxPool2D: Layer {
 
     public func allocate(maxBatch: Int) {
         if argmax == nil { argmax = Int32Buffer(count: maxBatch * outputShape.count) }
+        if scratch == nil { scratch = FloatBuffer(count: maxPoolScratchCount(geometry)) }
     }
 
+    /// Inference needs no argmax: the separable, index-free kernel (but
+    /// 2x2/2 windows have a SIMD path with argmax that is as fast).
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
-        maxPoolForward(x, geometry, batch: batch, y, argmax: argmax!.pointer)
+        if context.training || maxPoolIsPlain2x2(geometry) {
+            maxPoolForward(x, geometry, batch: batch, y, argmax: argmax!.pointer)
+        } else {
+            maxPoolValues(x, geometry, batch: batch, y, scratch: scratch!.pointer)
+        }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
