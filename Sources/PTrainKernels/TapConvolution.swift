@@ -387,6 +387,22 @@ extension TapConvolution {
     public func accumulateWeightGradient(packedGradient: UnsafePointer<Float>, transposed: UnsafePointer<Float>,
                                          images count: Int = 1, into dW: UnsafeMutablePointer<Float>) {
         precondition(supportsWeightGradient && count <= images)
+        accumulateGradientGEMMs(packedGradient, images: count, rowOffsets: rowOffsets, bRowStride: channels, ld: depth,
+                                bands: tapOffsets.count, into: dW) { slot, t in
+            (transposed + (tapOffsets[t] + slot * slotPitch) * channels, t * channels, channels)
+        }
+    }
+
+    /// `dW[o, column_j + j] += sum over the output pixels (oy, ox) of the images
+    /// in slots `0 ..< images` of dY[o, oy, ox] * B_j[rowOffsets[oy] + ox *
+    /// bRowStride + j]` for each band j of `bands` (`band(slot, j)` gives
+    /// B_j's start for that slot, its first dW column and its width, a
+    /// multiple of 16). dY packed by `packGradient`; one k segment per output
+    /// row, so junk columns cost nothing.
+    @inline(__always)
+    private func accumulateGradientGEMMs(_ packedGradient: UnsafePointer<Float>, images count: Int, rowOffsets: [Int],
+                                         bRowStride: Int, ld: Int, bands: Int, into dW: UnsafeMutablePointer<Float>,
+                                         band: (_ slot: Int, _ index: Int) -> (UnsafePointer<Float>, Int, Int)) {
         let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
         rowOffsets.withUnsafeBufferPointer { rowOffsets in
             for slot in 0..<count {
@@ -398,14 +414,14 @@ extension TapConvolution {
                     var ir = 0
                     while ir < outputs {
                         let a = block + (ir / gemmMR) * n * gemmMR
-                        for (t, offset) in tapOffsets.enumerated() {
-                            let b = transposed + (offset + slot * slotPitch) * channels
+                        for j in 0..<bands {
+                            let (b, column, width) = band(slot, j)
                             var jc = 0
-                            while jc < channels {
-                                sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, channels - jc), kc: outW,
-                                                    a: a, b: b + jc, bRowStride: channels,
+                            while jc < width {
+                                sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, width - jc), kc: outW,
+                                                    a: a, b: b + jc, bRowStride: bRowStride,
                                                     taps: rowOffsets.baseAddress! + row, tapCount: rows,
-                                                    c: dW + ir * depth + t * channels + jc, ldc: depth, beta: 1)
+                                                    c: dW + ir * ld + column + jc, ldc: ld, beta: 1)
                                 jc += gemmNR
                             }
                         }
@@ -464,30 +480,9 @@ extension TapConvolution {
     public func accumulateWindowGradient(packedGradient: UnsafePointer<Float>, windows: UnsafePointer<Float>,
                                          images count: Int = 1, into dW: UnsafeMutablePointer<Float>) {
         precondition(supportsWindowGradient && count <= images)
-        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR, ld = windowDepth
-        windowRowOffsets.withUnsafeBufferPointer { rowOffsets in
-            for slot in 0..<count {
-                let image = packedGradient + rowsPadded * slot * outH * outW
-                let b = windows + slot * slotPitch * windowStride
-                var row = 0
-                while row < outH {
-                    let rows = min(gradientRowsPerBlock, outH - row), n = rows * outW
-                    let block = image + rowsPadded * row * outW
-                    var ir = 0
-                    while ir < outputs {
-                        var jc = 0
-                        while jc < ld {
-                            sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, ld - jc), kc: outW,
-                                                a: block + (ir / gemmMR) * n * gemmMR, b: b + jc, bRowStride: windowStride,
-                                                taps: rowOffsets.baseAddress! + row, tapCount: rows,
-                                                c: dW + ir * ld + jc, ldc: ld, beta: 1)
-                            jc += gemmNR
-                        }
-                        ir += gemmMR
-                    }
-                    row += rows
-                }
-            }
+        accumulateGradientGEMMs(packedGradient, images: count, rowOffsets: windowRowOffsets, bRowStride: windowStride,
+                                ld: windowDepth, bands: 1, into: dW) { slot, _ in
+            (windows + slot * slotPitch * windowStride, 0, windowDepth)
         }
     }
 }

@@ -159,14 +159,16 @@ func tapConvolutionInputGradient(_ i: Int) {
     }
 }
 
-/// The weight gradient (tap order) of `images` with output gradients
-/// `gradients`, a strip of `p.images` at a time through one set of buffers
-/// (a short last strip leaves stale slots, as in Conv2D).
-func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]]) -> [Float] {
+/// The weight gradient of `images` with output gradients `gradients`, a
+/// strip of `p.images` at a time through one set of buffers (a short last
+/// strip leaves stale slots, as in Conv2D): in tap order from transposed
+/// planes, or with `windows` in window order (row stride `windowDepth`)
+/// from window planes.
+func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]], windows: Bool = false) -> [Float] {
     var padded = [Float](repeating: 0, count: p.paddedCount)
-    var transposed = [Float](repeating: .nan, count: p.transposedCount)
+    var planes = [Float](repeating: windows ? 0 : .nan, count: windows ? p.windowCount : p.transposedCount)
     var packed = [Float](repeating: .nan, count: p.packedGradientCount)
-    var ordered = [Float](repeating: 0, count: p.outputs * p.kernelH * p.kernelW * p.channels)
+    var ordered = [Float](repeating: 0, count: p.outputs * (windows ? p.windowDepth : p.depth))
     for first in stride(from: 0, to: images.count, by: p.images) {
         let count = min(p.images, images.count - first)
         for slot in 0..<count {
@@ -182,13 +184,20 @@ func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Floa
             }
         }
         padded.withUnsafeBufferPointer { pad in
-            transposed.withUnsafeMutableBufferPointer { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
+            planes.withUnsafeMutableBufferPointer {
+                if windows { p.gatherWindows(pad.baseAddress!, into: $0.baseAddress!) } else { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
+            }
         }
         packed.withUnsafeBufferPointer { a in
-            transposed.withUnsafeBufferPointer { b in
+            planes.withUnsafeBufferPointer { b in
                 ordered.withUnsafeMutableBufferPointer {
-                    p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, images: count,
-                                               into: $0.baseAddress!)
+                    if windows {
+                        p.accumulateWindowGradient(packedGradient: a.baseAddress!, windows: b.baseAddress!, images: count,
+                                                   into: $0.baseAddress!)
+                    } else {
+                        p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, images: count,
+                                                   into: $0.baseAddress!)
+                    }
                 }
             }
         }
@@ -229,42 +238,6 @@ func tapConvolutionWeightGradient(_ i: Int) {
   }
 }
 
-/// The weight gradient by window planes (window order, row stride
-/// `windowDepth`), computed like `tapWeightGradient`.
-func windowWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]]) -> [Float] {
-    var padded = [Float](repeating: 0, count: p.paddedCount)
-    var windows = [Float](repeating: 0, count: p.windowCount)
-    var packed = [Float](repeating: .nan, count: p.packedGradientCount)
-    var ordered = [Float](repeating: 0, count: p.outputs * p.windowDepth)
-    for first in stride(from: 0, to: images.count, by: p.images) {
-        let count = min(p.images, images.count - first)
-        for slot in 0..<count {
-            images[first + slot].withUnsafeBufferPointer { x in
-                padded.withUnsafeMutableBufferPointer {
-                    p.pad(x.baseAddress!, slot: slot, channelStride: p.height * p.width, into: $0.baseAddress!)
-                }
-            }
-            gradients[first + slot].withUnsafeBufferPointer { d in
-                packed.withUnsafeMutableBufferPointer {
-                    p.packGradient(d.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: $0.baseAddress!)
-                }
-            }
-        }
-        padded.withUnsafeBufferPointer { pad in
-            windows.withUnsafeMutableBufferPointer { p.gatherWindows(pad.baseAddress!, into: $0.baseAddress!) }
-        }
-        packed.withUnsafeBufferPointer { a in
-            windows.withUnsafeBufferPointer { b in
-                ordered.withUnsafeMutableBufferPointer {
-                    p.accumulateWindowGradient(packedGradient: a.baseAddress!, windows: b.baseAddress!, images: count,
-                                               into: $0.baseAddress!)
-                }
-            }
-        }
-    }
-    return ordered
-}
-
 /// (channels, height, width, outputs, kernelH, kernelW, padH, padW), any channel count.
 let windowGradientCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 28, 28, 6, 5, 5, 2, 2),     // LeNet conv1: depth 25 -> 32 columns (7 dropped)
@@ -283,7 +256,7 @@ func windowWeightGradientMatchesDirect(_ i: Int) {
     #expect(p.supportsWindowGradient)
     let images = (0..<3).map { randomFloats(p.channels * p.height * p.width, seed: UInt64(1300 + 10 * i + $0)) }
     let dys = (0..<3).map { randomFloats(p.outputs * p.outH * p.outW, seed: UInt64(1400 + 10 * i + $0)) }
-    let ordered = windowWeightGradient(p, images: images, gradients: dys)
+    let ordered = tapWeightGradient(p, images: images, gradients: dys, windows: true)
     let base = randomFloats(p.outputs * p.depth, seed: UInt64(1500 + i))
     var dw = base
     ordered.withUnsafeBufferPointer { src in
