@@ -17,6 +17,9 @@ let tapCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (3, 32, 32, 16, 3, 3, 1, 1),    // ResNet's first stage shape
     (2, 12, 12, 6, 5, 5, 2, 2),     // same 5x5
     (4, 6, 16, 9, 3, 3, 1, 1),      // 16-wide rows: one image per plane tiles row by row (junk skipped)
+    (1, 28, 28, 6, 5, 5, 2, 2),     // one channel (LeNet conv1): 25 one-step k segments
+    (1, 7, 9, 3, 2, 3, 0, 1),       // one channel, non-square kernel, unequal padding
+    (1, 3, 260, 2, 2, 257, 0, 0),   // one channel, 514 taps: two blocks of 257
 ]
 
 func tapPlan(_ c: (Int, Int, Int, Int, Int, Int, Int, Int), images: Int = 1) -> TapConvolution {
