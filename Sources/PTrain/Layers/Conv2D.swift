@@ -10,10 +10,12 @@ import PTrainKernels
 ///   zero-padded copies of the images' planes (polyphase planes when
 ///   strided), with no im2col (PTrainKernels/TapConvolution.swift).
 ///
-/// Backward: the weight gradient by taps too when the group's channels come in
-/// whole 16-channel panels, else (stride 1) by window planes; the input gradient of a stride-1 "same"
-/// convolution (pad = (K - 1) / 2) is a tap convolution of the padded output
-/// gradient with rotated weights. Whatever is left goes through im2col
+/// Backward: the weight gradient by taps too when the group's channels come
+/// in whole 16-channel panels, else (stride 1) by window planes; the input
+/// gradient of a stride-1 "same" convolution (pad = (K - 1) / 2) is a tap
+/// convolution of the padded output gradient with rotated weights. Whatever
+/// is left (strided and valid input gradients, strided weight gradients of
+/// fewer than 16 channels) goes through im2col
 /// columns of `chunk` images side by side, `col [(C/g)*KH*KW, chunk*OH*OW]`:
 /// `dW += dY col^T` (one long reduction per chunk) and `dcol = W^T dY`
 /// scattered back by col2im. `chunk` is as many images as fit `columnBudget`
@@ -48,7 +50,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         case taps
         /// One GEMM over window planes (stride 1, other channel counts).
         case windows
-        /// im2col columns (strided, fewer than 16 channels; and pointwise).
+        /// im2col columns (strided, channels off 16-channel panels; pointwise
+        /// layers take their own GEMM).
         case columns
     }
     private let weightGradientRoute: WeightGradientRoute
