@@ -39,6 +39,8 @@ public final class Add: MultiInputLayer, ReLUFusable {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let per = outputShape.count
+        // Fused, two inputs with gradient buffers of their own (not x + x):
+        // y and dy read once for both.
         if rectifiesOutput, ports.count == 2, let a = ports[0].gradients, let b = ports[1].gradients, a != b {
             for n in 0..<batch {
                 reluBackward(y + n * per, dy + n * per, into: a + n * ports[0].sampleStride, b + n * ports[1].sampleStride, count: per)
