@@ -12,6 +12,23 @@ public struct Benchmark {
         public let name: String, type: String
         /// Milliseconds per shard.
         public let forwardMs: Double, backwardMs: Double
+        /// FLOP per shard of a GEMM layer (conv2d, dense): forward, and
+        /// backward (the weight gradient, plus the input gradient unless
+        /// the layer reads the model input). Zero for other layers.
+        public let forwardFLOP: Double, backwardFLOP: Double
+
+        public init(name: String, type: String, forwardMs: Double, backwardMs: Double,
+                    forwardFLOP: Double = 0, backwardFLOP: Double = 0) {
+            self.name = name; self.type = type; self.forwardMs = forwardMs; self.backwardMs = backwardMs
+            self.forwardFLOP = forwardFLOP; self.backwardFLOP = backwardFLOP
+        }
+
+        /// Percent of `peak` GFLOP/s achieved; nil for non-GEMM layers.
+        public func forwardPercent(ofPeak peak: Double) -> Double? { Self.percent(forwardFLOP, forwardMs, peak) }
+        public func backwardPercent(ofPeak peak: Double) -> Double? { Self.percent(backwardFLOP, backwardMs, peak) }
+        static func percent(_ flop: Double, _ ms: Double, _ peak: Double) -> Double? {
+            flop > 0 && ms > 0 && peak > 0 ? 100 * flop / (ms * 1e-3) / (peak * 1e9) : nil
+        }
     }
 
     public struct Report: Sendable {
@@ -26,6 +43,14 @@ public struct Benchmark {
         public let peakGFLOPsPerCore: Double
         public let rssMB: Double
         public let layers: [LayerTime]
+        public init(workers: Int, batch: Int, trainImagesPerSecond: Double, inferImagesPerSecond: Double,
+                    trainFLOPPerImage: Double, peakGFLOPs: Double, peakGFLOPsPerCore: Double, rssMB: Double,
+                    layers: [LayerTime]) {
+            self.workers = workers; self.batch = batch
+            self.trainImagesPerSecond = trainImagesPerSecond; self.inferImagesPerSecond = inferImagesPerSecond
+            self.trainFLOPPerImage = trainFLOPPerImage; self.peakGFLOPs = peakGFLOPs; self.peakGFLOPsPerCore = peakGFLOPsPerCore
+            self.rssMB = rssMB; self.layers = layers
+        }
         public var trainGFLOPs: Double { trainImagesPerSecond * trainFLOPPerImage / 1e9 }
         public var percentOfPeak: Double { 100 * trainGFLOPs / peakGFLOPs }
     }
@@ -99,8 +124,12 @@ public struct Benchmark {
         }
         net.profile = nil
         return model.layers.enumerated().map { i, layer in
-            LayerTime(name: layer.name, type: layer.typeName, forwardMs: 1e3 * times[i] / Double(rounds),
-                      backwardMs: 1e3 * times[model.layers.count + i] / Double(rounds))
+            let gemm = layer is Conv2D || layer is Dense
+            let forward = gemm ? Double(layer.forwardFLOPs * shard) : 0
+            let readsInput = model.inputs[i].contains(-1)
+            return LayerTime(name: layer.name, type: layer.typeName, forwardMs: 1e3 * times[i] / Double(rounds),
+                             backwardMs: 1e3 * times[model.layers.count + i] / Double(rounds),
+                             forwardFLOP: forward, backwardFLOP: readsInput ? forward : 2 * forward)
         }
     }
 
@@ -117,21 +146,31 @@ public struct Benchmark {
                             r.trainImagesPerSecond, r.trainGFLOPs, r.percentOfPeak, r.peakGFLOPs, r.trainFLOPPerImage / 1e6),
                      String(format: "inference: %.0f img/s", r.inferImagesPerSecond),
                      String(format: "peak RSS: %.0f MB", r.rssMB),
-                     "per layer (one shard of \(config.runtime.shard), one thread):",
-                     "layer   type         forward ms  backward ms   share"]
+                     "per layer (one shard of \(config.runtime.shard), one thread; % of one core's peak for conv2d and dense):"]
+        let nameWidth = max(7, r.layers.map(\.name.count).max() ?? 0)
+        let typeWidth = max(10, r.layers.map(\.type.count).max() ?? 0)
+        func pad(_ s: String, _ width: Int) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
+        func percent(_ p: Double?) -> String { p.map { String(format: "%8.0f%%", $0) } ?? String(repeating: " ", count: 9) }
+        lines.append(pad("layer", nameWidth) + " " + pad("type", typeWidth) + "  forward ms  backward ms   share  fwd peak  bwd peak")
         let total = r.layers.reduce(0) { $0 + $1.forwardMs + $1.backwardMs }
         for l in r.layers {
-            let name = l.name.padding(toLength: max(7, l.name.count), withPad: " ", startingAt: 0)
-            let type = l.type.padding(toLength: max(10, l.type.count), withPad: " ", startingAt: 0)
-            lines.append(name + " " + type + String(format: " %12.3f %12.3f %6.1f%%", l.forwardMs, l.backwardMs,
-                                                    100 * (l.forwardMs + l.backwardMs) / max(total, 1e-12)))
+            lines.append(pad(l.name, nameWidth) + " " + pad(l.type, typeWidth)
+                         + String(format: " %11.3f %12.3f %6.1f%%", l.forwardMs, l.backwardMs,
+                                  100 * (l.forwardMs + l.backwardMs) / max(total, 1e-12))
+                         + " " + percent(l.forwardPercent(ofPeak: r.peakGFLOPsPerCore))
+                         + " " + percent(l.backwardPercent(ofPeak: r.peakGFLOPsPerCore)))
         }
         return lines.joined(separator: "\n")
     }
 
     public static func json(_ r: Report) -> String {
-        let layers = r.layers.map {
-            String(format: "{\"name\":\"%@\",\"type\":\"%@\",\"forward_ms\":%.4f,\"backward_ms\":%.4f}", $0.name, $0.type, $0.forwardMs, $0.backwardMs)
+        let layers = r.layers.map { l in
+            var s = String(format: "{\"name\":\"%@\",\"type\":\"%@\",\"forward_ms\":%.4f,\"backward_ms\":%.4f", l.name, l.type,
+                           l.forwardMs, l.backwardMs)
+            if let f = l.forwardPercent(ofPeak: r.peakGFLOPsPerCore), let b = l.backwardPercent(ofPeak: r.peakGFLOPsPerCore) {
+                s += String(format: ",\"forward_percent_of_peak\":%.1f,\"backward_percent_of_peak\":%.1f", f, b)
+            }
+            return s + "}"
         }.joined(separator: ",")
         return String(format: "{\"workers\":%d,\"batch\":%d,\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]}",
                       r.workers, r.batch, r.trainImagesPerSecond, r.inferImagesPerSecond, r.trainGFLOPs, r.peakGFLOPs,
