@@ -1,6 +1,14 @@
 // Point-wise activations and their gradients. Backward ACCUMULATES into dx.
 
 /// `y = max(x, 0)`.
+/// ReLU's rule, shared by every pass that rectifies (fused or not): a
+/// vector keeps -0 and NaN lanes (only `v < 0` becomes 0); the scalar tail
+/// maps anything not `> 0` to 0.
+@inline(__always)
+func rectified(_ v: SIMD16<Float>) -> SIMD16<Float> { v.replacing(with: SIMD16<Float>(repeating: 0), where: v .< 0) }
+@inline(__always)
+func rectified(_ v: Float) -> Float { v > 0 ? v : 0 }
+
 public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
     let zero = SIMD16<Float>(repeating: 0)
     var i = 0

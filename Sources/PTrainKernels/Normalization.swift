@@ -78,7 +78,6 @@ public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int,
 public func channelAffine(_ x: UnsafePointer<Float>, sampleStride: Int, _ y: UnsafeMutablePointer<Float>,
                           batch: Int, channels: Int, spatial: Int,
                           scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, rectify: Bool = false) {
-    let zero = SIMD16<Float>(repeating: 0)
     for n in 0..<batch {
         for c in 0..<channels {
             let p = x + n * sampleStride + c * spatial, q = y + (n * channels + c) * spatial
@@ -87,13 +86,13 @@ public func channelAffine(_ x: UnsafePointer<Float>, sampleStride: Int, _ y: Uns
             var i = 0
             while i + 16 <= spatial {
                 var v = affine(load(p + i), va, vb)
-                if rectify { v = v.replacing(with: zero, where: v .< zero) }
+                if rectify { v = rectified(v) }
                 store(v, q + i)
                 i += 16
             }
             while i < spatial {
                 let v = affine(p[i], a, b)
-                q[i] = rectify && !(v > 0) ? 0 : v
+                q[i] = rectify ? rectified(v) : v
                 i += 1
             }
         }

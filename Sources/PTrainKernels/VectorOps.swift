@@ -18,18 +18,17 @@ public func accumulate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<F
 /// applies it (a residual join fused with the relu after it).
 public func addVectors(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                        count: Int, rectify: Bool) {
-    let zero = SIMD16<Float>(repeating: 0)
     var i = 0
     while i + 16 <= count {
         var v = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
             + UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
-        if rectify { v = v.replacing(with: zero, where: v .< zero) }
+        if rectify { v = rectified(v) }
         UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD16<Float>.self)
         i += 16
     }
     while i < count {
         let v = a[i] + b[i]
-        y[i] = rectify && !(v > 0) ? 0 : v
+        y[i] = rectify ? rectified(v) : v
         i += 1
     }
 }
@@ -77,7 +76,6 @@ public func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
 /// size); with `rectify`, then applies ReLU exactly as `reluForward` does.
 public func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
                            batch: Int, channels: Int, spatial: Int, rectify: Bool = false) {
-    let zero = SIMD16<Float>(repeating: 0)
     for n in 0..<batch {
         for c in 0..<channels {
             let plane = y + (n * channels + c) * spatial
@@ -85,13 +83,13 @@ public func addChannelBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePoint
             var i = 0
             while i + 16 <= spatial {
                 var v = UnsafeRawPointer(plane + i).loadUnaligned(as: SIMD16<Float>.self) + b
-                if rectify { v = v.replacing(with: zero, where: v .< zero) }
+                if rectify { v = rectified(v) }
                 UnsafeMutableRawPointer(plane + i).storeBytes(of: v, as: SIMD16<Float>.self)
                 i += 16
             }
             while i < spatial {
                 let v = plane[i] + bias[c]
-                plane[i] = rectify && !(v > 0) ? 0 : v
+                plane[i] = rectify ? rectified(v) : v
                 i += 1
             }
         }
