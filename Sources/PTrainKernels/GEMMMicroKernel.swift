@@ -69,13 +69,19 @@ private func update(_ c: UnsafeMutablePointer<Float>, _ v: GEMMVector, _ beta: F
 /// k steps come in `tapCount` segments of `kc` each (TapConvolution.swift):
 /// segment s reads B rows at `b + taps[s] + p*bRowStride`, and A holds
 /// `tapCount * kc` steps. One accumulation chain runs across all segments.
+///
+/// `aRowStride`: 0 for a packed A panel (row i of step p at `a[p*8 + i]`);
+/// otherwise A is an unpacked row-major matrix, row i of step p at
+/// `a[i*aRowStride + p]` (the Winograd GEMMs, WinogradConvolution.swift:
+/// their A is written by a transform and read once, so packing it would
+/// cost as much as the FMAs). Rows i < height are read in both cases.
 @inline(__always)
 private func microKernel(height: Int, twoVectors: Bool, kc: Int,
                          a: UnsafePointer<Float>,
                          b: UnsafePointer<Float>, bRowStride: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int,
                          rows: Int, beta: Float,
-                         taps: UnsafePointer<Int>? = nil, tapCount: Int = 1) {
+                         taps: UnsafePointer<Int>? = nil, tapCount: Int = 1, aRowStride: Int = 0) {
     var c00 = GEMMVector(), c01 = GEMMVector()
     var c10 = GEMMVector(), c11 = GEMMVector()
     var c20 = GEMMVector(), c21 = GEMMVector()
@@ -85,6 +91,9 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
     var c60 = GEMMVector(), c61 = GEMMVector()
     var c70 = GEMMVector(), c71 = GEMMVector()
     var pa = a
+    let packed = aRowStride == 0
+    // Offsets of A's rows 0..<8 (floats) and the step between k steps.
+    let r1 = packed ? 1 : aRowStride, aStep = packed ? gemmMR : 1
     let bStep = bRowStride &* MemoryLayout<Float>.stride
     for segment in 0..<tapCount {
     var pb = UnsafeRawPointer(b + (taps?[segment] ?? 0))
@@ -95,26 +104,26 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
         var s = pa[0]
         c00 = c00.addingProduct(s, b0); if twoVectors { c01 = c01.addingProduct(s, b1) }
         if height > 1 {
-            s = pa[1]
+            s = pa[1 &* r1]
             c10 = c10.addingProduct(s, b0); if twoVectors { c11 = c11.addingProduct(s, b1) }
         }
         if height > 2 {
-            s = pa[2]
+            s = pa[2 &* r1]
             c20 = c20.addingProduct(s, b0); if twoVectors { c21 = c21.addingProduct(s, b1) }
-            s = pa[3]
+            s = pa[3 &* r1]
             c30 = c30.addingProduct(s, b0); if twoVectors { c31 = c31.addingProduct(s, b1) }
         }
         if height > 4 {
-            s = pa[4]
+            s = pa[4 &* r1]
             c40 = c40.addingProduct(s, b0); if twoVectors { c41 = c41.addingProduct(s, b1) }
-            s = pa[5]
+            s = pa[5 &* r1]
             c50 = c50.addingProduct(s, b0); if twoVectors { c51 = c51.addingProduct(s, b1) }
-            s = pa[6]
+            s = pa[6 &* r1]
             c60 = c60.addingProduct(s, b0); if twoVectors { c61 = c61.addingProduct(s, b1) }
-            s = pa[7]
+            s = pa[7 &* r1]
             c70 = c70.addingProduct(s, b0); if twoVectors { c71 = c71.addingProduct(s, b1) }
         }
-        pa += gemmMR
+        pa += aStep
         pb += bStep
         p &+= 1
     }
@@ -276,4 +285,54 @@ func sgemmTapKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
+}
+
+/// The unpacked-A variants (see `aRowStride` above): `a` row i of step p at
+/// `a[i*lda + p]`. All 8 (or 4) rows are read, whatever `rows` is, so A must
+/// hold them.
+@inline(__always)
+func sgemmRowsMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float>, lda: Int,
+                          b: UnsafePointer<Float>, bRowStride: Int,
+                          c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+    if width == gemmNR {
+        if rows > 4 {
+            sgemmRowsKernel8x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+        } else {
+            sgemmRowsKernel4x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+        }
+    } else {
+        if rows > 4 {
+            sgemmRowsKernel8x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+        } else {
+            sgemmRowsKernel4x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+        }
+    }
+}
+
+@inline(never)
+func sgemmRowsKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
 }

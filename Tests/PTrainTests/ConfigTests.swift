@@ -73,6 +73,8 @@ func configErrorMessages() {
          "t.yaml:7:7: model.layers[0]: (conv2d) input channels 1 and filters 3 must both be divisible by groups 2"),
         (baseConfig.replacingOccurrences(of: "{type: dense, units: 10}", with: "{type: dense, units: 10, bias: maybe}"),
          "t.yaml:11:38: model.layers[4].bias: expected true or false, found 'maybe'"),
+        (baseConfig.replacingOccurrences(of: "filters: 4, kernel: 3}", with: "filters: 4, kernel: 3, algorithm: fft}"),
+         "t.yaml:7:56: model.layers[0].algorithm: expected one of: auto, direct, found 'fft'"),
         (baseConfig.replacingOccurrences(of: "  batch: 8", with: "  batch: 8\n  epoch: 3"),
          "t.yaml:15:3: train.epoch: unknown key; did you mean 'epochs'? (expected one of: batch, epochs, eval_batch, log_every, on_nan, optimizer, schedule, steps, stop)"),
     ]

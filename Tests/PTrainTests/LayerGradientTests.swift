@@ -27,9 +27,12 @@ let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 32, 3, 3, 6, 3, 1, 1, 2),  // the same in two groups of 16
     (1, 16, 6, 6, 4, 3, 1, 0, 1),  // valid 3x3, 16 channels: forward and weight gradient by taps, input gradient by col2im
     (2, 16, 7, 7, 4, 3, 2, 1, 1),  // strided, 16 channels: polyphase taps forward and weight gradient, col2im input gradient
+    (2, 16, 5, 6, 16, 3, 1, 1, 1), // Winograd F(4x4, 3x3), all three passes; the output is not whole tiles
+    (1, 16, 6, 6, 32, 5, 1, 2, 1), // Winograd F(2x2, 5x5)
+    (2, 32, 6, 5, 16, 3, 1, 0, 1), // Winograd, valid 3x3 (the input gradient's plan pads by 2)
 ]
 
-@Test("conv2d (stride, padding, groups, 1x1)", arguments: convCases.indices)
+@Test("conv2d (stride, padding, groups, 1x1, Winograd)", arguments: convCases.indices)
 func conv2dGradients(_ i: Int) {
     let c = convCases[i]
     let layer = Conv2D(name: "conv", input: TensorShape(c.1, c.2, c.3), filters: c.4, kernel: (c.5, c.5),
@@ -124,4 +127,51 @@ func lrnForward() {
     // s0 = 1 + 0.1 (1 + 4), s1 = 1 + 0.1 (1 + 4 + 9), s2 = 1 + 0.1 (4 + 9): hand-computed.
     let expected: [Float] = [1 / Float(1.5).squareRoot(), 2 / Float(2.4).squareRoot(), 3 / Float(2.3).squareRoot()]
     for i in 0..<3 { #expect(abs(y[i] - expected[i]) < 1e-6) }
+}
+
+/// (batch, channels, size, filters, kernel, padding, bias, fused relu)
+let winogradLayerCases: [(Int, Int, Int, Int, Int, Int, Bool, Bool)] = [
+    (3, 16, 8, 16, 3, 1, false, false), (2, 32, 7, 16, 3, 1, true, true), (2, 16, 12, 32, 5, 2, true, false),
+    (5, 16, 4, 48, 3, 0, false, true),
+]
+
+@Test("conv2d: Winograd and direct (algorithm: direct) agree on outputs, input and weight gradients, with bias and fused relu",
+      arguments: winogradLayerCases.indices)
+func winogradMatchesDirect(_ i: Int) {
+    let c = winogradLayerCases[i], input = TensorShape(c.1, c.2, c.2)
+    func run(_ winograd: Bool) -> [[Float]] {
+        let layer = Conv2D(name: "conv", input: input, filters: c.3, kernel: (c.4, c.4), padding: (c.5, c.5), bias: c.6,
+                           winograd: winograd)
+        layer.rectifiesOutput = c.7
+        let context = StepContext(seed: 3, maxBatch: c.0)
+        layer.allocate(maxBatch: c.0)
+        let params = layer.parameterSpecs.enumerated().map { k, spec -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: spec.count)
+            p.initialize(from: testValues(spec.count, seed: UInt64(40 + k)), count: spec.count)
+            return p
+        }
+        let grads = layer.parameterSpecs.map { spec -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: spec.count)
+            p.initialize(repeating: 0.25, count: spec.count)
+            return p
+        }
+        defer { (params + grads).forEach { $0.deallocate() } }
+        layer.bind(parameters: params, gradients: grads)
+        let x = testValues(c.0 * input.count, seed: 50)
+        var y = [Float](repeating: 0, count: c.0 * layer.outputShape.count)
+        var dy = testValues(y.count, seed: 51)
+        var dx = [Float](repeating: 0.5, count: x.count)
+        y.withUnsafeMutableBufferPointer { layer.forward(x, $0.baseAddress!, batch: c.0, context: context) }
+        dy.withUnsafeMutableBufferPointer { d in dx.withUnsafeMutableBufferPointer {
+            layer.backward(x, y, d.baseAddress!, $0.baseAddress!, batch: c.0, context: context)
+        } }
+        return [y, dx] + zip(grads, layer.parameterSpecs).map { Array(UnsafeBufferPointer(start: $0, count: $1.count)) }
+    }
+    let fast = run(true), direct = run(false)
+    for (k, what) in ["output", "input gradient", "weight gradient", "bias gradient"].prefix(fast.count).enumerated() {
+        let scale = max(1, direct[k].map { abs($0) }.max() ?? 0)
+        let worst = zip(fast[k], direct[k]).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst <= 3e-4 * scale, "\(what): worst difference \(worst) at scale \(scale)")
+        #expect(fast[k] != direct[k] || k == 3, "\(what): identical, so the Winograd path did not run")
+    }
 }

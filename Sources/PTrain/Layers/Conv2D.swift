@@ -6,6 +6,9 @@ import PTrainKernels
 ///
 /// - Pointwise (1x1, stride 1, no padding): each image's input plane already is
 ///   the column matrix.
+/// - Winograd (stride 1, 3x3 or 5x5, groups of whole 16-channel vectors,
+///   unless `winograd` is off): 36 GEMMs over transformed 6x6 tiles, for the
+///   forward pass and both gradients (PTrainKernels/WinogradConvolution.swift).
 /// - Every other convolution: `TapConvolution`, a GEMM straight over
 ///   zero-padded copies of the images' planes (polyphase planes when
 ///   strided), with no im2col (PTrainKernels/TapConvolution.swift).
@@ -44,6 +47,15 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     private var taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
     private var gradientTaps: TapConvolution?
+    /// Forward pass and both gradients by Winograd tiles (nil: taps or GEMM).
+    private var winograd: WinogradConvolution?
+    /// Winograd scratch: the forward plan's padded planes, the gradient
+    /// plan's, the shared transform buffers, and the transformed weights
+    /// (forward; reused as the weight gradient's accumulator) and the
+    /// gradient plan's transformed weights.
+    private var winogradPadded: FloatBuffer?, winogradGradientPadded: FloatBuffer?
+    private var winogradTransformed: FloatBuffer?, winogradProducts: FloatBuffer?, winogradTiled: FloatBuffer?
+    private var winogradWeights: FloatBuffer?, winogradGradientWeights: FloatBuffer?
     /// How the weight gradient is computed.
     enum WeightGradientRoute {
         /// Tap by tap from transposed planes (whole 16-channel panels).
@@ -53,10 +65,12 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         /// im2col columns (strided, channels off 16-channel panels; pointwise
         /// layers take their own GEMM).
         case columns
+        /// Winograd tiles (`winograd`).
+        case winograd
     }
     private let weightGradientRoute: WeightGradientRoute
     /// Columns are needed: for the weight gradient or for a col2im input gradient.
-    private var needsColumns: Bool { weightGradientRoute == .columns || gradientTaps == nil }
+    private var needsColumns: Bool { winograd == nil && (weightGradientRoute == .columns || gradientTaps == nil) }
     /// Tap or window weight gradient, one strip and group: the transposed
     /// (or window) planes of the padded input and the packed output gradients.
     private var transposedInput: FloatBuffer?, packedGradient: FloatBuffer?
@@ -89,7 +103,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     /// Callers validate shapes first (`ModelBuilder`): channels and filters
     /// divisible by groups, output size >= 1.
     public init(name: String, input: TensorShape, filters: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: (Int, Int) = (0, 0), groups: Int = 1, bias: Bool = true, initScheme: InitScheme = .pytorch) {
+                padding: (Int, Int) = (0, 0), groups: Int = 1, bias: Bool = true, initScheme: InitScheme = .pytorch,
+                winograd allowWinograd: Bool = true) {
         self.name = name
         self.filters = filters; self.groups = groups; hasBias = bias
         inputShape = input
@@ -99,7 +114,15 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
         outputSampleStride = outputShape.count
         isPointwise = kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
-        if !isPointwise {
+        if allowWinograd && groups == 1
+            && WinogradConvolution.supports(channels: input.channels, outputs: filters, kernelH: kernel.0, kernelW: kernel.1,
+                                            strideH: stride.0, strideW: stride.1, padH: padding.0, padW: padding.1) {
+            winograd = WinogradConvolution(channels: input.channels, outputs: filters, height: input.height,
+                                           width: input.width, kernel: kernel.0, pad: padding.0)
+            taps = nil
+            gradientTaps = nil
+            weightGradientRoute = .winograd
+        } else if !isPointwise {
             let t = TapConvolution(channels: input.channels / groups, height: input.height, width: input.width,
                                    outputs: filters / groups, kernelH: kernel.0, kernelW: kernel.1,
                                    padH: padding.0, padW: padding.1, strideH: stride.0, strideW: stride.1)
@@ -134,7 +157,22 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     public var forwardFLOPs: Int { 2 * filters * geometry.columnRows * outputShape.spatial }
 
     public func allocate(maxBatch: Int) {
-        guard !isPointwise, staging == nil else { return }
+        guard !isPointwise, staging == nil, winogradTiled == nil else { return }
+        if let w = winograd {
+            let plan = w.inBlocks(of: WinogradConvolution.blockImages(
+                channels: w.channels, outputs: w.outputs, height: w.height, width: w.width, kernel: w.kernel, pad: w.pad,
+                maxBatch: maxBatch))
+            let g = plan.inputGradient
+            winograd = plan
+            winogradPadded = FloatBuffer(count: plan.paddedCount)
+            winogradGradientPadded = FloatBuffer(count: g.paddedCount)
+            winogradTransformed = FloatBuffer(count: max(plan.transformedInputCount, g.transformedInputCount))
+            winogradProducts = FloatBuffer(count: max(plan.productCount, g.productCount))
+            winogradTiled = FloatBuffer(count: max(plan.tiledOutputCount, g.tiledOutputCount))
+            winogradWeights = FloatBuffer(count: plan.transformedWeightCount)
+            winogradGradientWeights = FloatBuffer(count: max(g.transformedWeightCount, plan.weightScratchCount))
+            return
+        }
         var stagingCount = 0
         if needsColumns {
             let perImage = geometry.columnRows * geometry.columnCols
@@ -165,6 +203,12 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
             packedTapWeights = FloatBuffer(count: groups * weightCount)
         }
         staging = FloatBuffer(count: stagingCount)
+    }
+
+    /// The Winograd scratch around one plan's padded planes.
+    private func winogradBuffers(padded: FloatBuffer) -> WinogradBuffers {
+        WinogradBuffers(padded: padded.pointer, transformed: winogradTransformed!.pointer,
+                        products: winogradProducts!.pointer, tiled: winogradTiled!.pointer)
     }
 
     /// Reorders (`rotated`: and rotates) every group's weights into tap order
@@ -265,7 +309,14 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let rows = geometry.columnRows, cols = geometry.columnCols, og = filters / groups
-        if let taps {
+        if let winograd {
+            // The gradient plan's weight buffer is free until backward.
+            winograd.transformWeights(weight, transposed: false, scratch: winogradGradientWeights!.pointer,
+                                      into: winogradWeights!.pointer, workspace: context.gemm)
+            winograd.forward(x, sampleStride: inputShape.count, batch: batch, weights: winogradWeights!.pointer, into: y,
+                             outSampleStride: outputSampleStride, accumulate: false,
+                             buffers: winogradBuffers(padded: winogradPadded!))
+        } else if let taps {
             packTapWeights(for: taps, rotated: false)
             for g in 0..<groups {
                 tapConvolve(taps, group: g, source: x, sourceSampleStride: inputShape.count, padded: paddedInput!.pointer,
@@ -300,6 +351,23 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
             for n in 0..<batch {
                 rectifyGradient(y + n * outputSampleStride, g + n * outputSampleStride, count: outputShape.count)
             }
+        }
+        if let winograd {
+            // The forward pass's transformed weights are not needed any more:
+            // their buffer accumulates the transformed weight gradient.
+            winograd.weightGradient(x, sampleStride: inputShape.count, dy, gradientSampleStride: outputSampleStride,
+                                    batch: batch, scratch: winogradWeights!.pointer,
+                                    buffers: winogradBuffers(padded: winogradPadded!), into: dWeight, workspace: context.gemm)
+            if let dx {
+                let g = winograd.inputGradient
+                g.transformWeights(weight, transposed: true, scratch: winogradGradientWeights!.pointer,
+                                   into: winogradGradientWeights!.pointer, workspace: context.gemm)
+                g.forward(dy, sampleStride: outputSampleStride, batch: batch, weights: winogradGradientWeights!.pointer,
+                          into: dx, outSampleStride: inputShape.count, accumulate: true,
+                          buffers: winogradBuffers(padded: winogradGradientPadded!))
+            }
+            accumulateBiasGradient(dy, batch: batch)
+            return
         }
         if weightGradientRoute != .columns { tapWeightGradient(x, dy, batch: batch) }
         if isPointwise {
@@ -363,10 +431,15 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
                             into: dx, outSampleStride: inputShape.count, batch: batch, accumulate: true)
             }
         }
-        if let dBias {
-            for n in 0..<batch {
-                accumulateChannelBiasGradient(dy + n * outputSampleStride, dBias, batch: 1, channels: filters, spatial: cols)
-            }
+        accumulateBiasGradient(dy, batch: batch)
+    }
+
+    /// `dBias[o] += sum over images and pixels of dy[o]` (no bias: nothing).
+    private func accumulateBiasGradient(_ dy: UnsafePointer<Float>, batch: Int) {
+        guard let dBias else { return }
+        for n in 0..<batch {
+            accumulateChannelBiasGradient(dy + n * outputSampleStride, dBias, batch: 1, channels: filters,
+                                          spatial: outputShape.spatial)
         }
     }
 }

@@ -59,6 +59,8 @@ extension Conv2D {
         let groups = try m.int("groups", default: 1, 1...Limits.channels)
         let bias = try m.bool("bias", default: true)
         let scheme = try initScheme(m)
+        // auto: Winograd tiles where they apply (WinogradConvolution.swift); direct: never.
+        let winograd = try m.string("algorithm", default: "auto", oneOf: ["auto", "direct"]) == "auto"
         return { name, input in
             guard input.channels % groups == 0, filters % groups == 0 else {
                 throw ShapeError("input channels \(input.channels) and filters \(filters) must both be divisible by groups \(groups)")
@@ -70,7 +72,7 @@ extension Conv2D {
             try Limits.check(parameters: Double(filters) * fanIn, outputs: Double(filters) * outH * outW,
                              flops: 2 * Double(filters) * fanIn * outH * outW)
             return Conv2D(name: name, input: input, filters: filters, kernel: kernel, stride: stride,
-                          padding: padding, groups: groups, bias: bias, initScheme: scheme)
+                          padding: padding, groups: groups, bias: bias, initScheme: scheme, winograd: winograd)
         }
     }
 }

@@ -1,0 +1,172 @@
+import Testing
+import PTrainKernels
+
+// WinogradConvolution (F(4x4, 3x3) and F(2x2, 5x5) on 6x6 tiles) against the
+// direct definition in Double: forward, input gradient and weight gradient,
+// over batches that end in a partial block, outputs that are not whole
+// tiles, and sample strides wider than one image (concatenation slices).
+// Tolerance 3e-4 of max(1, |value|): the transforms' coefficients (up to 5
+// for 3x3, 8 for 5x5) make the rounding error about 10x the direct sum's
+// (measured worst: 1.2e-4, 64 channels 3x3).
+
+/// (channels, outputs, height, width, kernel, pad)
+let winogradCases: [(Int, Int, Int, Int, Int, Int)] = [
+    (16, 16, 8, 8, 3, 1),       // ResNet stage 3 shape: 2x2 tiles
+    (16, 32, 7, 9, 3, 1),       // outputs not whole tiles; two column panels (32)
+    (32, 16, 6, 5, 3, 0),       // valid 3x3 (the gradient plan pads by 2)
+    (16, 48, 12, 12, 5, 2),     // same 5x5 (W2's conv2 geometry): 32 + 16 columns
+    (48, 16, 5, 7, 5, 1),       // 5x5, pad 1: output 3x5, half tiles
+    (16, 16, 3, 3, 5, 2),       // one tile row and column, mostly padding
+    (64, 64, 4, 4, 3, 1),       // 64 channels: 4 accumulation panels
+]
+
+/// Images per block tried for each case; the batch of 5 ends in a partial block.
+let winogradBlocks = [1, 2, 3]
+let winogradBatch = 5
+
+func winogradPlan(_ c: (Int, Int, Int, Int, Int, Int), images: Int) -> WinogradConvolution {
+    WinogradConvolution(channels: c.0, outputs: c.1, height: c.2, width: c.3, kernel: c.4, pad: c.5, images: images)
+}
+
+/// Calls `body(yIndex, wIndex, xIndex)` for each product of the direct
+/// convolution of one image (flat indices within the image and OIHW weights).
+func forEachWinogradProduct(_ p: WinogradConvolution, _ body: (Int, Int, Int) -> Void) {
+    let r = p.kernel
+    for o in 0..<p.outputs { for oy in 0..<p.outH { for ox in 0..<p.outW {
+        for c in 0..<p.channels { for ki in 0..<r { for kj in 0..<r {
+            let iy = oy + ki - p.pad, ix = ox + kj - p.pad
+            guard iy >= 0, iy < p.height, ix >= 0, ix < p.width else { continue }
+            body((o * p.outH + oy) * p.outW + ox, ((o * p.channels + c) * r + ki) * r + kj, (c * p.height + iy) * p.width + ix)
+        } } }
+    } } }
+}
+
+/// Runs `body` with a zero-filled set of the plan's buffers.
+func withWinogradBuffers<R>(_ p: WinogradConvolution, _ body: (WinogradBuffers) -> R) -> R {
+    var padded = [Float](repeating: 0, count: p.paddedCount)
+    var transformed = [Float](repeating: 0, count: p.transformedInputCount)
+    var products = [Float](repeating: 0, count: p.productCount)
+    var tiled = [Float](repeating: 0, count: p.tiledOutputCount)
+    return padded.withUnsafeMutableBufferPointer { a in transformed.withUnsafeMutableBufferPointer { b in
+        products.withUnsafeMutableBufferPointer { c in tiled.withUnsafeMutableBufferPointer { d in
+            body(WinogradBuffers(padded: a.baseAddress!, transformed: b.baseAddress!, products: c.baseAddress!,
+                                 tiled: d.baseAddress!))
+        } }
+    } }
+}
+
+/// `winogradBatch` samples of `count` floats, `stride` apart (stride > count: gaps hold 7s).
+func strided(_ count: Int, stride: Int, seed: UInt64) -> [Float] {
+    var out = [Float](repeating: 7, count: winogradBatch * stride)
+    for n in 0..<winogradBatch {
+        let v = randomFloats(count, seed: seed + UInt64(n))
+        for i in 0..<count { out[n * stride + i] = v[i] }
+    }
+    return out
+}
+
+@Test("winograd: forward equals the direct convolution (blocks of 1-3 images, partial last block, strided samples, overwrite and accumulate)",
+      arguments: winogradCases.indices)
+func winogradForward(_ i: Int) {
+    for images in winogradBlocks {
+        let p = winogradPlan(winogradCases[i], images: images)
+        let inCount = p.channels * p.height * p.width, outCount = p.outputs * p.outH * p.outW
+        let inStride = inCount + 3, outStride = outCount + 5
+        let w = randomFloats(p.outputs * p.channels * p.kernel * p.kernel, seed: UInt64(10 + i))
+        let x = strided(inCount, stride: inStride, seed: UInt64(100 * i))
+        for accumulate in [false, true] {
+            let base = strided(outCount, stride: outStride, seed: UInt64(1000 + i))
+            var y = base
+            var u = [Float](repeating: 0, count: p.transformedWeightCount)
+            var scratch = [Float](repeating: 0, count: p.weightScratchCount)
+            u.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
+                p.transformWeights(w, transposed: false, scratch: sb.baseAddress!, into: ub.baseAddress!, workspace: GEMMWorkspace())
+            } }
+            withWinogradBuffers(p) { b in
+                y.withUnsafeMutableBufferPointer { yb in
+                    p.forward(x, sampleStride: inStride, batch: winogradBatch, weights: u, into: yb.baseAddress!,
+                              outSampleStride: outStride, accumulate: accumulate, buffers: b)
+                }
+            }
+            for n in 0..<winogradBatch {
+                var ref = [Double](repeating: 0, count: outCount)
+                forEachWinogradProduct(p) { yi, wi, xi in ref[yi] += Double(w[wi]) * Double(x[n * inStride + xi]) }
+                let expected = (0..<outCount).map { Float(ref[$0] + (accumulate ? Double(base[n * outStride + $0]) : 0)) }
+                expectClose(Array(y[(n * outStride)..<(n * outStride + outCount)]), expected, tolerance: 3e-4,
+                            "images \(images), accumulate \(accumulate), sample \(n)")
+                // The gaps between samples are untouched.
+                #expect(y[(n * outStride + outCount)..<(n * outStride + outStride)].allSatisfy { $0 == 7 })
+            }
+        }
+    }
+}
+
+@Test("winograd: the input-gradient plan with transposed, rotated weights equals the direct input gradient, accumulated",
+      arguments: winogradCases.indices)
+func winogradInputGradient(_ i: Int) {
+    for images in winogradBlocks {
+        let p = winogradPlan(winogradCases[i], images: images), g = p.inputGradient
+        #expect(g.outH == p.height && g.outW == p.width && g.channels == p.outputs && g.outputs == p.channels)
+        let inCount = p.channels * p.height * p.width, outCount = p.outputs * p.outH * p.outW
+        let w = randomFloats(p.outputs * p.channels * p.kernel * p.kernel, seed: UInt64(20 + i))
+        let dy = strided(outCount, stride: outCount, seed: UInt64(200 * i + 1))
+        let base = strided(inCount, stride: inCount, seed: UInt64(300 * i + 1))
+        var dx = base
+        var u = [Float](repeating: 0, count: g.transformedWeightCount)
+        u.withUnsafeMutableBufferPointer {
+            // The transposed case reads the OIHW weights in place: no scratch.
+            g.transformWeights(w, transposed: true, scratch: $0.baseAddress!, into: $0.baseAddress!, workspace: GEMMWorkspace())
+        }
+        withWinogradBuffers(g) { b in
+            dx.withUnsafeMutableBufferPointer { d in
+                g.forward(dy, sampleStride: outCount, batch: winogradBatch, weights: u, into: d.baseAddress!,
+                          outSampleStride: inCount, accumulate: true, buffers: b)
+            }
+        }
+        for n in 0..<winogradBatch {
+            var ref = [Double](repeating: 0, count: inCount)
+            forEachWinogradProduct(p) { yi, wi, xi in ref[xi] += Double(w[wi]) * Double(dy[n * outCount + yi]) }
+            let expected = (0..<inCount).map { Float(ref[$0] + Double(base[n * inCount + $0])) }
+            expectClose(Array(dx[(n * inCount)..<((n + 1) * inCount)]), expected, tolerance: 3e-4, "images \(images), sample \(n)")
+        }
+    }
+}
+
+@Test("winograd: the weight gradient equals the direct one, added to what dW held", arguments: winogradCases.indices)
+func winogradWeightGradient(_ i: Int) {
+    for images in winogradBlocks {
+        let p = winogradPlan(winogradCases[i], images: images)
+        let inCount = p.channels * p.height * p.width, outCount = p.outputs * p.outH * p.outW
+        let inStride = inCount + 2, outStride = outCount + 1
+        let x = strided(inCount, stride: inStride, seed: UInt64(400 * i + 3))
+        let dy = strided(outCount, stride: outStride, seed: UInt64(500 * i + 3))
+        let base = randomFloats(p.outputs * p.channels * p.kernel * p.kernel, seed: UInt64(30 + i))
+        var dw = base
+        var du = [Float](repeating: 0, count: p.transformedWeightCount)
+        withWinogradBuffers(p) { b in
+            du.withUnsafeMutableBufferPointer { s in dw.withUnsafeMutableBufferPointer { d in
+                p.weightGradient(x, sampleStride: inStride, dy, gradientSampleStride: outStride, batch: winogradBatch,
+                                 scratch: s.baseAddress!, buffers: b, into: d.baseAddress!, workspace: GEMMWorkspace())
+            } }
+        }
+        var ref = base.map(Double.init)
+        for n in 0..<winogradBatch {
+            forEachWinogradProduct(p) { yi, wi, xi in ref[wi] += Double(dy[n * outStride + yi]) * Double(x[n * inStride + xi]) }
+        }
+        // A sum over 5 images' pixels: scale the tolerance by the gradient's size.
+        let scale = Float(ref.map { abs($0) }.max()!)
+        expectClose(dw.map { $0 / scale }, ref.map { Float($0) / scale }, tolerance: 1e-5, "images \(images)")
+    }
+}
+
+@Test("winograd: supports exactly stride-1 square 3x3 and 5x5 kernels over whole 16-channel vectors")
+func winogradSupport() {
+    #expect(WinogradConvolution.supports(channels: 16, outputs: 32, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1))
+    #expect(WinogradConvolution.supports(channels: 64, outputs: 64, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2))
+    #expect(!WinogradConvolution.supports(channels: 3, outputs: 64, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 2, padW: 2))
+    #expect(!WinogradConvolution.supports(channels: 16, outputs: 24, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1))
+    #expect(!WinogradConvolution.supports(channels: 16, outputs: 16, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padH: 1, padW: 1))
+    #expect(!WinogradConvolution.supports(channels: 16, outputs: 16, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0))
+    #expect(!WinogradConvolution.supports(channels: 16, outputs: 16, kernelH: 3, kernelW: 5, strideH: 1, strideW: 1, padH: 1, padW: 2))
+    #expect(!WinogradConvolution.supports(channels: 16, outputs: 16, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 3, padW: 3))
+}
