@@ -69,6 +69,9 @@ public struct WinogradConvolution: Sendable, Hashable {
     /// Channels-last output tiles (also the output gradient's, zero past the image).
     public var tiledOutputCount: Int { images * tilesH * tile * tilesW * tile * outputs }
     public var transformedWeightCount: Int { Self.elements * channels * outputs }
+    /// Vectors of 16 floats in `WinogradBuffers.scratch`, and its floats.
+    static let scratchVectors = 36
+    public static let scratchCount = scratchVectors * 16
     /// `kernelTransform(rotated: false)` and `(rotated: true)`.
     let kernelMatrix: [Float], rotatedKernelMatrix: [Float]
 
@@ -255,9 +258,14 @@ public struct WinogradBuffers {
     public var transformed: UnsafeMutablePointer<Float>
     public var products: UnsafeMutablePointer<Float>
     public var tiled: UnsafeMutablePointer<Float>
+    /// `WinogradConvolution.scratchCount` floats, 64-byte aligned: one
+    /// tile's intermediate vectors (too big for the stack's temporary
+    /// allocations, which would then come from the heap).
+    public var scratch: UnsafeMutablePointer<Float>
     public init(padded: UnsafeMutablePointer<Float>, transformed: UnsafeMutablePointer<Float>,
-                products: UnsafeMutablePointer<Float>, tiled: UnsafeMutablePointer<Float>) {
+                products: UnsafeMutablePointer<Float>, tiled: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         self.padded = padded; self.transformed = transformed; self.products = products; self.tiled = tiled
+        self.scratch = scratch
     }
 }
 
@@ -270,12 +278,13 @@ extension WinogradConvolution {
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
-            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
-            transformInput(b.padded, count: count, into: b.transformed)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded,
+                       scratch: b.scratch)
+            transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
             multiply(b.transformed, u, tiles: count * tilesPerImage, into: b.products)
-            transformOutput(b.products, count: count, into: b.tiled)
+            transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
             storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
-                        accumulate: accumulate)
+                        accumulate: accumulate, scratch: b.scratch)
             first += count
         }
     }
@@ -289,10 +298,12 @@ extension WinogradConvolution {
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
-            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
-            transformInput(b.padded, count: count, into: b.transformed)
-            loadGradient(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.tiled)
-            transformGradient(b.tiled, count: count, into: b.products)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded,
+                       scratch: b.scratch)
+            transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
+            loadGradient(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.tiled,
+                         scratch: b.scratch)
+            transformGradient(b.tiled, count: count, into: b.products, scratch: b.scratch)
             accumulateProducts(b.products, b.transformed, tiles: count * tilesPerImage, into: du)
             first += count
         }
@@ -302,10 +313,10 @@ extension WinogradConvolution {
     /// NCHW images into the interiors of the channels-last padded planes:
     /// 16 pixels (in plane order) x 16 channels at a time, transposed in
     /// registers; the plane's last pixels (H*W % 16) one by one.
-    func loadPlanes(_ x: UnsafePointer<Float>, sampleStride: Int, count: Int, into padded: UnsafeMutablePointer<Float>) {
+    func loadPlanes(_ x: UnsafePointer<Float>, sampleStride: Int, count: Int, into padded: UnsafeMutablePointer<Float>,
+                    scratch: UnsafeMutablePointer<Float>) {
         let c = channels, plane = height * width, whole = plane / 16 * 16
-        withUnsafeTemporaryAllocation(of: WinogradVector.self, capacity: 32) { scratch in
-            let block = scratch.baseAddress!
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { block in
             for n in 0..<count {
                 let src = x + n * sampleStride, dst = padded + n * paddedH * paddedW * c
                 /// Where pixel p of the image goes.
@@ -331,10 +342,10 @@ extension WinogradConvolution {
 
     /// `V[e][t][c] = (B^T d_t B)[e]` for the block's tiles t (image-major,
     /// then tile rows, then columns).
-    func transformInput(_ padded: UnsafePointer<Float>, count: Int, into v: UnsafeMutablePointer<Float>) {
+    func transformInput(_ padded: UnsafePointer<Float>, count: Int, into v: UnsafeMutablePointer<Float>,
+                        scratch: UnsafeMutablePointer<Float>) {
         let a = Self.alpha, c = channels, rows = rowsPerBlock, rowStride = paddedW * c, eStride = rows * c
-        withUnsafeTemporaryAllocation(of: WinogradVector.self, capacity: a * a) { scratch in
-            let tmp = scratch.baseAddress!
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
             var t = 0
             for n in 0..<count {
                 for th in 0..<tilesH {
@@ -388,11 +399,11 @@ extension WinogradConvolution {
     }
 
     /// Channels-last output tiles `A^T M_t A` (m x m pixels each).
-    func transformOutput(_ m: UnsafePointer<Float>, count: Int, into tiled: UnsafeMutablePointer<Float>) {
+    func transformOutput(_ m: UnsafePointer<Float>, count: Int, into tiled: UnsafeMutablePointer<Float>,
+                         scratch: UnsafeMutablePointer<Float>) {
         let a = Self.alpha, o = outputs, rows = rowsPerBlock, edge = tile, four = tile == 4, tiledW = tilesW * tile
         let eStride = rows * o
-        withUnsafeTemporaryAllocation(of: WinogradVector.self, capacity: 4 * a) { scratch in
-            let tmp = scratch.baseAddress!
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
             var t = 0
             for n in 0..<count {
                 for th in 0..<tilesH {
@@ -426,10 +437,9 @@ extension WinogradConvolution {
     /// The valid pixels of the channels-last tiles into NCHW images (added
     /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`.
     func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
-                     accumulate: Bool) {
+                     accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
         let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
-        withUnsafeTemporaryAllocation(of: WinogradVector.self, capacity: 32) { scratch in
-            let block = scratch.baseAddress!
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { block in
             for n in 0..<count {
                 let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
                 @inline(__always) func source(_ p: Int) -> UnsafePointer<Float> { src + ((p / outW) * tiledW + p % outW) * o }
@@ -456,10 +466,10 @@ extension WinogradConvolution {
     }
 
     /// NCHW output gradients into channels-last tiles, zero past the image.
-    func loadGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, count: Int, into tiled: UnsafeMutablePointer<Float>) {
+    func loadGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, count: Int, into tiled: UnsafeMutablePointer<Float>,
+                      scratch: UnsafeMutablePointer<Float>) {
         let o = outputs, tiledH = tilesH * tile, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
-        withUnsafeTemporaryAllocation(of: WinogradVector.self, capacity: 32) { scratch in
-            let block = scratch.baseAddress!
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { block in
             for n in 0..<count {
                 let src = dy + n * sampleStride, dst = tiled + n * tiledH * tiledW * o
                 // The overhang (rows and columns past the image) is zero.
@@ -487,11 +497,11 @@ extension WinogradConvolution {
 
     /// `(A dY_t A^T)[e]` for the block's tiles, as packed GEMM A panels:
     /// `[e][o / 8][t][8]` (8 output channels per k step).
-    func transformGradient(_ tiled: UnsafePointer<Float>, count: Int, into packed: UnsafeMutablePointer<Float>) {
+    func transformGradient(_ tiled: UnsafePointer<Float>, count: Int, into packed: UnsafeMutablePointer<Float>,
+                           scratch: UnsafeMutablePointer<Float>) {
         let a = Self.alpha, o = outputs, rows = rowsPerBlock, four = tile == 4, tiledW = tilesW * tile
         let panels = o / gemmMR, zero = WinogradVector()
-        withUnsafeTemporaryAllocation(of: WinogradVector.self, capacity: a * 4) { scratch in
-            let tmp = scratch.baseAddress!
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
             var t = 0
             for n in 0..<count {
                 for th in 0..<tilesH {

@@ -47,10 +47,14 @@ func withWinogradBuffers<R>(_ p: WinogradConvolution, _ body: (WinogradBuffers) 
     var transformed = [Float](repeating: 0, count: p.transformedInputCount)
     var products = [Float](repeating: 0, count: p.productCount)
     var tiled = [Float](repeating: 0, count: p.tiledOutputCount)
+    // The scratch holds SIMD16 vectors: 64-byte aligned, as a FloatBuffer.
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * WinogradConvolution.scratchCount, alignment: 64)
+        .bindMemory(to: Float.self, capacity: WinogradConvolution.scratchCount)
+    defer { scratch.deallocate() }
     return padded.withUnsafeMutableBufferPointer { a in transformed.withUnsafeMutableBufferPointer { b in
         products.withUnsafeMutableBufferPointer { c in tiled.withUnsafeMutableBufferPointer { d in
             body(WinogradBuffers(padded: a.baseAddress!, transformed: b.baseAddress!, products: c.baseAddress!,
-                                 tiled: d.baseAddress!))
+                                 tiled: d.baseAddress!, scratch: scratch))
         } }
     } }
 }

@@ -31,7 +31,7 @@ model:
         - {name: cat, type: concat, inputs: [in, conv]}
   layers:
     - {name: stem, type: conv2d, filters: 4, kernel: 3, padding: 1}
-    - {name: stage, block: res, repeat: 2, with: {channels: 8}, first: {stride: 2}}
+    - {name: stage, block: res, repeat: 2, with: {channels: 16}, first: {stride: 2}}  # 16: the second conv1 runs Winograd
     - {name: grow, block: dense, repeat: 2}
     - {name: pool, type: global_avgpool}
     - {name: fc, type: dense, units: 4}

@@ -47,15 +47,17 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     private var taps: TapConvolution?
     /// The input gradient of one group as a tap GEMM (nil: col2im instead).
     private var gradientTaps: TapConvolution?
-    /// Forward pass and both gradients by Winograd tiles (nil: taps or GEMM).
-    private var winograd: WinogradConvolution?
+    /// Forward pass and both gradients by Winograd tiles (nil: taps or GEMM),
+    /// and the input gradient's plan (set by `allocate`: building a plan
+    /// allocates).
+    private var winograd: WinogradConvolution?, winogradGradient: WinogradConvolution?
     /// Winograd scratch: the forward plan's padded planes, the gradient
     /// plan's, the shared transform buffers, and the transformed weights
     /// (forward; reused as the weight gradient's accumulator) and the
     /// gradient plan's transformed weights.
     private var winogradPadded: FloatBuffer?, winogradGradientPadded: FloatBuffer?
     private var winogradTransformed: FloatBuffer?, winogradProducts: FloatBuffer?, winogradTiled: FloatBuffer?
-    private var winogradWeights: FloatBuffer?, winogradGradientWeights: FloatBuffer?
+    private var winogradWeights: FloatBuffer?, winogradGradientWeights: FloatBuffer?, winogradScratch: FloatBuffer?
     /// How the weight gradient is computed.
     enum WeightGradientRoute {
         /// Tap by tap from transposed planes (whole 16-channel panels).
@@ -164,12 +166,14 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
                 maxBatch: maxBatch))
             let g = plan.inputGradient
             winograd = plan
+            winogradGradient = g
             winogradPadded = FloatBuffer(count: plan.paddedCount)
             winogradGradientPadded = FloatBuffer(count: g.paddedCount)
             winogradTransformed = FloatBuffer(count: max(plan.transformedInputCount, g.transformedInputCount))
             winogradProducts = FloatBuffer(count: max(plan.productCount, g.productCount))
             winogradTiled = FloatBuffer(count: max(plan.tiledOutputCount, g.tiledOutputCount))
             winogradWeights = FloatBuffer(count: plan.transformedWeightCount)
+            winogradScratch = FloatBuffer(count: WinogradConvolution.scratchCount)
             winogradGradientWeights = FloatBuffer(count: max(g.transformedWeightCount, plan.weightScratchCount))
             return
         }
@@ -208,7 +212,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     /// The Winograd scratch around one plan's padded planes.
     private func winogradBuffers(padded: FloatBuffer) -> WinogradBuffers {
         WinogradBuffers(padded: padded.pointer, transformed: winogradTransformed!.pointer,
-                        products: winogradProducts!.pointer, tiled: winogradTiled!.pointer)
+                        products: winogradProducts!.pointer, tiled: winogradTiled!.pointer, scratch: winogradScratch!.pointer)
     }
 
     /// Reorders (`rotated`: and rotates) every group's weights into tap order
@@ -358,8 +362,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
             winograd.weightGradient(x, sampleStride: inputShape.count, dy, gradientSampleStride: outputSampleStride,
                                     batch: batch, scratch: winogradWeights!.pointer,
                                     buffers: winogradBuffers(padded: winogradPadded!), into: dWeight, workspace: context.gemm)
-            if let dx {
-                let g = winograd.inputGradient
+            if let dx, let g = winogradGradient {
                 g.transformWeights(weight, transposed: true, scratch: winogradGradientWeights!.pointer,
                                    into: winogradGradientWeights!.pointer, workspace: context.gemm)
                 g.forward(dy, sampleStride: outputSampleStride, batch: batch, weights: winogradGradientWeights!.pointer,
