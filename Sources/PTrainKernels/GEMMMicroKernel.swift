@@ -5,8 +5,11 @@
 //   sgemmKernel8x32AVX512  8 rows x 32 columns, 16 SIMD16<Float> accumulators
 //   sgemmKernel4x32AVX512, sgemmKernel2x32AVX512   short row remainders
 //   sgemmKernel8x16AVX512, 4x16, 2x16               column remainders <= 16
-//   sgemmTapKernel8x32AVX512, 8x16, 4x32, 4x16      the same, with k steps in
+//   sgemmTapKernel8x32AVX512, 8x16, 6x32, 6x16, 4x32, 4x16
+//                                                   the same, with k steps in
 //                                                   tap segments (TapConvolution.swift)
+//   sgemmRowsKernel8x32AVX512, 8x16, 4x32, 4x16     A unpacked, rows strided
+//                                                   (WinogradConvolution.swift)
 // The short ones exist because the layer shapes are small: m = 6 or 25 output
 // rows would otherwise spend 25% of the FMAs on zero padding.
 //
@@ -118,6 +121,8 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
             c40 = c40.addingProduct(s, b0); if twoVectors { c41 = c41.addingProduct(s, b1) }
             s = pa[5 &* r1]
             c50 = c50.addingProduct(s, b0); if twoVectors { c51 = c51.addingProduct(s, b1) }
+        }
+        if height > 6 {
             s = pa[6 &* r1]
             c60 = c60.addingProduct(s, b0); if twoVectors { c61 = c61.addingProduct(s, b1) }
             s = pa[7 &* r1]
@@ -144,7 +149,7 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
     store(4, c40, c41)
     guard rows > 5 else { return }
     store(5, c50, c51)
-    guard rows > 6 else { return }
+    guard height > 6, rows > 6 else { return }
     store(6, c60, c61)
     guard rows > 7 else { return }
     store(7, c70, c71)
@@ -237,16 +242,22 @@ func sgemmTapMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float>
                          b: UnsafePointer<Float>, bRowStride: Int, taps: UnsafePointer<Int>, tapCount: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
     if width == gemmNR {
-        if rows > 4 {
+        if rows > 6 {
             sgemmTapKernel8x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                     c: c, ldc: ldc, rows: rows, beta: beta)
+        } else if rows > 4 {
+            sgemmTapKernel6x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
             sgemmTapKernel4x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         }
     } else {
-        if rows > 4 {
+        if rows > 6 {
             sgemmTapKernel8x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                     c: c, ldc: ldc, rows: rows, beta: beta)
+        } else if rows > 4 {
+            sgemmTapKernel6x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
             sgemmTapKernel4x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
@@ -268,6 +279,24 @@ func sgemmTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
+}
+
+/// 6 rows: LeNet's 6-filter conv1 and the 6-channel input gradient of its
+/// conv2 would spend a quarter of the 8-row kernel's FMAs on padding.
+@inline(never)
+func sgemmTapKernel6x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                              taps: UnsafePointer<Int>, tapCount: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 6, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
+}
+
+@inline(never)
+func sgemmTapKernel6x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+                              taps: UnsafePointer<Int>, tapCount: Int,
+                              c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 6, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount)
 }
 
