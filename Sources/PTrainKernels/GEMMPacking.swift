@@ -211,6 +211,30 @@ struct Block16x16 {
         r15 = row(15)
     }
 
+    /// Row i is `row(i)` (called for i = 0 ..< 16 in order).
+    @inline(__always)
+    init(_ row: (Int) -> SIMD16<Float>) {
+        r0 = row(0); r1 = row(1); r2 = row(2); r3 = row(3); r4 = row(4); r5 = row(5); r6 = row(6); r7 = row(7)
+        r8 = row(8); r9 = row(9); r10 = row(10); r11 = row(11); r12 = row(12); r13 = row(13); r14 = row(14); r15 = row(15)
+    }
+
+    /// Row i (a constant after inlining and unrolling: the switch folds away).
+    @inline(__always)
+    func row(_ i: Int) -> SIMD16<Float> {
+        switch i {
+        case 0: r0; case 1: r1; case 2: r2; case 3: r3; case 4: r4; case 5: r5; case 6: r6; case 7: r7
+        case 8: r8; case 9: r9; case 10: r10; case 11: r11; case 12: r12; case 13: r13; case 14: r14
+        default: r15
+        }
+    }
+
+    /// Calls `body(i, r_i)` for i = 0 ..< 16 in order.
+    @inline(__always)
+    func forEachRow(_ body: (Int, SIMD16<Float>) -> Void) {
+        body(0, r0); body(1, r1); body(2, r2); body(3, r3); body(4, r4); body(5, r5); body(6, r6); body(7, r7)
+        body(8, r8); body(9, r9); body(10, r10); body(11, r11); body(12, r12); body(13, r13); body(14, r14); body(15, r15)
+    }
+
     /// In place: afterwards `r_j` holds what was column j.
     @inline(__always)
     mutating func transpose() {

@@ -456,19 +456,47 @@ extension TapConvolution {
     public var windowDepth: Int { (depth + 15) / 16 * 16 }
     /// Floats of the window planes: `outH * paddedW` positions (every
     /// window a valid output reads starts before them) plus slack for the
-    /// last tile's dropped columns (zeroed once, never written).
+    /// last tile's dropped columns (zero at first; `gatherWindows` may spill values into it).
     public var windowCount: Int { outH * paddedW * windowStride + 32 }
 
     /// `windows[p * KH*C + ki * C + c] = padded[c * planeStride + ki * paddedW
     /// + p]` for p < outH * paddedW. Requires `supportsWindowGradient`.
+    /// Windows of up to 32 values (LeNet's 5 and 30), sixteen positions at a
+    /// time: one or two 16 x 16 register transposes turn 16 positions of
+    /// each window row into 16 windows, stored as whole vectors in position
+    /// order; each vector's lanes past the window spill into the next
+    /// position's, which is stored after it (the last spill lands in the
+    /// next block, or in the buffer's slack). Longer windows, and the last
+    /// positions, one value at a time.
     public func gatherWindows(_ padded: UnsafePointer<Float>, into windows: UnsafeMutablePointer<Float>) {
         precondition(supportsWindowGradient)
-        let positions = outH * paddedW, step = windowStride
-        for c in 0..<channels {
-            for ki in 0..<kernelH {
-                let src = padded + c * planeStride + ki * paddedW, dst = windows + ki * channels + c
-                for p in 0..<positions { dst[p * step] = src[p] }
+        let positions = outH * paddedW, step = windowStride, whole = step <= 32 ? positions / 16 * 16 : 0
+        /// Where window value r of position 0 is read.
+        @inline(__always) func source(_ r: Int) -> UnsafePointer<Float> {
+            padded + (r % channels) * planeStride + (r / channels) * paddedW
+        }
+        @inline(__always) func put(_ v: SIMD16<Float>, _ at: UnsafeMutablePointer<Float>) {
+            UnsafeMutableRawPointer(at).storeBytes(of: v, as: SIMD16<Float>.self)
+        }
+        var p = 0
+        while p < whole {
+            var low = Block16x16 { i in i < step ? loadVector16(source(i) + p) : SIMD16() }
+            low.transpose()
+            if step > 16 {
+                var high = Block16x16 { i in 16 + i < step ? loadVector16(source(16 + i) + p) : SIMD16() }
+                high.transpose()
+                low.forEachRow { k, v in
+                    put(v, windows + (p + k) * step)
+                    put(high.row(k), windows + (p + k) * step + 16)
+                }
+            } else {
+                low.forEachRow { k, v in put(v, windows + (p + k) * step) }
             }
+            p += 16
+        }
+        for r in 0..<step {
+            let src = source(r), dst = windows + r
+            for q in whole..<positions { dst[q * step] = src[q] }
         }
     }
 
@@ -485,6 +513,11 @@ extension TapConvolution {
             (windows + slot * slotPitch * windowStride, 0, windowDepth)
         }
     }
+}
+
+@inline(__always)
+private func loadVector16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
 
 /// `dW [O, ld]` in window order (column kj * KH*C + ki * C + c) -> added

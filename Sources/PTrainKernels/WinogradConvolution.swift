@@ -242,22 +242,6 @@ private func gradientTransform(_ q: (WinogradVector, WinogradVector, WinogradVec
     return (q.0, q.0 + q.1, q.0 - q.1, q.0.addingProduct(2, q.1), q.0.addingProduct(-2, q.1), q.1)
 }
 
-/// Transposes the 16 x 16 floats in `v[0..<16]` (`v[16..<32]` is scratch):
-/// afterwards `v[j][i]` is what `v[i][j]` was. Four rounds of "unzip" (even
-/// and odd lanes of each pair of vectors) each rotate the 8-bit index
-/// (vector, lane) right by one bit; four rotations swap its halves.
-@inline(__always)
-private func transpose16(_ v: UnsafeMutablePointer<WinogradVector>) {
-    for round in 0..<4 {
-        let src = round % 2 == 0 ? v : v + 16, dst = round % 2 == 0 ? v + 16 : v
-        for k in 0..<8 {
-            let pair = SIMD32(lowHalf: src[2 * k], highHalf: src[2 * k + 1])
-            dst[k] = pair.evenHalf
-            dst[k + 8] = pair.oddHalf
-        }
-    }
-}
-
 /// Offsets (floats) of an image's pixels in plane order within a layout of
 /// `rowPitch` floats per row and `pixelPitch` per pixel, without a division
 /// per pixel.
@@ -309,13 +293,12 @@ extension WinogradConvolution {
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
-            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded,
-                       scratch: b.scratch)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
             transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
             multiply(b.transformed, u, tiles: count * tilesPerImage, into: b.products)
             transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
             storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
-                        accumulate: accumulate, scratch: b.scratch)
+                        accumulate: accumulate)
             first += count
         }
     }
@@ -329,11 +312,9 @@ extension WinogradConvolution {
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
-            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded,
-                       scratch: b.scratch)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
             transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
-            loadGradient(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.tiled,
-                         scratch: b.scratch)
+            loadGradient(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.tiled)
             transformGradient(b.tiled, count: count, into: b.products, scratch: b.scratch)
             accumulateProducts(b.products, b.transformed, tiles: count * tilesPerImage, into: du)
             first += count
@@ -344,25 +325,22 @@ extension WinogradConvolution {
     /// NCHW images into the interiors of the channels-last padded planes:
     /// 16 pixels (in plane order) x 16 channels at a time, transposed in
     /// registers; the plane's last pixels (H*W % 16) one by one.
-    func loadPlanes(_ x: UnsafePointer<Float>, sampleStride: Int, count: Int, into padded: UnsafeMutablePointer<Float>,
-                    scratch: UnsafeMutablePointer<Float>) {
+    func loadPlanes(_ x: UnsafePointer<Float>, sampleStride: Int, count: Int, into padded: UnsafeMutablePointer<Float>) {
         let c = channels, plane = height * width, whole = plane / 16 * 16
-        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { block in
-            for n in 0..<count {
-                let src = x + n * sampleStride, dst = padded + n * paddedH * paddedW * c + (pad * paddedW + pad) * c
-                for cb in stride(from: 0, to: c, by: 16) {
-                    var target = PixelWalk(width: width, rowPitch: paddedW * c, pixelPitch: c)
-                    var p = 0
-                    while p < whole {
-                        for k in 0..<16 { block[k] = loadVector(src + (cb + k) * plane + p) }
-                        transpose16(block)
-                        for k in 0..<16 { storeVector(block[k], dst + target.next() + cb) }
-                        p += 16
-                    }
-                    for q in whole..<plane {
-                        let d = dst + target.next() + cb
-                        for k in 0..<16 { d[k] = src[(cb + k) * plane + q] }
-                    }
+        for n in 0..<count {
+            let src = x + n * sampleStride, dst = padded + n * paddedH * paddedW * c + (pad * paddedW + pad) * c
+            for cb in stride(from: 0, to: c, by: 16) {
+                var target = PixelWalk(width: width, rowPitch: paddedW * c, pixelPitch: c)
+                var p = 0
+                while p < whole {
+                    var block = Block16x16(rows: src + cb * plane + p, stride: plane)
+                    block.transpose()
+                    block.forEachRow { _, v in storeVector(v, dst + target.next() + cb) }
+                    p += 16
+                }
+                for q in whole..<plane {
+                    let d = dst + target.next() + cb
+                    for k in 0..<16 { d[k] = src[(cb + k) * plane + q] }
                 }
             }
         }
@@ -465,28 +443,26 @@ extension WinogradConvolution {
     /// The valid pixels of the channels-last tiles into NCHW images (added
     /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`.
     func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
-                     accumulate: Bool, scratch: UnsafeMutablePointer<Float>) {
+                     accumulate: Bool) {
         let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
-        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { block in
-            for n in 0..<count {
-                let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
-                for ob in stride(from: 0, to: o, by: 16) {
-                    var source = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
-                    var p = 0
-                    while p < whole {
-                        for k in 0..<16 { block[k] = loadVector(src + source.next() + ob) }
-                        transpose16(block)
-                        for k in 0..<16 {
-                            let d = dst + (ob + k) * plane + p
-                            storeVector(accumulate ? block[k] + loadVector(d) : block[k], d)
-                        }
-                        p += 16
+        for n in 0..<count {
+            let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
+            for ob in stride(from: 0, to: o, by: 16) {
+                var source = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
+                var p = 0
+                while p < whole {
+                    var block = Block16x16 { _ in loadVector(src + source.next() + ob) }
+                    block.transpose()
+                    block.forEachRow { k, v in
+                        let d = dst + (ob + k) * plane + p
+                        storeVector(accumulate ? v + loadVector(d) : v, d)
                     }
-                    for q in whole..<plane {
-                        let s = src + source.next() + ob
-                        for k in 0..<16 {
-                            if accumulate { dst[(ob + k) * plane + q] += s[k] } else { dst[(ob + k) * plane + q] = s[k] }
-                        }
+                    p += 16
+                }
+                for q in whole..<plane {
+                    let s = src + source.next() + ob
+                    for k in 0..<16 {
+                        if accumulate { dst[(ob + k) * plane + q] += s[k] } else { dst[(ob + k) * plane + q] = s[k] }
                     }
                 }
             }
@@ -494,30 +470,27 @@ extension WinogradConvolution {
     }
 
     /// NCHW output gradients into channels-last tiles, zero past the image.
-    func loadGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, count: Int, into tiled: UnsafeMutablePointer<Float>,
-                      scratch: UnsafeMutablePointer<Float>) {
+    func loadGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, count: Int, into tiled: UnsafeMutablePointer<Float>) {
         let o = outputs, tiledH = tilesH * tile, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
-        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { block in
-            for n in 0..<count {
-                let src = dy + n * sampleStride, dst = tiled + n * tiledH * tiledW * o
-                // The overhang (rows and columns past the image) is zero.
-                for h in 0..<tiledH where h >= outH || outW < tiledW {
-                    let from = h >= outH ? 0 : outW
-                    (dst + (h * tiledW + from) * o).update(repeating: 0, count: (tiledW - from) * o)
+        for n in 0..<count {
+            let src = dy + n * sampleStride, dst = tiled + n * tiledH * tiledW * o
+            // The overhang (rows and columns past the image) is zero.
+            for h in 0..<tiledH where h >= outH || outW < tiledW {
+                let from = h >= outH ? 0 : outW
+                (dst + (h * tiledW + from) * o).update(repeating: 0, count: (tiledW - from) * o)
+            }
+            for ob in stride(from: 0, to: o, by: 16) {
+                var target = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
+                var p = 0
+                while p < whole {
+                    var block = Block16x16(rows: src + ob * plane + p, stride: plane)
+                    block.transpose()
+                    block.forEachRow { _, v in storeVector(v, dst + target.next() + ob) }
+                    p += 16
                 }
-                for ob in stride(from: 0, to: o, by: 16) {
-                    var target = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
-                    var p = 0
-                    while p < whole {
-                        for k in 0..<16 { block[k] = loadVector(src + (ob + k) * plane + p) }
-                        transpose16(block)
-                        for k in 0..<16 { storeVector(block[k], dst + target.next() + ob) }
-                        p += 16
-                    }
-                    for q in whole..<plane {
-                        let d = dst + target.next() + ob
-                        for k in 0..<16 { d[k] = src[(ob + k) * plane + q] }
-                    }
+                for q in whole..<plane {
+                    let d = dst + target.next() + ob
+                    for k in 0..<16 { d[k] = src[(ob + k) * plane + q] }
                 }
             }
         }
