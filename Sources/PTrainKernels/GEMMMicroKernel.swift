@@ -10,6 +10,8 @@
 //                                                   tap segments (TapConvolution.swift)
 //   sgemmRowsKernel8x32AVX512, 8x16, 4x32, 4x16     A unpacked, rows strided
 //                                                   (WinogradConvolution.swift)
+//   sgemmRowsTapKernel8x32AVX512, 8x16, 6x32, ...   both (TapConvolution's
+//                                                   weight gradients)
 // The short ones exist because the layer shapes are small: m = 6 or 25 output
 // rows would otherwise spend 25% of the FMAs on zero padding.
 //
@@ -73,11 +75,13 @@ private func update(_ c: UnsafeMutablePointer<Float>, _ v: GEMMVector, _ beta: F
 /// segment s reads B rows at `b + taps[s] + p*bRowStride`, and A holds
 /// `tapCount * kc` steps. One accumulation chain runs across all segments.
 ///
-/// `aRowStride`: 0 for a packed A panel (row i of step p at `a[p*8 + i]`);
-/// otherwise A is an unpacked row-major matrix, row i of step p at
-/// `a[i*aRowStride + p]` (the Winograd GEMMs, WinogradConvolution.swift:
-/// their A is written by a transform and read once, so packing it would
-/// cost as much as the FMAs). Rows i < height are read in both cases.
+/// `aRowStride`: 0 for a packed A panel (row i of step p at `a[p*8 + i]`;
+/// rows i < height are read). Otherwise A is an unpacked row-major matrix,
+/// row i of step p at `a[i*aRowStride + p]`, and only rows i < `rows` are
+/// read (the others repeat row 0, computed and not stored): the Winograd
+/// GEMMs, whose A is written by a transform and read once, and the weight
+/// gradients' dY read in place (packing either would cost about as much as
+/// the FMAs).
 @inline(__always)
 private func microKernel(height: Int, twoVectors: Bool, kc: Int,
                          a: UnsafePointer<Float>,
@@ -95,8 +99,10 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
     var c70 = GEMMVector(), c71 = GEMMVector()
     var pa = a
     let packed = aRowStride == 0
-    // Offsets of A's rows 0..<8 (floats) and the step between k steps.
-    let r1 = packed ? 1 : aRowStride, aStep = packed ? gemmMR : 1
+    // Offsets of A's rows 1..<8 (floats) and the step between k steps.
+    @inline(__always) func offset(_ i: Int) -> Int { packed ? i : (i < rows ? i &* aRowStride : 0) }
+    let o1 = offset(1), o2 = offset(2), o3 = offset(3), o4 = offset(4), o5 = offset(5), o6 = offset(6), o7 = offset(7)
+    let aStep = packed ? gemmMR : 1
     let bStep = bRowStride &* MemoryLayout<Float>.stride
     for segment in 0..<tapCount {
     var pb = UnsafeRawPointer(b + (taps?[segment] ?? 0))
@@ -107,25 +113,25 @@ private func microKernel(height: Int, twoVectors: Bool, kc: Int,
         var s = pa[0]
         c00 = c00.addingProduct(s, b0); if twoVectors { c01 = c01.addingProduct(s, b1) }
         if height > 1 {
-            s = pa[1 &* r1]
+            s = pa[o1]
             c10 = c10.addingProduct(s, b0); if twoVectors { c11 = c11.addingProduct(s, b1) }
         }
         if height > 2 {
-            s = pa[2 &* r1]
+            s = pa[o2]
             c20 = c20.addingProduct(s, b0); if twoVectors { c21 = c21.addingProduct(s, b1) }
-            s = pa[3 &* r1]
+            s = pa[o3]
             c30 = c30.addingProduct(s, b0); if twoVectors { c31 = c31.addingProduct(s, b1) }
         }
         if height > 4 {
-            s = pa[4 &* r1]
+            s = pa[o4]
             c40 = c40.addingProduct(s, b0); if twoVectors { c41 = c41.addingProduct(s, b1) }
-            s = pa[5 &* r1]
+            s = pa[o5]
             c50 = c50.addingProduct(s, b0); if twoVectors { c51 = c51.addingProduct(s, b1) }
         }
         if height > 6 {
-            s = pa[6 &* r1]
+            s = pa[o6]
             c60 = c60.addingProduct(s, b0); if twoVectors { c61 = c61.addingProduct(s, b1) }
-            s = pa[7 &* r1]
+            s = pa[o7]
             c70 = c70.addingProduct(s, b0); if twoVectors { c71 = c71.addingProduct(s, b1) }
         }
         pa += aStep
@@ -317,8 +323,7 @@ func sgemmTapKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
 }
 
 /// The unpacked-A variants (see `aRowStride` above): `a` row i of step p at
-/// `a[i*lda + p]`. All 8 (or 4) rows are read, whatever `rows` is, so A must
-/// hold them.
+/// `a[i*lda + p]`, read for i < rows only.
 @inline(__always)
 func sgemmRowsMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float>, lda: Int,
                           b: UnsafePointer<Float>, bRowStride: Int,
@@ -364,4 +369,83 @@ func sgemmRowsKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: Un
                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
+}
+
+/// Tap-segmented with A unpacked (`aRowStride` above): the weight gradients'
+/// dY, `a` row i (output channel) at `a + i*lda`, read only for i < rows.
+@inline(__always)
+func sgemmRowsTapMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, bRowStride: Int, taps: UnsafePointer<Int>, tapCount: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
+    if width == gemmNR {
+        if rows > 6 {
+            sgemmRowsTapKernel8x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                         c: c, ldc: ldc, rows: rows, beta: beta)
+        } else if rows > 4 {
+            sgemmRowsTapKernel6x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                         c: c, ldc: ldc, rows: rows, beta: beta)
+        } else {
+            sgemmRowsTapKernel4x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                         c: c, ldc: ldc, rows: rows, beta: beta)
+        }
+    } else {
+        if rows > 6 {
+            sgemmRowsTapKernel8x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                         c: c, ldc: ldc, rows: rows, beta: beta)
+        } else if rows > 4 {
+            sgemmRowsTapKernel6x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                         c: c, ldc: ldc, rows: rows, beta: beta)
+        } else {
+            sgemmRowsTapKernel4x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+                                         c: c, ldc: ldc, rows: rows, beta: beta)
+        }
+    }
+}
+
+@inline(never)
+func sgemmRowsTapKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                                  taps: UnsafePointer<Int>, tapCount: Int,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                                  taps: UnsafePointer<Int>, tapCount: Int,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsTapKernel6x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                                  taps: UnsafePointer<Int>, tapCount: Int,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 6, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsTapKernel6x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                                  taps: UnsafePointer<Int>, tapCount: Int,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 6, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsTapKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                                  taps: UnsafePointer<Int>, tapCount: Int,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount, aRowStride: lda)
+}
+
+@inline(never)
+func sgemmRowsTapKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+                                  taps: UnsafePointer<Int>, tapCount: Int,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
+    microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
+                c: c, ldc: ldc, rows: rows, beta: beta, taps: taps, tapCount: tapCount, aRowStride: lda)
 }

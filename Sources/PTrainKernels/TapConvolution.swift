@@ -37,17 +37,16 @@
 //
 // Transposing the padded planes once to `[position, c]` makes every tap's B
 // an in-place matrix (rows offset_t + oy * Wp + ox, stride C), read one
-// segment per output row; dY is packed once as A, as it is. So the
-// 9x-wide column matrix is again never built: per image, one transpose of
-// the input and one packing of dY feed KH*KW GEMMs. Needs C % 16 == 0 (the B
+// segment per output row; dY is A, read in place (its rows are output
+// channels, plane by plane). So the 9x-wide column matrix is again never
+// built: per image, one transpose of the input feeds KH*KW GEMMs. Needs C % 16 == 0 (the B
 // panels are 16 or 32 channels wide); `supportsWeightGradient` says when.
 // Other channel counts at stride 1 use window planes (below).
 //
 // Units are floats. The caller owns the buffers: the padded planes
 // (`paddedCount`, zero-filled once: only interiors are ever written), the
 // packed weights (`packedWeightCount`), the output staging (`outputs x
-// columns`) and, for the weight gradient, the transposed planes and the
-// packed dY.
+// columns`) and, for the weight gradient, the transposed (or window) planes.
 
 /// Geometry and k blocking of one convolution (one group).
 public struct TapConvolution: Sendable, Hashable {
@@ -336,30 +335,9 @@ extension TapConvolution {
     public var supportsWeightGradient: Bool { channels % 16 == 0 }
     /// Floats of the transposed planes: `[planeStride, channels]`.
     public var transposedCount: Int { planeStride * channels }
-    /// Floats of the packed output gradients of a strip: `roundUp(outputs, 8)
-    /// * images * outH * outW`.
-    public var packedGradientCount: Int { (outputs + gemmMR - 1) / gemmMR * gemmMR * images * outH * outW }
-
     /// Output rows per k block of the weight-gradient GEMMs (about 256 k steps;
     /// a block never spans two images).
     var gradientRowsPerBlock: Int { max(1, 256 / outW) }
-
-    /// Packs the `dy [outputs, outH, outW]` of the image in slot `slot` (channel
-    /// o at `dy + o * channelStride`) as the A operand of the weight-gradient
-    /// GEMMs: k runs over its output pixels, in blocks of `gradientRowsPerBlock`
-    /// rows.
-    public func packGradient(_ dy: UnsafePointer<Float>, slot: Int = 0, channelStride: Int,
-                             into packed: UnsafeMutablePointer<Float>) {
-        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
-        let image = packed + rowsPadded * slot * outH * outW
-        var row = 0
-        while row < outH {
-            let rows = min(gradientRowsPerBlock, outH - row)
-            packA(transA: false, a: dy, lda: channelStride, i0: 0, p0: row * outW, mc: outputs, kc: rows * outW, alpha: 1,
-                  into: image + rowsPadded * row * outW)
-            row += rows
-        }
-    }
 
     /// `transposed[e, c] = padded[c * planeStride + e]` for e < planeStride.
     /// Requires `supportsWeightGradient`.
@@ -381,13 +359,16 @@ extension TapConvolution {
     /// `dW[o, t * C + c] += sum over the output pixels (oy, ox) of the images
     /// in slots `0 ..< images` of dY[o, oy, ox] * transposed[(offset_t + oy *
     /// paddedW + slot * slotPitch + ox) * C + c]` (`dW` row stride `depth`:
-    /// tap-ordered like `tapOrderWeights`); dY packed by `packGradient`. One
-    /// k segment per output row, so the junk columns cost nothing, and slots
-    /// left empty by a short last strip are simply not visited.
-    public func accumulateWeightGradient(packedGradient: UnsafePointer<Float>, transposed: UnsafePointer<Float>,
-                                         images count: Int = 1, into dW: UnsafeMutablePointer<Float>) {
+    /// tap-ordered like `tapOrderWeights`); dY read in place (see
+    /// `accumulateGradientGEMMs`). One k segment per output row, so the junk
+    /// columns cost nothing, and slots left empty by a short last strip are
+    /// simply not visited.
+    public func accumulateWeightGradient(gradient: UnsafePointer<Float>, sampleStride: Int, channelStride: Int,
+                                         transposed: UnsafePointer<Float>, images count: Int = 1,
+                                         into dW: UnsafeMutablePointer<Float>) {
         precondition(supportsWeightGradient && count <= images)
-        accumulateGradientGEMMs(packedGradient, images: count, rowOffsets: rowOffsets, bRowStride: channels, ld: depth,
+        accumulateGradientGEMMs(gradient, sampleStride: sampleStride, channelStride: channelStride, images: count,
+                                rowOffsets: rowOffsets, bRowStride: channels, ld: depth,
                                 bands: tapOffsets.count, into: dW) { slot, t in
             (transposed + (tapOffsets[t] + slot * slotPitch) * channels, t * channels, channels)
         }
@@ -397,31 +378,32 @@ extension TapConvolution {
     /// in slots `0 ..< images` of dY[o, oy, ox] * B_j[rowOffsets[oy] + ox *
     /// bRowStride + j]` for each band j of `bands` (`band(slot, j)` gives
     /// B_j's start for that slot, its first dW column and its width, a
-    /// multiple of 16). dY packed by `packGradient`; one k segment per output
-    /// row, so junk columns cost nothing.
+    /// multiple of 16); one k segment per output row, so junk columns cost
+    /// nothing. dY is the GEMMs' A, read in place: the image in slot s at
+    /// `gradient + s * sampleStride`, channel o at `+ o * channelStride`, k
+    /// running along its pixels (packing it cost as much as the FMAs).
     @inline(__always)
-    private func accumulateGradientGEMMs(_ packedGradient: UnsafePointer<Float>, images count: Int, rowOffsets: [Int],
+    private func accumulateGradientGEMMs(_ gradient: UnsafePointer<Float>, sampleStride: Int, channelStride: Int,
+                                         images count: Int, rowOffsets: [Int],
                                          bRowStride: Int, ld: Int, bands: Int, into dW: UnsafeMutablePointer<Float>,
                                          band: (_ slot: Int, _ index: Int) -> (UnsafePointer<Float>, Int, Int)) {
-        let rowsPadded = (outputs + gemmMR - 1) / gemmMR * gemmMR
         rowOffsets.withUnsafeBufferPointer { rowOffsets in
             for slot in 0..<count {
-                let image = packedGradient + rowsPadded * slot * outH * outW
+                let image = gradient + slot * sampleStride
                 var row = 0
                 while row < outH {
-                    let rows = min(gradientRowsPerBlock, outH - row), n = rows * outW
-                    let block = image + rowsPadded * row * outW
+                    let rows = min(gradientRowsPerBlock, outH - row)
                     var ir = 0
                     while ir < outputs {
-                        let a = block + (ir / gemmMR) * n * gemmMR
+                        let a = image + ir * channelStride + row * outW
                         for j in 0..<bands {
                             let (b, column, width) = band(slot, j)
                             var jc = 0
                             while jc < width {
-                                sgemmTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, width - jc), kc: outW,
-                                                    a: a, b: b + jc, bRowStride: bRowStride,
-                                                    taps: rowOffsets.baseAddress! + row, tapCount: rows,
-                                                    c: dW + ir * ld + column + jc, ldc: ld, beta: 1)
+                                sgemmRowsTapMicroKernel(rows: min(gemmMR, outputs - ir), width: min(gemmNR, width - jc), kc: outW,
+                                                        a: a, lda: channelStride, b: b + jc, bRowStride: bRowStride,
+                                                        taps: rowOffsets.baseAddress! + row, tapCount: rows,
+                                                        c: dW + ir * ld + column + jc, ldc: ld, beta: 1)
                                 jc += gemmNR
                             }
                         }
@@ -503,12 +485,14 @@ extension TapConvolution {
     /// `dW[o, j] += sum over the output pixels e = (oy, ox) of the images in
     /// slots `0 ..< images` of dY[o, oy, ox] * windows[(oy * paddedW + slot *
     /// slotPitch + ox) * KH*C + j]` for j < windowDepth (`dW` row stride
-    /// `windowDepth`, window order: see `addWindowOrderGradient`); dY packed
-    /// by `packGradient`.
-    public func accumulateWindowGradient(packedGradient: UnsafePointer<Float>, windows: UnsafePointer<Float>,
-                                         images count: Int = 1, into dW: UnsafeMutablePointer<Float>) {
+    /// `windowDepth`, window order: see `addWindowOrderGradient`); dY read
+    /// in place as in `accumulateWeightGradient`.
+    public func accumulateWindowGradient(gradient: UnsafePointer<Float>, sampleStride: Int, channelStride: Int,
+                                         windows: UnsafePointer<Float>, images count: Int = 1,
+                                         into dW: UnsafeMutablePointer<Float>) {
         precondition(supportsWindowGradient && count <= images)
-        accumulateGradientGEMMs(packedGradient, images: count, rowOffsets: windowRowOffsets, bRowStride: windowStride,
+        accumulateGradientGEMMs(gradient, sampleStride: sampleStride, channelStride: channelStride, images: count,
+                                rowOffsets: windowRowOffsets, bRowStride: windowStride,
                                 ld: windowDepth, bands: 1, into: dW) { slot, _ in
             (windows + slot * slotPitch * windowStride, 0, windowDepth)
         }

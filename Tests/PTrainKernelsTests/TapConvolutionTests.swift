@@ -170,7 +170,11 @@ func tapConvolutionInputGradient(_ i: Int) {
 func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Float]], windows: Bool = false) -> [Float] {
     var padded = [Float](repeating: 0, count: p.paddedCount)
     var planes = [Float](repeating: windows ? 0 : .nan, count: windows ? p.windowCount : p.transposedCount)
-    var packed = [Float](repeating: .nan, count: p.packedGradientCount)
+    // The output gradients side by side, 3 floats of NaN between images:
+    // read in place, with a sample stride wider than one image.
+    let outCount = p.outputs * p.outH * p.outW, sampleStride = outCount + 3
+    var dy = [Float](repeating: .nan, count: gradients.count * sampleStride)
+    for (n, g) in gradients.enumerated() { dy.replaceSubrange((n * sampleStride)..<(n * sampleStride + outCount), with: g) }
     var ordered = [Float](repeating: 0, count: p.outputs * (windows ? p.windowDepth : p.depth))
     for first in stride(from: 0, to: images.count, by: p.images) {
         let count = min(p.images, images.count - first)
@@ -180,26 +184,22 @@ func tapWeightGradient(_ p: TapConvolution, images: [[Float]], gradients: [[Floa
                     p.pad(x.baseAddress!, slot: slot, channelStride: p.height * p.width, into: $0.baseAddress!)
                 }
             }
-            gradients[first + slot].withUnsafeBufferPointer { d in
-                packed.withUnsafeMutableBufferPointer {
-                    p.packGradient(d.baseAddress!, slot: slot, channelStride: p.outH * p.outW, into: $0.baseAddress!)
-                }
-            }
         }
         padded.withUnsafeBufferPointer { pad in
             planes.withUnsafeMutableBufferPointer {
                 if windows { p.gatherWindows(pad.baseAddress!, into: $0.baseAddress!) } else { p.transpose(pad.baseAddress!, into: $0.baseAddress!) }
             }
         }
-        packed.withUnsafeBufferPointer { a in
+        dy.withUnsafeBufferPointer { d in
+            let a = d.baseAddress! + first * sampleStride
             planes.withUnsafeBufferPointer { b in
                 ordered.withUnsafeMutableBufferPointer {
                     if windows {
-                        p.accumulateWindowGradient(packedGradient: a.baseAddress!, windows: b.baseAddress!, images: count,
-                                                   into: $0.baseAddress!)
+                        p.accumulateWindowGradient(gradient: a, sampleStride: sampleStride, channelStride: p.outH * p.outW,
+                                                   windows: b.baseAddress!, images: count, into: $0.baseAddress!)
                     } else {
-                        p.accumulateWeightGradient(packedGradient: a.baseAddress!, transposed: b.baseAddress!, images: count,
-                                                   into: $0.baseAddress!)
+                        p.accumulateWeightGradient(gradient: a, sampleStride: sampleStride, channelStride: p.outH * p.outW,
+                                                   transposed: b.baseAddress!, images: count, into: $0.baseAddress!)
                     }
                 }
             }

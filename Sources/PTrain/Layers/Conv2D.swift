@@ -75,7 +75,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     private var needsColumns: Bool { winograd == nil && (weightGradientRoute == .columns || gradientTaps == nil) }
     /// Tap or window weight gradient, one strip and group: the transposed
     /// (or window) planes of the padded input and the packed output gradients.
-    private var transposedInput: FloatBuffer?, packedGradient: FloatBuffer?
+    private var transposedInput: FloatBuffer?
     /// `[groups, O/g, ld]`: the weight gradient in tap order (ld = KH*KW*C/g)
     /// or window order (ld = `windowDepth`).
     private var orderedWeightGradient: FloatBuffer?
@@ -191,7 +191,6 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         if let taps, weightGradientRoute != .columns {
             let windows = weightGradientRoute == .windows
             transposedInput = FloatBuffer(count: windows ? taps.windowCount : taps.transposedCount)
-            packedGradient = FloatBuffer(count: taps.packedGradientCount)
             orderedWeightGradient = FloatBuffer(count: filters * (windows ? taps.windowDepth : geometry.columnRows))
         }
         if let taps {
@@ -268,17 +267,16 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
                 let count = min(plan.images, batch - first)
                 for slot in 0..<count {
                     plan.pad(groupInput(x, first + slot, g), slot: slot, channelStride: inPlane, into: paddedInput!.pointer)
-                    plan.packGradient(dy + (first + slot) * outputSampleStride + g * og * outPlane, slot: slot,
-                                      channelStride: outPlane, into: packedGradient!.pointer)
                 }
+                let gradient = dy + first * outputSampleStride + g * og * outPlane
                 if windows {
                     plan.gatherWindows(paddedInput!.pointer, into: transposedInput!.pointer)
-                    plan.accumulateWindowGradient(packedGradient: packedGradient!.pointer, windows: transposedInput!.pointer,
-                                                  images: count, into: ordered + g * og * depth)
+                    plan.accumulateWindowGradient(gradient: gradient, sampleStride: outputSampleStride, channelStride: outPlane,
+                                                  windows: transposedInput!.pointer, images: count, into: ordered + g * og * depth)
                 } else {
                     plan.transpose(paddedInput!.pointer, into: transposedInput!.pointer)
-                    plan.accumulateWeightGradient(packedGradient: packedGradient!.pointer, transposed: transposedInput!.pointer,
-                                                  images: count, into: ordered + g * og * depth)
+                    plan.accumulateWeightGradient(gradient: gradient, sampleStride: outputSampleStride, channelStride: outPlane,
+                                                  transposed: transposedInput!.pointer, images: count, into: ordered + g * og * depth)
                 }
                 first += count
             }
