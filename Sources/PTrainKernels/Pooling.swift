@@ -125,77 +125,45 @@ private func maxPoolStride2x8(_ src: UnsafePointer<Float>, _ g: WindowGeometry, 
     UnsafeMutableRawPointer(argmax).storeBytes(of: at, as: SIMD8<Int32>.self)
 }
 
-/// The 2x2/2 unpadded case (LeNet's pools), 8 (or, in rows of 4 to 7
-/// outputs, 4) outputs at a time: the even and odd lanes of the inputs from
-/// each of the window's two rows are its four taps, compared in the generic
-/// path's order (row-major, strict `>`), so the values and argmax indices
-/// are the same. A row's last partial group is redone as the group ending
-/// at the row's end (recomputing a few outputs identically), so only rows of
-/// fewer than 4 outputs go one by one.
+/// The 2x2/2 unpadded case (LeNet's pools), 8 outputs at a time: the even
+/// and odd lanes of 16 inputs from each of the window's two rows are its four
+/// taps, compared in the generic path's order (row-major, strict `>`), so the
+/// values and argmax indices are the same.
 @inline(__always)
 private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                         _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
-    let group = ow >= 8 ? 8 : ow >= 4 ? 4 : 1
+    let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
     for p in 0..<(batch * g.channels) {
         let src = x + p * planeIn, dst = y + p * planeOut, idx = argmax + p * planeOut
         for oy in 0..<oh {
             let r0 = 2 * oy * w, r1 = r0 + w
             var ox = 0
+            while ox + 8 <= ow {
+                let top = UnsafeRawPointer(src + r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                let bottom = UnsafeRawPointer(src + r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                let base = lanes &+ Int32(truncatingIfNeeded: r0 + 2 * ox)
+                var best = top.evenHalf, at = base
+                var better = top.oddHalf .> best
+                best.replace(with: top.oddHalf, where: better); at.replace(with: base &+ 1, where: better)
+                better = bottom.evenHalf .> best
+                best.replace(with: bottom.evenHalf, where: better); at.replace(with: base &+ Int32(w), where: better)
+                better = bottom.oddHalf .> best
+                best.replace(with: bottom.oddHalf, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
+                UnsafeMutableRawPointer(dst + oy * ow + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(idx + oy * ow + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
+                ox += 8
+            }
             while ox < ow {
-                let start = min(ox, ow - group)
-                if group == 8 {
-                    maxPool2x2Eight(src, r0, r1, start, w, dst + oy * ow + start, idx + oy * ow + start)
-                } else if group == 4 {
-                    maxPool2x2Four(src, r0, r1, start, w, dst + oy * ow + start, idx + oy * ow + start)
-                } else {
-                    var best = src[r0 + 2 * ox], at = r0 + 2 * ox
-                    @inline(__always) func consider(_ tap: Int) { if src[tap] > best { best = src[tap]; at = tap } }
-                    consider(r0 + 2 * ox + 1); consider(r1 + 2 * ox); consider(r1 + 2 * ox + 1)
-                    dst[oy * ow + ox] = best
-                    idx[oy * ow + ox] = Int32(truncatingIfNeeded: at)
-                }
-                ox = start + group
+                var best = src[r0 + 2 * ox], at = r0 + 2 * ox
+                @inline(__always) func consider(_ tap: Int) { if src[tap] > best { best = src[tap]; at = tap } }
+                consider(r0 + 2 * ox + 1); consider(r1 + 2 * ox); consider(r1 + 2 * ox + 1)
+                dst[oy * ow + ox] = best
+                idx[oy * ow + ox] = Int32(truncatingIfNeeded: at)
+                ox += 1
             }
         }
     }
-}
-
-/// Eight outputs of `maxPool2x2` from output column `ox` of the input rows
-/// at offsets r0 (top) and r1.
-@inline(__always)
-private func maxPool2x2Eight(_ src: UnsafePointer<Float>, _ r0: Int, _ r1: Int, _ ox: Int, _ w: Int,
-                             _ dst: UnsafeMutablePointer<Float>, _ idx: UnsafeMutablePointer<Int32>) {
-    let top = UnsafeRawPointer(src + r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
-    let bottom = UnsafeRawPointer(src + r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
-    let base = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14) &+ Int32(truncatingIfNeeded: r0 + 2 * ox)
-    var best = top.evenHalf, at = base
-    var better = top.oddHalf .> best
-    best.replace(with: top.oddHalf, where: better); at.replace(with: base &+ 1, where: better)
-    better = bottom.evenHalf .> best
-    best.replace(with: bottom.evenHalf, where: better); at.replace(with: base &+ Int32(w), where: better)
-    better = bottom.oddHalf .> best
-    best.replace(with: bottom.oddHalf, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
-    UnsafeMutableRawPointer(dst).storeBytes(of: best, as: SIMD8<Float>.self)
-    UnsafeMutableRawPointer(idx).storeBytes(of: at, as: SIMD8<Int32>.self)
-}
-
-/// Four outputs, as `maxPool2x2Eight`.
-@inline(__always)
-private func maxPool2x2Four(_ src: UnsafePointer<Float>, _ r0: Int, _ r1: Int, _ ox: Int, _ w: Int,
-                            _ dst: UnsafeMutablePointer<Float>, _ idx: UnsafeMutablePointer<Int32>) {
-    let top = UnsafeRawPointer(src + r0 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
-    let bottom = UnsafeRawPointer(src + r1 + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
-    let base = SIMD4<Int32>(0, 2, 4, 6) &+ Int32(truncatingIfNeeded: r0 + 2 * ox)
-    var best = top.evenHalf, at = base
-    var better = top.oddHalf .> best
-    best.replace(with: top.oddHalf, where: better); at.replace(with: base &+ 1, where: better)
-    better = bottom.evenHalf .> best
-    best.replace(with: bottom.evenHalf, where: better); at.replace(with: base &+ Int32(w), where: better)
-    better = bottom.oddHalf .> best
-    best.replace(with: bottom.oddHalf, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
-    UnsafeMutableRawPointer(dst).storeBytes(of: best, as: SIMD4<Float>.self)
-    UnsafeMutableRawPointer(idx).storeBytes(of: at, as: SIMD4<Int32>.self)
 }
 
 /// Floats of scratch `maxPoolValues` needs: one input row and slack for

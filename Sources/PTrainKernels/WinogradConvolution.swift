@@ -266,6 +266,29 @@ struct PixelWalk {
     }
 }
 
+/// One NCHW image (`channels` planes of height x width) into channels-last
+/// pixels: pixel (h, w) at `dst + h * rowPitch + w * channels`. 16 pixels
+/// (in plane order) x 16 channels at a time, transposed in registers; the
+/// plane's last pixels (H*W % 16) one by one.
+private func copyChannelsLast(_ src: UnsafePointer<Float>, channels c: Int, height: Int, width: Int,
+                              into dst: UnsafeMutablePointer<Float>, rowPitch: Int) {
+    let plane = height * width, whole = plane / 16 * 16
+    for cb in stride(from: 0, to: c, by: 16) {
+        var target = PixelWalk(width: width, rowPitch: rowPitch, pixelPitch: c)
+        var p = 0
+        while p < whole {
+            var block = Block16x16(rows: src + cb * plane + p, stride: plane)
+            block.transpose()
+            block.forEachRow { _, v in storeVector(v, dst + target.next() + cb) }
+            p += 16
+        }
+        for q in whole..<plane {
+            let d = dst + target.next() + cb
+            for k in 0..<16 { d[k] = src[(cb + k) * plane + q] }
+        }
+    }
+}
+
 /// The caller's scratch for one plan (counts from the plan): zero-filled
 /// once, reused by every pass.
 public struct WinogradBuffers {
@@ -326,23 +349,10 @@ extension WinogradConvolution {
     /// 16 pixels (in plane order) x 16 channels at a time, transposed in
     /// registers; the plane's last pixels (H*W % 16) one by one.
     func loadPlanes(_ x: UnsafePointer<Float>, sampleStride: Int, count: Int, into padded: UnsafeMutablePointer<Float>) {
-        let c = channels, plane = height * width, whole = plane / 16 * 16
+        let c = channels
         for n in 0..<count {
-            let src = x + n * sampleStride, dst = padded + n * paddedH * paddedW * c + (pad * paddedW + pad) * c
-            for cb in stride(from: 0, to: c, by: 16) {
-                var target = PixelWalk(width: width, rowPitch: paddedW * c, pixelPitch: c)
-                var p = 0
-                while p < whole {
-                    var block = Block16x16(rows: src + cb * plane + p, stride: plane)
-                    block.transpose()
-                    block.forEachRow { _, v in storeVector(v, dst + target.next() + cb) }
-                    p += 16
-                }
-                for q in whole..<plane {
-                    let d = dst + target.next() + cb
-                    for k in 0..<16 { d[k] = src[(cb + k) * plane + q] }
-                }
-            }
+            copyChannelsLast(x + n * sampleStride, channels: c, height: height, width: width,
+                             into: padded + n * paddedH * paddedW * c + (pad * paddedW + pad) * c, rowPitch: paddedW * c)
         }
     }
 
@@ -471,7 +481,7 @@ extension WinogradConvolution {
 
     /// NCHW output gradients into channels-last tiles, zero past the image.
     func loadGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, count: Int, into tiled: UnsafeMutablePointer<Float>) {
-        let o = outputs, tiledH = tilesH * tile, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
+        let o = outputs, tiledH = tilesH * tile, tiledW = tilesW * tile
         for n in 0..<count {
             let src = dy + n * sampleStride, dst = tiled + n * tiledH * tiledW * o
             // The overhang (rows and columns past the image) is zero.
@@ -479,20 +489,7 @@ extension WinogradConvolution {
                 let from = h >= outH ? 0 : outW
                 (dst + (h * tiledW + from) * o).update(repeating: 0, count: (tiledW - from) * o)
             }
-            for ob in stride(from: 0, to: o, by: 16) {
-                var target = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
-                var p = 0
-                while p < whole {
-                    var block = Block16x16(rows: src + ob * plane + p, stride: plane)
-                    block.transpose()
-                    block.forEachRow { _, v in storeVector(v, dst + target.next() + ob) }
-                    p += 16
-                }
-                for q in whole..<plane {
-                    let d = dst + target.next() + ob
-                    for k in 0..<16 { d[k] = src[(ob + k) * plane + q] }
-                }
-            }
+            copyChannelsLast(src, channels: o, height: outH, width: outW, into: dst, rowPitch: tiledW * o)
         }
     }
 
