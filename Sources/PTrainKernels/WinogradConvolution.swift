@@ -362,33 +362,42 @@ extension WinogradConvolution {
                         scratch: UnsafeMutablePointer<Float>) {
         let a = Self.alpha, c = channels, rowStride = paddedW * c, eStride = inputElementStride
         scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
-            var t = 0
-            for n in 0..<count {
-                for th in 0..<tilesH {
-                    for tw in 0..<tilesW {
-                        let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
-                        for cb in stride(from: 0, to: c, by: 16) {
-                            // Columns: tmp[k][j] = (B^T d[., j])[k].
-                            for j in 0..<a {
-                                let p = base + j * c + cb
-                                let r = inputTransform((loadVector(p), loadVector(p + rowStride), loadVector(p + 2 * rowStride),
-                                                        loadVector(p + 3 * rowStride), loadVector(p + 4 * rowStride),
-                                                        loadVector(p + 5 * rowStride)))
-                                tmp[j] = r.0; tmp[a + j] = r.1; tmp[2 * a + j] = r.2
-                                tmp[3 * a + j] = r.3; tmp[4 * a + j] = r.4; tmp[5 * a + j] = r.5
-                            }
-                            // Rows: v[k][l] = (B^T tmp[k, .])[l].
-                            for k in 0..<a {
-                                let q = tmp + k * a
-                                let r = inputTransform((q[0], q[1], q[2], q[3], q[4], q[5]))
-                                let out = v + k * a * eStride + t * c + cb
-                                storeVector(r.0, out); storeVector(r.1, out + eStride); storeVector(r.2, out + 2 * eStride)
-                                storeVector(r.3, out + 3 * eStride); storeVector(r.4, out + 4 * eStride)
-                                storeVector(r.5, out + 5 * eStride)
-                            }
-                        }
-                        t += 1
+            forEachTile(count: count) { t, n, th, tw in
+                let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
+                for cb in stride(from: 0, to: c, by: 16) {
+                    // Columns: tmp[k][j] = (B^T d[., j])[k].
+                    for j in 0..<a {
+                        let p = base + j * c + cb
+                        let r = inputTransform((loadVector(p), loadVector(p + rowStride), loadVector(p + 2 * rowStride),
+                                                loadVector(p + 3 * rowStride), loadVector(p + 4 * rowStride),
+                                                loadVector(p + 5 * rowStride)))
+                        tmp[j] = r.0; tmp[a + j] = r.1; tmp[2 * a + j] = r.2
+                        tmp[3 * a + j] = r.3; tmp[4 * a + j] = r.4; tmp[5 * a + j] = r.5
                     }
+                    // Rows: v[k][l] = (B^T tmp[k, .])[l].
+                    for k in 0..<a {
+                        let q = tmp + k * a
+                        let r = inputTransform((q[0], q[1], q[2], q[3], q[4], q[5]))
+                        let out = v + k * a * eStride + t * c + cb
+                        storeVector(r.0, out); storeVector(r.1, out + eStride); storeVector(r.2, out + 2 * eStride)
+                        storeVector(r.3, out + 3 * eStride); storeVector(r.4, out + 4 * eStride)
+                        storeVector(r.5, out + 5 * eStride)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(t, n, th, tw)` for the tiles of `count` images in block
+    /// order: tile t is tile (th, tw) of image n (image-major, then rows).
+    @inline(__always)
+    func forEachTile(count: Int, _ body: (_ t: Int, _ n: Int, _ th: Int, _ tw: Int) -> Void) {
+        var t = 0
+        for n in 0..<count {
+            for th in 0..<tilesH {
+                for tw in 0..<tilesW {
+                    body(t, n, th, tw)
+                    t += 1
                 }
             }
         }
@@ -420,30 +429,24 @@ extension WinogradConvolution {
         let a = Self.alpha, o = outputs, edge = tile, four = tile == 4, tiledW = tilesW * tile
         let eStride = productElementStride
         scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
-            var t = 0
-            for n in 0..<count {
-                for th in 0..<tilesH {
-                    for tw in 0..<tilesW {
-                        let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
-                        for ob in stride(from: 0, to: o, by: 16) {
-                            // Columns: tmp[i][b] = (A^T M[., b])[i].
-                            for b in 0..<a {
-                                let p = m + b * eStride + t * o + ob, col = a * eStride
-                                let r = outputTransform((loadVector(p), loadVector(p + col), loadVector(p + 2 * col),
-                                                         loadVector(p + 3 * col), loadVector(p + 4 * col),
-                                                         loadVector(p + 5 * col)), four: four)
-                                tmp[b] = r.0; tmp[a + b] = r.1
-                                if four { tmp[2 * a + b] = r.2; tmp[3 * a + b] = r.3 }
-                            }
-                            // Rows: y[i][j] = (A^T tmp[i, .])[j].
-                            for i in 0..<edge {
-                                let q = tmp + i * a, out = base + i * tiledW * o + ob
-                                let r = outputTransform((q[0], q[1], q[2], q[3], q[4], q[5]), four: four)
-                                storeVector(r.0, out); storeVector(r.1, out + o)
-                                if four { storeVector(r.2, out + 2 * o); storeVector(r.3, out + 3 * o) }
-                            }
-                        }
-                        t += 1
+            forEachTile(count: count) { t, n, th, tw in
+                let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+                for ob in stride(from: 0, to: o, by: 16) {
+                    // Columns: tmp[i][b] = (A^T M[., b])[i].
+                    for b in 0..<a {
+                        let p = m + b * eStride + t * o + ob, col = a * eStride
+                        let r = outputTransform((loadVector(p), loadVector(p + col), loadVector(p + 2 * col),
+                                                 loadVector(p + 3 * col), loadVector(p + 4 * col),
+                                                 loadVector(p + 5 * col)), four: four)
+                        tmp[b] = r.0; tmp[a + b] = r.1
+                        if four { tmp[2 * a + b] = r.2; tmp[3 * a + b] = r.3 }
+                    }
+                    // Rows: y[i][j] = (A^T tmp[i, .])[j].
+                    for i in 0..<edge {
+                        let q = tmp + i * a, out = base + i * tiledW * o + ob
+                        let r = outputTransform((q[0], q[1], q[2], q[3], q[4], q[5]), four: four)
+                        storeVector(r.0, out); storeVector(r.1, out + o)
+                        if four { storeVector(r.2, out + 2 * o); storeVector(r.3, out + 3 * o) }
                     }
                 }
             }
@@ -501,34 +504,28 @@ extension WinogradConvolution {
         let eStride = productElementStride
         let zero = WinogradVector()
         scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
-            var t = 0
-            for n in 0..<count {
-                for th in 0..<tilesH {
-                    for tw in 0..<tilesW {
-                        let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
-                        for ob in stride(from: 0, to: o, by: 16) {
-                            // Columns: tmp[x][j] = (A dy[., j])[x].
-                            for j in 0..<tile {
-                                let p = base + j * o + ob, row = tiledW * o
-                                let r = gradientTransform((loadVector(p), loadVector(p + row),
-                                                           four ? loadVector(p + 2 * row) : zero,
-                                                           four ? loadVector(p + 3 * row) : zero), four: four)
-                                tmp[j] = r.0; tmp[4 + j] = r.1; tmp[8 + j] = r.2
-                                tmp[12 + j] = r.3; tmp[16 + j] = r.4; tmp[20 + j] = r.5
-                            }
-                            // Rows: z[x][y] = (A tmp[x, .])[y], stored as two 8-channel panels.
-                            for x in 0..<a {
-                                let q = tmp + 4 * x
-                                let r = gradientTransform((q[0], q[1], four ? q[2] : zero, four ? q[3] : zero), four: four)
-                                @inline(__always) func store(_ y: Int, _ z: WinogradVector) {
-                                    let panel = packed + (x * a + y) * eStride + ((ob / gemmMR) * rows + t) * gemmMR
-                                    UnsafeMutableRawPointer(panel).storeBytes(of: z.lowHalf, as: SIMD8<Float>.self)
-                                    UnsafeMutableRawPointer(panel + rows * gemmMR).storeBytes(of: z.highHalf, as: SIMD8<Float>.self)
-                                }
-                                store(0, r.0); store(1, r.1); store(2, r.2); store(3, r.3); store(4, r.4); store(5, r.5)
-                            }
+            forEachTile(count: count) { t, n, th, tw in
+                let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+                for ob in stride(from: 0, to: o, by: 16) {
+                    // Columns: tmp[x][j] = (A dy[., j])[x].
+                    for j in 0..<tile {
+                        let p = base + j * o + ob, row = tiledW * o
+                        let r = gradientTransform((loadVector(p), loadVector(p + row),
+                                                   four ? loadVector(p + 2 * row) : zero,
+                                                   four ? loadVector(p + 3 * row) : zero), four: four)
+                        tmp[j] = r.0; tmp[4 + j] = r.1; tmp[8 + j] = r.2
+                        tmp[12 + j] = r.3; tmp[16 + j] = r.4; tmp[20 + j] = r.5
+                    }
+                    // Rows: z[x][y] = (A tmp[x, .])[y], stored as two 8-channel panels.
+                    for x in 0..<a {
+                        let q = tmp + 4 * x
+                        let r = gradientTransform((q[0], q[1], four ? q[2] : zero, four ? q[3] : zero), four: four)
+                        @inline(__always) func store(_ y: Int, _ z: WinogradVector) {
+                            let panel = packed + (x * a + y) * eStride + ((ob / gemmMR) * rows + t) * gemmMR
+                            UnsafeMutableRawPointer(panel).storeBytes(of: z.lowHalf, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(panel + rows * gemmMR).storeBytes(of: z.highHalf, as: SIMD8<Float>.self)
                         }
-                        t += 1
+                        store(0, r.0); store(1, r.1); store(2, r.2); store(3, r.3); store(4, r.4); store(5, r.5)
                     }
                 }
             }
