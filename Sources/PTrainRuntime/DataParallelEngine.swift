@@ -120,10 +120,13 @@ public final class DataParallelEngine {
     }
 
     /// `placement(w)` runs on worker w's own thread before anything else
-    /// (pinning); its error stops the construction.
+    /// (pinning); its error stops the construction. `fillInWorkers`: whether
+    /// the workers fill their own shards instead of the batch pipeline's
+    /// thread (`BatchPipeline.inWorkers`; same data either way); nil: when
+    /// every online CPU has a worker.
     public init(config: RunConfig, train: SampleSet, test: SampleSet, workers: Int,
                 placement: @escaping @Sendable (Int) throws -> Void = { _ in },
-                group: ProcessGroup = SingleProcess()) throws {
+                group: ProcessGroup = SingleProcess(), fillInWorkers: Bool? = nil) throws {
         self.config = config
         self.train = train
         self.test = test
@@ -193,8 +196,9 @@ public final class DataParallelEngine {
                 r.network.context.worker = w
             }
         }
+        let inWorkers = fillInWorkers ?? (workers >= ProcessInfo.processInfo.activeProcessorCount)
         pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
-                                 seed: config.seed)
+                                 seed: config.seed, inWorkers: inWorkers)
         pool.setJob { [unowned self] w in self.work(w) }
     }
 

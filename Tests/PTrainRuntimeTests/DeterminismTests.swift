@@ -30,6 +30,30 @@ func bitwiseAcrossWorkerCounts() throws {
     #expect(other.parameters.array != weights[0])
 }
 
+@Test("workers filling their own shards give the batch pipeline's data: bitwise equal weights (random crops and flips)")
+func fillInWorkersIsInvisible() throws {
+    let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + [
+        "data.augment=[{type: random_crop, padding: 2}, {type: flip}]"])
+    let data = try DataSources.load(config.data, model: config.model)
+    var weights: [[Float]] = []
+    for (workers, inWorkers) in [(1, false), (2, true), (2, false), (1, true)] {
+        let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers,
+                                            fillInWorkers: inWorkers)
+        engine.beginEpoch(0)
+        #expect(engine.steps(first: 0, count: 4, learningRate: { _ in 0.05 }).completed == 4)
+        weights.append(engine.parameters.array)
+    }
+    for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from the pipeline's 1 worker") }
+    // The crops matter (the comparison above is not vacuous): without them
+    // the same steps give other weights.
+    let plain = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides)
+    let plainData = try DataSources.load(plain.data, model: plain.model)
+    let engine = try DataParallelEngine(config: plain, train: plainData.train, test: plainData.test, workers: 1)
+    engine.beginEpoch(0)
+    _ = engine.steps(first: 0, count: 4, learningRate: { _ in 0.05 })
+    #expect(engine.parameters.array != weights[0])
+}
+
 @Test("static schedule: a worker count that does not divide the shards is refused")
 func unevenWorkersRefused() throws {
     let dir = temporaryDirectory()
