@@ -6,8 +6,9 @@ import PTrainKernels
 ///
 /// - Pointwise (1x1, stride 1, no padding): each image's input plane already is
 ///   the column matrix.
-/// - Winograd (stride 1, 3x3 or 5x5, groups of whole 16-channel vectors,
-///   unless `winograd` is off): 36 GEMMs over transformed 6x6 tiles, for the
+/// - Winograd (stride 1, 3x3 or 5x5, one group, channels and filters in
+///   whole 16-channel vectors; unless `init(winograd: false)`, the config's
+///   `algorithm: direct`): 36 GEMMs over transformed 6x6 tiles, for the
 ///   forward pass and both gradients (PTrainKernels/WinogradConvolution.swift).
 /// - Every other convolution: `TapConvolution`, a GEMM straight over
 ///   zero-padded copies of the images' planes (polyphase planes when
@@ -74,7 +75,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     /// Columns are needed: for the weight gradient or for a col2im input gradient.
     private var needsColumns: Bool { winograd == nil && (weightGradientRoute == .columns || gradientTaps == nil) }
     /// Tap or window weight gradient, one strip and group: the transposed
-    /// (or window) planes of the padded input and the packed output gradients.
+    /// (or window) planes of the padded input (dY is read in place).
     private var transposedInput: FloatBuffer?
     /// `[groups, O/g, ld]`: the weight gradient in tap order (ld = KH*KW*C/g)
     /// or window order (ld = `windowDepth`).
