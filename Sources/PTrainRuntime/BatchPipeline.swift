@@ -9,7 +9,7 @@ import Synchronization
 /// the pipeline reads, crops, flips, lights and normalises the samples of step
 /// k + 1 into the other. The two buffers are recycled for the whole run;
 /// nothing is allocated per step. Workers copy their shards out of the ready
-/// buffer; the time they wait for it is the step's data wait.
+/// buffer (`loadShard`); the time they wait for it is the step's data wait.
 ///
 /// In a multi-process job each process prepares only its `part` of every
 /// global batch (its ranks' shards); buffer offsets are relative to it.
@@ -18,7 +18,7 @@ import Synchronization
 /// small next to a step's compute, and the scheduler fits it in.
 ///
 /// With `inWorkers` (every core has a worker), the thread only keeps the
-/// step count and each worker fills its own shard (`fillShard`): the same
+/// step count and each worker fills its own shard (`loadShard`): the same
 /// samples with the same augmentation (drawn per sample from seed, epoch and
 /// index), but spread evenly over the workers instead of taken from
 /// whichever worker the scheduler preempts for the pipeline thread, which
@@ -46,7 +46,7 @@ final class BatchPipeline: @unchecked Sendable {
     private let released = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
-    /// Workers fill their own shards (`fillShard`); the batch buffers stay unused.
+    /// Workers fill their own shards (`loadShard`); the batch buffers stay empty.
     let inWorkers: Bool
 
     init(set: SampleSet, batch: Int, part: Range<Int>? = nil, seed: UInt64, inWorkers: Bool = false) {
@@ -101,13 +101,6 @@ final class BatchPipeline: @unchecked Sendable {
         Self.wait { !self.busy.load(ordering: .acquiring) }
     }
 
-    /// Blocks until step k of the run is ready; returns its buffers.
-    /// (`inWorkers`: returns at once; the buffers are not used.)
-    func ready(_ k: Int) -> (input: UnsafePointer<Float>, labels: UnsafePointer<Int32>) {
-        if !inWorkers { Self.wait { self.filled.load(ordering: .acquiring) > k } }
-        return (UnsafePointer(inputs[k % 2].pointer), UnsafePointer(labels[k % 2].pointer))
-    }
-
     /// Step k's buffer may be refilled (every worker is done with it).
     func release(_ k: Int) {
         consumed.store(k + 1, ordering: .releasing)
@@ -118,12 +111,20 @@ final class BatchPipeline: @unchecked Sendable {
     func sampleIndex(step k: Int, _ i: Int) -> Int { order[(first + k) * batch + part.lowerBound + i] }
 
     /// Samples `from ..< from + count` of this process's part of step `k`'s
-    /// batch into `input` and `labels` (`inWorkers`): exactly what the
-    /// thread would have written there.
-    func fillShard(step k: Int, from: Int, count: Int, input: UnsafeMutablePointer<Float>,
+    /// batch into `input` and `labels`: filled here (`inWorkers`), or copied
+    /// out of the thread's buffer once it is ready. The same values either way.
+    func loadShard(step k: Int, from: Int, count: Int, input: UnsafeMutablePointer<Float>,
                    labels: UnsafeMutablePointer<Int32>) {
-        let base = (first + k) * batch + part.lowerBound + from
-        set.fill(UnsafeBufferPointer(start: order + base, count: count), input: input, labels: labels, epoch: epoch, seed: seed)
+        if inWorkers {
+            let base = (first + k) * batch + part.lowerBound + from
+            set.fill(UnsafeBufferPointer(start: order + base, count: count), input: input, labels: labels,
+                     epoch: epoch, seed: seed)
+            return
+        }
+        Self.wait { self.filled.load(ordering: .acquiring) > k }
+        let per = set.shape.count
+        input.update(from: inputs[k % 2].pointer + from * per, count: count * per)
+        labels.update(from: self.labels[k % 2].pointer + from, count: count)
     }
 
     private func loop() {

@@ -49,16 +49,9 @@ final class WorkerReplica {
         let g = gradients
         g.zero()
         data.start()
-        let batch = pipeline.ready(step)
         let first = shard * shardSize
-        if pipeline.inWorkers {
-            pipeline.fillShard(step: step, from: first, count: shardSize, input: network.input.pointer,
-                               labels: network.labels.pointer)
-        } else {
-            let per = network.model.inputShape.count
-            network.input.pointer.update(from: batch.input + first * per, count: shardSize * per)
-            network.labels.pointer.update(from: batch.labels + first, count: shardSize)
-        }
+        pipeline.loadShard(step: step, from: first, count: shardSize, input: network.input.pointer,
+                           labels: network.labels.pointer)
         for i in 0..<shardSize { network.context.sampleIndices[i] = pipeline.sampleIndex(step: step, first + i) }
         data.stop()
         compute.start()
