@@ -42,8 +42,15 @@ public final class DataParallelEngine {
     /// another process) rather than a fixed block per worker.
     public var dynamicSchedule: Bool { plan.dynamic }
 
-    private let parameterArenas: [FloatBuffer]
-    private let velocities: [FloatBuffer]
+    /// One parameter arena and one momentum arena per replica: one in
+    /// synchronous SGD, one per worker with parameter averaging
+    /// (`snapshot()` / `restore(_:)` read and write them).
+    let parameterArenas: [FloatBuffer]
+    let velocities: [FloatBuffer]
+    /// Whether every replica of every process holds the same parameters and
+    /// momentum (always in synchronous SGD; with parameter averaging, right
+    /// after an averaging point that averages momentum too).
+    var replicasAgree = true
     private let replicas: [WorkerReplica]
     private let pool: WorkerPool
     /// Per-worker arena pointers, for the reductions (allocated once).
@@ -100,9 +107,13 @@ public final class DataParallelEngine {
         var completed = 0
         /// Steps whose update was skipped because the gradient was not finite.
         var skipped = 0
-        /// Decided by the first active worker before the end-of-step barrier:
-        /// the run ends after this step (an interrupt arrived).
-        var stopHere = false
+        /// Decided by the first active worker before the end-of-step barrier
+        /// of step k: the run ends after step k (an interrupt arrived); -1:
+        /// not decided. A step index, not a flag: in parameter averaging no
+        /// barrier separates one step's end from the next one's start, so a
+        /// worker still reading step k's decision may see the first worker
+        /// already deciding for step k + 1.
+        var stopAfter = -1
         init(capacity: Int) {
             rates = .allocate(capacity: capacity)
             averageAfter = .allocate(capacity: capacity)
@@ -247,7 +258,7 @@ public final class DataParallelEngine {
             state.count = n
             state.completed = 0
             state.skipped = 0
-            state.stopHere = false
+            state.stopAfter = -1
             nextShard.store(0, ordering: .relaxed)
             nonFiniteStep.store(-1, ordering: .relaxed)
             replicas.forEach { $0.waiting.reset() }
@@ -258,11 +269,14 @@ public final class DataParallelEngine {
             if dynamicSchedule && workers > 1 { judgeParticipants(seconds: monotonicSeconds() - t0) }
             outcome.completed += state.completed
             outcome.skipped += state.skipped
+            if averaging && state.completed > 0 {
+                replicasAgree = config.runtime.averageMomentum && state.averageAfter[state.completed - 1]
+            }
             if nonFiniteStep.load(ordering: .relaxed) >= 0 && !skipNonFinite {
                 outcome.nonFiniteGradient = true
                 break
             }
-            if state.stopHere {
+            if state.stopAfter >= 0 {
                 outcome.interrupted = true
                 break
             }
@@ -274,18 +288,10 @@ public final class DataParallelEngine {
     /// `train.on_nan: skip`.
     private var skipNonFinite: Bool { config.train.onNaN == "skip" }
 
-    /// The momentum buffers (replica 0's), same layout as the parameters.
-    public var momentum: FloatBuffer { velocities[0] }
 
     /// The last step's summed gradient (for diagnostics after a non-finite step).
     public var lastGradient: UnsafePointer<Float> {
         UnsafePointer(dynamicSchedule ? leafPointers[0] : gradientPointers[0])
-    }
-
-    /// Copies `parameters` and `momentum` into every replica (resume).
-    public func restore(parameters: FloatBuffer, momentum: FloatBuffer) {
-        for arena in parameterArenas { arena.copy(from: parameters) }
-        for v in velocities { v.copy(from: momentum) }
     }
 
     /// Steps for throughput measurements (`bench`, `scale`): `count` steps at
@@ -411,7 +417,7 @@ public final class DataParallelEngine {
                 pool.barrier.wait()  // this process's non-finite checks are done
                 if rank[w] == 0 { agree(step: k) }
             } else if rank[w] == 0 && interrupt.isRequested {
-                state.stopHere = true
+                state.stopAfter = k
             }
             replicas[w].waiting.start()
             pool.barrier.wait()  // the step's updates are complete and visible; flags agree
@@ -423,7 +429,7 @@ public final class DataParallelEngine {
             }
             if !applied && !skipNonFinite { break }
             done = k + 1
-            if state.stopHere { break }
+            if state.stopAfter == k { break }
         }
         if rank[w] == 0 { state.completed = done; state.skipped = skipped }  // the first active worker reports
     }
@@ -436,7 +442,7 @@ public final class DataParallelEngine {
     private func agree(step k: Int) {
         let local: Int32 = (interrupt.isRequested ? 1 : 0) | (nonFiniteStep.load(ordering: .relaxed) == k ? 2 : 0)
         let flags = group.any(local)
-        if flags & 1 != 0 { state.stopHere = true }
+        if flags & 1 != 0 { state.stopAfter = k }
         if flags & 2 != 0 { nonFiniteStep.store(k, ordering: .relaxed) }
     }
 

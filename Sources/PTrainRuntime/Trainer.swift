@@ -8,7 +8,8 @@ import PTrainData
 /// criteria.
 ///
 /// Resume is exact: a checkpoint holds the parameters, the momentum buffers
-/// and the position (epoch, step in the epoch); every random draw is keyed by
+/// (every replica's where parameter averaging keeps them apart: see
+/// `EngineSnapshot`) and the position (epoch, step in the epoch); every random draw is keyed by
 /// (seed, epoch, sample index) and the gradient sum does not depend on the
 /// worker count, so an interrupted and resumed run ends with the same bits as
 /// an uninterrupted one, with any number of workers.
@@ -77,11 +78,11 @@ public final class Trainer {
         engine.onNote = { progress.line("note: \($0)") }
         store = directory.map { CheckpointStore(directory: $0.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best) }
         if let resume {
-            try Self.checkResume(resume, config: config, model: engine.model)
-            let p = FloatBuffer(count: engine.model.layout.totalCount), m = FloatBuffer(count: engine.model.layout.totalCount)
-            try engine.model.layout.load(resume.weights, into: p.pointer, file: "weights.safetensors")
-            try engine.model.layout.load(resume.momentum, into: m.pointer, file: "optimizer.safetensors")
-            engine.restore(parameters: p, momentum: m)
+            try Self.checkResume(resume, config: config, model: engine.model, workers: engine.workers, processes: group.size)
+            try engine.restore(resume.replicas, file: "checkpoint step \(resume.state.step)")
+            if engine.averaging && resume.state.replicas == nil {
+                progress.line("note: this checkpoint (format 1) holds replica 0 only: parameter averaging continues from it, but not bit for bit")
+            }
         }
         if resume == nil, let directory { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
         if let directory, let lighting = train.augmentation?.lighting {
@@ -97,8 +98,11 @@ public final class Trainer {
 
     /// Refuses a checkpoint that cannot continue this config exactly: another
     /// model, or another seed, batch or shard size (they define the data
-    /// order and the gradient sum). Says what differs.
-    public static func checkResume(_ checkpoint: Checkpoint, config: RunConfig, model: Model) throws {
+    /// order and the gradient sum), another synchronisation mode, or, with
+    /// parameter averaging, another number of workers or processes (each
+    /// replica's trajectory depends on its share of the batch). Says what differs.
+    public static func checkResume(_ checkpoint: Checkpoint, config: RunConfig, model: Model,
+                                   workers: Int? = nil, processes: Int = 1) throws {
         let old: RunConfig
         do { old = try RunConfig.parse(yaml: checkpoint.state.config, file: "checkpoint config") } catch {
             throw RunError("the checkpoint's config no longer decodes: \(error)")
@@ -115,8 +119,23 @@ public final class Trainer {
         if old.train.batch != config.train.batch { differences.append("train.batch \(old.train.batch) vs \(config.train.batch)") }
         if old.runtime.shard != config.runtime.shard { differences.append("runtime.shard \(old.runtime.shard) vs \(config.runtime.shard)") }
         if old.data.dataset != config.data.dataset { differences.append("data.dataset \(old.data.dataset) vs \(config.data.dataset)") }
+        if old.runtime.syncEvery != config.runtime.syncEvery {
+            differences.append("runtime.sync.every \(old.runtime.syncEvery) vs \(config.runtime.syncEvery)")
+        }
+        if config.runtime.syncEvery > 1 && old.runtime.averageMomentum != config.runtime.averageMomentum {
+            let name = { (average: Bool) in average ? "average" : "local" }
+            differences.append("runtime.sync.momentum \(name(old.runtime.averageMomentum)) vs \(name(config.runtime.averageMomentum))")
+        }
         if !differences.isEmpty {
             throw RunError("cannot resume exactly: \(differences.joined(separator: ", ")) (checkpoint vs config)")
+        }
+        let state = checkpoint.state
+        if state.complete == false {
+            throw RunError("cannot resume exactly: the checkpoint was written at step \(state.step) by a \(state.processes ?? 1)-process parameter-averaging run between averaging points; it holds the replicas of process 0 only (resume from a checkpoint written right after an averaging point with runtime.sync.momentum: average)")
+        }
+        let oldProcesses = state.processes ?? 1
+        if config.runtime.syncEvery > 1, let workers, state.workers != workers || oldProcesses != processes {
+            throw RunError("cannot resume exactly: parameter averaging keeps one replica per worker, and the checkpoint's run had \(oldProcesses > 1 ? "\(oldProcesses) processes x " : "")\(state.workers) worker\(state.workers == 1 ? "" : "s") where this one has \(processes > 1 ? "\(processes) processes x " : "")\(workers); resume with --workers \(state.workers)\(oldProcesses > 1 ? " on \(oldProcesses) processes" : "") (synchronous SGD resumes with any worker count)")
         }
     }
 
@@ -341,13 +360,16 @@ public final class Trainer {
     @discardableResult
     private func saveCheckpoint(_ pos: Position, isBest: Bool = false) throws -> URL? {
         guard let store else { return nil }
-        let state = Checkpoint.State(epoch: pos.epoch, stepInEpoch: pos.stepInEpoch, step: pos.step, seed: config.seed,
+        var state = Checkpoint.State(epoch: pos.epoch, stepInEpoch: pos.stepInEpoch, step: pos.step, seed: config.seed,
                                      workers: engine.workers, elapsedSeconds: monotonicSeconds() - startTime,
                                      bestMetric: pos.bestMetric, bestStep: pos.bestStep,
                                      evaluationsSinceBest: pos.evaluationsSinceBest, metric: pos.metric,
                                      config: config.resolvedYAML)
-        let checkpoint = Checkpoint(state: state, weights: model.layout.tensors(from: parameters.pointer),
-                                    momentum: model.layout.tensors(from: engine.momentum.pointer))
+        let snapshot = engine.snapshot()
+        state.processes = group.size
+        state.complete = snapshot.complete
+        let checkpoint = Checkpoint(state: state, weights: snapshot.replicas[0].weights, momentum: snapshot.replicas[0].momentum,
+                                    otherReplicas: Array(snapshot.replicas.dropFirst()))
         return try store.save(checkpoint, isBest: isBest)
     }
 

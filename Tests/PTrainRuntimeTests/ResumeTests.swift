@@ -50,12 +50,24 @@ func launch(_ args: [String], log: URL) throws -> Process {
 
 func runToEnd(_ args: [String], log: URL) throws -> Int32 {
     let p = try launch(args, log: log)
-    p.waitUntilExit()
+    waitForExit(p, seconds: 300, "ptrain \(args.joined(separator: " "))")
     return p.terminationStatus
 }
 
 func finalWeights(_ run: URL) throws -> [Safetensors.Tensor] {
     try Safetensors.decode(Data(contentsOf: run.appendingPathComponent("checkpoints/last.safetensors")), file: "last").tensors
+}
+
+/// Waits for `process` to exit, at most `seconds`; then kills it (SIGKILL)
+/// and records the hang, so a regression fails the test instead of hanging CI.
+func waitForExit(_ process: Process, seconds: Double = 120, _ what: String) {
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning {
+        kill(process.processIdentifier, SIGKILL)
+        Issue.record("\(what): still running after \(Int(seconds)) s (hung); killed")
+    }
+    process.waitUntilExit()
 }
 
 /// Waits (bounded) until the run has written a checkpoint.
@@ -85,7 +97,7 @@ func resumeIsExact() throws {
         let p = try launch(["train", config.path, "--out", run.path, "--workers", firstWorkers], log: log)
         waitForCheckpoint(run, process: p)
         kill(p.processIdentifier, signal)
-        p.waitUntilExit()
+        waitForExit(p, "the run after signal \(signal)")
         let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         if signal == SIGTERM {
             #expect(p.terminationStatus == 0, "SIGTERM must exit 0 after checkpointing: \(output)")
@@ -218,5 +230,103 @@ func explodingLearningRate() throws {
     } catch let e as RunError {
         #expect(e.description.contains("non-finite values first in the gradient of"), "\(e)")
         #expect(e.description.hasPrefix("step "), "\(e)")
+    }
+}
+
+/// Parameter averaging (K = 4) on 2 workers, checkpoints every 10 steps, 42 steps:
+/// step 10 falls between averaging points, step 20 on one.
+let averagingConfig = resumableConfig.replacingOccurrences(of: "runtime: {shard: 8, bind: none}",
+                                                           with: "runtime: {shard: 8, bind: none, sync: {every: 4}}")
+
+/// Trains `config` with `overrides` on `workers` workers into `dir`, from `resume` if given.
+func trainRun(_ yaml: String, overrides: [String], workers: Int, in dir: URL, resume: Checkpoint? = nil) throws -> Trainer {
+    let config = try RunConfig.parse(yaml: yaml, file: "averaging.yaml", overrides: overrides)
+    let data = try DataSources.load(config.data, model: config.model)
+    let directory = resume == nil ? try RunDirectory.create(explicit: dir.path, name: config.name) : try RunDirectory.existing(dir)
+    let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
+                              workers: workers, resume: resume)
+    _ = try trainer.run()
+    return trainer
+}
+
+@Test("parameter averaging resumes exactly from checkpoints between and at averaging points, with local and averaged momentum",
+      arguments: ["average", "local"])
+func averagingResumeIsExact(momentum: String) throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let overrides = ["runtime.sync.momentum=\(momentum)", "train.steps=42", "checkpoint.every_steps=10", "checkpoint.keep=10",
+                     "data.synthetic_count=1024"]
+    let reference = try trainRun(averagingConfig, overrides: overrides, workers: 2, in: dir.appendingPathComponent("reference"))
+    let expected = Array(UnsafeBufferPointer(start: reference.parameters.pointer, count: reference.parameters.count))
+    for step in [10, 20] {
+        let checkpoint = try Checkpoint.read(dir.appendingPathComponent("reference/checkpoints/\(CheckpointStore.name(step: step))"))
+        // Between averaging points the replicas differ; at one, only local momenta do.
+        #expect(checkpoint.state.replicas == (step == 20 && momentum == "average" ? 1 : 2), "step \(step)")
+        let run = dir.appendingPathComponent("resumed-\(step)")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let resumed = try trainRun(averagingConfig, overrides: overrides, workers: 2, in: run, resume: checkpoint)
+        let got = Array(UnsafeBufferPointer(start: resumed.parameters.pointer, count: resumed.parameters.count))
+        #expect(got == expected, "resumed from step \(step) with momentum \(momentum): weights differ from the uninterrupted run")
+    }
+}
+
+@Test("parameter averaging refuses to resume with another worker count or sync mode, saying why")
+func averagingResumeRefusals() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let overrides = ["train.steps=10", "checkpoint.every_steps=6", "checkpoint.keep=5", "data.synthetic_count=256"]
+    _ = try trainRun(averagingConfig, overrides: overrides, workers: 2, in: dir)
+    let checkpoint = try Checkpoint.read(dir.appendingPathComponent("checkpoints/\(CheckpointStore.name(step: 6))"))
+    let config = try RunConfig.parse(yaml: averagingConfig, file: "averaging.yaml", overrides: overrides)
+    let model = try config.model.build()
+    #expect(throws: RunError("cannot resume exactly: parameter averaging keeps one replica per worker, and the checkpoint's run had 2 workers where this one has 1; resume with --workers 2 (synchronous SGD resumes with any worker count)")) {
+        try Trainer.checkResume(checkpoint, config: config, model: model, workers: 1)
+    }
+    try Trainer.checkResume(checkpoint, config: config, model: model, workers: 2)
+    let synchronous = try RunConfig.parse(yaml: averagingConfig, file: "averaging.yaml", overrides: overrides + ["runtime.sync.every=1"])
+    #expect(throws: RunError("cannot resume exactly: runtime.sync.every 4 vs 1 (checkpoint vs config)")) {
+        try Trainer.checkResume(checkpoint, config: synchronous, model: model, workers: 2)
+    }
+    let local = try RunConfig.parse(yaml: averagingConfig, file: "averaging.yaml", overrides: overrides + ["runtime.sync.momentum=local"])
+    #expect(throws: RunError("cannot resume exactly: runtime.sync.momentum average vs local (checkpoint vs config)")) {
+        try Trainer.checkResume(checkpoint, config: local, model: model, workers: 2)
+    }
+    // A multi-process averaging checkpoint between averaging points holds process 0's replicas only.
+    var partial = checkpoint
+    partial.state.processes = 2
+    partial.state.complete = false
+    #expect(throws: RunError("cannot resume exactly: the checkpoint was written at step 6 by a 2-process parameter-averaging run between averaging points; it holds the replicas of process 0 only (resume from a checkpoint written right after an averaging point with runtime.sync.momentum: average)")) {
+        try Trainer.checkResume(partial, config: config, model: model, workers: 2)
+    }
+}
+
+@Test("parameter averaging interrupted by SIGTERM or SIGKILL and resumed ends with the uninterrupted run's weights; another worker count is refused",
+      .enabled(if: FileManager.default.fileExists(atPath: ptrainBinary.path), "the release ptrain binary is not built (tools/test builds it)"))
+func averagingSignalResumeIsExact() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let config = dir.appendingPathComponent("averaging.yaml")
+    try averagingConfig.replacingOccurrences(of: "sync: {every: 4}", with: "sync: {every: 4, momentum: local}")
+        .replacingOccurrences(of: "every_steps: 40", with: "every_steps: 37")
+        .write(to: config, atomically: true, encoding: .utf8)
+    let reference = dir.appendingPathComponent("reference")
+    #expect(try runToEnd(["train", config.path, "--out", reference.path, "--workers", "2"], log: dir.appendingPathComponent("ref.log")) == 0)
+    let expected = try finalWeights(reference)
+    for signal in [SIGTERM, SIGKILL] {
+        let run = dir.appendingPathComponent("run-\(signal)")
+        let p = try launch(["train", config.path, "--out", run.path, "--workers", "2"], log: dir.appendingPathComponent("run-\(signal).log"))
+        waitForCheckpoint(run, process: p)
+        kill(p.processIdentifier, signal)
+        waitForExit(p, "the averaging run after signal \(signal)")
+        if signal == SIGKILL {
+            let refusedLog = dir.appendingPathComponent("refused.log")
+            #expect(try runToEnd(["train", config.path, "--resume", run.path, "--workers", "1"], log: refusedLog) == 1)
+            let refused = (try? String(contentsOf: refusedLog, encoding: .utf8)) ?? ""
+            #expect(refused.contains("parameter averaging keeps one replica per worker"), "\(refused)")
+        }
+        let resumeLog = dir.appendingPathComponent("resume-\(signal).log")
+        #expect(try runToEnd(["train", config.path, "--resume", run.path, "--workers", "2"], log: resumeLog) == 0,
+                "\((try? String(contentsOf: resumeLog, encoding: .utf8)) ?? "")")
+        #expect(try finalWeights(run) == expected, "signal \(signal): resumed averaging weights differ from the uninterrupted run")
     }
 }

@@ -7,13 +7,20 @@ import Foundation
 /// - `weights.safetensors`: the parameters under PyTorch `state_dict` names
 ///   and layouts (Python's `safetensors` loads it as it is);
 /// - `optimizer.safetensors`: the SGD momentum buffers, same names;
+/// - `replicas.safetensors` (parameter averaging, only while the workers'
+///   replicas differ: between averaging points, or always with
+///   `sync.momentum: local`): replicas 1 ..< W, tensors named
+///   `replica.R.weights.NAME` and `replica.R.momentum.NAME`; the two files
+///   above hold replica 0;
 /// - `state.json`: format version, position (epoch, step in the epoch, global
 ///   step), the resolved config, best-metric bookkeeping, and the CRC-32 of
-///   both tensor files.
+///   every tensor file.
 /// No RNG state is needed: every random draw is keyed by (seed, epoch, sample
 /// index), so the position determines all of them.
 public struct Checkpoint: Sendable {
-    public static let formatVersion = 1
+    /// Version 2 added the replicas of parameter averaging; version 1
+    /// checkpoints (replica 0 only) are still read.
+    public static let formatVersion = 2
     public static let formatName = "ptrain-checkpoint"
 
     /// Position and bookkeeping, serialized as `state.json`.
@@ -39,6 +46,16 @@ public struct Checkpoint: Sendable {
         public var config: String
         public var weightsCRC32: UInt32 = 0
         public var optimizerCRC32: UInt32 = 0
+        /// Replicas held (version 2): 1 when every worker's replica is
+        /// replica 0's, else one per worker. Nil in version 1 files.
+        public var replicas: Int?
+        public var replicasCRC32: UInt32?
+        /// Processes of the job that wrote it, and whether their replicas
+        /// are all the ones held here (false: a multi-process parameter-
+        /// averaging run between averaging points, whose other processes'
+        /// replicas differ and are not in this checkpoint). Nil in version 1.
+        public var processes: Int?
+        public var complete: Bool?
 
         public init(epoch: Int, stepInEpoch: Int, step: Int, seed: UInt64, workers: Int, elapsedSeconds: Double,
                     bestMetric: Double?, bestStep: Int?, evaluationsSinceBest: Int, metric: Double?, config: String) {
@@ -48,13 +65,31 @@ public struct Checkpoint: Sendable {
         }
     }
 
+    /// One worker's copy of the parameters and of the optimizer state.
+    public struct Replica: Sendable, Equatable {
+        public var weights: [Safetensors.Tensor]
+        public var momentum: [Safetensors.Tensor]
+        public init(weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor]) {
+            self.weights = weights; self.momentum = momentum
+        }
+    }
+
     public var state: State
+    /// Replica 0 (the only one in synchronous SGD).
     public var weights: [Safetensors.Tensor]
     public var momentum: [Safetensors.Tensor]
+    /// Replicas 1 ..< W of parameter averaging; empty when they all equal replica 0.
+    public var otherReplicas: [Replica]
 
-    public init(state: State, weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor]) {
-        self.state = state; self.weights = weights; self.momentum = momentum
+    /// Every replica, replica 0 first.
+    public var replicas: [Replica] { [Replica(weights: weights, momentum: momentum)] + otherReplicas }
+
+    public init(state: State, weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor], otherReplicas: [Replica] = []) {
+        self.state = state; self.weights = weights; self.momentum = momentum; self.otherReplicas = otherReplicas
     }
+
+    /// Replica `r`'s tensors as stored in `replicas.safetensors`.
+    static func replicaPrefix(_ r: Int, _ part: String) -> String { "replica.\(r).\(part)." }
 
     /// The weights file of a checkpoint directory.
     public func weightsURL(in directory: URL) -> URL { directory.appendingPathComponent("weights.safetensors") }
@@ -76,10 +111,24 @@ public struct Checkpoint: Sendable {
         var s = state
         s.weightsCRC32 = CRC32.checksum(weightsData)
         s.optimizerCRC32 = CRC32.checksum(momentumData)
+        s.replicas = 1 + otherReplicas.count
+        var replicasData: Data?
+        if !otherReplicas.isEmpty {
+            var all: [Safetensors.Tensor] = []
+            for (i, replica) in otherReplicas.enumerated() {
+                for (part, tensors) in [("weights", replica.weights), ("momentum", replica.momentum)] {
+                    all += tensors.map { Safetensors.Tensor(name: Self.replicaPrefix(i + 1, part) + $0.name, shape: $0.shape, values: $0.values) }
+                }
+            }
+            let data = Safetensors.encode(all, metadata: ["format": "ptrain-replicas"])
+            s.replicasCRC32 = CRC32.checksum(data)
+            replicasData = data
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(weightsData, to: tmp.appendingPathComponent("weights.safetensors"))
         try AtomicFile.write(momentumData, to: tmp.appendingPathComponent("optimizer.safetensors"))
+        if let replicasData { try AtomicFile.write(replicasData, to: tmp.appendingPathComponent("replicas.safetensors")) }
         try AtomicFile.write(try encoder.encode(s), to: tmp.appendingPathComponent("state.json"))
         if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
         guard rename(tmp.path, final.path) == 0 else {
@@ -101,8 +150,8 @@ public struct Checkpoint: Sendable {
               let state = try? JSONDecoder().decode(State.self, from: stateData), state.format == formatName else {
             throw fail("state.json is not a ptrain checkpoint state (corrupted or foreign file)")
         }
-        guard state.version == formatVersion else {
-            throw fail("checkpoint format version \(state.version); this ptrain reads version \(formatVersion)")
+        guard (1...formatVersion).contains(state.version) else {
+            throw fail("checkpoint format version \(state.version); this ptrain reads versions 1 to \(formatVersion)")
         }
         func tensors(_ file: String, crc: UInt32) throws -> [Safetensors.Tensor] {
             let url = directory.appendingPathComponent(file)
@@ -114,7 +163,21 @@ public struct Checkpoint: Sendable {
                 throw LoadError(description: e.description)
             }
         }
+        var others: [Replica] = []
+        if let count = state.replicas, count > 1 {
+            guard let crc = state.replicasCRC32 else { throw fail("state.json lists \(count) replicas but no replicasCRC32") }
+            let all = try tensors("replicas.safetensors", crc: crc)
+            for r in 1..<count {
+                func part(_ name: String) -> [Safetensors.Tensor] {
+                    let prefix = replicaPrefix(r, name)
+                    return all.filter { $0.name.hasPrefix(prefix) }.map {
+                        Safetensors.Tensor(name: String($0.name.dropFirst(prefix.count)), shape: $0.shape, values: $0.values)
+                    }
+                }
+                others.append(Replica(weights: part("weights"), momentum: part("momentum")))
+            }
+        }
         return Checkpoint(state: state, weights: try tensors("weights.safetensors", crc: state.weightsCRC32),
-                          momentum: try tensors("optimizer.safetensors", crc: state.optimizerCRC32))
+                          momentum: try tensors("optimizer.safetensors", crc: state.optimizerCRC32), otherReplicas: others)
     }
 }
