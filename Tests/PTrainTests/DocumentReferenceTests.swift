@@ -104,7 +104,7 @@ struct DocumentReferenceTests {
     func repositoryReferencesResolve() {
         let problems = documentReferenceProblems(root: packageRoot, paths: scannedPaths,
                                                  skipping: URL(fileURLWithPath: #filePath))
-        #expect(problems.isEmpty, "\n" + problems.joined(separator: "\n"))
+        #expect(problems.isEmpty, "\n\(problems.joined(separator: "\n"))")
     }
 
     @Test("the scanner finds names with paths and anchors, and skips web addresses")
