@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // ptrain: data-parallel CNN training on CPUs.
 //
-// Targets follow the dependency direction of DESIGN.md; an arrow never points up:
+// Targets follow one dependency direction (docs/architecture.md); an arrow never points up:
 //   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainCLI (the `ptrain` executable)
 // CZlib (zlib, for .gz datasets) and CHwloc (core topology and pinning) are
 // system-library targets; PTrainTopology wraps hwloc for the runtime.
@@ -9,7 +9,7 @@ import PackageDescription
 
 /// The SIMD kernels need the host's vector ISA: without a CPU flag Swift lowers
 /// `SIMD16<Float>` fused multiply-adds to per-lane libm calls (~150x slower).
-/// See shared PLATFORM.md. `-target-cpu native` lets LLVM emit AVX-512 FMAs.
+/// See docs/platform.md. `-target-cpu native` lets LLVM emit AVX-512 FMAs.
 let hostISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
 
 /// The optional multi-process part (issue: past one machine): `PTRAIN_MPI=1

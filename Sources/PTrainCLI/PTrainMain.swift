@@ -5,7 +5,7 @@ import PTrainData
 import PTrainRuntime
 
 /// `ptrain`: the command line. Parsing and printing only; the work lives in
-/// the libraries (STYLE: the CLI is thin).
+/// the libraries (docs/architecture.md: the CLI is thin).
 @main
 struct PTrainMain: ParsableCommand {
     static let configuration = CommandConfiguration(

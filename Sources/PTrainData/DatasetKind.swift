@@ -10,7 +10,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     /// CIFAR-10 binary version: 50k + 10k, 3×32×32, 10 classes.
     case cifar10 = "cifar-10"
 
-    /// The directory name under `$PTRAIN_DATA` (the layout of shared/data).
+    /// The directory name under `$PTRAIN_DATA` (the README's Data table).
     public var folderName: String {
         switch self {
         case .mnist: "mnist"

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Order: the path configured for the run, if any (it must exist: no fallback,
 /// so a typo is never silently replaced by other data); else
-/// `$PTRAIN_DATA/<folderName>` (the layout of shared/data: `mnist`,
+/// `$PTRAIN_DATA/<folderName>` (the README's Data table: `mnist`,
 /// `fashion-mnist`, `sklearn-digits`, `cifar-10`); else, for Fashion-MNIST only,
 /// where Debian's package `dataset-fashion-mnist` installs it. When nothing is
 /// found the error lists every place tried and says how to get the data.

@@ -49,7 +49,7 @@ public final class GEMMWorkspace: @unchecked Sendable {
     let edgeTile: UnsafeMutablePointer<Float>
 
     /// Default blocking for Zen 4 (32 KiB L1D, 1 MiB L2): MC = 128, KC = 256
-    /// (PLATFORM.md's measured shape; 192...512 and MC 64...256 measured within
+    /// (a prototype's measured shape, docs/platform.md; 192...512 and MC 64...256 measured within
     /// noise of it), NC = 2048.
     public convenience init() {
         self.init(mc: 128, kc: 256, nc: 2048)

@@ -21,7 +21,7 @@
 // latency); each k step is 2 vector loads of B + 8 broadcasts of A
 // (vbroadcastss from L1) for 16 FMAs. Checked in the disassembly: the loop is
 // unrolled twice, all accumulators stay in zmm registers, no spills.
-// (Shape measured in PLATFORM.md; GEMM.swift has the blocking around it.)
+// (Shape measured with a prototype, docs/platform.md; GEMM.swift has the blocking around it.)
 //
 // Contract (every variant; H = height, NR = width):
 //   For i in 0..<rows, j in 0..<NR:

@@ -37,7 +37,7 @@ public struct Benchmark {
         public let trainImagesPerSecond: Double
         public let inferImagesPerSecond: Double
         /// Training FLOP per image: 3x the forward FLOPs of conv and dense layers
-        /// (forward, input gradient, weight gradient), as in WORKLOADS.md.
+        /// (forward, input gradient, weight gradient), as in docs/benchmarks.md.
         public let trainFLOPPerImage: Double
         public let peakGFLOPs: Double
         public let peakGFLOPsPerCore: Double

@@ -6,7 +6,7 @@ import Synchronization
 /// time and then blocks.
 ///
 /// Why both: between pinned workers on idle cores a spin barrier costs ~0.1 µs
-/// and a condition variable 25-30 µs (PLATFORM.md), so short waits spin. But
+/// and a condition variable 25-30 µs (docs/platform.md), so short waits spin. But
 /// when a core is shared with another process, pure spinning burns the time
 /// slice the straggler needs (PyTorch's OpenMP falls to 0.17x here), so a
 /// waiter gives up after `spinLimit` and sleeps until the last thread arrives.

@@ -2,7 +2,7 @@ import Foundation
 import PTrainData
 import Testing
 
-// Real-data checks on the files in $PTRAIN_DATA (CI: the shared/data folder).
+// Real-data checks on the files in $PTRAIN_DATA (CI: ../shared/data, see .ci/run).
 // Expected counts, histograms and first labels are from each folder's README;
 // pixel sums and single pixel values were computed independently with Python
 // (gzip + plain byte indexing) from the same files.

@@ -30,7 +30,7 @@ func lenetArithmetic() throws {
     let model = try RunConfig.parse(yaml: yaml, file: "t.yaml").model.build()
     // 156 + 2,416 + 48,120 + 10,164 + 850 (PyTorch's count for the same nn.Sequential).
     #expect(model.parameterCount == 61_706)
-    // WORKLOADS.md W1: 0.833 MFLOP forward per image in conv and dense layers.
+    // docs/benchmarks.md, W1: 0.833 MFLOP forward per image in conv and dense layers.
     let gemmFLOPs = model.layers.filter { $0 is Conv2D || $0 is Dense }.reduce(0) { $0 + $1.forwardFLOPs }
     #expect(gemmFLOPs == 833_040)  // 2 * (117,600 + 240,000 + 48,000 + 10,080 + 840) multiply-adds
     #expect(model.layers.map(\.outputShape.description) == ["6x28x28", "6x28x28", "6x14x14", "16x10x10", "16x10x10", "16x5x5",

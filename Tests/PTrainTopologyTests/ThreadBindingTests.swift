@@ -4,7 +4,7 @@ import PTrainTopology
 
 @Suite struct ThreadBindingTests {
     /// A dedicated Thread (never a pool thread: it would stay pinned) bound to
-    /// core 0 must report only core 0's PUs. PLATFORM.md measured 1000/1000.
+    /// core 0 must report only core 0's PUs (a prototype held 1000/1000: docs/platform.md).
     @Test func boundThreadStaysOnItsCore() async throws {
         let topology = try CPUTopology()
         let core = topology.cores[0]

@@ -36,7 +36,7 @@ public struct ParameterSpec: Sendable, Hashable {
 
 /// Per-replica state a layer reads while it runs a step: the mode, the keys of
 /// per-sample randomness, and scratch shared by the replica's layers. Passed
-/// in, never global (STYLE: training vs inference is a mode passed in).
+/// in, never global (docs/architecture.md: training vs inference is a mode passed in).
 public final class StepContext: @unchecked Sendable {
     /// Training (dropout active, batch statistics) or inference.
     public var training: Bool = true

@@ -48,7 +48,7 @@ public enum LayerRegistry {
     }
 }
 
-// MARK: - per-layer config parsers (keys documented in README "Layers")
+// MARK: - per-layer config parsers (keys documented in README "Config format")
 
 extension Conv2D {
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
