@@ -51,9 +51,3 @@ public enum MetricValue: Sendable, ExpressibleByStringLiteral, ExpressibleByInte
         }
     }
 }
-
-/// An error of a run (files, data, numerics) with a message for the user.
-public struct RunError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -1,0 +1,297 @@
+import Foundation
+import PTrain
+import PTrainData
+import PTrainKernels
+import Synchronization
+
+/// Runs training steps and evaluations of one model data-parallel over
+/// persistent worker threads. Every minibatch is cut into fixed shards
+/// (`ShardPlan`); each worker computes the gradient of its block of shards;
+/// the gradients are reduce-scattered in shared memory in a fixed tree order;
+/// each worker applies SGD to its slice of the one parameter arena
+/// (synchronous SGD). With `runtime.sync.every: K > 1`, workers instead keep
+/// their own replicas and optimizer state, and `average()` averages them.
+///
+/// Because the reduction order does not depend on the worker count,
+/// synchronous runs give bitwise-identical weights for every power-of-two
+/// worker count that divides the shard count.
+///
+/// Past one process (`group`, MPI ranks): rank r computes the shards
+/// `[r S/R, (r+1) S/R)` of every global batch with its own workers, reduces
+/// them in shared memory, then the ranks' sums are added in the same tree
+/// (`ProcessGroup.treeSum`) and every rank applies the same update. R
+/// processes of W workers give the bits of one process of R x W workers
+/// when R and W are powers of two.
+public final class DataParallelEngine {
+    public let config: RunConfig
+    public let train: SampleSet
+    public let test: SampleSet
+    public let model: Model
+    /// The optimizer step over arena slices (built once: no allocation per step).
+    let optimizerStep: ParameterUpdate
+    /// This process's part: its share of the global batch (`plan.batch` =
+    /// batch / ranks), cut into shards for its workers.
+    public let plan: ShardPlan
+    /// The processes of the job (one, unless run under MPI).
+    public let group: ProcessGroup
+    /// The weights: replica 0's arena (the only one in synchronous mode).
+    public var parameters: FloatBuffer { parameterArenas[0] }
+    public var workers: Int { plan.workers }
+    public var averaging: Bool { config.runtime.syncEvery > 1 }
+    /// Shards claimed by whichever worker is free (balances a core shared with
+    /// another process) rather than a fixed block per worker.
+    public var dynamicSchedule: Bool { plan.dynamic }
+
+    /// One parameter arena and one momentum arena per replica: one in
+    /// synchronous SGD, one per worker with parameter averaging
+    /// (`snapshot()` / `restore(_:)` read and write them).
+    let parameterArenas: [FloatBuffer]
+    let velocities: [FloatBuffer]
+    /// Whether every replica of every process holds the same parameters and
+    /// momentum (always in synchronous SGD; with parameter averaging, right
+    /// after an averaging point that averages momentum too).
+    var replicasAgree = true
+    let replicas: [WorkerReplica]
+    let pool: WorkerPool
+    /// Per-worker arena pointers, for the reductions (allocated once).
+    let gradientPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let state: StepState
+    /// Prepares each step's batch ahead of the workers.
+    let pipeline: BatchPipeline
+    /// Index (within the run) of a step whose summed gradient held a NaN or
+    /// infinity, or -1; set by any worker that finds one in its slice.
+    let nonFiniteStep = Atomic<Int>(-1)
+    /// Set (from any thread, e.g. a signal handler) to end the current run of
+    /// steps after the step in progress.
+    public let interrupt = InterruptFlag()
+    /// Which workers take part (the dynamic schedule benches stragglers).
+    let participation: Participation
+    /// Told when a worker starts or stops sitting out (from the coordinator thread).
+    public var onNote: ((String) -> Void)?
+    /// Steps per sub-run between participation decisions.
+    static let subRunSteps = 25
+    /// Dynamic schedule: one gradient buffer per shard (the tree's leaves),
+    /// and the next unclaimed shard of the step.
+    let leaves: [FloatBuffer]
+    let leafPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let nextShard = Atomic<Int>(0)
+
+    /// `placement(w)` runs on worker w's own thread before anything else
+    /// (pinning); its error stops the construction. `fillInWorkers`: whether
+    /// the workers fill their own shards instead of the batch pipeline's
+    /// thread (`BatchPipeline.inWorkers`; same data either way); nil: when
+    /// every online CPU has a worker.
+    public init(config: RunConfig, train: SampleSet, test: SampleSet, workers: Int,
+                placement: @escaping @Sendable (Int) throws -> Void = { _ in },
+                group: ProcessGroup = SingleProcess(), fillInWorkers: Bool? = nil) throws {
+        self.config = config
+        self.train = train
+        self.test = test
+        self.group = group
+        plan = try Self.plan(config: config, workers: workers, processes: group.size)
+        let globalStatistics = config.runtime.batchNormStatistics == "global"
+        model = try config.model.build(classes: train.classes)
+        optimizerStep = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout)
+        let count = model.layout.totalCount
+        let averaging = config.runtime.syncEvery > 1
+        parameterArenas = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
+        for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
+        velocities = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
+        var replicas: [WorkerReplica] = []
+        for w in 0..<workers {
+            // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
+            let m = w == 0 ? model : try config.model.build(classes: train.classes)
+            let params = parameterArenas[averaging ? w : 0]
+            let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
+                                  gradients: FloatBuffer(count: count), seed: config.seed)
+            let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
+                                      parameters: params, gradients: nil, seed: config.seed)
+            replicas.append(WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
+                                          partials: !(config.runtime.schedule == "dynamic" && !averaging)))
+        }
+        let dynamic = !averaging && config.runtime.schedule == "dynamic"
+        leaves = dynamic ? (0..<plan.shards).map { _ in FloatBuffer(count: count) } : []
+        leafPointers = .allocate(capacity: max(leaves.count, 1))
+        for (i, leaf) in leaves.enumerated() { leafPointers[i] = leaf.pointer }
+        self.replicas = replicas
+        gradientPointers = .allocate(capacity: workers)
+        parameterPointers = .allocate(capacity: workers)
+        velocityPointers = .allocate(capacity: workers)
+        for w in 0..<workers {
+            gradientPointers[w] = replicas[w].gradients.pointer
+            parameterPointers[w] = parameterArenas[averaging ? w : 0].pointer
+            velocityPointers[w] = velocities[averaging ? w : 0].pointer
+        }
+        state = StepState(capacity: max(train.count / config.train.batch, 1))
+        participation = Participation(workers: workers)
+        // The pool may fail (pinning) and cleans up after itself; the pipeline
+        // thread starts only once nothing else can fail.
+        pool = try WorkerPool(count: workers, setUp: placement)
+        if globalStatistics {
+            let channels = replicas[0].network.model.layers.compactMap { ($0 as? BatchNorm)?.inputShape.channels }.max() ?? 0
+            let exchange = StatisticsExchange(workers: workers, capacity: 2 * channels + 1, barrier: pool.barrier)
+            for (w, r) in replicas.enumerated() {
+                r.network.context.statistics = exchange
+                r.network.context.worker = w
+            }
+        }
+        let inWorkers = fillInWorkers ?? (workers >= ProcessInfo.processInfo.activeProcessorCount)
+        pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
+                                 seed: config.seed, inWorkers: inWorkers)
+        pool.setJob { [unowned self] w in self.work(w) }
+    }
+
+    deinit {
+        pool.shutdown()
+        pipeline.shutdown()
+        gradientPointers.deallocate(); parameterPointers.deallocate(); velocityPointers.deallocate()
+        leafPointers.deallocate()
+    }
+
+    // MARK: coordinator side
+
+    /// Starts an epoch: its sample order, and fresh counters.
+    public func beginEpoch(_ epoch: Int) {
+        state.order = epochPermutation(count: train.count, seed: config.seed, epoch: epoch)
+        state.epoch = epoch
+        pipeline.setOrder(state.order, epoch: epoch)
+        resetCounters()
+    }
+
+    /// Optimizer steps per epoch (the last partial batch is dropped).
+    public var stepsPerEpoch: Int { train.count / config.train.batch }
+
+    /// Runs `count` consecutive steps of the current epoch from step `first`
+    /// (samples `order[first * batch ...]`), step `k` with learning rate
+    /// `learningRate(k)`; in averaging mode, replicas are averaged after every
+    /// step `k` with `averageAfter(k)`. Before every update the summed gradient
+    /// is checked: a NaN or infinity skips the update (`train.on_nan: skip`) or
+    /// ends the run before applying it (`stop`). An interrupt ends the run
+    /// after the step in progress.
+    public func steps(first: Int, count: Int, learningRate: (Int) -> Double,
+                      averageAfter: (Int) -> Bool = { _ in false }) -> StepsOutcome {
+        precondition(first >= 0 && count >= 0 && first + count <= stepsPerEpoch)
+        var outcome = StepsOutcome()
+        while outcome.completed < count {
+            let done = outcome.completed
+            let n = min(Self.subRunSteps, count - done)
+            if dynamicSchedule && workers > 1 {
+                if let note = participation.beforeSubRun() { onNote?(note) }
+                pool.barrier.setParties(participation.activeCount)
+            }
+            for k in 0..<n {
+                state.rates[k] = Float(learningRate(first + done + k))
+                state.averageAfter[k] = averageAfter(first + done + k)
+            }
+            state.mode = .trainSteps
+            state.first = first + done
+            state.count = n
+            state.completed = 0
+            state.skipped = 0
+            state.stopAfter = -1
+            nextShard.store(0, ordering: .relaxed)
+            nonFiniteStep.store(-1, ordering: .relaxed)
+            replicas.forEach { $0.waiting.reset() }
+            let t0 = monotonicSeconds()
+            pipeline.begin(first: first + done, count: n)
+            pool.run()
+            pipeline.finish()
+            if dynamicSchedule && workers > 1,
+               let note = participation.afterSubRun(seconds: monotonicSeconds() - t0, waited: { self.replicas[$0].waiting.total }) {
+                onNote?(note)
+            }
+            outcome.completed += state.completed
+            outcome.skipped += state.skipped
+            if averaging && state.completed > 0 {
+                replicasAgree = config.runtime.averageMomentum && state.averageAfter[state.completed - 1]
+            }
+            if nonFiniteStep.load(ordering: .relaxed) >= 0 && !skipNonFinite {
+                outcome.nonFiniteGradient = true
+                break
+            }
+            if state.stopAfter >= 0 {
+                outcome.interrupted = true
+                break
+            }
+        }
+        interrupt.clear()
+        return outcome
+    }
+
+    /// `train.on_nan: skip`.
+    private var skipNonFinite: Bool { config.train.onNaN == "skip" }
+
+
+    /// The last step's summed gradient (for diagnostics after a non-finite step).
+    public var lastGradient: UnsafePointer<Float> {
+        UnsafePointer(dynamicSchedule ? leafPointers[0] : gradientPointers[0])
+    }
+
+    /// Sets which workers take part (tests; the engine also decides by itself).
+    package func setParticipation(_ active: [Bool]) {
+        precondition(dynamicSchedule)
+        participation.set(active)
+    }
+
+    // MARK: worker side
+
+    private func work(_ w: Int) {
+        switch state.mode {
+        case .trainSteps: trainSteps(w)
+        case .evaluate: evaluate(w)
+        }
+    }
+
+    /// The worker side of `steps(first:count:...)`: every worker runs the
+    /// same loop; barriers keep the steps in lockstep.
+    private func trainSteps(_ w: Int) {
+        let rank = participation.rank
+        guard rank[w] >= 0 else { return }  // sitting out this sub-run
+        let count = model.layout.totalCount
+        let slice = dynamicSchedule ? ShardPlan.slice(of: rank[w], workers: participation.activeCount, count: count)
+                                    : ShardPlan.slice(of: w, workers: workers, count: count)
+        var done = 0, skipped = 0
+        for k in 0..<state.count {
+            let applied = averaging ? averagingStep(w, step: k, learningRate: state.rates[k])
+                : synchronousStep(w, step: k, learningRate: state.rates[k], slice: slice)
+            if averaging && state.averageAfter[k] {
+                pool.barrier.wait()
+                average(w)
+            }
+            // The first active worker decides, before the barrier, whether the
+            // run ends here; everyone reads the same decision after it.
+            if group.size > 1 {
+                pool.barrier.wait()  // this process's non-finite checks are done
+                if rank[w] == 0 { agree(step: k) }
+            } else if rank[w] == 0 && interrupt.isRequested {
+                state.stopAfter = k
+            }
+            replicas[w].waiting.start()
+            pool.barrier.wait()  // the step's updates are complete and visible; flags agree
+            replicas[w].waiting.stop()
+            if rank[w] == 0 { pipeline.release(k) }  // every worker is done with step k's batch
+            if nonFiniteStep.load(ordering: .relaxed) == k {
+                if !skipNonFinite { break }
+                skipped += 1
+            }
+            if !applied && !skipNonFinite { break }
+            done = k + 1
+            if state.stopAfter == k { break }
+        }
+        if rank[w] == 0 { state.completed = done; state.skipped = skipped }  // the first active worker reports
+    }
+
+    /// Multi-process runs, once per step by one thread of each process: the
+    /// ranks agree whether the run ends after this step (a signal reached any
+    /// rank) and whether its gradient was non-finite on any rank (parameter
+    /// averaging checks each replica alone), so every rank leaves the run of
+    /// steps at the same step.
+    func agree(step k: Int) {
+        let local: Int32 = (interrupt.isRequested ? 1 : 0) | (nonFiniteStep.load(ordering: .relaxed) == k ? 2 : 0)
+        let flags = group.any(local)
+        if flags & 1 != 0 { state.stopAfter = k }
+        if flags & 2 != 0 { nonFiniteStep.store(k, ordering: .relaxed) }
+    }
+}
