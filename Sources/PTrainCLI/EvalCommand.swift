@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
                 let model = try config.model.build(classes: data.test.classes)
                 let parameters = FloatBuffer(count: model.layout.totalCount)
                 let file = try weightsFile(path)
-                let decoded = try Safetensors.decode(try Data(contentsOf: file), file: file.path)
+                let decoded = try Safetensors.decode(try RegularFile.read(file.path), file: file.path)
                 try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
                 networks.append(Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
                                         gradients: nil, seed: config.seed))
@@ -50,14 +50,13 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// The safetensors file of a checkpoint argument: the file itself, or a
-    /// checkpoint directory's weights (verified).
+    /// The safetensors file of a checkpoint argument: a checkpoint directory's
+    /// weights (verified), or else the path itself (whose reading refuses
+    /// anything but a regular file).
     private func weightsFile(_ path: String) throws -> URL {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw RunError("\(path): cannot read the checkpoint (no such file)")
-        }
-        return isDirectory.boolValue ? try Checkpoint.read(url).weightsURL(in: url) : url
+        let isCheckpoint = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        return isCheckpoint ? try Checkpoint.read(url).weightsURL(in: url) : url
     }
 }

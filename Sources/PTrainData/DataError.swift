@@ -1,3 +1,5 @@
+import PTrain
+
 /// A dataset that cannot be found or read: one message that names the file, the
 /// byte offset or line where relevant, what was expected and what was found.
 ///
@@ -12,5 +14,12 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
 
     public init(description: String) {
         self.description = description
+    }
+}
+
+extension DataError {
+    /// `RegularFile.check` for the dataset readers: the same message, as a `DataError`.
+    static func requireRegularFile(_ path: String) throws {
+        do { try RegularFile.check(path) } catch let e as RegularFile.ReadError { throw DataError(e.description) }
     }
 }

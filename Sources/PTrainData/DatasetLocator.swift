@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// Finds the directory that holds a dataset's files.
 ///
@@ -56,9 +57,11 @@ public enum DatasetLocator {
 
     /// Why `path` is not a usable directory, or nil if it is one.
     private static func problem(with path: String) -> String? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "does not exist" }
-        return isDirectory.boolValue ? nil : "is not a directory"
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return errno == ENOENT ? "does not exist" : "cannot be read (\(String(cString: strerror(errno))))"
+        }
+        return info.st_mode & S_IFMT == S_IFDIR ? nil : "is \(RegularFile.kind(of: info.st_mode)), not a directory"
     }
 
     /// One paragraph on where the files come from and where to put them.

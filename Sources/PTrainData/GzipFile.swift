@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import PTrain
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,14 +20,18 @@ public enum GzipFile {
     /// The whole content of `url`, decompressed if it starts with the gzip magic.
     public static func read(_ url: URL) throws -> FileBytes {
         let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Checked before open: opening a FIFO would block until a writer appears.
+        try DataError.requireRegularFile(path)
+        // O_NONBLOCK (no effect on a regular file): should the path have become
+        // a FIFO since the check, open returns at once and fstat refuses it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw DataError("\(path): cannot open: \(String(cString: strerror(errno)))")
         }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw DataError("\(path): expected a regular file, found a directory or special file")
+            throw DataError("\(path): is \(RegularFile.kind(of: info.st_mode)), not a regular file")
         }
         let fileSize = Int(info.st_size)
 
@@ -109,16 +114,22 @@ public enum GzipFile {
     }
 
     /// The file called `name` in `directory`, or else `name.gz`: the
-    /// uncompressed file is preferred when both exist.
+    /// uncompressed file is preferred when both exist. When neither is a
+    /// regular file but one exists (a directory, a FIFO, ...), the error says
+    /// what that one is rather than calling the file missing.
     public static func locate(_ name: String, in directory: URL) throws -> URL {
         let plain = directory.appendingPathComponent(name)
         let gzip = directory.appendingPathComponent(name + ".gz")
+        var unusable: RegularFile.ReadError? = nil
         for candidate in [plain, gzip] {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            do {
+                try RegularFile.check(candidate.path)
                 return candidate
+            } catch let e as RegularFile.ReadError {
+                if e.code != ENOENT { unusable = unusable ?? e }
             }
         }
+        if let unusable { throw DataError(unusable.description) }
         throw DataError("\(directory.path): missing file \(name): neither \(plain.path) nor \(gzip.path) exists")
     }
 

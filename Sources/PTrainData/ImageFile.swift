@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import PTrain
 
 /// An 8-bit image in memory: `pixels [height, width, channels]` (interleaved,
 /// as in the files), 1 (gray) or 3 (RGB) channels.
@@ -17,7 +18,8 @@ public struct Image8: Equatable, Sendable {
 /// file's first bytes; the output format follows the output file's extension.
 public enum ImageFile {
     public static func read(_ url: URL) throws -> Image8 {
-        guard let data = try? Data(contentsOf: url) else { throw DataError("\(url.path): cannot read the image") }
+        let data: Data
+        do { data = try RegularFile.read(url.path) } catch let e as RegularFile.ReadError { throw DataError(e.description) }
         let bytes = [UInt8](data)
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try readPNG(bytes, path: url.path) }
         if bytes.count > 2 && bytes[0] == UInt8(ascii: "P") && (bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6")) {

@@ -59,12 +59,12 @@ public struct CheckpointStore: Sendable {
     /// newest readable checkpoint is taken.
     public static func resolve(_ path: String) throws -> URL {
         let url = URL(fileURLWithPath: path)
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
-            throw RunError("--resume \(path): expected a run directory or a checkpoint directory (step-NNNNNNNN), found \(fm.fileExists(atPath: path) ? "a file" : "nothing")")
+        var info = stat()
+        let exists = stat(path, &info) == 0
+        guard exists, info.st_mode & S_IFMT == S_IFDIR else {
+            throw RunError("--resume \(path): expected a run directory or a checkpoint directory (step-NNNNNNNN), found \(exists ? RegularFile.kind(of: info.st_mode) : "nothing")")
         }
-        if fm.fileExists(atPath: url.appendingPathComponent("state.json").path) { return url }
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("state.json").path) { return url }
         for dir in [url.appendingPathComponent("checkpoints"), url] {
             let store = CheckpointStore(directory: dir, keep: 1, best: "none")
             if let step = store.steps().last { return dir.appendingPathComponent(name(step: step)) }

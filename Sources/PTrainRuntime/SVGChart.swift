@@ -37,9 +37,9 @@ public struct SVGChart: Sendable {
         for i in 0...5 {
             let y = y0 + (y1 - y0) * Double(i) / 5, yy = py(y)
             out += "<line x1=\"\(left)\" y1=\"\(yy)\" x2=\"\(width - right)\" y2=\"\(yy)\" stroke=\"#ddd\"/>\n"
-            out += "<text x=\"\(left - 6)\" y=\"\(yy + 4)\" text-anchor=\"end\">\(label(y))</text>\n"
+            out += "<text x=\"\(left - 6)\" y=\"\(yy + 4)\" text-anchor=\"end\">\(Self.tickLabel(y))</text>\n"
             let x = x0 + (x1 - x0) * Double(i) / 5, xx = px(x)
-            out += "<text x=\"\(xx)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(label(x))</text>\n"
+            out += "<text x=\"\(xx)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(Self.tickLabel(x))</text>\n"
         }
         out += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
         out += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>\n"
@@ -64,8 +64,14 @@ public struct SVGChart: Sendable {
         return (floor(lo / step) * step, ceil(hi / step) * step)
     }
 
-    private func label(_ v: Double) -> String {
-        abs(v) >= 1000 ? String(format: "%.0f", v) : abs(v) >= 10 ? String(format: "%.1f", v) : String(format: "%.2f", v)
+    /// A tick value as printed on an axis: whole numbers without decimals
+    /// (epochs `1`, `8`, not `1.00`), others with the decimals they need, up
+    /// to 6 (`2.4`, `0.25`); the rounding noise of `x0 + step * i` is dropped.
+    package static func tickLabel(_ v: Double) -> String {
+        var text = String(format: "%.6f", v)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text == "-0" ? "0" : text
     }
 
     private func escape(_ s: String) -> String {

@@ -30,8 +30,13 @@ struct DatasetLocatorTests {
                 try DatasetLocator.directory(for: .mnist, configuredPath: typo, environment: ["PTRAIN_DATA": dir.path])
             }
             let file = try write([1], "file", in: dir)
-            #expect(throws: DataError("cifar-10: configured data directory \(file.path) is not a directory\n\(DatasetLocator.howToGet(.cifar10))")) {
+            #expect(throws: DataError("cifar-10: configured data directory \(file.path) is a regular file, not a directory\n\(DatasetLocator.howToGet(.cifar10))")) {
                 try DatasetLocator.directory(for: .cifar10, configuredPath: file.path, environment: [:])
+            }
+            let fifo = dir.appendingPathComponent("pipe")
+            #expect(mkfifo(fifo.path, 0o644) == 0)
+            #expect(throws: DataError("digits: configured data directory \(fifo.path) is a FIFO (named pipe), not a directory\n\(DatasetLocator.howToGet(.digits))")) {
+                try DatasetLocator.directory(for: .digits, configuredPath: fifo.path, environment: [:])
             }
         }
     }

@@ -97,6 +97,22 @@ struct GetMNISTScriptTests {
         }
     }
 
+    @Test(.enabled(if: hasCurl, "curl not installed"))
+    func unreachableSourcesAreReportedOnceEach() throws {
+        try withTemporaryDirectory { dir in
+            // Nothing listens on ports 1 and 9 of the loopback: connection refused at once, as offline.
+            let mirrors = ["http://127.0.0.1:1/", "http://127.0.0.1:9/"]
+            let result = try run([dir.appendingPathComponent("mnist").path], environment: ["MNIST_MIRRORS": mirrors.joined(separator: " ")])
+            #expect(result.status == 1)
+            let lines = result.errors.split(separator: "\n")
+            // One line per source (not per file and source), then one summary naming each cause.
+            #expect(lines.count == 3, "\(result.errors)")
+            #expect(lines.filter { $0.contains("curl: (7)") && $0.hasPrefix("  failed to download") }.count == 2)
+            #expect(lines.last?.hasPrefix("get-mnist: cannot download MNIST: no source could be reached (http://127.0.0.1:1/: curl: (7) ") == true)
+            #expect(!result.output.contains("t10k"), "a file after the first was still tried")
+        }
+    }
+
     @Test(.enabled(if: hasCurl && ptrainData != nil, "needs curl and PTRAIN_DATA (the real MNIST files serve as a file:// mirror)"))
     func downloadFallsBackToTheNextMirrorAndVerifies() throws {
         try withTemporaryDirectory { dir in

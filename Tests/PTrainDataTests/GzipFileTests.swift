@@ -111,8 +111,25 @@ struct GzipFileTests {
             #expect(throws: DataError("\(missing.path): cannot open: No such file or directory")) {
                 try GzipFile.read(missing)
             }
-            #expect(throws: DataError("\(dir.path): expected a regular file, found a directory or special file")) {
+            #expect(throws: DataError("\(dir.path): is a directory, not a regular file")) {
                 try GzipFile.read(dir)
+            }
+        }
+    }
+
+    @Test func aFIFOIsRefusedWithoutOpeningIt() throws {
+        try withTemporaryDirectory { dir in
+            // Opening a FIFO for reading blocks until a writer appears: the kind is checked first.
+            let fifo = dir.appendingPathComponent("train-images-idx3-ubyte.gz")
+            #expect(mkfifo(fifo.path, 0o644) == 0)
+            #expect(throws: DataError("\(fifo.path): is a FIFO (named pipe), not a regular file")) {
+                try GzipFile.read(fifo)
+            }
+            #expect(throws: DataError("\(fifo.path): is a FIFO (named pipe), not a regular file")) {
+                try GzipFile.locate("train-images-idx3-ubyte", in: dir)
+            }
+            #expect(throws: DataError("/dev/null: is a character device, not a regular file")) {
+                try GzipFile.read(URL(fileURLWithPath: "/dev/null"))
             }
         }
     }
@@ -127,11 +144,18 @@ struct GzipFileTests {
             #expect(throws: DataError("\(dir.path): missing file c: neither \(dir.path)/c nor \(dir.path)/c.gz exists")) {
                 try GzipFile.locate("c", in: dir)
             }
-            // A directory with the file's name is not the file.
+            // A directory with the file's name is not the file, and is called what it is.
             try FileManager.default.createDirectory(at: dir.appendingPathComponent("d"), withIntermediateDirectories: false)
-            #expect(throws: DataError("\(dir.path): missing file d: neither \(dir.path)/d nor \(dir.path)/d.gz exists")) {
+            #expect(throws: DataError("\(dir.path)/d: is a directory, not a regular file")) {
                 try GzipFile.locate("d", in: dir)
             }
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("e.gz"), withIntermediateDirectories: false)
+            #expect(throws: DataError("\(dir.path)/e.gz: is a directory, not a regular file")) {
+                try GzipFile.locate("e", in: dir)
+            }
+            // A regular file still wins over a directory of the other name.
+            try write([4], "d.gz", in: dir)
+            #expect(try GzipFile.locate("d", in: dir).lastPathComponent == "d.gz")
         }
     }
 }

@@ -158,7 +158,7 @@ func checkpointIntegrity() throws {
     let state = url.appendingPathComponent("state.json")
     let text = try Data(contentsOf: state)
     try text.prefix(text.count / 2).write(to: state)
-    #expect(throws: Checkpoint.LoadError(description: "\(url.path): state.json is not a ptrain checkpoint state (corrupted or foreign file)")) {
+    #expect(throws: Checkpoint.LoadError(description: "\(url.path): state.json is truncated (\(text.count / 2) bytes; the JSON ends early)")) {
         _ = try Checkpoint.read(url)
     }
     // Not a checkpoint at all.

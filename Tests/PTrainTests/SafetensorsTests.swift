@@ -48,3 +48,56 @@ func modelWeightsRoundTrip() throws {
         try other.layout.load(tensors, into: arena.pointer, file: "w")
     }
 }
+
+/// A safetensors file with this exact header text (so tests can write what
+/// the encoder never would) followed by `dataBytes` zero bytes.
+private func rawSafetensors(header: String, dataBytes: Int) -> Data {
+    var out = Data()
+    withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { out.append(contentsOf: $0) }
+    out.append(Data(header.utf8))
+    out.append(Data(count: dataBytes))
+    return out
+}
+
+private func decodeError(_ d: Data) -> String? {
+    do { _ = try Safetensors.decode(d, file: "f.st"); return nil } catch { return "\(error)" }
+}
+
+@Test("safetensors data_offsets must tile the data section: no overlap, no gap, no trailing bytes")
+func safetensorsOffsetsTileTheData() throws {
+    func entry(_ name: String, _ count: Int, _ begin: Int) -> String {
+        "\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(count)],\"data_offsets\":[\(begin),\(begin + 4 * count)]}"
+    }
+    // The header is 8 + H bytes long, so data offset k is file byte offset 8 + H + k.
+    func file(_ entries: [String], dataBytes: Int) -> (Data, Int) {
+        let header = "{" + entries.joined(separator: ",") + "}"
+        return (rawSafetensors(header: header, dataBytes: dataBytes), 8 + header.utf8.count)
+    }
+    // Listed out of order but tiling exactly: fine, returned in offset order.
+    let (good, _) = file([entry("b", 2, 8), entry("a", 2, 0)], dataBytes: 16)
+    #expect(try Safetensors.decode(good, file: "f.st").tensors.map(\.name) == ["a", "b"])
+
+    let (overlap, s1) = file([entry("a", 4, 0), entry("b", 2, 8)], dataBytes: 16)
+    #expect(decodeError(overlap) == "f.st: tensors 'a' (bytes \(s1)..<\(s1 + 16)) and 'b' (bytes \(s1 + 8)..<\(s1 + 16)) overlap")
+    let (gap, s2) = file([entry("a", 1, 0), entry("b", 2, 8)], dataBytes: 16)
+    #expect(decodeError(gap) == "f.st: bytes \(s2 + 4)..<\(s2 + 8) belong to no tensor (a gap after tensor 'a', before tensor 'b')")
+    let (leading, s3) = file([entry("a", 1, 4)], dataBytes: 8)
+    #expect(decodeError(leading) == "f.st: bytes \(s3)..<\(s3 + 4) belong to no tensor (a gap at the start of the data, before tensor 'a')")
+    let (trailing, s4) = file([entry("a", 1, 0)], dataBytes: 12)
+    #expect(decodeError(trailing) == "f.st: bytes \(s4 + 4)..<\(s4 + 12) belong to no tensor (8 trailing bytes after tensor 'a')")
+}
+
+@Test("a tensor named twice in a safetensors header is refused as a duplicate, with both byte offsets")
+func safetensorsDuplicateNames() {
+    let a1 = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}"
+    let a2 = "{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}"
+    let header = "{\"w\":\(a1),\"w\":\(a2)}"
+    let second = 8 + header.utf8.count - 1 - a2.utf8.count - 4  // the second "w": quote, w, quote, colon before a2
+    #expect(decodeError(rawSafetensors(header: header, dataBytes: 12))
+            == "f.st: byte offset \(second): tensor 'w' is named twice in the header (first at byte offset 9)")
+    // Escapes are decoded before comparing: "\u0077" is "w" too; nested keys are not names.
+    let escaped = "{\"w\":\(a1),\"\\u0077\":\(a2)}"
+    #expect(decodeError(rawSafetensors(header: escaped, dataBytes: 12))?.contains("tensor 'w' is named twice") == true)
+    let nested = "{\"__metadata__\":{\"w\":\"x\",\"format\":\"pt\"},\"w\":\(a1)}"
+    #expect(decodeError(rawSafetensors(header: nested, dataBytes: 4)) == nil)
+}

@@ -1,24 +1,30 @@
 import Foundation
 import Yams
 
-/// `base: OTHER.yaml` at the top of a config: the other file (path relative to
-/// this one) is loaded first and this file's keys are merged over it:
-/// mappings merge key by key, anything else (numbers, strings, lists) is
-/// replaced. Bases may have bases (up to 8 levels, no cycles). Together with
-/// `model.remove_layers`, an ablation is a few lines over the model it ablates.
+/// `base: OTHER.yaml` at the top of a config: the other file (an absolute
+/// path, or relative to this file's folder) is loaded first and this file's
+/// keys are merged over it: mappings merge key by key, anything else
+/// (numbers, strings, lists) is replaced. Bases may have bases (up to 8
+/// levels, no cycles). Together with `model.remove_layers`, an ablation is a
+/// few lines over the model it ablates.
 enum ConfigInheritance {
-    static func resolve(_ root: Node, file: String, depth: Int = 0, seen: Set<String> = []) throws -> Node {
+    /// The config `root` read from `file`, its bases merged in.
+    static func resolve(_ root: Node, file: String) throws -> Node {
+        try resolve(root, file: file, chain: [URL(fileURLWithPath: file).standardized.path])
+    }
+
+    /// `chain`: the standardized paths of the files from the top config down
+    /// to `file` (the last one), to name a cycle when one closes.
+    private static func resolve(_ root: Node, file: String, chain: [String]) throws -> Node {
         guard case .mapping(var mapping) = root, let baseNode = mapping["base"] else { return root }
-        guard case .scalar(let scalar) = baseNode else {
-            throw ConfigValue(node: baseNode, path: "base", file: file).mismatch("the path of a base config")
-        }
-        let path = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(scalar.string).standardized.path
         let location = ConfigValue(node: baseNode, path: "base", file: file)
-        guard depth < 8, !seen.contains(path) else { throw location.error("base configs form a cycle or are nested deeper than 8") }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw location.error("cannot read the base config \(path)")
-        }
-        let base = try resolve(try RunConfig.compose(text, file: path), file: path, depth: depth + 1, seen: seen.union([path]))
+        guard case .scalar(let scalar) = baseNode else { throw location.mismatch("the path of a base config") }
+        let path = ConfigFile.path(scalar.string, from: file)
+        let names = (chain + [path]).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " -> ")
+        guard !chain.contains(path) else { throw location.error("base configs form a cycle: \(names)") }
+        guard chain.count <= 8 else { throw location.error("base configs are nested deeper than 8 levels: \(names)") }
+        let text = try ConfigFile.text(path) { location.error("cannot read the base config \(path) (\($0))") }
+        let base = try resolve(try RunConfig.compose(text, file: path), file: path, chain: chain + [path])
         mapping["base"] = nil
         return merge(.mapping(mapping), over: base)
     }

@@ -55,15 +55,16 @@ public final class ConfigMapping {
         return v.isNull ? nil : v
     }
 
-    /// The value under `key`, or an error naming the missing key.
-    public func require(_ key: String) throws -> ConfigValue {
+    /// The value under `key`, or an error naming the missing key (`what`:
+    /// `key`, or `section` for a mapping that must be there).
+    public func require(_ key: String, what: String = "key") throws -> ConfigValue {
         guard let v = optional(key) else {
             let location = value.node.mark.map { "\(value.file):\($0.line):\($0.column)" } ?? value.file
             var hint = ""
             if let typo = pairs.first(where: { !read.contains($0.key) && editDistance($0.key, key) <= 2 }) {
                 hint = " (is '\(typo.key)'\(typo.keyNode.mark.map { " at line \($0.line)" } ?? "") a typo?)"
             }
-            throw ConfigError("\(location): \(path.isEmpty ? "config" : path): missing required key '\(key)'\(hint)")
+            throw ConfigError("\(location): \(value.pathName): missing required \(what) '\(key)'\(hint)")
         }
         return v
     }
@@ -141,6 +142,14 @@ public final class ConfigMapping {
     /// The nested mapping under `key` (an empty one when absent).
     public func mapping(_ key: String) throws -> ConfigMapping {
         let child = try optional(key)?.mapping() ?? ConfigMapping(absent: key, in: self)
+        resolved.append((key, .child(child)))
+        return child
+    }
+
+    /// The nested mapping under `key`, which must be there: a missing section
+    /// is reported as such, not as the first key it would have held.
+    public func requiredMapping(_ key: String) throws -> ConfigMapping {
+        let child = try require(key, what: "section").mapping()
         resolved.append((key, .child(child)))
         return child
     }

@@ -15,8 +15,11 @@ public struct ConfigValue {
         return "\(file) (--set \(path))"
     }
 
+    /// The key path for messages: `top level` for the document itself.
+    public var pathName: String { path.isEmpty ? "top level" : path }
+
     /// `location: path: message`.
-    public func error(_ message: String) -> ConfigError { ConfigError("\(location): \(path): \(message)") }
+    public func error(_ message: String) -> ConfigError { ConfigError("\(location): \(pathName): \(message)") }
 
     /// `expected X, found Y` error.
     public func mismatch(_ expected: String) -> ConfigError { error("expected \(expected), found \(foundDescription)") }

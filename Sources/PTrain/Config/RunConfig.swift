@@ -144,12 +144,7 @@ public struct RunConfig {
     /// Reads, overrides and decodes `file`. Every problem is a `ConfigError`
     /// naming the file, line and key.
     public static func load(file: String, overrides: [String] = []) throws -> RunConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw ConfigError("\(file): cannot read the config file (\(FileManager.default.fileExists(atPath: file) ? "not UTF-8 text or unreadable" : "no such file"))")
-        }
+        let text = try ConfigFile.text(file) { ConfigError("\(file): cannot read the config file (\($0))") }
         let root = try ConfigInheritance.resolve(try compose(text, file: file), file: file)
         return try parse(root: root, file: file, overrides: overrides)
     }
@@ -162,7 +157,9 @@ public struct RunConfig {
     /// YAML text -> node tree, with libyaml's errors located.
     static func compose(_ text: String, file: String) throws -> Node {
         do {
-            guard let node = try Yams.compose(yaml: text) else { throw ConfigError("\(file): the config is empty") }
+            // No node at all (blank, comments only), or a bare `---` / `~`: no keys to read.
+            guard let node = try Yams.compose(yaml: text),
+                  !ConfigValue(node: node, path: "", file: file).isNull else { throw ConfigError("\(file): the document is empty") }
             return node
         } catch let e as ConfigError {
             throw e
@@ -225,7 +222,7 @@ public struct RunConfig {
                               crop: crop, randomCrop: randomCrop, cropPadding: cropPadding, flip: flip,
                               lightingStd: lightingStd, evalViews: evalViews)
 
-        let mm = try top.mapping("model")
+        let mm = try top.requiredMapping("model")
         let model = try ModelSpec.parse(mm)
         if !data.mean.isEmpty && data.mean.count != model.inputShape.channels {
             throw (n.optional("mean") ?? n.value).error("expected \(model.inputShape.channels) per-channel values (the model input has \(model.inputShape.channels) channels), found \(data.mean.count)")

@@ -142,12 +142,22 @@ public struct Checkpoint: Sendable {
     /// their names) say what they are, and the checksums must match.
     public static func read(_ directory: URL) throws -> Checkpoint {
         func fail(_ m: String) -> LoadError { LoadError(description: "\(directory.path): \(m)") }
-        let stateURL = directory.appendingPathComponent("state.json")
-        guard let stateData = try? Data(contentsOf: stateURL) else {
-            throw fail("not a ptrain checkpoint (no readable state.json)")
+        var info = stat()
+        guard stat(directory.path, &info) == 0 else { throw fail("cannot open the checkpoint: \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw fail("expected a checkpoint directory, found \(RegularFile.kind(of: info.st_mode))")
+        }
+        let stateData: Data
+        do { stateData = try RegularFile.read(directory.appendingPathComponent("state.json").path) } catch let e as RegularFile.ReadError {
+            throw e.code == ENOENT ? fail("not a ptrain checkpoint (no state.json)") : LoadError(description: e.description)
         }
         guard stateData.first == UInt8(ascii: "{"),
               let state = try? JSONDecoder().decode(State.self, from: stateData), state.format == formatName else {
+            // state.json is written as one flat object: a last byte other than
+            // its closing brace means the file was cut short.
+            if stateData.first == UInt8(ascii: "{"), stateData.last(where: { !" \n\r\t".utf8.contains($0) }) != UInt8(ascii: "}") {
+                throw fail("state.json is truncated (\(stateData.count) bytes; the JSON ends early)")
+            }
             throw fail("state.json is not a ptrain checkpoint state (corrupted or foreign file)")
         }
         guard (1...formatVersion).contains(state.version) else {
@@ -155,7 +165,10 @@ public struct Checkpoint: Sendable {
         }
         func tensors(_ file: String, crc: UInt32) throws -> [Safetensors.Tensor] {
             let url = directory.appendingPathComponent(file)
-            guard let data = try? Data(contentsOf: url) else { throw fail("\(file) is missing or unreadable") }
+            let data: Data
+            do { data = try RegularFile.read(url.path) } catch let e as RegularFile.ReadError {
+                throw e.code == ENOENT ? fail("\(file) is missing") : LoadError(description: e.description)
+            }
             guard CRC32.checksum(data) == crc else {
                 throw fail("\(file) is corrupted (CRC-32 \(String(format: "%08x", CRC32.checksum(data))), expected \(String(format: "%08x", crc)))")
             }

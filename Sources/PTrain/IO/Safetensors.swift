@@ -36,7 +36,9 @@ public enum Safetensors {
     }
 
     /// Decodes a safetensors file's bytes; `file` names it in errors.
-    /// Tensors come back in data-offset order.
+    /// Tensors come back in data-offset order. As the format requires, every
+    /// name appears once and the tensors' `data_offsets`, in order, tile the
+    /// data section exactly: no overlap, no gap, no trailing bytes.
     public static func decode(_ data: Data, file: String) throws -> (tensors: [Tensor], metadata: [String: String]) {
         func fail(_ m: String) -> FormatError { FormatError(description: "\(file): \(m)") }
         guard data.count >= 8 else { throw fail("byte offset 0: expected an 8-byte safetensors header length, found a \(data.count)-byte file") }
@@ -45,12 +47,20 @@ public enum Safetensors {
             throw fail("byte offset 0: header length \(headerLength) exceeds the file size \(data.count) (truncated, or not a safetensors file)")
         }
         let headerData = data.subdata(in: 8..<(8 + Int(headerLength)))
-        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any],
+              let keys = JSONObjectKeys.scan([UInt8](headerData)) else {
             throw fail("byte offset 8: the header is not a JSON object (not a safetensors file?)")
+        }
+        var firstOffset: [String: Int] = [:]
+        for (key, offset) in keys {
+            if let first = firstOffset[key] {
+                throw fail("byte offset \(8 + offset): tensor '\(key)' is named twice in the header (first at byte offset \(8 + first))")
+            }
+            firstOffset[key] = offset
         }
         let dataStart = 8 + Int(headerLength)
         let available = data.count - dataStart
-        var tensors: [(Int, Tensor)] = []
+        var entries: [(name: String, shape: [Int], begin: Int, end: Int)] = []
         var metadata: [String: String] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
@@ -73,12 +83,39 @@ public enum Safetensors {
             guard offsets[1] <= available else {
                 throw fail("tensor '\(name)': data ends at byte offset \(dataStart + offsets[1]) but the file has \(data.count) bytes (truncated)")
             }
-            var values = [Float](repeating: 0, count: count)
-            _ = values.withUnsafeMutableBytes { dst in
-                data.copyBytes(to: dst, from: (dataStart + offsets[0])..<(dataStart + offsets[1]))
-            }
-            tensors.append((offsets[0], Tensor(name: name, shape: shape, values: values)))
+            entries.append((name, shape, offsets[0], offsets[1]))
         }
-        return (tensors.sorted { $0.0 < $1.0 }.map(\.1), metadata)
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        try checkTiling(entries.map { ($0.name, $0.begin, $0.end) }, dataStart: dataStart, fileSize: data.count, fail: fail)
+        let tensors = entries.map { e in
+            var values = [Float](repeating: 0, count: (e.end - e.begin) / 4)
+            _ = values.withUnsafeMutableBytes { dst in data.copyBytes(to: dst, from: (dataStart + e.begin)..<(dataStart + e.end)) }
+            return Tensor(name: e.name, shape: e.shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+
+    /// Refuses `spans` (name, begin, end in the data section; sorted by begin)
+    /// unless they cover the data section (`dataStart..<fileSize` of the file)
+    /// exactly. Errors give file byte offsets.
+    private static func checkTiling(_ spans: [(name: String, begin: Int, end: Int)], dataStart: Int, fileSize: Int,
+                                    fail: (String) -> FormatError) throws {
+        var covered = 0  // the data section is covered up to here
+        var previous: (name: String, begin: Int, end: Int)? = nil
+        for span in spans {
+            if span.begin < covered, let p = previous {
+                throw fail("tensors '\(p.name)' (bytes \(dataStart + p.begin)..<\(dataStart + p.end)) and '\(span.name)' (bytes \(dataStart + span.begin)..<\(dataStart + span.end)) overlap")
+            }
+            if span.begin > covered {
+                let after = previous.map { "after tensor '\($0.name)'" } ?? "at the start of the data"
+                throw fail("bytes \(dataStart + covered)..<\(dataStart + span.begin) belong to no tensor (a gap \(after), before tensor '\(span.name)')")
+            }
+            covered = span.end
+            previous = span
+        }
+        if dataStart + covered != fileSize {
+            let after = previous.map { "after tensor '\($0.name)'" } ?? "and no tensor"
+            throw fail("bytes \(dataStart + covered)..<\(fileSize) belong to no tensor (\(fileSize - dataStart - covered) trailing bytes \(after))")
+        }
     }
 }

@@ -38,13 +38,10 @@ public struct SearchSpec {
     }
 
     public static func load(file: String) throws -> SearchSpec {
-        let text: String
-        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw ConfigError("\(file): cannot read the search file")
-        }
+        let text = try ConfigFile.text(file) { ConfigError("\(file): cannot read the search file (\($0))") }
         let m = try ConfigMapping.document(yaml: text, file: file)
         let baseValue = try m.require("base")
-        let base = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(try baseValue.string()).standardized.path
+        let base = ConfigFile.path(try baseValue.string(), from: file)
         let metric = try m.string("metric", default: "test_top1", oneOf: ["test_top1", "test_loss"])
         let mm = try m.mapping("method")
         let type = try mm.string("type", oneOf: ["grid", "random", "hyperband", "successive_halving"])
