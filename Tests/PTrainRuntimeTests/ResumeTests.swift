@@ -330,3 +330,18 @@ func averagingSignalResumeIsExact() throws {
         #expect(try finalWeights(run) == expected, "signal \(signal): resumed averaging weights differ from the uninterrupted run")
     }
 }
+
+@Test("a checkpoint rewritten at the same step replaces the old one by an exchange; nothing temporary is left")
+func checkpointRewrittenAtSameStep() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let store = CheckpointStore(directory: dir, keep: 1, best: "none")
+    var (checkpoint, _) = try tinyCheckpoint(step: 9)
+    try store.save(checkpoint, isBest: false)
+    checkpoint.state.epoch = 1
+    checkpoint.state.stepInEpoch = 0
+    let url = try store.save(checkpoint, isBest: false)
+    #expect(try Checkpoint.read(url).state.epoch == 1)
+    let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+    #expect(names == ["last.safetensors", "step-00000009"], "\(names)")
+}

@@ -130,10 +130,7 @@ public struct Checkpoint: Sendable {
         try AtomicFile.write(momentumData, to: tmp.appendingPathComponent("optimizer.safetensors"))
         if let replicasData { try AtomicFile.write(replicasData, to: tmp.appendingPathComponent("replicas.safetensors")) }
         try AtomicFile.write(try encoder.encode(s), to: tmp.appendingPathComponent("state.json"))
-        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
-        guard rename(tmp.path, final.path) == 0 else {
-            throw AtomicFile.WriteError(description: "\(final.path): rename failed (\(String(cString: strerror(errno))))")
-        }
+        try AtomicFile.moveDirectory(tmp, to: final)
         AtomicFile.syncDirectory(directory)
         return final
     }
