@@ -60,6 +60,8 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         fail(e.description)
     } catch let e as Checkpoint.LoadError {
         fail(e.description)
+    } catch let e as AllocationError {
+        fail(e.description)
     }
 }
 
