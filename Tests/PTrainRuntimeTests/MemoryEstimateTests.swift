@@ -5,7 +5,8 @@ import PTrainData
 import PTrainRuntime
 
 /// A model whose buffers are easy to count: 4 inputs, flatten (4), dense (3);
-/// P = 4 x 3 + 3 = 15 parameters, 60 bytes an arena.
+/// 4 x 3 weights and 3 biases, each tensor padded to 16 floats in the arena:
+/// 32 floats, 128 bytes an arena.
 private let smallConfig = """
 name: small
 data: {dataset: synthetic, synthetic_count: 10, synthetic_classes: 3}
@@ -31,14 +32,15 @@ func memoryEstimateParts() throws {
     // Data: 2 splits x 10 images x (4 pixels + 2 label bytes) = 120, plus the
     // pipeline's two batches of 16 x (4 inputs + label) x 4 bytes = 640.
     let dynamic = try estimate([])
-    #expect(dynamic == MemoryEstimate(weights: 60, gradientsAndMomentum: 60 * (2 + 4 + 1), activationsPerWorker: 784,
+    // Gradients and momentum: 2 worker arenas, 4 shard leaves, 1 momentum.
+    #expect(dynamic == MemoryEstimate(weights: 128, gradientsAndMomentum: 128 * (2 + 4 + 1), activationsPerWorker: 784,
                                       workers: 2, data: 760))
-    #expect(dynamic.total == 60 + 420 + 2 * 784 + 760)
+    #expect(dynamic.total == 128 + 896 + 2 * 784 + 760)
     // Static: no per-shard leaves, but each worker's tree over its 2 shards has one level.
-    #expect(try estimate(["runtime.schedule=static"]).gradientsAndMomentum == 60 * (2 + 2 + 1))
+    #expect(try estimate(["runtime.schedule=static"]).gradientsAndMomentum == 128 * (2 + 2 + 1))
     // Averaging: one replica of the weights and momentum per worker.
     let averaging = try estimate(["runtime.sync.every=4"])
-    #expect(averaging.weights == 120 && averaging.gradientsAndMomentum == 60 * (2 + 2 + 2))
+    #expect(averaging.weights == 256 && averaging.gradientsAndMomentum == 128 * (2 + 2 + 2))
 }
 
 @Test("a network allocates exactly the activation bytes its footprint announces",
