@@ -2,20 +2,54 @@
 // vector). Every large buffer of a model or step is one of these, allocated when
 // the model is built and never during a training step.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Memory the system would not give: the bytes asked for and what they were for.
+public struct AllocationError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(bytes: Int, purpose: String) {
+        description = "cannot allocate \(bytes) bytes for \(purpose) (out of memory, or over the memory limit)"
+    }
+}
+
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    /// Zero-filled storage for `count` floats (count may be 0).
+    /// Zero-filled storage for `count` floats (count may be 0). For the
+    /// buffers an up-front `MemoryEstimate` has accounted for; traps if the
+    /// memory is not there all the same.
     public init(count: Int) {
-        precondition(count >= 0)
+        do { pointer = try Self.zeroed(count, purpose: "a buffer") } catch { fatalError(error.description) }
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
-    deinit { pointer.deallocate() }
+    /// Zero-filled storage for `count` floats, or `AllocationError` naming
+    /// `purpose` when the system refuses the memory.
+    public init(count: Int, purpose: String) throws(AllocationError) {
+        pointer = try Self.zeroed(count, purpose: purpose)
+        self.count = count
+    }
+
+    /// The one allocation path: 64-byte aligned, zero-filled, at least one
+    /// float. posix_memalign reports a refusal where Swift's allocator traps.
+    private static func zeroed(_ count: Int, purpose: String) throws(AllocationError) -> UnsafeMutablePointer<Float> {
+        precondition(count >= 0)
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: 4)
+        var raw: UnsafeMutableRawPointer? = nil
+        guard !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            throw AllocationError(bytes: overflow ? Int.max : bytes, purpose: purpose)
+        }
+        let pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        return pointer
+    }
+
+    deinit { free(pointer) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
     public func zero() { pointer.update(repeating: 0, count: count) }

@@ -35,6 +35,10 @@ struct EvalCommand: ParsableCommand {
                 let file = try weightsFile(path)
                 let decoded = try Safetensors.decode(try RegularFile.read(file.path), file: file.path)
                 try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
+                // Refused rather than scored: broken weights have no accuracy to report.
+                if let tensor = model.layout.firstNonFiniteTensor(in: parameters) {
+                    throw RunError("\(path): the weights are not finite: first non-finite value in \(tensor)")
+                }
                 networks.append(Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
                                         gradients: nil, seed: config.seed))
             }

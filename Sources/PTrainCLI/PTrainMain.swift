@@ -62,6 +62,8 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         fail(e.description)
     } catch let e as RegularFile.ReadError {
         fail(e.description)
+    } catch let e as AllocationError {
+        fail(e.description)
     }
 }
 

@@ -36,6 +36,10 @@ struct TrainCommand: ParsableCommand {
             if let seed { extra.append("seed=\(seed)") }
             extra += runtime.overrides
             let config = try options.load(extra: extra)
+            let placement = try WorkerPlacement.plan(config.runtime)
+            // Before anything big is allocated (the data included): does the run fit?
+            try MemoryEstimate(config: config, model: try config.model.build(), workers: placement.workers)
+                .check(against: MemoryLimit.current(), file: options.config)
             let data = try DataSources.load(config.data, model: config.model)
             var checkpoint: Checkpoint? = nil
             var directory: RunDirectory? = nil
@@ -49,7 +53,6 @@ struct TrainCommand: ParsableCommand {
             } else if lead {
                 directory = try RunDirectory.create(explicit: out, name: config.name)
             }
-            let placement = try WorkerPlacement.plan(config.runtime)
             if group.size > 1 {
                 say("\(group.size) processes (MPI ranks); rank 0's workers:")
             }

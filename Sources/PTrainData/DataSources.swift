@@ -46,6 +46,17 @@ public enum DataSources {
         }
         return (a, b)
     }
+
+    /// Bytes both splits take in memory once loaded (`ImageSet`: one byte
+    /// per pixel, two per label), from the config alone: for the memory
+    /// estimate, before anything is read. 0 for an unknown dataset (`load`
+    /// reports it).
+    public static func residentBytes(_ config: DataConfig, model: ModelSpec) -> Int {
+        if config.dataset == "synthetic" { return 2 * config.syntheticCount * (model.inputShape.count + 2) }
+        guard let kind = DatasetKind(rawValue: config.dataset) else { return 0 }
+        let counts = kind.imageCounts
+        return (counts.train + counts.test) * (kind.pixelsPerImage + 2)
+    }
 }
 
 /// Random images and labels of a given shape, for benchmarks that need no

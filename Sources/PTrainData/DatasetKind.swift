@@ -20,6 +20,24 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         }
     }
 
+    /// Images in the train and test splits (as `DatasetLoader` reads them).
+    public var imageCounts: (train: Int, test: Int) {
+        switch self {
+        case .mnist, .fashionMNIST: (60_000, 10_000)
+        case .digits: (1_437, 360)
+        case .cifar10: (50_000, 10_000)
+        }
+    }
+
+    /// Bytes per image in memory: one byte per pixel (channels x height x width).
+    public var pixelsPerImage: Int {
+        switch self {
+        case .mnist, .fashionMNIST: 28 * 28
+        case .digits: 8 * 8
+        case .cifar10: 3 * 32 * 32
+        }
+    }
+
     /// Number of classes; every dataset here has ten.
     public var classes: Int { 10 }
 }

@@ -23,8 +23,12 @@ public struct CheckpointStore: Sendable {
     }
 
     /// Whether `value` beats `current` under `best` (`top1`, `loss` or `none`).
+    /// A non-finite value (broken weights) never improves, and any finite
+    /// value improves on a non-finite current (NaN compares false both ways,
+    /// so the plain comparison alone would keep a NaN best forever).
     public static func improves(_ value: Double, on current: Double?, best: String) -> Bool {
-        guard let current else { return true }
+        guard value.isFinite else { return false }
+        guard let current, current.isFinite else { return true }
         return best == "loss" ? value < current : value > current
     }
 

@@ -55,12 +55,18 @@ public enum Evaluator {
     }
 }
 
-/// `probs[n, k] += scale * softmax(logits[n, :])[k]`.
+/// `probs[n, k] += scale * softmax(logits[n, :])[k]`. A row with a NaN or
+/// infinite logit adds NaN to every class, so `score` sees it.
 func addSoftmax(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, scale: Float, into probs: UnsafeMutablePointer<Float>) {
     for n in 0..<rows {
         let z = logits + n * k
         var m = z[0]
-        for c in 1..<max(k, 1) { m = max(m, z[c]) }
+        var finite = z[0].isFinite
+        for c in 1..<max(k, 1) { m = max(m, z[c]); finite = finite && z[c].isFinite }
+        guard finite else {
+            for c in 0..<k { probs[n * k + c] += .nan }
+            continue
+        }
         var total: Float = 0
         for c in 0..<k { total += (z[c] - m).exp_() }
         let f = scale / total
@@ -69,14 +75,21 @@ func addSoftmax(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, scale
 }
 
 /// Adds `-log p[label]` per row to `loss`, and counts rows whose label ranks
-/// first (`correct`) and among the first five (`correct5`); ties count against the label.
+/// first (`correct`) and among the first five (`correct5`); ties count against
+/// the label. A row holding a non-finite probability is neither and adds NaN
+/// to `loss` (NaN compares false, so without the check it would rank first).
 func score(_ probs: UnsafePointer<Float>, labels: UnsafePointer<Int32>, rows: Int, classes k: Int,
            loss: inout Double, correct: inout Int, correct5: inout Int) {
     for i in 0..<rows {
         let p = probs + i * k, label = Int(labels[i])
-        loss -= Double(max(p[label], 1e-30).log_())
         var above = 0
-        for c in 0..<k where c != label && (p[c] > p[label] || (p[c] == p[label] && c < label)) { above += 1 }
+        var finite = p[label].isFinite
+        for c in 0..<k where c != label {
+            finite = finite && p[c].isFinite
+            if p[c] > p[label] || (p[c] == p[label] && c < label) { above += 1 }
+        }
+        guard finite else { loss += .nan; continue }
+        loss -= Double(max(p[label], 1e-30).log_())
         if above == 0 { correct += 1 }
         if above < 5 { correct5 += 1 }
     }

@@ -96,23 +96,24 @@ public final class DataParallelEngine {
         optimizerStep = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout)
         let count = model.layout.totalCount
         let averaging = config.runtime.syncEvery > 1
-        parameterArenas = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
+        // The arenas (the big allocations) fail as errors, not traps.
+        parameterArenas = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: count, purpose: "the weights") }
         for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
-        velocities = (0..<(averaging ? workers : 1)).map { _ in FloatBuffer(count: count) }
+        velocities = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: count, purpose: "the momentum") }
         var replicas: [WorkerReplica] = []
         for w in 0..<workers {
             // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
             let m = w == 0 ? model : try config.model.build(classes: train.classes)
             let params = parameterArenas[averaging ? w : 0]
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
-                                  gradients: FloatBuffer(count: count), seed: config.seed)
+                                  gradients: try FloatBuffer(count: count, purpose: "the gradients"), seed: config.seed)
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: nil, seed: config.seed)
-            replicas.append(WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
+            replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
                                           partials: !(config.runtime.schedule == "dynamic" && !averaging)))
         }
         let dynamic = !averaging && config.runtime.schedule == "dynamic"
-        leaves = dynamic ? (0..<plan.shards).map { _ in FloatBuffer(count: count) } : []
+        leaves = try dynamic ? (0..<plan.shards).map { _ in try FloatBuffer(count: count, purpose: "the gradient tree") } : []
         leafPointers = .allocate(capacity: max(leaves.count, 1))
         for (i, leaf) in leaves.enumerated() { leafPointers[i] = leaf.pointer }
         self.replicas = replicas

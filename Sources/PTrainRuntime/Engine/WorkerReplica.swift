@@ -27,7 +27,7 @@ final class WorkerReplica {
     /// Time spent waiting for the other workers at step barriers (this sub-run).
     var waiting = Stopwatch()
 
-    init(network: Network, evalNetwork: Network, shardsPerWorker: Int, partials: Bool = true) {
+    init(network: Network, evalNetwork: Network, shardsPerWorker: Int, partials: Bool = true) throws(AllocationError) {
         self.network = network
         gradients = network.gradients!
         self.evalNetwork = evalNetwork
@@ -35,7 +35,7 @@ final class WorkerReplica {
         var depth = 0
         while (1 << depth) < shardsPerWorker { depth += 1 }
         let count = network.gradients!.count
-        partial = partials ? (0..<depth).map { _ in FloatBuffer(count: count) } : []
+        partial = try partials ? (0..<depth).map { _ throws(AllocationError) in try FloatBuffer(count: count, purpose: "the gradient tree") } : []
     }
 
     func resetCounters() {

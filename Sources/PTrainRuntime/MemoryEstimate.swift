@@ -1,0 +1,80 @@
+import Foundation
+import PTrain
+import PTrainData
+
+/// What one process of a training run allocates, in bytes, known from the
+/// config before anything is allocated (what `DataParallelEngine` and its
+/// `WorkerReplica`s build, P = parameters, 4 bytes a float):
+/// - weights: P x replicas (1 in synchronous SGD, one per worker with
+///   `runtime.sync.every > 1`);
+/// - gradients and momentum: P per worker (its gradient arena), plus P per
+///   shard with `runtime.schedule: dynamic` (the tree's leaves) or P per
+///   level of each worker's partial-sum tree otherwise, plus P x replicas of
+///   momentum;
+/// - activations per worker: the training network at the shard size, the
+///   evaluation network at `train.eval_batch` (`NetworkFootprint`) and the
+///   evaluation's class probabilities;
+/// - data: both splits in memory and the batch pipeline's two batches.
+/// Layer scratch (im2col columns, Winograd tiles) and the runtime itself
+/// are not counted; the engine's arenas are allocated with
+/// `FloatBuffer(count:purpose:)`, so a shortfall the estimate missed is still
+/// an error, not a trap.
+public struct MemoryEstimate: Sendable, Equatable {
+    public let weights: Int
+    public let gradientsAndMomentum: Int
+    public let activationsPerWorker: Int
+    public let workers: Int
+    public let data: Int
+    public var total: Int { weights + gradientsAndMomentum + workers * activationsPerWorker + data }
+
+    public init(weights: Int, gradientsAndMomentum: Int, activationsPerWorker: Int, workers: Int, data: Int) {
+        self.weights = weights; self.gradientsAndMomentum = gradientsAndMomentum
+        self.activationsPerWorker = activationsPerWorker; self.workers = workers; self.data = data
+    }
+
+    /// The estimate of training `config` (whose model is `model`) with `workers` workers.
+    public init(config: RunConfig, model: Model, workers: Int) {
+        let arena = 4 * model.layout.totalCount
+        let averaging = config.runtime.syncEvery > 1
+        let replicas = averaging ? workers : 1
+        let shard = max(config.runtime.shard, 1)
+        let shards = max(config.train.batch / shard, 1)
+        let tree: Int  // gradient-sized buffers of the shard tree
+        if !averaging && config.runtime.schedule == "dynamic" {
+            tree = shards
+        } else {
+            var depth = 0
+            while (1 << depth) < shards / max(workers, 1) { depth += 1 }
+            tree = workers * depth
+        }
+        let classes = model.outputShape.count
+        let evalBatch = config.train.evalBatch
+        self.init(weights: arena * replicas,
+                  gradientsAndMomentum: arena * (workers + tree + replicas),
+                  activationsPerWorker: NetworkFootprint(model: model, maxBatch: shard, training: true).bytes
+                      + NetworkFootprint(model: model, maxBatch: evalBatch, training: false).bytes + 4 * evalBatch * classes,
+                  workers: workers,
+                  data: DataSources.residentBytes(config.data, model: config.model)
+                      + 2 * 4 * config.train.batch * (model.inputShape.count + 1))
+    }
+
+    /// `weights 1.6 GiB, gradients and momentum 3.2 GiB, activations 2 workers x 1.0 GiB, data 47.1 MiB`.
+    public var parts: String {
+        "weights \(Self.format(weights)), gradients and momentum \(Self.format(gradientsAndMomentum)), "
+            + "activations \(workers) worker\(workers == 1 ? "" : "s") x \(Self.format(activationsPerWorker)), data \(Self.format(data))"
+    }
+
+    /// Throws, naming `file`, the total, its parts and the limit, when the
+    /// run does not fit under `limit` (nil: no limit known).
+    public func check(against limit: MemoryLimit?, file: String) throws {
+        guard let limit, total > limit.bytes else { return }
+        throw ConfigError("\(file): the run needs \(Self.format(total)) (\(parts)); the limit is \(Self.format(limit.bytes)) (\(limit.source))")
+    }
+
+    /// Bytes in binary units, one decimal: `512 B`, `3.0 KiB`, `47.1 MiB`, `3.8 GiB`.
+    public static func format(_ bytes: Int) -> String {
+        let units = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        guard let (size, name) = units.first(where: { bytes >= $0.0 }) else { return "\(bytes) B" }
+        return String(format: "%.1f %@", Double(bytes) / Double(size), name)
+    }
+}
