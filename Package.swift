@@ -3,14 +3,45 @@
 //
 // Targets follow one dependency direction (docs/architecture.md); an arrow never points up:
 //   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainCLI (the `ptrain` executable)
+// CBuildInfo (C) holds the build's provenance and the start-up CPU check.
 // CZlib (zlib, for .gz datasets) and CHwloc (core topology and pinning) are
 // system-library targets; PTrainTopology wraps hwloc for the runtime.
+import Foundation
 import PackageDescription
 
-/// The SIMD kernels need the host's vector ISA: without a CPU flag Swift lowers
-/// `SIMD16<Float>` fused multiply-adds to per-lane libm calls (~150x slower).
-/// See docs/platform.md. `-target-cpu native` lets LLVM emit AVX-512 FMAs.
-let hostISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"])]
+/// The SIMD kernels need a vector ISA: without a CPU flag Swift lowers
+/// `SIMD16<Float>` fused multiply-adds to per-lane libm calls (~150x slower;
+/// see docs/platform.md).
+/// `PTRAIN_TARGET_CPU` picks it (default `native`, this machine's CPU). The
+/// Swift frontend knows no `x86-64-v3`/`-v4`, so those map to the named CPU
+/// with the same vector ISA: haswell (AVX2 + FMA), skylake-avx512 (AVX-512).
+let targetCPU = Context.environment["PTRAIN_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
+let swiftCPU: [String: String] = ["native": "native", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512", "znver4": "znver4"]
+guard let cpuName = swiftCPU[targetCPU] else {
+    fatalError("PTRAIN_TARGET_CPU: expected one of native, x86-64-v3, x86-64-v4, znver4; found '\(targetCPU)'")
+}
+let hostISA: [SwiftSetting] = [.unsafeFlags(["-target-cpu", cpuName])]
+
+/// What `native` meant: the build machine's /proc/cpuinfo flags, so the
+/// binary's start-up check knows what it needs (empty where there is no
+/// /proc/cpuinfo; then nothing is checked).
+let nativeFlags: String = {
+    guard targetCPU == "native", let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return "" }
+    return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+}()
+
+/// Provenance compiled into CBuildInfo (C, because Swift `-D` defines carry
+/// no values): the commit and whether the tree was dirty ("unknown"/-1 in a
+/// tarball without .git), and the CPU target with its flags.
+let git = Context.gitInformation
+let buildInfo: [CSetting] = [
+    .define("PTRAIN_GIT_COMMIT", to: "\"\(git?.currentCommit ?? "unknown")\""),
+    .define("PTRAIN_GIT_DIRTY", to: git.map { $0.hasUncommittedChanges ? "1" : "0" } ?? "-1"),
+    .define("PTRAIN_TARGET_CPU", to: "\"\(targetCPU)\""),
+    .define("PTRAIN_TARGET_FLAGS", to: "\"-target-cpu \(cpuName)\""),
+    .define("PTRAIN_NATIVE_FLAGS", to: "\"\(nativeFlags)\""),
+]
 
 /// The optional multi-process part (issue: past one machine): `PTRAIN_MPI=1
 /// swift build -c release --scratch-path .build-mpi` adds the CMPI system
@@ -41,13 +72,15 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
                        providers: [.apt(["libhwloc-dev"])]),
+        // Compiled without hostISA: its constructor checks the CPU before any wide-ISA code runs.
+        .target(name: "CBuildInfo", cSettings: buildInfo),
         .target(name: "PTrainKernels", exclude: ["README.md"], swiftSettings: hostISA),
         .target(name: "PTrainTopology", dependencies: ["CHwloc"], exclude: ["README.md"]),
         .target(name: "PTrain",
                 dependencies: ["PTrainKernels", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md"], swiftSettings: hostISA),
         .target(name: "PTrainData", dependencies: ["PTrain", "CZlib"], exclude: ["README.md"], swiftSettings: hostISA),
-        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology"],
+        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology", "CBuildInfo"],
                 exclude: ["README.md"], swiftSettings: hostISA),
         .executableTarget(name: "PTrainCLI",
                           dependencies: ["PTrainRuntime", "PTrainTopology",
@@ -59,6 +92,6 @@ let package = Package(
         .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),
         // Interposes malloc in the test executable to count allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
-        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter", "CZlib"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter", "CZlib", "CBuildInfo"], swiftSettings: hostISA),
     ] + mpiTargets
 )

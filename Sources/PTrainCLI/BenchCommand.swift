@@ -22,7 +22,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Warm-up steps before timing.")
     var warmup: Int = 5
 
-    @Flag(help: "Print one JSON object (train_img_s, infer_img_s, train_gflop_s, peak_gflop_s, rss_mb, layers).")
+    @Flag(help: "Print one JSON object (train_img_s, infer_img_s, train_gflop_s, peak_gflop_s, rss_mb, layers, environment).")
     var json = false
 
     func validate() throws {
@@ -42,6 +42,11 @@ struct BenchCommand: ParsableCommand {
         log(placement.description)
         let report = try Benchmark(steps: steps, blocks: blocks, warmupSteps: warmup)
             .run(config: config, train: data.train, test: data.test, placement: placement, log: log)
-        say(json ? Benchmark.json(report) : Benchmark.text(report, config: config))
+        if json {
+            let environment = try RunEnvironment.capture(topology: placement.topology, placements: placement.placements, data: config.data)
+            say(Benchmark.json(report, environment: environment.compactJSON))
+        } else {
+            say(Benchmark.text(report, config: config))
+        }
     }
 }

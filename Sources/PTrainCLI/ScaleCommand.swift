@@ -32,7 +32,7 @@ struct ScaleCommand: ParsableCommand {
     @Option(help: "Directory for the results (default: runs/NAME-scale, or -2, ...).")
     var out: String?
 
-    @Flag(help: "Print the summary as JSON lines {\"workers\",\"img_s\",\"speedup\",\"efficiency\"} instead of a table.")
+    @Flag(help: "Print the summary as JSON lines {\"workers\",\"img_s\",\"speedup\",\"efficiency\"} instead of a table, after a first line {\"environment\":{...}}.")
     var json = false
 
     func validate() throws {
@@ -59,6 +59,7 @@ struct ScaleCommand: ParsableCommand {
         let config = try options.load(extra: bind.map { ["runtime.bind=\($0)"] } ?? [])
         let data = try DataSources.load(config.data, model: config.model)
         let directory = lead ? try RunDirectory.create(explicit: out, name: "\(config.name)-scale") : nil
+        let environment = lead ? try widestEnvironment(config) : nil
         let experiment = ScaleExperiment(workerCounts: Self.parseCounts(workers)!, mode: ScaleExperiment.Mode(rawValue: mode)!,
                                          steps: steps, rounds: rounds, warmupSteps: warmup)
         let quiet = json || !lead
@@ -71,18 +72,29 @@ struct ScaleCommand: ParsableCommand {
         }
         let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test,
                                                  placement: placement, group: group, log: log)
-        guard let directory else { return }
+        guard let directory, let environment else { return }
         let processes = group.size
         try AtomicFile.write(config.resolvedYAML, to: directory.config)
+        try environment.write(into: directory.url)
         try AtomicFile.write(ScaleExperiment.csv(samples), to: directory.url.appendingPathComponent("scale.csv"))
         try AtomicFile.write(ScaleExperiment.jsonLines(rows, processes: processes), to: directory.url.appendingPathComponent("scale.jsonl"))
         try AtomicFile.write(ScaleExperiment.chart(rows, title: "\(config.name): \(mode) scaling" + (processes > 1 ? ", \(processes) processes" : "")),
                              to: directory.url.appendingPathComponent("scale.svg"))
         if json {
+            say("{\"environment\":\(environment.compactJSON)}")
             say(ScaleExperiment.jsonLines(rows, processes: processes).trimmingCharacters(in: .newlines))
         } else {
             say(ScaleExperiment.table(rows, processes: processes))
-            say("results: \(directory.url.path)/scale.{csv,jsonl,svg}")
+            say("results: \(directory.url.path)/scale.{csv,jsonl,svg}, \(RunEnvironment.fileName)")
         }
+    }
+
+    /// The environment at the largest worker count: every smaller count's
+    /// placement is a prefix of it.
+    private func widestEnvironment(_ config: RunConfig) throws -> RunEnvironment {
+        var widest = config.runtime
+        widest.workers = Self.parseCounts(workers)!.max()
+        let placement = try WorkerPlacement.plan(widest)
+        return try RunEnvironment.capture(topology: placement.topology, placements: placement.placements, data: config.data)
     }
 }

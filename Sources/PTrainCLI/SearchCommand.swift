@@ -29,6 +29,9 @@ struct SearchCommand: ParsableCommand {
             let topology: CPUTopology
             do { topology = try CPUTopology() } catch let e as TopologyError { throw RunError(e.description) }
             let runner = try SearchRunner(spec: spec, out: dir, topology: topology, say: { say($0) })
+            // The search's own record (no workers: each trial directory has its own).
+            let base = try RunConfig.load(file: spec.base, overrides: spec.fixed)
+            try RunEnvironment.capture(topology: topology, placements: [], data: base.data).write(into: dir)
             if ntk {
                 let scores = try SearchNTKRanking.score(spec, samples: samples, say: { say($0) })
                 try AtomicFile.write(SearchNTKRanking.csv(scores, keys: spec.space.keys), to: dir.appendingPathComponent("ntk.csv"))

@@ -26,7 +26,7 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
 
     func run() throws {
-        let start = monotonicSeconds()
+        let start = monotonicSeconds(), startDate = Date()
         let group = try reportingErrors { try Launch.processGroup() }
         // Rank 0 alone prints and writes the run; every rank reads the same config, data and checkpoint.
         let lead = group.rank == 0
@@ -57,6 +57,11 @@ struct TrainCommand: ParsableCommand {
                 say("\(group.size) processes (MPI ranks); rank 0's workers:")
             }
             say(placement.description)
+            // A resumed run keeps the environment.json of its start.
+            if let directory, checkpoint == nil {
+                try RunEnvironment.capture(topology: placement.topology, placements: placement.placements, data: config.data,
+                                           start: startDate).write(into: directory.url)
+            }
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
                                       workers: placement.workers, placement: placement.bindCurrentThread,
                                       resume: checkpoint, startTime: start, tensorboard: tensorboard,

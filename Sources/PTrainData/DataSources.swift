@@ -14,10 +14,7 @@ public enum DataSources {
             test = try SyntheticImages.make(name: "synthetic/test", shape: model.inputShape, count: config.syntheticCount,
                                         classes: config.syntheticClasses, seed: 2)
         } else {
-            guard let kind = DatasetKind(rawValue: config.dataset) else {
-                throw DataError("data.dataset: no reader for '\(config.dataset)'")
-            }
-            let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
+            let (kind, dir) = try location(config, environment: environment)
             train = try DatasetLoader.load(kind, split: .train, directory: dir)
             test = try DatasetLoader.load(kind, split: .test, directory: dir)
         }
@@ -56,6 +53,26 @@ public enum DataSources {
         guard let kind = DatasetKind(rawValue: config.dataset) else { return 0 }
         let counts = kind.imageCounts
         return (counts.train + counts.test) * (kind.pixelsPerImage + 2)
+    }
+}
+
+extension DataSources {
+    /// The files `load` reads for `config` (both splits, each file once), for
+    /// the run's provenance record; none for `synthetic`.
+    public static func files(_ config: DataConfig,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [URL] {
+        guard config.dataset != "synthetic" else { return [] }
+        let (kind, dir) = try location(config, environment: environment)
+        var seen = Set<URL>()
+        return try DatasetSplit.allCases.flatMap { try DatasetLoader.files(kind, split: $0, directory: dir) }.filter { seen.insert($0).inserted }
+    }
+
+    /// The dataset a (non-synthetic) config names and the directory holding it.
+    private static func location(_ config: DataConfig, environment: [String: String]) throws -> (DatasetKind, URL) {
+        guard let kind = DatasetKind(rawValue: config.dataset) else {
+            throw DataError("data.dataset: no reader for '\(config.dataset)'")
+        }
+        return (kind, try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment))
     }
 }
 

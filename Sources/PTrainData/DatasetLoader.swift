@@ -10,18 +10,28 @@ public enum DatasetLoader {
     /// The images and labels of `split`, named `"<kind>/<split>"` (e.g. `"mnist/train"`).
     public static func load(_ kind: DatasetKind, split: DatasetSplit, directory: URL) throws -> ImageSet {
         let name = "\(kind.rawValue)/\(split.rawValue)"
+        let files = try files(kind, split: split, directory: directory)
+        switch kind {
+        case .mnist, .fashionMNIST:
+            return try IDXReader.read(images: files[0], labels: files[1], name: name, classes: kind.classes)
+        case .digits:
+            return try DigitsCSVReader.read(files[0], split: split, name: name)
+        case .cifar10:
+            return try CIFAR10Reader.read(batches: files, name: name)
+        }
+    }
+
+    /// The files `load` reads for `split`, in the order it reads them: images
+    /// then labels for the IDX sets, the one CSV for digits, the batches for CIFAR-10.
+    public static func files(_ kind: DatasetKind, split: DatasetSplit, directory: URL) throws -> [URL] {
         switch kind {
         case .mnist, .fashionMNIST:
             let prefix = split == .train ? "train" : "t10k"
-            let images = try GzipFile.locate("\(prefix)-images-idx3-ubyte", in: directory)
-            let labels = try GzipFile.locate("\(prefix)-labels-idx1-ubyte", in: directory)
-            return try IDXReader.read(images: images, labels: labels, name: name, classes: kind.classes)
+            return try ["\(prefix)-images-idx3-ubyte", "\(prefix)-labels-idx1-ubyte"].map { try GzipFile.locate($0, in: directory) }
         case .digits:
-            let file = try GzipFile.locate("digits.csv", in: directory)
-            return try DigitsCSVReader.read(file, split: split, name: name)
+            return [try GzipFile.locate("digits.csv", in: directory)]
         case .cifar10:
-            let files = try CIFAR10Reader.batchFileNames(for: split).map { try GzipFile.locate($0, in: directory) }
-            return try CIFAR10Reader.read(batches: files, name: name)
+            return try CIFAR10Reader.batchFileNames(for: split).map { try GzipFile.locate($0, in: directory) }
         }
     }
 }

@@ -163,7 +163,9 @@ public struct Benchmark {
         return lines.joined(separator: "\n")
     }
 
-    public static func json(_ r: Report) -> String {
+    /// One JSON object; `environment` (a JSON object, see `RunEnvironment`)
+    /// goes under "environment" when given.
+    public static func json(_ r: Report, environment: String? = nil) -> String {
         let layers = r.layers.map { l in
             var s = String(format: "{\"name\":\"%@\",\"type\":\"%@\",\"forward_ms\":%.4f,\"backward_ms\":%.4f", l.name, l.type,
                            l.forwardMs, l.backwardMs)
@@ -172,8 +174,8 @@ public struct Benchmark {
             }
             return s + "}"
         }.joined(separator: ",")
-        return String(format: "{\"workers\":%d,\"batch\":%d,\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]}",
+        return String(format: "{\"workers\":%d,\"batch\":%d,\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]%@}",
                       r.workers, r.batch, r.trainImagesPerSecond, r.inferImagesPerSecond, r.trainGFLOPs, r.peakGFLOPs,
-                      r.percentOfPeak, r.rssMB, layers)
+                      r.percentOfPeak, r.rssMB, layers, environment.map { ",\"environment\":\($0)" } ?? "")
     }
 }

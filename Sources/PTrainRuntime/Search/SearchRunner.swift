@@ -160,6 +160,9 @@ public final class SearchRunner: @unchecked Sendable {
                 .filter { $0.hasPrefix("step-") }.sorted().last
             let checkpoint = try latest.map { try Checkpoint.read(checkpoints.appendingPathComponent($0)) }
             let directory = checkpoint == nil ? try RunDirectory.create(explicit: dir.path, name: config.name) : try RunDirectory.existing(dir)
+            if checkpoint == nil {
+                try RunEnvironment.capture(topology: topology, placements: placements, data: config.data).write(into: directory.url)
+            }
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
                                       workers: placements.count, placement: bind, resume: checkpoint)
             let result = try trainer.run()
