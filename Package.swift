@@ -2,7 +2,8 @@
 // ptrain: data-parallel CNN training on CPUs.
 //
 // Targets follow one dependency direction (docs/architecture.md); an arrow never points up:
-//   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainCLI (the `ptrain` executable)
+//   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainExperiments <- PTrainCLI (the `ptrain` executable)
+//   PTrain <- PTrainReporting <- PTrainRuntime
 // CBuildInfo (C) holds the build's provenance and the start-up CPU check.
 // CZlib (zlib, for .gz datasets) and CHwloc (core topology and pinning) are
 // system-library targets; PTrainTopology wraps hwloc for the runtime.
@@ -52,7 +53,7 @@ let mpi = Context.environment["PTRAIN_MPI"].flatMap { $0.isEmpty || $0 == "0" ? 
 let mpiTargets: [Target] = mpi == nil ? [] : [
     .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: mpi == "mpich" ? "mpich" : "ompi-c",
                    providers: [.apt([mpi == "mpich" ? "libmpich-dev" : "libopenmpi-dev"])]),
-    .target(name: "PTrainMPI", dependencies: ["CMPI", "PTrainRuntime"], exclude: ["README.md"], swiftSettings: hostISA),
+    .target(name: "PTrainMPI", dependencies: ["CMPI", "PTrain", "PTrainRuntime"], exclude: ["README.md"], swiftSettings: hostISA),
 ]
 let cliMPI: [Target.Dependency] = mpi == nil ? [] : ["PTrainMPI"]
 let cliSettings: [SwiftSetting] = hostISA + (mpi == nil ? [] : [.define("PTRAIN_MPI")])
@@ -80,10 +81,18 @@ let package = Package(
                 dependencies: ["PTrainKernels", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md"], swiftSettings: hostISA),
         .target(name: "PTrainData", dependencies: ["PTrain", "CZlib"], exclude: ["README.md"], swiftSettings: hostISA),
-        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology", "CBuildInfo"],
+        // Metrics files, progress lines, SVG charts, TensorBoard events: what a run reports.
+        .target(name: "PTrainReporting", dependencies: ["PTrain"], exclude: ["README.md"], swiftSettings: hostISA),
+        .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology",
+                                                      "PTrainReporting", "CBuildInfo"],
+                exclude: ["README.md"], swiftSettings: hostISA),
+        // Experiments built on training runs: searches, NTK scores, benchmarks, scaling.
+        .target(name: "PTrainExperiments",
+                dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology", "PTrainReporting", "PTrainRuntime",
+                               .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md"], swiftSettings: hostISA),
         .executableTarget(name: "PTrainCLI",
-                          dependencies: ["PTrainRuntime", "PTrainTopology",
+                          dependencies: ["PTrainRuntime", "PTrainExperiments", "PTrainReporting", "PTrainTopology",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")] + cliMPI,
                           exclude: ["README.md"], swiftSettings: cliSettings),
         .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
@@ -92,6 +101,7 @@ let package = Package(
         .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),
         // Interposes malloc in the test executable to count allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
-        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "CMallocCounter", "CZlib", "CBuildInfo"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainRuntimeTests", dependencies: ["PTrainRuntime", "PTrainExperiments", "PTrainReporting",
+                                                              "CMallocCounter", "CZlib", "CBuildInfo"], swiftSettings: hostISA),
     ] + mpiTargets
 )

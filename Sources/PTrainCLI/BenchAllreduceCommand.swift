@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import PTrain
+import PTrainExperiments
 import PTrainRuntime
 
 struct BenchAllreduceCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PTrain
 import PTrainData
+import PTrainExperiments
 import PTrainRuntime
 
 struct BenchCommand: ParsableCommand {

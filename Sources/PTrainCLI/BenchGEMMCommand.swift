@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PTrainExperiments
 import PTrainKernels
 import PTrainRuntime
 

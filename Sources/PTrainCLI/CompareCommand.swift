@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PTrain
+import PTrainReporting
 import PTrainRuntime
 
 struct CompareCommand: ParsableCommand {

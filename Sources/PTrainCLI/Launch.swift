@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 import PTrainRuntime
 #if PTRAIN_MPI
 import PTrainMPI

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PTrain
+import PTrainExperiments
 import PTrainRuntime
 import PTrainTopology
 

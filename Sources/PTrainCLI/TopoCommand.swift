@@ -1,4 +1,5 @@
 import ArgumentParser
+import PTrain
 import PTrainRuntime
 import PTrainTopology
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
 import PTrainRuntime
 
 struct TrainCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import PTrain
 import PTrainRuntime
 import Synchronization
 

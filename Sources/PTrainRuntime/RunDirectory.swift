@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// The directory a run writes: the resolved config, `metrics.jsonl`, and
 /// `checkpoints/`. A directory that already holds a run is never overwritten.

@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// CPU time used by OTHER processes while we measure, from /proc/stat (all
 /// CPUs' busy jiffies) minus /proc/self/stat (ours). A benchmark sample taken

@@ -1,6 +1,7 @@
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
 
 /// A training run: epochs of steps on a `DataParallelEngine`, the learning
 /// rate schedule, evaluation on the test split after every epoch, progress,

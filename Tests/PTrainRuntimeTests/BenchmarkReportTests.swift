@@ -1,5 +1,6 @@
 import Testing
 import PTrain
+import PTrainExperiments
 import PTrainRuntime
 
 // `ptrain bench`'s report: the per-layer table and JSON, with each GEMM

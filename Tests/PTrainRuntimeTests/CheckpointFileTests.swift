@@ -1,5 +1,7 @@
 import Foundation
 import PTrain
+import PTrainExperiments
+import PTrainReporting
 import PTrainRuntime
 import Testing
 

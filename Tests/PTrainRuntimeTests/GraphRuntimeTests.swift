@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
 import PTrainRuntime
 import CMallocCounter
 

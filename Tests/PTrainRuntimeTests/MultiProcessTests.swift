@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PTrain
 import PTrainData
+import PTrainExperiments
 import PTrainRuntime
 
 // Multi-process training with ranks as threads (`ThreadRanks`, the MPI

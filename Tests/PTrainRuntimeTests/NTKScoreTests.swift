@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PTrain
 import PTrainData
+import PTrainExperiments
 import PTrainRuntime
 
 @Test("Jacobi eigenvalues of symmetric matrices: a 2x2 by hand, and Q D Q^T built from rotations")

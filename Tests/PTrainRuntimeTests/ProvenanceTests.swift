@@ -2,6 +2,7 @@ import CBuildInfo
 import Foundation
 import PTrain
 import PTrainData
+import PTrainExperiments
 import PTrainRuntime
 import Testing
 

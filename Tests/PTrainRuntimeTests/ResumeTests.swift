@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
 import PTrainRuntime
 
 /// A run long enough (a few seconds) to be interrupted by a signal.

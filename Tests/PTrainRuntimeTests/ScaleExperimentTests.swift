@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PTrain
 import PTrainData
+import PTrainExperiments
 import PTrainRuntime
 
 @Test("scaling summary: medians of quiet samples, speedup and efficiency against the first count")

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import PTrain
+import PTrainExperiments
 import PTrainRuntime
 import PTrainTopology
 import Synchronization

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import PTrain
+import PTrainExperiments
 import PTrainRuntime
 
 // The search building blocks: Hyperband's bracket schedule, grid enumeration

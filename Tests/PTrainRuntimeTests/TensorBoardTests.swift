@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 import PTrain
+import PTrainReporting
 import PTrainRuntime
 
 /// Reads TFRecord framing back, checking both masked CRC-32C fields with an

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import PTrain
 import PTrainData
+import PTrainExperiments
 import PTrainRuntime
 
 /// A small conv net on 64 synthetic 1x8x8 images: fast enough for every CI run.

@@ -1,3 +1,5 @@
+import PTrain
+
 extension DataParallelEngine {
     /// Steps for throughput measurements (`bench`, `scale`): `count` steps at
     /// a tiny fixed learning rate, cycling through the current epoch's steps

@@ -2,6 +2,8 @@ import Foundation
 import PTrain
 import PTrainData
 import PTrainKernels
+import PTrainReporting
+import PTrainRuntime
 
 /// `ptrain bench`: training and inference throughput of a config on its
 /// workers (median of repeated timed blocks after warm-up), the achieved

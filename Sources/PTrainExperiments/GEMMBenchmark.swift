@@ -1,5 +1,8 @@
 import Foundation
+import PTrain
 import PTrainKernels
+import PTrainReporting
+import PTrainRuntime
 
 /// Single-thread SGEMM throughput at the shapes ptrain's layers produce,
 /// against the FMA peak measured in the same run (`ptrain bench-gemm`).

@@ -1,6 +1,8 @@
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
+import PTrainRuntime
 
 /// A scaling experiment: the same training steps at several worker counts,
 /// measured in interleaved rounds (so slow drifts of a shared machine hit every

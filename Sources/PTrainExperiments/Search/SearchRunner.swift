@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import PTrain
 import PTrainData
+import PTrainReporting
+import PTrainRuntime
 import PTrainTopology
 
 /// One finished (or failed) training of a trial to a budget.

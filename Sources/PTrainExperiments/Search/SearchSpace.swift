@@ -1,6 +1,8 @@
 import Foundation
-import Yams
 import PTrain
+import PTrainReporting
+import PTrainRuntime
+import Yams
 
 /// The space of a search: config keys (the `--set` paths of `ptrain train`,
 /// e.g. `train.optimizer.lr`, `model.layers[0].filters`,

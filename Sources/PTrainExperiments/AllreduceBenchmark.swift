@@ -1,5 +1,7 @@
 import Foundation
 import PTrain
+import PTrainReporting
+import PTrainRuntime
 
 /// The cost of the cross-process gradient sum (`ProcessGroup.treeSum`) at
 /// several message sizes, and its fit to `seconds = a + b * bytes`, the input

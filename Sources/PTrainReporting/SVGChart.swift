@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// A minimal line chart in SVG (no dependencies): series of (x, y) points on
 /// linear axes with ticks, a legend and axis titles. Used for scaling charts

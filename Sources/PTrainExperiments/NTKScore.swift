@@ -1,6 +1,8 @@
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
+import PTrainRuntime
 
 /// A training-free score of an architecture at initialisation: the condition
 /// number `lambda_max / lambda_min` of the empirical neural tangent kernel on

@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// Progress output: on a terminal, one live line rewritten in place (at most
 /// every half second); otherwise plain lines at the configured interval, no

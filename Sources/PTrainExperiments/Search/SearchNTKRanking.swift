@@ -1,6 +1,8 @@
 import Foundation
 import PTrain
 import PTrainData
+import PTrainReporting
+import PTrainRuntime
 
 /// The search's stretch goal: rank a search's candidates before training by
 /// their NTK condition number at initialisation (`NTKScore`), and say how well

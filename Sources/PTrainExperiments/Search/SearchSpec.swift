@@ -1,5 +1,7 @@
 import Foundation
 import PTrain
+import PTrainReporting
+import PTrainRuntime
 
 /// A search file (`ptrain search SEARCH.yaml`):
 ///

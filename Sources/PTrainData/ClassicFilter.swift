@@ -1,6 +1,5 @@
 import Foundation
 import PTrain
-import PTrainData
 
 /// The classic 3x3 image kernels, applied with ptrain's own convolution layer
 /// (a depthwise `Conv2D`: one filter per channel, zero padding 1, so the

@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// `metrics.jsonl`: one JSON object per line, appended and flushed as events
 /// happen, so a crash loses at most the line being written.
