@@ -51,6 +51,14 @@ public enum LayerRegistry {
 // MARK: - per-layer config parsers (keys documented in README "Config format")
 
 extension Conv2D {
+    /// The `algorithm` key.
+    public enum Algorithm: String, ConfigOption {
+        /// Winograd tiles where they apply (WinogradConvolution.swift).
+        case auto
+        /// Never Winograd.
+        case direct
+    }
+
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
         let filters = try m.int("filters", 1...Limits.channels)
         let kernel = try m.intPair("kernel", 1...Limits.window)
@@ -59,8 +67,7 @@ extension Conv2D {
         let groups = try m.int("groups", default: 1, 1...Limits.channels)
         let bias = try m.bool("bias", default: true)
         let scheme = try initScheme(m)
-        // auto: Winograd tiles where they apply (WinogradConvolution.swift); direct: never.
-        let winograd = try m.string("algorithm", default: "auto", oneOf: ["auto", "direct"]) == "auto"
+        let winograd = try m.option("algorithm", default: Algorithm.auto) == .auto
         return { name, input in
             guard input.channels % groups == 0, filters % groups == 0 else {
                 throw ShapeError("input channels \(input.channels) and filters \(filters) must both be divisible by groups \(groups)")
@@ -159,7 +166,7 @@ extension Dense {
 
 /// The `init` key of layers with weights (default `pytorch`).
 private func initScheme(_ m: ConfigMapping) throws -> InitScheme {
-    InitScheme(rawValue: try m.string("init", default: "pytorch", oneOf: InitScheme.allCases.map(\.rawValue)))!
+    try m.option("init", default: .pytorch)
 }
 
 /// Pooling keys: `kernel`, `stride` (default: the kernel), `padding` (default 0).

@@ -23,14 +23,21 @@ public struct SearchSpec {
     public let file: String
     /// The base run config's path.
     public let base: String
-    public let metric: String
+    /// The trial score (`metric`).
+    public enum Metric: String, ConfigOption {
+        /// Test top-1, maximised.
+        case testTop1 = "test_top1"
+        /// Test loss, minimised.
+        case testLoss = "test_loss"
+    }
+    public let metric: Metric
     public let method: Method
     /// Cores per concurrent trial; nil: one trial at a time on all cores.
     public let coresPerTrial: Int?
     public let fixed: [String]
     public let space: SearchSpace
 
-    public var maximize: Bool { metric == "test_top1" }
+    public var maximize: Bool { metric == .testTop1 }
 
     /// `99.30%` for top-1, `0.0312` for a loss.
     public func format(_ value: Double) -> String {
@@ -42,7 +49,7 @@ public struct SearchSpec {
         let m = try ConfigMapping.document(yaml: text, file: file)
         let baseValue = try m.require("base")
         let base = ConfigFile.path(try baseValue.string(), from: file)
-        let metric = try m.string("metric", default: "test_top1", oneOf: ["test_top1", "test_loss"])
+        let metric: Metric = try m.option("metric", default: .testTop1)
         let mm = try m.mapping("method")
         let type = try mm.string("type", oneOf: ["grid", "random", "hyperband", "successive_halving"])
         let method: Method
