@@ -40,7 +40,7 @@ struct SearchCommand: ParsableCommand {
                 if agreement.isEmpty { say("no budget has 4 or more recorded trainings to compare the ranking with") }
                 for a in agreement {
                     say(String(format: "after %d epoch%@: Spearman correlation of log10(NTK condition number) with %@ over %d trials: %+.3f",
-                               a.epochs, a.epochs == 1 ? "" : "s", spec.metric, a.trials, a.spearman))
+                               a.epochs, a.epochs == 1 ? "" : "s", spec.metric.rawValue, a.trials, a.spearman))
                 }
                 say("scores: \(dir.path)/ntk.csv")
                 return

@@ -8,15 +8,15 @@ public enum DataSources {
     public static func load(_ config: DataConfig, model: ModelSpec,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (train: SampleSet, test: SampleSet) {
         let train: ImageSet, test: ImageSet
-        if config.dataset == "synthetic" {
+        if let kind = DatasetKind(config.dataset) {
+            let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
+            train = try DatasetLoader.load(kind, split: .train, directory: dir)
+            test = try DatasetLoader.load(kind, split: .test, directory: dir)
+        } else {
             train = try SyntheticImages.make(name: "synthetic/train", shape: model.inputShape, count: config.syntheticCount,
                                          classes: config.syntheticClasses, seed: 1)
             test = try SyntheticImages.make(name: "synthetic/test", shape: model.inputShape, count: config.syntheticCount,
                                         classes: config.syntheticClasses, seed: 2)
-        } else {
-            let (kind, dir) = try location(config, environment: environment)
-            train = try DatasetLoader.load(kind, split: .train, directory: dir)
-            test = try DatasetLoader.load(kind, split: .test, directory: dir)
         }
         if let crop = config.crop, crop > train.height || crop > train.width {
             throw ConfigError("data.crop: \(crop)x\(crop) crops do not fit the \(train.height)x\(train.width) images of \(train.name)")
@@ -46,11 +46,9 @@ public enum DataSources {
 
     /// Bytes both splits take in memory once loaded (`ImageSet`: one byte
     /// per pixel, two per label), from the config alone: for the memory
-    /// estimate, before anything is read. 0 for an unknown dataset (`load`
-    /// reports it).
+    /// estimate, before anything is read.
     public static func residentBytes(_ config: DataConfig, model: ModelSpec) -> Int {
-        if config.dataset == "synthetic" { return 2 * config.syntheticCount * (model.inputShape.count + 2) }
-        guard let kind = DatasetKind(rawValue: config.dataset) else { return 0 }
+        guard let kind = DatasetKind(config.dataset) else { return 2 * config.syntheticCount * (model.inputShape.count + 2) }
         let counts = kind.imageCounts
         return (counts.train + counts.test) * (kind.pixelsPerImage + 2)
     }
@@ -61,18 +59,10 @@ extension DataSources {
     /// the run's provenance record; none for `synthetic`.
     public static func files(_ config: DataConfig,
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [URL] {
-        guard config.dataset != "synthetic" else { return [] }
-        let (kind, dir) = try location(config, environment: environment)
+        guard let kind = DatasetKind(config.dataset) else { return [] }  // synthetic
+        let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
         var seen = Set<URL>()
         return try DatasetSplit.allCases.flatMap { try DatasetLoader.files(kind, split: $0, directory: dir) }.filter { seen.insert($0).inserted }
-    }
-
-    /// The dataset a (non-synthetic) config names and the directory holding it.
-    private static func location(_ config: DataConfig, environment: [String: String]) throws -> (DatasetKind, URL) {
-        guard let kind = DatasetKind(rawValue: config.dataset) else {
-            throw DataError("data.dataset: no reader for '\(config.dataset)'")
-        }
-        return (kind, try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment))
     }
 }
 

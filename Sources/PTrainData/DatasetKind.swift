@@ -1,3 +1,5 @@
+import PTrain
+
 /// The datasets ptrain can read. The raw value is the name used in configs and
 /// messages; `folderName` is the directory under `$PTRAIN_DATA`.
 public enum DatasetKind: String, CaseIterable, Sendable {
@@ -40,4 +42,15 @@ public enum DatasetKind: String, CaseIterable, Sendable {
 
     /// Number of classes; every dataset here has ten.
     public var classes: Int { 10 }
+
+    /// The reader of a configured dataset; nil for `synthetic`, which has no files.
+    public init?(_ dataset: DataConfig.Dataset) {
+        switch dataset {
+        case .mnist: self = .mnist
+        case .fashionMNIST: self = .fashionMNIST
+        case .digits: self = .digits
+        case .cifar10: self = .cifar10
+        case .synthetic: return nil
+        }
+    }
 }

@@ -9,9 +9,9 @@ public struct CheckpointStore: Sendable {
     public let directory: URL
     public let keep: Int
     /// `top1`, `loss` or `none`.
-    public let best: String
+    public let best: CheckpointConfig.BestMetric
 
-    public init(directory: URL, keep: Int, best: String) {
+    public init(directory: URL, keep: Int, best: CheckpointConfig.BestMetric) {
         self.directory = directory; self.keep = keep; self.best = best
     }
 
@@ -26,10 +26,10 @@ public struct CheckpointStore: Sendable {
     /// A non-finite value (broken weights) never improves, and any finite
     /// value improves on a non-finite current (NaN compares false both ways,
     /// so the plain comparison alone would keep a NaN best forever).
-    public static func improves(_ value: Double, on current: Double?, best: String) -> Bool {
+    public static func improves(_ value: Double, on current: Double?, best: CheckpointConfig.BestMetric) -> Bool {
         guard value.isFinite else { return false }
         guard let current, current.isFinite else { return true }
-        return best == "loss" ? value < current : value > current
+        return best == .loss ? value < current : value > current
     }
 
     /// Writes `checkpoint`, refreshes `last.safetensors` (and
@@ -70,7 +70,7 @@ public struct CheckpointStore: Sendable {
         }
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("state.json").path) { return url }
         for dir in [url.appendingPathComponent("checkpoints"), url] {
-            let store = CheckpointStore(directory: dir, keep: 1, best: "none")
+            let store = CheckpointStore(directory: dir, keep: 1, best: .none)
             if let step = store.steps().last { return dir.appendingPathComponent(name(step: step)) }
         }
         throw RunError("--resume \(path): no checkpoint found (expected checkpoints/step-NNNNNNNN/ inside a run directory)")

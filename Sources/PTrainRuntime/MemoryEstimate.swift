@@ -40,7 +40,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         let shard = max(config.runtime.shard, 1)
         let shards = max(config.train.batch / shard, 1)
         let tree: Int  // gradient-sized buffers of the shard tree
-        if !averaging && config.runtime.schedule == "dynamic" {
+        if !averaging && config.runtime.schedule == .dynamic {
             tree = shards
         } else {
             var depth = 0

@@ -123,9 +123,8 @@ public final class Trainer {
         if old.runtime.syncEvery != config.runtime.syncEvery {
             differences.append("runtime.sync.every \(old.runtime.syncEvery) vs \(config.runtime.syncEvery)")
         }
-        if config.runtime.syncEvery > 1 && old.runtime.averageMomentum != config.runtime.averageMomentum {
-            let name = { (average: Bool) in average ? "average" : "local" }
-            differences.append("runtime.sync.momentum \(name(old.runtime.averageMomentum)) vs \(name(config.runtime.averageMomentum))")
+        if config.runtime.syncEvery > 1 && old.runtime.momentum != config.runtime.momentum {
+            differences.append("runtime.sync.momentum \(old.runtime.momentum) vs \(config.runtime.momentum)")
         }
         if !differences.isEmpty {
             throw RunError("cannot resume exactly: \(differences.joined(separator: ", ")) (checkpoint vs config)")
@@ -161,7 +160,7 @@ public final class Trainer {
         if pos.step >= totalSteps {
             progress.line("nothing to do: the checkpoint is at step \(pos.step) and the run ends at step \(totalSteps) (raise train.epochs or train.steps to continue)")
             return Result(epochs: epochs, steps: pos.step, finalEval: last, elapsed: monotonicSeconds() - startTime,
-                          bestTop1: config.checkpoint.best == "top1" ? pos.bestMetric ?? 0 : 0, ending: .alreadyDone)
+                          bestTop1: config.checkpoint.best == .top1 ? pos.bestMetric ?? 0 : 0, ending: .alreadyDone)
         }
         if handleSignals {
             let interrupt = engine.interrupt
@@ -232,7 +231,7 @@ public final class Trainer {
             bestTop1 = max(bestTop1, last.top1)
             pos.epoch += 1
             pos.stepInEpoch = 0
-            let isBest = config.checkpoint.best != "none" && pos.bestStep == pos.step
+            let isBest = config.checkpoint.best != .none && pos.bestStep == pos.step
             if (config.checkpoint.everyEpochs > 0 && pos.epoch % config.checkpoint.everyEpochs == 0) || pos.epoch == epochs || isBest {
                 try saveCheckpoint(pos, isBest: isBest)
             }
@@ -337,7 +336,7 @@ public final class Trainer {
         curves.add(event: "eval", epoch: Double(pos.epoch + 1), loss: result.loss, top1: result.top1)
         if let directory { try? curves.write(to: directory.url, name: config.name) }
         // Ten-crop (10x the cost) at the last epoch only, reported next to the centre crop.
-        if config.data.evalViews == "ten_crop" && pos.epoch + 1 == epochs {
+        if config.data.evalViews == .tenCrop && pos.epoch + 1 == epochs {
             let ten = engine.evaluateTest(epoch: pos.epoch, tenCrop: true)
             metrics?.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
                            "loss": .double(ten.loss), "top1": .double(ten.top1), "top5": .double(ten.top5),
@@ -345,7 +344,7 @@ public final class Trainer {
             progress.line(String(format: "ten-crop: test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  (centre crop %.2f%%: %+.2f points)",
                                  ten.loss, 100 * ten.top1, 100 * ten.top5, 100 * result.top1, 100 * (ten.top1 - result.top1)))
         }
-        let metric = config.checkpoint.best == "loss" ? result.loss : result.top1
+        let metric = config.checkpoint.best == .loss ? result.loss : result.top1
         pos.metric = metric
         if CheckpointStore.improves(metric, on: pos.bestMetric, best: config.checkpoint.best) {
             pos.bestMetric = metric

@@ -14,7 +14,7 @@ public struct WorkerPlacement: @unchecked Sendable, CustomStringConvertible {
     public static func plan(_ runtime: RuntimeConfig, topology: CPUTopology? = nil) throws -> WorkerPlacement {
         do {
             let topology = try topology ?? CPUTopology()
-            let bind = BindMode(rawValue: runtime.bind) ?? .core
+            let bind: BindMode = switch runtime.bind { case .core: .core; case .none: .none }
             let placements = try topology.plan(workers: runtime.workers ?? max(topology.cores.count, 1), bind: bind)
             return WorkerPlacement(topology: topology, placements: placements)
         } catch let e as TopologyError {

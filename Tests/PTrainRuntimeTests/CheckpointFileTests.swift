@@ -17,7 +17,7 @@ private func makeFIFO(_ url: URL) throws {
 /// A checkpoint written by the store, in a fresh directory.
 private func savedCheckpoint(in dir: URL) throws -> URL {
     let (checkpoint, _) = try tinyCheckpoint(step: 3)
-    return try CheckpointStore(directory: dir, keep: 2, best: "none").save(checkpoint, isBest: false)
+    return try CheckpointStore(directory: dir, keep: 2, best: .none).save(checkpoint, isBest: false)
 }
 
 @Test("checkpoint files that are FIFOs or directories are refused by kind, before any is opened")

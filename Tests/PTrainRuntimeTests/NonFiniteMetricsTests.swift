@@ -34,7 +34,7 @@ func evaluatorOnBrokenWeights(_ value: Float) throws {
 
 @Test("a non-finite metric never improves; a finite one always improves on a non-finite best")
 func improvesWithNonFinite() {
-    for best in ["loss", "top1"] {
+    for best in [CheckpointConfig.BestMetric.loss, .top1] {
         for bad in [Double.nan, .infinity, -.infinity] {
             #expect(!CheckpointStore.improves(bad, on: nil, best: best), "\(best) \(bad) on nil")
             #expect(!CheckpointStore.improves(bad, on: 0.5, best: best), "\(best) \(bad) on 0.5")

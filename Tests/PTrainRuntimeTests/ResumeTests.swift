@@ -132,7 +132,7 @@ func tinyCheckpoint(step: Int) throws -> (Checkpoint, RunConfig) {
 func checkpointIntegrity() throws {
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = CheckpointStore(directory: dir, keep: 2, best: "top1")
+    let store = CheckpointStore(directory: dir, keep: 2, best: .top1)
     let (checkpoint, _) = try tinyCheckpoint(step: 7)
     let url = try store.save(checkpoint, isBest: false)
     #expect(url.lastPathComponent == "step-00000007")
@@ -170,7 +170,7 @@ func checkpointIntegrity() throws {
 func checkpointRetention() throws {
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = CheckpointStore(directory: dir, keep: 2, best: "top1")
+    let store = CheckpointStore(directory: dir, keep: 2, best: .top1)
     for step in 1...5 {
         var (c, _) = try tinyCheckpoint(step: step)
         c.state.bestStep = 2
@@ -179,7 +179,7 @@ func checkpointRetention() throws {
     #expect(store.steps() == [2, 4, 5])
     #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("best.safetensors").path))
     #expect(store.improves(0.9, on: 0.8) && !store.improves(0.7, on: 0.8))
-    #expect(CheckpointStore(directory: dir, keep: 1, best: "loss").improves(0.1, on: 0.2))
+    #expect(CheckpointStore(directory: dir, keep: 1, best: .loss).improves(0.1, on: 0.2))
 }
 
 @Test("resuming with another model, seed or batch is refused, saying what differs; a finished run says so")
@@ -336,7 +336,7 @@ func averagingSignalResumeIsExact() throws {
 func checkpointRewrittenAtSameStep() throws {
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = CheckpointStore(directory: dir, keep: 1, best: "none")
+    let store = CheckpointStore(directory: dir, keep: 1, best: .none)
     var (checkpoint, _) = try tinyCheckpoint(step: 9)
     try store.save(checkpoint, isBest: false)
     checkpoint.state.epoch = 1

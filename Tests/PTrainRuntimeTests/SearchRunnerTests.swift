@@ -80,5 +80,5 @@ func concurrentTrialsOnCoreGroups() throws {
 @Test("shipped search files decode", arguments: ["lenet-random.yaml", "alexnet-cifar-hyperband.yaml"])
 func shippedSearchFiles(_ file: String) throws {
     let spec = try SearchSpec.load(file: packageRoot.appendingPathComponent("configs/search/\(file)").path)
-    #expect(!spec.space.keys.isEmpty && spec.metric == "test_top1")
+    #expect(!spec.space.keys.isEmpty && spec.metric.rawValue == "test_top1")
 }

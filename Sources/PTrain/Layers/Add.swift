@@ -59,3 +59,17 @@ public final class Add: MultiInputLayer, ReLUFusable {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Add {
+    static func configured(_ m: ConfigMapping) throws -> NodeFactory {
+        { name, inputs in
+            guard inputs.count >= 2 else { throw ShapeError("add needs at least two inputs, but \(inputs.count) is given") }
+            if let odd = inputs.firstIndex(where: { $0 != inputs[0] }) {
+                throw ShapeError("all inputs must have one shape, but input 0 is \(inputs[0]) and input \(odd) is \(inputs[odd])")
+            }
+            return Add(name: name, inputs: inputs)
+        }
+    }
+}

@@ -32,3 +32,15 @@ public final class AvgPool2D: Layer {
         avgPoolBackward(dy, geometry, batch: batch, dx)
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension AvgPool2D {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let k = try poolingKeys(m)
+        return { name, input in
+            try checkWindow(input: input, kernel: k.kernel, stride: k.stride, padding: k.padding, pooling: true)
+            return AvgPool2D(name: name, input: input, kernel: k.kernel, stride: k.stride, padding: k.padding)
+        }
+    }
+}

@@ -139,3 +139,14 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension BatchNorm {
+    /// Keys `momentum` (0.1) and `eps` (1e-5), PyTorch's defaults.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let momentum = Float(try m.double("momentum", default: 0.1, 0...1))
+        let eps = Float(try m.double("eps", default: 1e-5, 0...1, openLower: true))
+        return { BatchNorm(name: $0, input: $1, epsilon: eps, momentum: momentum) }
+    }
+}

@@ -58,3 +58,19 @@ public final class Concat: MultiInputLayer, StridedOutputLayer {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Concat {
+    static func configured(_ m: ConfigMapping) throws -> NodeFactory {
+        { name, inputs in
+            guard inputs.count >= 2 else { throw ShapeError("concat needs at least two inputs, but \(inputs.count) is given") }
+            if let odd = inputs.firstIndex(where: { $0.height != inputs[0].height || $0.width != inputs[0].width }) {
+                throw ShapeError("inputs must share height and width, but input 0 is \(inputs[0]) and input \(odd) is \(inputs[odd])")
+            }
+            let channels = inputs.reduce(0.0) { $0 + Double($1.channels) }
+            try Limits.check(parameters: 0, outputs: channels * Double(inputs[0].spatial), flops: 0)
+            return Concat(name: name, inputs: inputs)
+        }
+    }
+}

@@ -43,3 +43,32 @@ public final class Conv1D: Layer {
         plane.backward(x, y, dy, dx, batch: batch, context: context)
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Conv1D {
+    /// Keys as conv2d's, with single integers: `filters`, `kernel`, `stride`, `padding`, `groups`, `bias`, `init`.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let filters = try m.int("filters", 1...Limits.channels)
+        let kernel = try m.int("kernel", 1...Limits.window)
+        let stride = try m.int("stride", default: 1, 1...Limits.window)
+        let padding = try m.int("padding", default: 0, 0...Limits.window)
+        let groups = try m.int("groups", default: 1, 1...Limits.channels)
+        let bias = try m.bool("bias", default: true)
+        let scheme = try initScheme(m)
+        return { name, input in
+            guard input.height == 1 else {
+                throw ShapeError("conv1d reads [channels, length] samples, but the input is \(input) (reshape it first)")
+            }
+            guard input.channels % groups == 0, filters % groups == 0 else {
+                throw ShapeError("input channels \(input.channels) and filters \(filters) must both be divisible by groups \(groups)")
+            }
+            try checkWindow(input: input, kernel: (1, kernel), stride: (1, stride), padding: (0, padding))
+            let length = Double((input.width + 2 * padding - kernel) / stride + 1)
+            let fanIn = Double(input.channels / groups * kernel)
+            try Limits.check(parameters: Double(filters) * fanIn, outputs: Double(filters) * length, flops: 2 * Double(filters) * fanIn * length)
+            return Conv1D(name: name, input: input, filters: filters, kernel: kernel, stride: stride, padding: padding,
+                          groups: groups, bias: bias, initScheme: scheme)
+        }
+    }
+}

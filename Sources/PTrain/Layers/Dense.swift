@@ -56,3 +56,18 @@ public final class Dense: Layer {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Dense {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let units = try m.int("units", 1...Limits.units)
+        let bias = try m.bool("bias", default: true)
+        let scheme = try initScheme(m)
+        return { name, input in
+            try Limits.check(parameters: Double(units) * Double(input.count), outputs: Double(units),
+                             flops: 2 * Double(units) * Double(input.count))
+            return Dense(name: name, input: input, units: units, bias: bias, initScheme: scheme)
+        }
+    }
+}

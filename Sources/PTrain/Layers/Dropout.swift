@@ -60,3 +60,12 @@ public final class Dropout: Layer {
         for i in 0..<total { dx[i] += dy[i] * m[i] }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Dropout {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let p = Float(try m.double("p", default: 0.5, 0...0.99))
+        return { Dropout(name: $0, input: $1, probability: p) }
+    }
+}

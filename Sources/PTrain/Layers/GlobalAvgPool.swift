@@ -39,3 +39,9 @@ public final class GlobalAvgPool: Layer {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension GlobalAvgPool {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory { { GlobalAvgPool(name: $0, input: $1) } }
+}

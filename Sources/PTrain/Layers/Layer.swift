@@ -114,7 +114,7 @@ extension Layer {
 }
 
 /// Weight initialisation schemes selectable per layer (`init:` in a config).
-public enum InitScheme: String, Sendable, CaseIterable {
+public enum InitScheme: String, ConfigOption {
     /// PyTorch's default for Conv/Linear: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     case pytorch
     /// He et al. 2015: weights N(0, 2/fan_in), biases 0 (for ReLU nets).

@@ -75,3 +75,16 @@ public final class LocalResponseNorm: Layer {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension LocalResponseNorm {
+    /// Keys `size`, `alpha`, `beta`, `k`; defaults are AlexNet's (5, 1e-4, 0.75, 2).
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let size = try m.int("size", default: 5, 1...Limits.channels)
+        let alpha = Float(try m.double("alpha", default: 1e-4, 0...1e6))
+        let beta = Float(try m.double("beta", default: 0.75, 0...100))
+        let k = Float(try m.double("k", default: 2, 0...1e6, openLower: true))
+        return { LocalResponseNorm(name: $0, input: $1, size: size, alpha: alpha, beta: beta, k: k) }
+    }
+}

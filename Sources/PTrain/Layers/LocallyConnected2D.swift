@@ -113,3 +113,26 @@ public final class LocallyConnected2D: Layer {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension LocallyConnected2D {
+    /// Keys as conv2d's (without groups): `filters`, `kernel`, `stride`, `padding`, `bias`, `init`.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let filters = try m.int("filters", 1...Limits.channels)
+        let kernel = try m.intPair("kernel", 1...Limits.window)
+        let stride = try m.intPair("stride", default: (1, 1), 1...Limits.window)
+        let padding = try m.intPair("padding", default: (0, 0), 0...Limits.window)
+        let bias = try m.bool("bias", default: true)
+        let scheme = try initScheme(m)
+        return { name, input in
+            try checkWindow(input: input, kernel: kernel, stride: stride, padding: padding)
+            let positions = Double((input.height + 2 * padding.0 - kernel.0) / stride.0 + 1) * Double((input.width + 2 * padding.1 - kernel.1) / stride.1 + 1)
+            let fanIn = Double(input.channels) * Double(kernel.0) * Double(kernel.1)
+            try Limits.check(parameters: positions * Double(filters) * fanIn, outputs: Double(filters) * positions,
+                             flops: 2 * Double(filters) * fanIn * positions)
+            return LocallyConnected2D(name: name, input: input, filters: filters, kernel: kernel, stride: stride,
+                                      padding: padding, bias: bias, initScheme: scheme)
+        }
+    }
+}

@@ -55,3 +55,15 @@ func poolDetail(_ g: WindowGeometry) -> String {
     if g.padH != 0 || g.padW != 0 { s += " pad \(g.padH == g.padW ? "\(g.padH)" : "\(g.padH)x\(g.padW)")" }
     return s
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension MaxPool2D {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let k = try poolingKeys(m)
+        return { name, input in
+            try checkWindow(input: input, kernel: k.kernel, stride: k.stride, padding: k.padding, pooling: true)
+            return MaxPool2D(name: name, input: input, kernel: k.kernel, stride: k.stride, padding: k.padding)
+        }
+    }
+}

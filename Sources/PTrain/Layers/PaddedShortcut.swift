@@ -64,3 +64,19 @@ public final class PaddedShortcut: Layer {
         }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension PaddedShortcut {
+    /// Keys `channels` (output channels, at least the input's) and `stride` (1).
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let channels = try m.int("channels", 1...Limits.channels)
+        let stride = try m.int("stride", default: 1, 1...Limits.window)
+        return { name, input in
+            guard channels >= input.channels else {
+                throw ShapeError("channels \(channels) is fewer than the input's \(input.channels); a zero-padding shortcut cannot drop channels (use a 1x1 conv2d projection)")
+            }
+            return PaddedShortcut(name: name, input: input, channels: channels, stride: stride)
+        }
+    }
+}

@@ -22,3 +22,9 @@ public final class ReLU: Layer {
         if let dx { reluBackward(y, dy, dx, count: batch * inputShape.count) }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension ReLU {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory { { ReLU(name: $0, input: $1) } }
+}

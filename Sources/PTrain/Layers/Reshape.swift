@@ -41,3 +41,28 @@ public final class Reshape: Layer {
         if let dx { accumulate(dy, into: dx, count: batch * inputShape.count) }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Reshape {
+    /// Key `shape`: `[channels, height, width]`, `[channels, length]` or `[features]`.
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory {
+        let value = try m.require("shape")
+        let dims = try value.ints(1...Int(Int32.max))
+        guard (1...3).contains(dims.count) else { throw value.mismatch("[channels, height, width], [channels, length] or [features]") }
+        m.record("shape", value.node)
+        let values = dims.reduce(1.0) { $0 * Double($1) }  // in Double: a huge shape must not overflow
+        return { name, input in
+            guard values == Double(input.count) else {
+                throw ShapeError("shape \(dims.map(String.init).joined(separator: "x")) holds \(values <= 0x1p62 ? String(Int(values)) : "over 2^62") values but the input \(input) holds \(input.count)")
+            }
+            let output = dims.count == 3 ? TensorShape(dims[0], dims[1], dims[2])
+                : dims.count == 2 ? TensorShape(dims[0], 1, dims[1]) : TensorShape(dims[0])
+            return Reshape(name: name, input: input, output: output)
+        }
+    }
+}
+
+extension Reshape {
+    static func flattening(_ m: ConfigMapping) throws -> LayerFactory { { Reshape(flattening: $1, name: $0) } }
+}

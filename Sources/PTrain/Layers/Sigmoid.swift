@@ -23,3 +23,9 @@ public final class Sigmoid: Layer {
         if let dx { sigmoidBackward(y, dy, dx, count: batch * inputShape.count) }
     }
 }
+
+// MARK: - config parser (keys documented in README "Config format")
+
+extension Sigmoid {
+    static func configured(_ m: ConfigMapping) throws -> LayerFactory { { Sigmoid(name: $0, input: $1) } }
+}

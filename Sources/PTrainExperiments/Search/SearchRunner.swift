@@ -181,7 +181,7 @@ public final class SearchRunner: @unchecked Sendable {
     /// `results.csv`, the chart, and `best.yaml` (the best trial's config at its largest budget).
     private func writeSummaries() throws {
         let all = results
-        let header = (["trial", "epochs"] + spec.space.keys + [spec.metric, "seconds", "status"]).joined(separator: ",")
+        let header = (["trial", "epochs"] + spec.space.keys + [spec.metric.rawValue, "seconds", "status"]).joined(separator: ",")
         let rows = all.map { r in
             ([String(r.trial), String(r.epochs)] + r.values.map(csvField) + [r.metric.map { "\($0)" } ?? "", String(format: "%.1f", r.seconds), csvField(r.status)])
                 .joined(separator: ",")

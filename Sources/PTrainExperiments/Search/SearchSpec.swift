@@ -25,14 +25,27 @@ public struct SearchSpec {
     public let file: String
     /// The base run config's path.
     public let base: String
-    public let metric: String
+    /// The trial score (`metric`).
+    public enum Metric: String, ConfigOption {
+        /// Test top-1, maximised.
+        case testTop1 = "test_top1"
+        /// Test loss, minimised.
+        case testLoss = "test_loss"
+    }
+    public let metric: Metric
+
+    /// The `method.type` spellings.
+    public enum MethodType: String, ConfigOption {
+        case grid, random, hyperband
+        case successiveHalving = "successive_halving"
+    }
     public let method: Method
     /// Cores per concurrent trial; nil: one trial at a time on all cores.
     public let coresPerTrial: Int?
     public let fixed: [String]
     public let space: SearchSpace
 
-    public var maximize: Bool { metric == "test_top1" }
+    public var maximize: Bool { metric == .testTop1 }
 
     /// `99.30%` for top-1, `0.0312` for a loss.
     public func format(_ value: Double) -> String {
@@ -44,19 +57,19 @@ public struct SearchSpec {
         let m = try ConfigMapping.document(yaml: text, file: file)
         let baseValue = try m.require("base")
         let base = ConfigFile.path(try baseValue.string(), from: file)
-        let metric = try m.string("metric", default: "test_top1", oneOf: ["test_top1", "test_loss"])
+        let metric: Metric = try m.option("metric", default: .testTop1)
         let mm = try m.mapping("method")
-        let type = try mm.string("type", oneOf: ["grid", "random", "hyperband", "successive_halving"])
+        let type: MethodType = try mm.option("type")
         let method: Method
         switch type {
-        case "grid": method = .grid(epochs: try mm.int("epochs", 1...100_000))
-        case "random":
+        case .grid: method = .grid(epochs: try mm.int("epochs", 1...100_000))
+        case .random:
             method = .random(trials: try mm.int("trials", 1...100_000), epochs: try mm.int("epochs", 1...100_000),
                              seed: UInt64(try mm.int("seed", default: 1, 0...)))
-        case "hyperband":
+        case .hyperband:
             method = .hyperband(maxEpochs: try mm.int("max_epochs", 1...100_000), eta: try mm.int("eta", default: 3, 2...100),
                                 seed: UInt64(try mm.int("seed", default: 1, 0...)))
-        default:
+        case .successiveHalving:
             method = .successiveHalving(trials: try mm.int("trials", 1...100_000), minEpochs: try mm.int("min_epochs", 1...100_000),
                                         eta: try mm.int("eta", default: 3, 2...100), seed: UInt64(try mm.int("seed", default: 1, 0...)))
         }
@@ -74,7 +87,7 @@ public struct SearchSpec {
                               fixed: fixed, space: space)
         // Fail now, not in trial 17: the base config with the fixed overrides
         // and a first point of the space must decode.
-        let probe = type == "grid" ? try space.grid()[0] : space.sample(seed: 0, trial: 0)
+        let probe = type == .grid ? try space.grid()[0] : space.sample(seed: 0, trial: 0)
         _ = try RunConfig.load(file: base, overrides: fixed + space.overrides(probe))
         return spec
     }

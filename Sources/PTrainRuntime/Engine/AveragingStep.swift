@@ -49,7 +49,7 @@ extension DataParallelEngine {
             }
         }
         averageSlice(parameterPointers)
-        if config.runtime.averageMomentum { averageSlice(velocityPointers) }
+        if config.runtime.momentum == .average { averageSlice(velocityPointers) }
         r.reduce.stop()
     }
 }

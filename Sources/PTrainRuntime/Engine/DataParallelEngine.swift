@@ -91,7 +91,7 @@ public final class DataParallelEngine {
         self.test = test
         self.group = group
         plan = try Self.plan(config: config, workers: workers, processes: group.size)
-        let globalStatistics = config.runtime.batchNormStatistics == "global"
+        let globalStatistics = config.runtime.batchNormStatistics == .global
         model = try config.model.build(classes: train.classes)
         optimizerStep = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout)
         let count = model.layout.totalCount
@@ -110,9 +110,9 @@ public final class DataParallelEngine {
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: nil, seed: config.seed)
             replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
-                                          partials: !(config.runtime.schedule == "dynamic" && !averaging)))
+                                          partials: !(config.runtime.schedule == .dynamic && !averaging)))
         }
-        let dynamic = !averaging && config.runtime.schedule == "dynamic"
+        let dynamic = !averaging && config.runtime.schedule == .dynamic
         leaves = try dynamic ? (0..<plan.shards).map { _ in try FloatBuffer(count: count, purpose: "the gradient tree") } : []
         leafPointers = .allocate(capacity: max(leaves.count, 1))
         for (i, leaf) in leaves.enumerated() { leafPointers[i] = leaf.pointer }
@@ -206,7 +206,7 @@ public final class DataParallelEngine {
             outcome.completed += state.completed
             outcome.skipped += state.skipped
             if averaging && state.completed > 0 {
-                replicasAgree = config.runtime.averageMomentum && state.averageAfter[state.completed - 1]
+                replicasAgree = config.runtime.momentum == .average && state.averageAfter[state.completed - 1]
             }
             if nonFiniteStep.load(ordering: .relaxed) >= 0 && !skipNonFinite {
                 outcome.nonFiniteGradient = true
@@ -222,7 +222,7 @@ public final class DataParallelEngine {
     }
 
     /// `train.on_nan: skip`.
-    private var skipNonFinite: Bool { config.train.onNaN == "skip" }
+    private var skipNonFinite: Bool { config.train.onNaN == .skip }
 
 
     /// The last step's summed gradient (for diagnostics after a non-finite step).

@@ -12,13 +12,13 @@ extension DataParallelEngine {
             throw RunError("runtime: \(ranks) processes cannot share the \(shards) shards of a global batch (batch \(config.train.batch) / shard \(config.runtime.shard)) evenly; use a process count that divides \(shards)")
         }
         let plan = ShardPlan(batch: config.train.batch / ranks, shardSize: config.runtime.shard, workers: workers,
-                             dynamic: config.runtime.syncEvery == 1 && config.runtime.schedule == "dynamic")
+                             dynamic: config.runtime.syncEvery == 1 && config.runtime.schedule == .dynamic)
         if let problem = plan.problem { throw RunError("runtime: \(problem)") }
-        let globalStatistics = config.runtime.batchNormStatistics == "global"
+        let globalStatistics = config.runtime.batchNormStatistics == .global
         if globalStatistics && ranks > 1 {
             throw RunError("runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across \(ranks) processes (use per_shard)")
         }
-        if globalStatistics && (config.runtime.syncEvery > 1 || config.runtime.schedule != "static" || plan.shards != workers) {
+        if globalStatistics && (config.runtime.syncEvery > 1 || config.runtime.schedule != .static || plan.shards != workers) {
             throw RunError("runtime.batchnorm: global exchanges statistics between the workers of each step, so it needs synchronous SGD "
                            + "(sync.every 1), schedule: static and one shard per worker (shard = batch / workers = "
                            + "\(config.train.batch / workers)); this run has sync.every \(config.runtime.syncEvery), schedule "
