@@ -1,0 +1,76 @@
+/// Every pass by Winograd tiles (WinogradConvolution.swift): stride 1, one
+/// group, square 3x3 or 5x5 kernels over whole 16-channel vectors.
+///
+/// Workspace, in order: the forward plan's padded planes, the input-gradient
+/// plan's, the transform buffers both plans share (transformed input,
+/// products, tiled output, vector scratch), the transformed weights (forward;
+/// reused as the weight gradient's accumulator) and the gradient plan's
+/// transformed weights (also the forward weight transform's scratch).
+public struct WinogradAlgorithm: ConvolutionAlgorithm {
+    let plan: WinogradConvolution, gradientPlan: WinogradConvolution
+    /// Offsets of the workspace regions above, in floats.
+    let padded: Int, gradientPadded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int
+    let weights: Int, gradientWeights: Int
+    public let workspaceFloats: Int
+
+    public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
+        let g = shape.geometry
+        return shape.groups == 1
+            && WinogradConvolution.supports(channels: g.channels, outputs: shape.outputs, kernelH: g.kernelH, kernelW: g.kernelW,
+                                            strideH: g.strideH, strideW: g.strideW, padH: g.padH, padW: g.padW)
+    }
+
+    public init(_ shape: ConvolutionShape, maxBatch: Int) {
+        precondition(Self.supports(shape, .forward))
+        let g = shape.geometry
+        plan = WinogradConvolution(channels: g.channels, outputs: shape.outputs, height: g.height, width: g.width,
+                                   kernel: g.kernelH, pad: g.padH, images: WinogradConvolution.blockImages(
+                                       channels: g.channels, outputs: shape.outputs, height: g.height, width: g.width,
+                                       kernel: g.kernelH, pad: g.padH, maxBatch: maxBatch))
+        gradientPlan = plan.inputGradient
+        var end = 0
+        func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
+        padded = region(plan.paddedCount)
+        gradientPadded = region(gradientPlan.paddedCount)
+        transformed = region(max(plan.transformedInputCount, gradientPlan.transformedInputCount))
+        products = region(max(plan.productCount, gradientPlan.productCount))
+        tiled = region(max(plan.tiledOutputCount, gradientPlan.tiledOutputCount))
+        scratch = region(WinogradConvolution.scratchCount)
+        weights = region(plan.transformedWeightCount)
+        gradientWeights = region(max(gradientPlan.transformedWeightCount, plan.weightScratchCount))
+        workspaceFloats = end
+    }
+
+    /// The transform buffers around one plan's padded planes (at `padded`).
+    private func buffers(_ w: UnsafeMutablePointer<Float>, padded: Int) -> WinogradBuffers {
+        WinogradBuffers(padded: w + padded, transformed: w + transformed, products: w + products, tiled: w + tiled,
+                        scratch: w + scratch)
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        let f = workspace.floats
+        plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
+        plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
+                     accumulate: false, buffers: buffers(f, padded: padded))
+    }
+
+    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,
+                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
+                              workspace: ConvolutionWorkspace) {
+        let f = workspace.floats
+        gradientPlan.transformWeights(w, transposed: true, scratch: f + gradientWeights, into: f + gradientWeights,
+                                      workspace: workspace.gemm)
+        gradientPlan.forward(dy, sampleStride: outputStride, batch: batch, weights: f + gradientWeights, into: dx,
+                             outSampleStride: inputStride, accumulate: true, buffers: buffers(f, padded: gradientPadded))
+    }
+
+    public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
+                               into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
+        // The forward pass's transformed weights are not needed any more:
+        // their region accumulates the transformed weight gradient.
+        let f = workspace.floats
+        plan.weightGradient(x, sampleStride: inputStride, dy, gradientSampleStride: outputStride, batch: batch,
+                            scratch: f + weights, buffers: buffers(f, padded: padded), into: dW, workspace: workspace.gemm)
+    }
+}

@@ -1,0 +1,249 @@
+// WinogradConvolution's passes: a block of images at a time, copy to
+// channels-last padded planes, transform, 36 GEMMs, inverse transform, copy
+// out (WinogradConvolution.swift has the method, WinogradTransforms.swift
+// the transforms).
+
+extension WinogradConvolution {
+    /// `y_n (+)= conv(x_n)` for `batch` NCHW images (`sampleStride` and
+    /// `outSampleStride` floats apart), with `u` from `transformWeights`.
+    public func forward(_ x: UnsafePointer<Float>, sampleStride: Int, batch: Int, weights u: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outSampleStride: Int, accumulate: Bool,
+                        buffers b: WinogradBuffers) {
+        var first = 0
+        while first < batch {
+            let count = min(images, batch - first)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
+            transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
+            multiply(b.transformed, u, tiles: count * tilesPerImage, into: b.products)
+            transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
+            storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
+                        accumulate: accumulate)
+            first += count
+        }
+    }
+
+    /// `dW += dL/dW` (OIHW) for `batch` images of input `x` and output
+    /// gradient `dy` (NCHW); `du` (`transformedWeightCount` floats) is scratch.
+    public func weightGradient(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
+                               gradientSampleStride: Int, batch: Int, scratch du: UnsafeMutablePointer<Float>,
+                               buffers b: WinogradBuffers, into dw: UnsafeMutablePointer<Float>, workspace: GEMMWorkspace) {
+        du.update(repeating: 0, count: transformedWeightCount)
+        var first = 0
+        while first < batch {
+            let count = min(images, batch - first)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
+            transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
+            loadGradient(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.tiled)
+            transformGradient(b.tiled, count: count, into: b.products, scratch: b.scratch)
+            accumulateProducts(b.products, b.transformed, tiles: count * tilesPerImage, into: du)
+            first += count
+        }
+        addWeightGradient(du, into: dw, workspace: workspace)
+    }
+
+    /// NCHW images into the interiors of the channels-last padded planes:
+    /// 16 pixels (in plane order) x 16 channels at a time, transposed in
+    /// registers; the plane's last pixels (H*W % 16) one by one.
+    func loadPlanes(_ x: UnsafePointer<Float>, sampleStride: Int, count: Int, into padded: UnsafeMutablePointer<Float>) {
+        let c = channels
+        for n in 0..<count {
+            copyChannelsLast(x + n * sampleStride, channels: c, height: height, width: width,
+                             into: padded + n * paddedH * paddedW * c + (pad * paddedW + pad) * c, rowPitch: paddedW * c)
+        }
+    }
+
+    /// `V[e][t][c] = (B^T d_t B)[e]` for the block's tiles t (image-major,
+    /// then tile rows, then columns).
+    func transformInput(_ padded: UnsafePointer<Float>, count: Int, into v: UnsafeMutablePointer<Float>,
+                        scratch: UnsafeMutablePointer<Float>) {
+        let a = Self.alpha, c = channels, rowStride = paddedW * c, eStride = inputElementStride
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
+            forEachTile(count: count) { t, n, th, tw in
+                let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
+                for cb in stride(from: 0, to: c, by: 16) {
+                    // Columns: tmp[k][j] = (B^T d[., j])[k].
+                    for j in 0..<a {
+                        let p = base + j * c + cb
+                        let r = inputTransform((loadVector(p), loadVector(p + rowStride), loadVector(p + 2 * rowStride),
+                                                loadVector(p + 3 * rowStride), loadVector(p + 4 * rowStride),
+                                                loadVector(p + 5 * rowStride)))
+                        tmp[j] = r.0; tmp[a + j] = r.1; tmp[2 * a + j] = r.2
+                        tmp[3 * a + j] = r.3; tmp[4 * a + j] = r.4; tmp[5 * a + j] = r.5
+                    }
+                    // Rows: v[k][l] = (B^T tmp[k, .])[l].
+                    for k in 0..<a {
+                        let q = tmp + k * a
+                        let r = inputTransform((q[0], q[1], q[2], q[3], q[4], q[5]))
+                        let out = v + k * a * eStride + t * c + cb
+                        storeVector(r.0, out); storeVector(r.1, out + eStride); storeVector(r.2, out + 2 * eStride)
+                        storeVector(r.3, out + 3 * eStride); storeVector(r.4, out + 4 * eStride)
+                        storeVector(r.5, out + 5 * eStride)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(t, n, th, tw)` for the tiles of `count` images in block
+    /// order: tile t is tile (th, tw) of image n (image-major, then rows).
+    @inline(__always)
+    func forEachTile(count: Int, _ body: (_ t: Int, _ n: Int, _ th: Int, _ tw: Int) -> Void) {
+        var t = 0
+        for n in 0..<count {
+            for th in 0..<tilesH {
+                for tw in 0..<tilesW {
+                    body(t, n, th, tw)
+                    t += 1
+                }
+            }
+        }
+    }
+
+    /// `M[e][t][o] = sum_c V[e][t][c] * U[e][c][o]` for `tiles` tiles.
+    func multiply(_ v: UnsafePointer<Float>, _ u: UnsafePointer<Float>, tiles: Int, into m: UnsafeMutablePointer<Float>) {
+        let c = channels, o = outputs
+        for e in 0..<Self.elements {
+            let ve = v + e * inputElementStride, ue = u + e * c * o, me = m + e * productElementStride
+            var r = 0
+            while r < tiles {
+                let height = min(gemmMR, tiles - r)
+                var col = 0
+                while col < o {
+                    let width = o - col >= gemmNR ? gemmNR : gemmNRNarrow
+                    sgemmRowsMicroKernel(rows: height, width: width, kc: c, a: ve + r * c, lda: c, b: ue + col, bRowStride: o,
+                                         c: me + r * o + col, ldc: o, beta: 0)
+                    col += width
+                }
+                r += gemmMR
+            }
+        }
+    }
+
+    /// Channels-last output tiles `A^T M_t A` (m x m pixels each).
+    func transformOutput(_ m: UnsafePointer<Float>, count: Int, into tiled: UnsafeMutablePointer<Float>,
+                         scratch: UnsafeMutablePointer<Float>) {
+        let a = Self.alpha, o = outputs, edge = tile, four = tile == 4, tiledW = tilesW * tile
+        let eStride = productElementStride
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
+            forEachTile(count: count) { t, n, th, tw in
+                let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+                for ob in stride(from: 0, to: o, by: 16) {
+                    // Columns: tmp[i][b] = (A^T M[., b])[i].
+                    for b in 0..<a {
+                        let p = m + b * eStride + t * o + ob, col = a * eStride
+                        let r = outputTransform((loadVector(p), loadVector(p + col), loadVector(p + 2 * col),
+                                                 loadVector(p + 3 * col), loadVector(p + 4 * col),
+                                                 loadVector(p + 5 * col)), four: four)
+                        tmp[b] = r.0; tmp[a + b] = r.1
+                        if four { tmp[2 * a + b] = r.2; tmp[3 * a + b] = r.3 }
+                    }
+                    // Rows: y[i][j] = (A^T tmp[i, .])[j].
+                    for i in 0..<edge {
+                        let q = tmp + i * a, out = base + i * tiledW * o + ob
+                        let r = outputTransform((q[0], q[1], q[2], q[3], q[4], q[5]), four: four)
+                        storeVector(r.0, out); storeVector(r.1, out + o)
+                        if four { storeVector(r.2, out + 2 * o); storeVector(r.3, out + 3 * o) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The valid pixels of the channels-last tiles into NCHW images (added
+    /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`.
+    func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
+                     accumulate: Bool) {
+        let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
+        for n in 0..<count {
+            let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
+            for ob in stride(from: 0, to: o, by: 16) {
+                var source = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
+                var p = 0
+                while p < whole {
+                    var block = Block16x16 { _ in loadVector(src + source.next() + ob) }
+                    block.transpose()
+                    block.forEachRow { k, v in
+                        let d = dst + (ob + k) * plane + p
+                        storeVector(accumulate ? v + loadVector(d) : v, d)
+                    }
+                    p += 16
+                }
+                for q in whole..<plane {
+                    let s = src + source.next() + ob
+                    for k in 0..<16 {
+                        if accumulate { dst[(ob + k) * plane + q] += s[k] } else { dst[(ob + k) * plane + q] = s[k] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// NCHW output gradients into channels-last tiles, zero past the image.
+    func loadGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, count: Int, into tiled: UnsafeMutablePointer<Float>) {
+        let o = outputs, tiledH = tilesH * tile, tiledW = tilesW * tile
+        for n in 0..<count {
+            let src = dy + n * sampleStride, dst = tiled + n * tiledH * tiledW * o
+            // The overhang (rows and columns past the image) is zero.
+            for h in 0..<tiledH where h >= outH || outW < tiledW {
+                let from = h >= outH ? 0 : outW
+                (dst + (h * tiledW + from) * o).update(repeating: 0, count: (tiledW - from) * o)
+            }
+            copyChannelsLast(src, channels: o, height: outH, width: outW, into: dst, rowPitch: tiledW * o)
+        }
+    }
+
+    /// `(A dY_t A^T)[e]` for the block's tiles, as packed GEMM A panels:
+    /// `[e][o / 8][t][8]` (8 output channels per k step).
+    func transformGradient(_ tiled: UnsafePointer<Float>, count: Int, into packed: UnsafeMutablePointer<Float>,
+                           scratch: UnsafeMutablePointer<Float>) {
+        let a = Self.alpha, o = outputs, rows = rowsPerBlock, four = tile == 4, tiledW = tilesW * tile
+        let eStride = productElementStride
+        let zero = WinogradVector()
+        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
+            forEachTile(count: count) { t, n, th, tw in
+                let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+                for ob in stride(from: 0, to: o, by: 16) {
+                    // Columns: tmp[x][j] = (A dy[., j])[x].
+                    for j in 0..<tile {
+                        let p = base + j * o + ob, row = tiledW * o
+                        let r = gradientTransform((loadVector(p), loadVector(p + row),
+                                                   four ? loadVector(p + 2 * row) : zero,
+                                                   four ? loadVector(p + 3 * row) : zero), four: four)
+                        tmp[j] = r.0; tmp[4 + j] = r.1; tmp[8 + j] = r.2
+                        tmp[12 + j] = r.3; tmp[16 + j] = r.4; tmp[20 + j] = r.5
+                    }
+                    // Rows: z[x][y] = (A tmp[x, .])[y], stored as two 8-channel panels.
+                    for x in 0..<a {
+                        let q = tmp + 4 * x
+                        let r = gradientTransform((q[0], q[1], four ? q[2] : zero, four ? q[3] : zero), four: four)
+                        @inline(__always) func store(_ y: Int, _ z: WinogradVector) {
+                            let panel = packed + (x * a + y) * eStride + ((ob / gemmMR) * rows + t) * gemmMR
+                            UnsafeMutableRawPointer(panel).storeBytes(of: z.lowHalf, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(panel + rows * gemmMR).storeBytes(of: z.highHalf, as: SIMD8<Float>.self)
+                        }
+                        store(0, r.0); store(1, r.1); store(2, r.2); store(3, r.3); store(4, r.4); store(5, r.5)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dU[e][o][c] += sum_t Z[e][t][o] * V[e][t][c]` over `tiles` tiles.
+    func accumulateProducts(_ packed: UnsafePointer<Float>, _ v: UnsafePointer<Float>, tiles: Int,
+                            into du: UnsafeMutablePointer<Float>) {
+        let c = channels, o = outputs, rows = rowsPerBlock, panels = o / gemmMR
+        for e in 0..<Self.elements {
+            let ve = v + e * inputElementStride
+            for p in 0..<panels {
+                let a = packed + e * productElementStride + p * rows * gemmMR
+                var col = 0
+                while col < c {
+                    let width = c - col >= gemmNR ? gemmNR : gemmNRNarrow
+                    sgemmMicroKernel(rows: gemmMR, width: width, kc: tiles, a: a, b: ve + col, bRowStride: c,
+                                     c: du + (e * o + p * gemmMR) * c + col, ldc: c, beta: 1)
+                    col += width
+                }
+            }
+        }
+    }
+}
