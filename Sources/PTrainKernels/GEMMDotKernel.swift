@@ -10,7 +10,7 @@
 // packing at all. Its fixed cost is the reduction (~200 cycles per 4x4 tile),
 // so it loses once k is short.
 //
-// Variant: sgemmDotKernel4x4AVX512
+// Variant: sgemmDotKernel4x4
 //   16 SIMD16<Float> accumulators, acc[i][j] += A[i, p..<p+16] * B[j, p..<p+16]:
 //   per 16 k steps, 4 + 4 vector loads feed 16 FMAs (4-cycle latency hidden by
 //   16 independent chains). At the end the 16 accumulators are reduced with a
@@ -40,7 +40,7 @@ func transpose16x16InPlace(_ block: UnsafeMutablePointer<Float>) {
 
 /// 4x4 inner-product micro-kernel; see the file header for the contract.
 @inline(never)
-func sgemmDotKernel4x4AVX512(k: Int,
+func sgemmDotKernel4x4(k: Int,
                              a: UnsafePointer<Float>, lda: Int, rows: Int,
                              b: UnsafePointer<Float>, ldb: Int, cols: Int,
                              alpha: Float, beta: Float,
@@ -138,7 +138,7 @@ func sgemmDotProducts(m: Int, n: Int, k: Int, alpha: Float,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                       scratch: UnsafeMutablePointer<Float>) {
     @inline(__always) func tile(_ i: Int, _ j: Int) {
-        sgemmDotKernel4x4AVX512(k: k, a: a + i * lda, lda: lda, rows: min(4, m - i),
+        sgemmDotKernel4x4(k: k, a: a + i * lda, lda: lda, rows: min(4, m - i),
                                 b: b + j * ldb, ldb: ldb, cols: min(4, n - j),
                                 alpha: alpha, beta: beta, c: c + (i * ldc + j), ldc: ldc,
                                 scratch: scratch)

@@ -1,16 +1,19 @@
 // SGEMM micro-kernels: the innermost, register-blocked loop of `sgemm`.
 //
-// Variants, named op_tile_ISA, all one body (`microKernel`) specialised by
-// height (rows computed) and width (one or two SIMD16 per row):
-//   sgemmKernel8x32AVX512  8 rows x 32 columns, 16 SIMD16<Float> accumulators
-//   sgemmKernel4x32AVX512, sgemmKernel2x32AVX512   short row remainders
-//   sgemmKernel8x16AVX512, 4x16, 2x16               column remainders <= 16
-//   sgemmTapKernel8x32AVX512, 8x16, 6x32, 6x16, 4x32, 4x16
+// Variants, named op_tile (rows x columns), all one body (`microKernel`)
+// specialised by height (rows computed) and width (one or two SIMD16 per
+// row). They are portable Swift SIMD16<Float> code: the build's CPU target
+// decides the instructions (AVX-512 zmm FMAs for native on this kind of
+// machine; pairs of AVX2 ymm FMAs for PTRAIN_TARGET_CPU=x86-64-v3):
+//   sgemmKernel8x32  8 rows x 32 columns, 16 SIMD16<Float> accumulators
+//   sgemmKernel4x32, sgemmKernel2x32   short row remainders
+//   sgemmKernel8x16, 4x16, 2x16               column remainders <= 16
+//   sgemmTapKernel8x32, 8x16, 6x32, 6x16, 4x32, 4x16
 //                                                   the same, with k steps in
 //                                                   tap segments (TapConvolution.swift)
-//   sgemmRowsKernel8x32AVX512, 8x16, 4x32, 4x16     A unpacked, rows strided
+//   sgemmRowsKernel8x32, 8x16, 4x32, 4x16     A unpacked, rows strided
 //                                                   (WinogradConvolution.swift)
-//   sgemmRowsTapKernel8x32AVX512, 8x16, 6x32, ...   both (TapConvolution's
+//   sgemmRowsTapKernel8x32, 8x16, 6x32, ...   both (TapConvolution's
 //                                                   weight gradients)
 //   (the Tap, Rows and RowsTap variants: GEMMSegmentedMicroKernels.swift)
 // The short ones exist because the layer shapes are small: m = 6 or 25 output
@@ -171,72 +174,72 @@ func sgemmMicroKernel(rows: Int, width: Int, kc: Int,
                       c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
     if width == gemmNR {
         if rows > 6 {
-            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            sgemmKernel8x32(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
             return
         }
         if rows > 2 {
-            sgemmKernel4x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc,
+            sgemmKernel4x32(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc,
                                   rows: min(rows, 4), beta: beta)
         }
         if rows <= 2 || rows > 4 {
             let done = rows > 4 ? 4 : 0
-            sgemmKernel2x32AVX512(kc: kc, a: a + done, b: b, bRowStride: bRowStride, c: c + done * ldc, ldc: ldc,
+            sgemmKernel2x32(kc: kc, a: a + done, b: b, bRowStride: bRowStride, c: c + done * ldc, ldc: ldc,
                                   rows: rows - done, beta: beta)
         }
     } else {
         if rows > 6 {
-            sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            sgemmKernel8x16(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
             return
         }
         if rows > 2 {
-            sgemmKernel4x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc,
+            sgemmKernel4x16(kc: kc, a: a, b: b, bRowStride: bRowStride, c: c, ldc: ldc,
                                   rows: min(rows, 4), beta: beta)
         }
         if rows <= 2 || rows > 4 {
             let done = rows > 4 ? 4 : 0
-            sgemmKernel2x16AVX512(kc: kc, a: a + done, b: b, bRowStride: bRowStride, c: c + done * ldc, ldc: ldc,
+            sgemmKernel2x16(kc: kc, a: a + done, b: b, bRowStride: bRowStride, c: c + done * ldc, ldc: ldc,
                                   rows: rows - done, beta: beta)
         }
     }
 }
 
 @inline(never)
-func sgemmKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmKernel8x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
 }
 
 @inline(never)
-func sgemmKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmKernel8x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
 }
 
 @inline(never)
-func sgemmKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmKernel4x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
 }
 
 @inline(never)
-func sgemmKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmKernel4x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
 }
 
 @inline(never)
-func sgemmKernel2x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmKernel2x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 2, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
 }
 
 @inline(never)
-func sgemmKernel2x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmKernel2x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 2, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)

@@ -11,31 +11,31 @@ func sgemmTapMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float>
                          c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
     if width == gemmNR {
         if rows > 6 {
-            sgemmTapKernel8x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmTapKernel8x32(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         } else if rows > 4 {
-            sgemmTapKernel6x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmTapKernel6x32(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
-            sgemmTapKernel4x32AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmTapKernel4x32(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         }
     } else {
         if rows > 6 {
-            sgemmTapKernel8x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmTapKernel8x16(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         } else if rows > 4 {
-            sgemmTapKernel6x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmTapKernel6x16(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
-            sgemmTapKernel4x16AVX512(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmTapKernel4x16(kc: kc, a: a, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                      c: c, ldc: ldc, rows: rows, beta: beta)
         }
     }
 }
 
 @inline(never)
-func sgemmTapKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmTapKernel8x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -43,7 +43,7 @@ func sgemmTapKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
 }
 
 @inline(never)
-func sgemmTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmTapKernel8x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -53,7 +53,7 @@ func sgemmTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
 /// 6 rows: LeNet's 6-filter conv1 and the 6-channel input gradient of its
 /// conv2 would spend a quarter of the 8-row kernel's FMAs on padding.
 @inline(never)
-func sgemmTapKernel6x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmTapKernel6x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 6, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -61,7 +61,7 @@ func sgemmTapKernel6x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
 }
 
 @inline(never)
-func sgemmTapKernel6x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmTapKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 6, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -69,7 +69,7 @@ func sgemmTapKernel6x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
 }
 
 @inline(never)
-func sgemmTapKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmTapKernel4x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -77,7 +77,7 @@ func sgemmTapKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer
 }
 
 @inline(never)
-func sgemmTapKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmTapKernel4x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bRowStride: Int,
                               taps: UnsafePointer<Int>, tapCount: Int,
                               c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -92,42 +92,42 @@ func sgemmRowsMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Float
                           c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
     if width == gemmNR {
         if rows > 4 {
-            sgemmRowsKernel8x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            sgemmRowsKernel8x32(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
-            sgemmRowsKernel4x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            sgemmRowsKernel4x32(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
         }
     } else {
         if rows > 4 {
-            sgemmRowsKernel8x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            sgemmRowsKernel8x16(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
-            sgemmRowsKernel4x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
+            sgemmRowsKernel4x16(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, c: c, ldc: ldc, rows: rows, beta: beta)
         }
     }
 }
 
 @inline(never)
-func sgemmRowsKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsKernel8x32(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
 }
 
 @inline(never)
-func sgemmRowsKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsKernel8x16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
 }
 
 @inline(never)
-func sgemmRowsKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsKernel4x32(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
 }
 
 @inline(never)
-func sgemmRowsKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsKernel4x16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta, aRowStride: lda)
@@ -141,31 +141,31 @@ func sgemmRowsTapMicroKernel(rows: Int, width: Int, kc: Int, a: UnsafePointer<Fl
                              c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float) {
     if width == gemmNR {
         if rows > 6 {
-            sgemmRowsTapKernel8x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmRowsTapKernel8x32(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                          c: c, ldc: ldc, rows: rows, beta: beta)
         } else if rows > 4 {
-            sgemmRowsTapKernel6x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmRowsTapKernel6x32(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                          c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
-            sgemmRowsTapKernel4x32AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmRowsTapKernel4x32(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                          c: c, ldc: ldc, rows: rows, beta: beta)
         }
     } else {
         if rows > 6 {
-            sgemmRowsTapKernel8x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmRowsTapKernel8x16(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                          c: c, ldc: ldc, rows: rows, beta: beta)
         } else if rows > 4 {
-            sgemmRowsTapKernel6x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmRowsTapKernel6x16(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                          c: c, ldc: ldc, rows: rows, beta: beta)
         } else {
-            sgemmRowsTapKernel4x16AVX512(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
+            sgemmRowsTapKernel4x16(kc: kc, a: a, lda: lda, b: b, bRowStride: bRowStride, taps: taps, tapCount: tapCount,
                                          c: c, ldc: ldc, rows: rows, beta: beta)
         }
     }
 }
 
 @inline(never)
-func sgemmRowsTapKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsTapKernel8x32(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                   taps: UnsafePointer<Int>, tapCount: Int,
                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -173,7 +173,7 @@ func sgemmRowsTapKernel8x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b:
 }
 
 @inline(never)
-func sgemmRowsTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsTapKernel8x16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                   taps: UnsafePointer<Int>, tapCount: Int,
                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 8, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -181,7 +181,7 @@ func sgemmRowsTapKernel8x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b:
 }
 
 @inline(never)
-func sgemmRowsTapKernel6x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsTapKernel6x32(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                   taps: UnsafePointer<Int>, tapCount: Int,
                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 6, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -189,7 +189,7 @@ func sgemmRowsTapKernel6x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b:
 }
 
 @inline(never)
-func sgemmRowsTapKernel6x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsTapKernel6x16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                   taps: UnsafePointer<Int>, tapCount: Int,
                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 6, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -197,7 +197,7 @@ func sgemmRowsTapKernel6x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b:
 }
 
 @inline(never)
-func sgemmRowsTapKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsTapKernel4x32(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                   taps: UnsafePointer<Int>, tapCount: Int,
                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: true, kc: kc, a: a, b: b, bRowStride: bRowStride,
@@ -205,7 +205,7 @@ func sgemmRowsTapKernel4x32AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b:
 }
 
 @inline(never)
-func sgemmRowsTapKernel4x16AVX512(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
+func sgemmRowsTapKernel4x16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bRowStride: Int,
                                   taps: UnsafePointer<Int>, tapCount: Int,
                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, beta: Float) {
     microKernel(height: 4, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
