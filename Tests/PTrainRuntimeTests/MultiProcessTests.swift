@@ -93,7 +93,7 @@ func multiProcessRefusals() throws {
         }
         return "no error"
     }
-    #expect(refused[0] == "runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across 2 processes (use per_shard)")
+    #expect(refused[0] == "runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across 2 processes (use runtime.batchnorm: shard)")
 }
 
 @Test("allreduce benchmark: sizes grow 4x, every rank measures every size, and the fit recovers a line")

@@ -16,7 +16,7 @@ extension DataParallelEngine {
         if let problem = plan.problem { throw RunError("runtime: \(problem)") }
         let globalStatistics = config.runtime.batchNormStatistics == .global
         if globalStatistics && ranks > 1 {
-            throw RunError("runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across \(ranks) processes (use per_shard)")
+            throw RunError("runtime.batchnorm: global exchanges statistics in shared memory, between the workers of one process; it is not available across \(ranks) processes (use runtime.batchnorm: shard)")
         }
         if globalStatistics && (config.runtime.syncEvery > 1 || config.runtime.schedule != .static || plan.shards != workers) {
             throw RunError("runtime.batchnorm: global exchanges statistics between the workers of each step, so it needs synchronous SGD "
