@@ -76,7 +76,7 @@ public final class Trainer {
         self.resume = resume
         self.startTime = startTime - (resume?.state.elapsedSeconds ?? 0)
         engine = try DataParallelEngine(config: config, train: train, test: test, workers: workers, placement: placement, group: group)
-        engine.onNote = { progress.line("note: \($0)") }
+        engine.onNote = { progress.line("note: \($0)") }  // a rare event: its text is built here, not in the step
         store = directory.map { CheckpointStore(directory: $0.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best) }
         if let resume {
             try Self.checkResume(resume, config: config, model: engine.model, workers: engine.workers, processes: group.size)

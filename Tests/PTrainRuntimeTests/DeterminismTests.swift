@@ -172,24 +172,12 @@ func noAllocationInSteps(_ c: (workers: Int, mode: String)) throws {
     let session = Int64(100 + c.workers * 10 + c.mode.count)
     let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: c.workers,
                                         placement: { _ in CMallocCounter_track(session) })
-    // On a loaded machine the dynamic schedule may bench a straggler; its note
-    // (a string, built once per decision) allocates. Steady-state steps must
-    // not: a window with such a decision is measured again (at most 5 times).
-    var notes = 0
-    engine.onNote = { _ in notes += 1 }
     engine.beginEpoch(0)
     _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up
     CMallocCounter_track(session)
-    var allocations = 0, outcome = DataParallelEngine.StepsOutcome(), first = 2
-    for epoch in 1...5 {
-        let before = notes
-        CMallocCounter_start(session)
-        outcome = engine.steps(first: first, count: 2, learningRate: { _ in 0.01 }, averageAfter: { $0 % 2 == 1 })
-        allocations = Int(CMallocCounter_stop())
-        if notes == before { break }
-        engine.beginEpoch(epoch)  // the next window: the new epoch's first two steps
-        first = 0
-    }
+    CMallocCounter_start(session)
+    let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 }, averageAfter: { $0 % 2 == 1 })
+    let allocations = CMallocCounter_stop()
     #expect(outcome.completed == 2)
     #expect(allocations == 0, "\(allocations) heap allocations in 2 steps")
 }
@@ -201,4 +189,20 @@ func allocationCounterWorks() {
     let array = [Int](repeating: 1, count: 1000)
     let count = CMallocCounter_stop()
     #expect(array.count == 1000 && count >= 1)
+}
+
+@Test("benching a straggler and bringing it back allocate nothing (the note's text is built by whoever listens)")
+func participationChangesDoNotAllocate() {
+    let participation = Participation(workers: 3)
+    CMallocCounter_track(901)
+    CMallocCounter_start(901)
+    // Workers 0 and 2 waited 60% of a 1 s sub-run; worker 1 never waited: it is the straggler.
+    let benched = participation.afterSubRun(seconds: 1, waited: { $0 == 1 ? 0 : 0.6 })
+    var back: ParticipationChange? = nil
+    for _ in 0..<Participation.probeEvery where back == nil { back = participation.beforeSubRun() }
+    let allocations = CMallocCounter_stop()
+    #expect(benched == .sitsOut(worker: 1, waitedShare: 0.6))
+    #expect(back == .allBack(workers: 3))
+    #expect(allocations == 0, "\(allocations) heap allocations")
+    #expect(benched?.description == "worker 1 sits out: the others waited 60% of the time for it (is its core busy?); results are unchanged")
 }

@@ -69,7 +69,7 @@ public final class DataParallelEngine {
     /// Which workers take part (the dynamic schedule benches stragglers).
     let participation: Participation
     /// Told when a worker starts or stops sitting out (from the coordinator thread).
-    public var onNote: ((String) -> Void)?
+    public var onNote: ((ParticipationChange) -> Void)?
     /// Steps per sub-run between participation decisions.
     static let subRunSteps = 25
     /// Dynamic schedule: one gradient buffer per shard (the tree's leaves),
