@@ -56,6 +56,19 @@ public struct CheckpointStore: Sendable {
         for step in all where !kept.contains(step) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(Self.name(step: step)))
         }
+        for name in Self.abandonedWrites(in: directory) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
+    /// Temporary checkpoint directories (`.step-NNNNNNNN.tmp-PID`) left by a
+    /// writer that was killed: those of another process ID than this one's
+    /// (this process writes one at a time and has just finished). Over a long
+    /// job killed many times they would otherwise fill the disk.
+    static func abandonedWrites(in directory: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let mine = ".tmp-\(getpid())"
+        return names.filter { $0.hasPrefix(".step-") && $0.contains(".tmp-") && !$0.hasSuffix(mine) }.sorted()
     }
 
     /// The checkpoint to resume from for `path`: a checkpoint directory itself

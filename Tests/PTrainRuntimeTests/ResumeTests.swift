@@ -346,3 +346,17 @@ func checkpointRewrittenAtSameStep() throws {
     let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
     #expect(names == ["last.safetensors", "step-00000009"], "\(names)")
 }
+
+@Test("temporary directories of checkpoint writes that were killed are removed by the next save")
+func abandonedCheckpointWritesAreRemoved() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let abandoned = dir.appendingPathComponent(".step-00000004.tmp-999999")
+    try FileManager.default.createDirectory(at: abandoned, withIntermediateDirectories: true)
+    try Data([1, 2, 3]).write(to: abandoned.appendingPathComponent("weights.safetensors"))
+    let store = CheckpointStore(directory: dir, keep: 2, best: .none)
+    let (checkpoint, _) = try tinyCheckpoint(step: 5)
+    try store.save(checkpoint, isBest: false)
+    let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+    #expect(names == ["last.safetensors", "step-00000005"], "\(names)")
+}
