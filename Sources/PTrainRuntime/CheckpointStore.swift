@@ -67,8 +67,7 @@ public struct CheckpointStore: Sendable {
     /// job killed many times they would otherwise fill the disk.
     static func abandonedWrites(in directory: URL) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        let mine = ".tmp-\(getpid())"
-        return names.filter { $0.hasPrefix(".step-") && $0.contains(".tmp-") && !$0.hasSuffix(mine) }.sorted()
+        return names.filter { $0.hasPrefix(".step-") && Checkpoint.isTemporary($0) }.sorted()
     }
 
     /// The checkpoint to resume from for `path`: a checkpoint directory itself

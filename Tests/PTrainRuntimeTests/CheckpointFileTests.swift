@@ -88,11 +88,7 @@ func evalRefusesAFIFO() throws {
     try makeFIFO(pipe)
     let log = dir.appendingPathComponent("log")
     let p = try launch(["eval", config.path, "--checkpoint", pipe.path], log: log)
-    let deadline = Date().addingTimeInterval(20)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    let hung = p.isRunning
-    if hung { p.terminate() }
-    p.waitUntilExit()
+    let hung = waitForExit(p, seconds: 20, "ptrain eval --checkpoint FIFO")
     #expect(!hung, "ptrain eval blocked on the FIFO")
     #expect(p.terminationStatus == 1)
     #expect(try String(contentsOf: log, encoding: .utf8) == "error: \(pipe.path): is a FIFO (named pipe), not a regular file\n")

@@ -61,14 +61,18 @@ func finalWeights(_ run: URL) throws -> [Safetensors.Tensor] {
 
 /// Waits for `process` to exit, at most `seconds`; then kills it (SIGKILL)
 /// and records the hang, so a regression fails the test instead of hanging CI.
-func waitForExit(_ process: Process, seconds: Double = 120, _ what: String) {
+/// Returns whether it hung.
+@discardableResult
+func waitForExit(_ process: Process, seconds: Double = 120, _ what: String) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while process.isRunning && Date() < deadline { usleep(20_000) }
-    if process.isRunning {
+    let hung = process.isRunning
+    if hung {
         kill(process.processIdentifier, SIGKILL)
         Issue.record("\(what): still running after \(Int(seconds)) s (hung); killed")
     }
     process.waitUntilExit()
+    return hung
 }
 
 /// Waits (bounded) until the run has written a checkpoint.

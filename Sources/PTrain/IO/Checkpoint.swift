@@ -99,11 +99,24 @@ public struct Checkpoint: Sendable {
         public init(description: String) { self.description = description }
     }
 
+    /// The directory a checkpoint `name` is built in before it is renamed
+    /// into place: `.NAME.tmp-PID`, hidden and owned by one process, so that
+    /// readers never see it and a killed writer's leftovers can be told apart.
+    public static func temporaryName(for name: String, process: Int32 = getpid()) -> String {
+        ".\(name).tmp-\(process)"
+    }
+
+    /// Whether `entry` of a checkpoints directory is a checkpoint still being
+    /// built (or abandoned) by a process other than `process`.
+    public static func isTemporary(_ entry: String, ofAnotherProcessThan process: Int32 = getpid()) -> Bool {
+        entry.hasPrefix(".") && entry.contains(".tmp-") && !entry.hasSuffix(".tmp-\(process)")
+    }
+
     /// Writes the checkpoint as directory `directory/name` atomically.
     public func write(in directory: URL, name: String) throws -> URL {
         let fm = FileManager.default
         let final = directory.appendingPathComponent(name)
-        let tmp = directory.appendingPathComponent(".\(name).tmp-\(getpid())")
+        let tmp = directory.appendingPathComponent(Self.temporaryName(for: name))
         try? fm.removeItem(at: tmp)
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
         let weightsData = Safetensors.encode(weights, metadata: ["format": "pt"])
