@@ -15,6 +15,8 @@ public func mix64(_ z0: UInt64) -> UInt64 {
 /// Named streams so that two uses of the same seed never share draws.
 public enum RandomStream: UInt64, Sendable {
     case initialisation = 1, shuffle = 2, dropout = 3, augmentation = 4, synthetic = 5, search = 6
+    /// The validation hold-out of the training split (`data.validation: FRACTION`).
+    case validation = 7
 }
 
 /// A small generator whose state starts from a key. Value type: copying it

@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
 
     private func execute() throws {
         let config = try options.load(extra: runtime.overrides)
-        let data = try DataSources.load(config.data, model: config.model)
+        let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
         let placement = try WorkerPlacement.plan(config.runtime)
         let quiet = json
         let log: (String) -> Void = { line in if !quiet { say(line) } }

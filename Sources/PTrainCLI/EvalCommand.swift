@@ -27,7 +27,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let config = try options.load()
-            let data = try DataSources.load(config.data, model: config.model)
+            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
             var networks: [Network] = []
             for path in checkpoint {
                 let model = try config.model.build(classes: data.test.classes)

@@ -51,7 +51,7 @@ struct ShowDataCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let config = try options.load()
-            let data = try DataSources.load(config.data, model: config.model)
+            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
             let grid = SampleGrid.make(data.train, data: config.data, count: max(count, 1), epoch: epoch, seed: config.seed)
             try ImageFile.write(grid, to: URL(fileURLWithPath: out))
             say("\(out): \(min(count, data.train.count)) samples of \(data.train.shape), epoch \(epoch)")

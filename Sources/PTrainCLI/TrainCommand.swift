@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
             // Before anything big is allocated (the data included): does the run fit?
             try MemoryEstimate(config: config, model: try config.model.build(), workers: placement.workers)
                 .check(against: MemoryLimit.current(), file: options.config)
-            let data = try DataSources.load(config.data, model: config.model)
+            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
             var checkpoint: Checkpoint? = nil
             var directory: RunDirectory? = nil
             if let resume {
@@ -64,6 +64,7 @@ struct TrainCommand: ParsableCommand {
                                            start: startDate).write(into: directory.url)
             }
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
+                                      validation: data.validation, classNames: data.classNames,
                                       workers: placement.workers, placement: placement.bindCurrentThread,
                                       resume: checkpoint, startTime: start, tensorboard: tensorboard,
                                       progress: lead ? ProgressLine() : ProgressLine(isTerminal: false, write: { _ in }),
@@ -71,9 +72,11 @@ struct TrainCommand: ParsableCommand {
             if checkpoint == nil { say(ModelSummary(model: trainer.model).table) }
             let result = try trainer.run(handleSignals: true)
             if result.ending != .alreadyDone, let directory {
-                say(String(format: "done (%@): %d epochs, %d steps in %.1fs; test top-1 %.2f%% (best %.2f%%); weights in %@",
-                           result.ending.rawValue, result.epochs, result.steps, result.elapsed, 100 * result.finalEval.top1,
-                           100 * result.bestTop1, directory.checkpoints.appendingPathComponent("last.safetensors").path))
+                let split = data.validation == nil ? "test" : "validation"
+                let test = data.validation == nil ? "" : String(format: ", test top-1 %.2f%%", 100 * result.finalTest.top1)
+                say(String(format: "done (%@): %d epochs, %d steps in %.1fs; %@ top-1 %.2f%% (best %.2f%%)%@; weights in %@",
+                           result.ending.rawValue, result.epochs, result.steps, result.elapsed, split, 100 * result.finalEval.top1,
+                           100 * result.bestTop1, test, directory.checkpoints.appendingPathComponent("last.safetensors").path))
             }
         }
         Launch.finish(group)

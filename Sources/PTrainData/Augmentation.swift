@@ -59,22 +59,35 @@ public struct PCALighting: Sendable, Equatable, Codable {
     /// Computes it from up to `maxImages` images of a 3-channel set.
     public static func fit(_ images: ImageSet, maxImages: Int = 10_000) -> PCALighting {
         precondition(images.channels == 3)
+        // An in-memory source has no file to fail on.
+        return try! fit(.memory(images), indices: 0..<min(images.count, maxImages), scratch: SampleScratch())
+    }
+
+    /// Computes it from images `indices` of a 3-channel source (files are
+    /// decoded at the smallest DCT scale whose shorter side is at least
+    /// `decodeShorterSide`: the colour statistics barely depend on size).
+    public static func fit<C: Collection<Int>>(_ source: ImageSource, indices: C, decodeShorterSide: Int? = nil,
+                                                 scratch: SampleScratch) throws -> PCALighting {
         var sum = SIMD3<Double>.zero
         var cross = [Double](repeating: 0, count: 9)
-        let plane = images.height * images.width
-        let n = min(images.count, maxImages)
-        let scale = 1 / Double(images.maxPixelValue)
-        images.pixels.withUnsafeBufferPointer { px in
-            for i in 0..<n {
-                let base = i * 3 * plane
+        var count = 0.0
+        for i in indices {
+            try source.withPixels(i, decodeShorterSide: decodeShorterSide, scratch: scratch) { image in
+                precondition(image.channels == 3)
+                let plane = image.height * image.width
+                let scale = 1 / Double(image.maxValue)
+                // Planar: channel c of pixel p at c * plane + p; interleaved: at 3p + c.
+                let (pixelStride, channelStride) = image.layout == .planar ? (1, plane) : (3, 1)
+                let px = image.pixels
                 for p in 0..<plane {
-                    let v = SIMD3<Double>(Double(px[base + p]), Double(px[base + plane + p]), Double(px[base + 2 * plane + p])) * scale
+                    let at = p * pixelStride
+                    let v = SIMD3<Double>(Double(px[at]), Double(px[at + channelStride]), Double(px[at + 2 * channelStride])) * scale
                     sum += v
                     for a in 0..<3 { for b in 0..<3 { cross[a * 3 + b] += v[a] * v[b] } }
                 }
+                count += Double(plane)
             }
         }
-        let count = Double(n * plane)
         let mean = sum / count
         var cov = (0..<9).map { cross[$0] / count - mean[$0 / 3] * mean[$0 % 3] }
         let (values, vectors) = jacobiEigen3(&cov)

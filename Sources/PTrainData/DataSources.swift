@@ -1,65 +1,142 @@
 import Foundation
 import PTrain
 
-/// Builds the train and test `SampleSet`s a config asks for.
+/// The splits of a run: training, the optional validation split that the
+/// run's choices are made on, and the test split that is only reported.
+public struct DataSplits: Sendable {
+    public let train: SampleSet
+    /// Where the best checkpoint, early stopping, `target_top1` and search
+    /// metrics are measured when present (`data.validation`).
+    public let validation: SampleSet?
+    public let test: SampleSet
+    /// Class `i`'s name (folder names for image folders, else `"0"`, `"1"`, ...).
+    public let classNames: [String]
+}
+
+/// Builds the `SampleSet`s a config asks for.
 public enum DataSources {
-    /// Loads (or, for `synthetic`, generates) both splits and checks them
-    /// against the model: input shape and number of classes.
-    public static func load(_ config: DataConfig, model: ModelSpec,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (train: SampleSet, test: SampleSet) {
-        let train: ImageSet, test: ImageSet
-        if let kind = DatasetKind(config.dataset) {
-            let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
-            train = try DatasetLoader.load(kind, split: .train, directory: dir)
-            test = try DatasetLoader.load(kind, split: .test, directory: dir)
-        } else {
-            train = try SyntheticImages.make(name: "synthetic/train", shape: model.inputShape, count: config.syntheticCount,
-                                         classes: config.syntheticClasses, seed: 1)
-            test = try SyntheticImages.make(name: "synthetic/test", shape: model.inputShape, count: config.syntheticCount,
-                                        classes: config.syntheticClasses, seed: 2)
+    /// Loads (or, for `synthetic`, generates) the splits and checks them
+    /// against the model: input shape and number of classes. `seed` draws
+    /// the validation hold-out (`data.validation: FRACTION`).
+    public static func load(_ config: DataConfig, model: ModelSpec, seed: UInt64,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DataSplits {
+        let sources = try self.sources(config, model: model, environment: environment)
+        var trainPositions: [Int]? = nil, validation: (source: ImageSource, positions: [Int]?)? = nil
+        switch config.validation {
+        case .fraction(let f)?:
+            let (kept, held) = holdOut(count: sources.train.count, fraction: f, seed: seed)
+            guard !held.isEmpty && !kept.isEmpty else {
+                throw ConfigError("data.validation: \(f) of \(sources.train.count) training samples leaves \(held.count) for validation and \(kept.count) for training; both need at least one")
+            }
+            trainPositions = kept
+            validation = (sources.train, held)
+        case .split?:
+            validation = (sources.validation!, nil)
+        case nil:
+            break
         }
-        if let crop = config.crop, crop > train.height || crop > train.width {
-            throw ConfigError("data.crop: \(crop)x\(crop) crops do not fit the \(train.height)x\(train.width) images of \(train.name)")
+        if config.lightingStd > 0 && sources.train.channels != 3 {
+            throw ConfigError("data.augment: lighting needs RGB images; \(sources.train.name) has \(sources.train.channels) channel(s)")
         }
-        if config.lightingStd > 0 && train.channels != 3 {
-            throw ConfigError("data.augment: lighting needs RGB images; \(train.name) has \(train.channels) channel(s)")
+        let build = try SampleSetBuilder(config: config, model: model, train: sources.train, trainPositions: trainPositions)
+        let train = try build.set(sources.train, positions: trainPositions, training: true)
+        let test = try build.set(sources.test, positions: nil, training: false)
+        let valid = try validation.map { try build.set($0.source, positions: $0.positions, training: false) }
+        if train.shape != model.inputShape {
+            throw ConfigError("model.input: the model takes \(model.inputShape) samples but \(train.name) gives \(train.shape) (\(build.describe(sources.train)))")
         }
-        var augmentation: Augmentation? = nil
-        if config.randomCrop || config.flip || config.lightingStd > 0 {
-            augmentation = Augmentation(randomCrop: config.randomCrop, padding: config.cropPadding, flip: config.flip,
-                                        lightingStd: Float(config.lightingStd),
-                                        lighting: config.lightingStd > 0 ? PCALighting.fit(train) : nil)
+        if let t = config.binaryTarget, t >= sources.train.classes {
+            throw ConfigError("data.binary_target: class \(t) does not exist in \(config.dataset) (classes 0..\(sources.train.classes - 1))")
         }
-        let crop = config.crop.map { ($0, $0) }
-        let a = SampleSet(images: train, mean: config.mean, std: config.std, binaryTarget: config.binaryTarget,
-                          limit: config.trainLimit, crop: crop, augmentation: augmentation)
-        let b = SampleSet(images: test, mean: config.mean, std: config.std, binaryTarget: config.binaryTarget,
-                          limit: config.testLimit, crop: crop)
-        if a.shape != model.inputShape {
-            throw ConfigError("model.input: the model takes \(model.inputShape) samples but \(train.name) gives \(a.shape) (images \(train.channels)x\(train.height)x\(train.width)\(config.crop.map { ", crop \($0)" } ?? ""))")
-        }
-        if let t = config.binaryTarget, t >= train.classes {
-            throw ConfigError("data.binary_target: class \(t) does not exist in \(config.dataset) (classes 0..\(train.classes - 1))")
-        }
-        return (a, b)
+        return DataSplits(train: train, validation: valid, test: test, classNames: sources.classNames)
     }
 
-    /// Bytes both splits take in memory once loaded (`ImageSet`: one byte
-    /// per pixel, two per label), from the config alone: for the memory
-    /// estimate, before anything is read.
+    /// Splits `0..<count` into kept and held-out source indices, each in
+    /// ascending order: `round(fraction * count)` held out, chosen by a
+    /// permutation keyed by `seed` alone (the same split for every worker
+    /// count, every resume, every epoch).
+    public static func holdOut(count: Int, fraction: Double, seed: UInt64) -> (kept: [Int], held: [Int]) {
+        let held = Int((fraction * Double(count)).rounded())
+        var rng = CounterRNG(seed: seed, stream: .validation)
+        var order = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        return (order[held...].sorted(), order[..<held].sorted())
+    }
+
+    /// Bytes the splits take in memory once loaded, from the config alone
+    /// (for the memory estimate, before anything is read): one byte per
+    /// pixel and two per label in memory; about 256 bytes per image (its
+    /// path and label) for image folders, counted when the folder is listed.
     public static func residentBytes(_ config: DataConfig, model: ModelSpec) -> Int {
+        if config.dataset == .folder { return 0 }
         guard let kind = DatasetKind(config.dataset) else { return 2 * config.syntheticCount * (model.inputShape.count + 2) }
         let counts = kind.imageCounts
         return (counts.train + counts.test) * (kind.pixelsPerImage + 2)
+    }
+
+    /// The image sources of each split, before hold-outs and transforms.
+    struct Sources {
+        var train: ImageSource, validation: ImageSource?, test: ImageSource
+        var classNames: [String]
+    }
+
+    static func sources(_ config: DataConfig, model: ModelSpec, environment: [String: String]) throws -> Sources {
+        if config.dataset == .folder { return try folderSources(config) }
+        let train: ImageSet, test: ImageSet
+        if let kind = DatasetKind(config.dataset) {
+            let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
+            train = try DatasetLoader.load(kind, split: .train, directory: dir, labels: config.labelSet)
+            test = try DatasetLoader.load(kind, split: .test, directory: dir, labels: config.labelSet)
+        } else {
+            train = try SyntheticImages.make(name: "synthetic/train", shape: model.inputShape, count: config.syntheticCount,
+                                             classes: config.syntheticClasses, seed: 1)
+            test = try SyntheticImages.make(name: "synthetic/test", shape: model.inputShape, count: config.syntheticCount,
+                                            classes: config.syntheticClasses, seed: 2)
+        }
+        return Sources(train: .memory(train), validation: nil, test: .memory(test),
+                       classNames: (0..<train.classes).map(String.init))
+    }
+
+    /// `data.path/train`, the validation split if named, and `test` (or,
+    /// when there is no `test` and `val` is not the validation split, `val`).
+    static func folderSources(_ config: DataConfig) throws -> Sources {
+        let root = URL(fileURLWithPath: (config.path! as NSString).expandingTildeInPath).standardizedFileURL
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {
+            throw DataError("\(root.path): data.path of a folder dataset must be a folder holding train/ and test/ (or val/); \(FileManager.default.fileExists(atPath: root.path) ? "it is not a folder" : "it does not exist")")
+        }
+        let name = root.lastPathComponent
+        let train = try ImageFileList.read(root: root, split: "train", name: name)
+        var validation: ImageFileList? = nil
+        if case .split(let split)? = config.validation {
+            validation = try ImageFileList.read(root: root, split: split, name: name)
+        }
+        let testSplit = ImageFileList.exists(root: root, split: "test") || validation?.name == "\(name)/val" ? "test" : "val"
+        let test = try ImageFileList.read(root: root, split: testSplit, name: name)
+        var classNames = train.classNames
+        for other in [validation, test].compactMap({ $0 }) {
+            if other.classNames.count > classNames.count && other.classNames.starts(with: classNames) {
+                classNames = other.classNames  // list files: a class may occur only in another split
+            } else if !classNames.starts(with: other.classNames) {
+                let missing = other.classNames.filter { !classNames.contains($0) }
+                throw DataError("\(other.name): its classes differ from \(train.name)'s: \(missing.isEmpty ? "a different order" : "\(missing.prefix(5).joined(separator: ", ")) not in \(train.name)"); every split needs the same class folders")
+            }
+        }
+        let c = config.channels
+        func source(_ list: ImageFileList) -> ImageSource {
+            .files(ImageFileList(name: list.name, paths: list.paths, labels: list.labels, classNames: classNames), channels: c)
+        }
+        return Sources(train: source(train), validation: validation.map(source), test: source(test), classNames: classNames)
     }
 }
 
 extension DataSources {
     /// The files `load` reads for `config` (both splits, each file once), for
-    /// the run's provenance record; none for `synthetic`.
+    /// the run's provenance record; none for `synthetic` and image folders
+    /// (whose files are too many to checksum at start-up).
     public static func files(_ config: DataConfig,
                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [URL] {
-        guard let kind = DatasetKind(config.dataset) else { return [] }  // synthetic
+        guard let kind = DatasetKind(config.dataset) else { return [] }
         let dir = try DatasetLocator.directory(for: kind, configuredPath: config.path, environment: environment)
         var seen = Set<URL>()
         return try DatasetSplit.allCases.flatMap { try DatasetLoader.files(kind, split: $0, directory: dir) }.filter { seen.insert($0).inserted }

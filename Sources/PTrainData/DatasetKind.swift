@@ -11,6 +11,8 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     case digits
     /// CIFAR-10 binary version: 50k + 10k, 3×32×32, 10 classes.
     case cifar10 = "cifar-10"
+    /// CIFAR-100 binary version: 50k + 10k, 3×32×32, 100 fine / 20 coarse classes.
+    case cifar100 = "cifar-100"
 
     /// The directory name under `$PTRAIN_DATA` (the README's Data table).
     public var folderName: String {
@@ -19,6 +21,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         case .fashionMNIST: "fashion-mnist"
         case .digits: "sklearn-digits"
         case .cifar10: "cifar-10"
+        case .cifar100: "cifar-100"
         }
     }
 
@@ -27,7 +30,7 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         switch self {
         case .mnist, .fashionMNIST: (60_000, 10_000)
         case .digits: (1_437, 360)
-        case .cifar10: (50_000, 10_000)
+        case .cifar10, .cifar100: (50_000, 10_000)
         }
     }
 
@@ -36,21 +39,24 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         switch self {
         case .mnist, .fashionMNIST: 28 * 28
         case .digits: 8 * 8
-        case .cifar10: 3 * 32 * 32
+        case .cifar10, .cifar100: 3 * 32 * 32
         }
     }
 
-    /// Number of classes; every dataset here has ten.
-    public var classes: Int { 10 }
+    /// Number of classes: ten, except CIFAR-100 (`labels`: 100 fine or 20 coarse).
+    public func classes(_ labels: DataConfig.LabelSet = .fine) -> Int {
+        self == .cifar100 ? (labels == .fine ? 100 : 20) : 10
+    }
 
-    /// The reader of a configured dataset; nil for `synthetic`, which has no files.
+    /// The reader of a configured dataset; nil for `synthetic` and `folder`, which have none.
     public init?(_ dataset: DataConfig.Dataset) {
         switch dataset {
         case .mnist: self = .mnist
         case .fashionMNIST: self = .fashionMNIST
         case .digits: self = .digits
         case .cifar10: self = .cifar10
-        case .synthetic: return nil
+        case .cifar100: self = .cifar100
+        case .synthetic, .folder: return nil
         }
     }
 }

@@ -76,6 +76,8 @@ public enum DatasetLocator {
             return "To get the digits: copy sklearn/datasets/data/digits.csv.gz from a scikit-learn install (pip install scikit-learn) into a folder sklearn-digits/ and \(layout)."
         case .cifar10:
             return "To get CIFAR-10: download the binary version (cifar-10-binary.tar.gz, from Alex Krizhevsky's CIFAR page), extract data_batch_1..5.bin and test_batch.bin (gzip them if you like) into a folder cifar-10/ and \(layout)."
+        case .cifar100:
+            return "To get CIFAR-100: download the binary version (cifar-100-binary.tar.gz, from Alex Krizhevsky's CIFAR page), extract train.bin and test.bin (gzip them if you like) into a folder cifar-100/ and \(layout)."
         }
     }
 }

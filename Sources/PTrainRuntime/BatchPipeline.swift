@@ -113,12 +113,13 @@ final class BatchPipeline: @unchecked Sendable {
     /// Samples `from ..< from + count` of this process's part of step `k`'s
     /// batch into `input` and `labels`: filled here (`inWorkers`), or copied
     /// out of the thread's buffer once it is ready. The same values either way.
-    func loadShard(step k: Int, from: Int, count: Int, input: UnsafeMutablePointer<Float>,
+    /// `scratch`: the calling worker's decode and transform buffers.
+    func loadShard(step k: Int, from: Int, count: Int, scratch: SampleScratch, input: UnsafeMutablePointer<Float>,
                    labels: UnsafeMutablePointer<Int32>) {
         if inWorkers {
             let base = (first + k) * batch + part.lowerBound + from
             set.fill(UnsafeBufferPointer(start: order + base, count: count), input: input, labels: labels,
-                     epoch: epoch, seed: seed)
+                     epoch: epoch, seed: seed, scratch: scratch)
             return
         }
         Self.wait { self.filled.load(ordering: .acquiring) > k }
@@ -128,6 +129,7 @@ final class BatchPipeline: @unchecked Sendable {
     }
 
     private func loop() {
+        let scratch = SampleScratch()
         while true {
             start.wait()
             if stopping.load(ordering: .acquiring) { return }
@@ -139,7 +141,7 @@ final class BatchPipeline: @unchecked Sendable {
                 if cancelled.load(ordering: .acquiring) { break }
                 let base = (first + k) * batch + part.lowerBound
                 set.fill(UnsafeBufferPointer(start: order + base, count: part.count), input: inputs[k % 2].pointer,
-                         labels: labels[k % 2].pointer, epoch: epoch, seed: seed)
+                         labels: labels[k % 2].pointer, epoch: epoch, seed: seed, scratch: scratch)
                 filled.store(k + 1, ordering: .releasing)
             }
             busy.store(false, ordering: .releasing)

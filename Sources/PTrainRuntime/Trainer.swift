@@ -38,6 +38,8 @@ public final class Trainer {
     private var signals: SignalMonitor?
     /// Scalars for TensorBoard (`--tensorboard`), in `RUN/tensorboard/`.
     private let tensorboard: TensorBoardWriter?
+    /// The class of each model output (written to the run directory).
+    private let classNames: [String]?
 
     /// Why `run()` returned.
     public enum Ending: String, Sendable {
@@ -47,9 +49,13 @@ public final class Trainer {
     public struct Result: Sendable {
         public let epochs: Int
         public let steps: Int
+        /// The last evaluation on the split the run's choices are made on:
+        /// validation when `data.validation` is set, else test.
         public let finalEval: EvalResult
+        /// The last evaluation on the test split (reported, never chosen on).
+        public let finalTest: EvalResult
         public let elapsed: Double
-        /// Best test top-1 over the run's evaluations.
+        /// Best top-1 over the run's evaluations, on the same split as `finalEval`.
         public let bestTop1: Double
         public let ending: Ending
     }
@@ -66,7 +72,7 @@ public final class Trainer {
     /// `Trainer.checkResume`). `handleSignals`: install SIGINT/SIGTERM/SIGUSR1
     /// handling for the duration of `run()`.
     public init(config: RunConfig, directory: RunDirectory?, train: SampleSet, test: SampleSet,
-                workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
+                validation: SampleSet? = nil, classNames: [String]? = nil, workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
                 resume: Checkpoint? = nil, startTime: Double = monotonicSeconds(), tensorboard: Bool = false,
                 progress: ProgressLine = ProgressLine(isTerminal: false, write: { _ in }),
                 group: ProcessGroup = SingleProcess()) throws {
@@ -75,7 +81,9 @@ public final class Trainer {
         self.progress = progress
         self.resume = resume
         self.startTime = startTime - (resume?.state.elapsedSeconds ?? 0)
-        engine = try DataParallelEngine(config: config, train: train, test: test, workers: workers, placement: placement, group: group)
+        engine = try DataParallelEngine(config: config, train: train, test: test, validation: validation, workers: workers,
+                                        placement: placement, group: group)
+        self.classNames = classNames
         engine.onNote = { progress.line("note: \($0)") }  // a rare event: its text is built here, not in the step
         store = directory.map { CheckpointStore(directory: $0.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best) }
         if let resume {
@@ -86,6 +94,10 @@ public final class Trainer {
             }
         }
         if resume == nil, let directory { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
+        if let directory, let classNames {
+            // The class of each output, in order: what `ptrain predict` names.
+            try AtomicFile.write(classNames.joined(separator: "\n") + "\n", to: directory.url.appendingPathComponent("classes.txt"))
+        }
         if let directory, let lighting = train.augmentation?.lighting {
             // The PCA of the training set's RGB covariance used by the lighting augmentation, for the record.
             let encoder = JSONEncoder()
@@ -120,6 +132,9 @@ public final class Trainer {
         if old.train.batch != config.train.batch { differences.append("train.batch \(old.train.batch) vs \(config.train.batch)") }
         if old.runtime.shard != config.runtime.shard { differences.append("runtime.shard \(old.runtime.shard) vs \(config.runtime.shard)") }
         if old.data.dataset != config.data.dataset { differences.append("data.dataset \(old.data.dataset) vs \(config.data.dataset)") }
+        if old.data.validation != config.data.validation {
+            differences.append("data.validation \(old.data.validation.map { "\($0)" } ?? "none") vs \(config.data.validation.map { "\($0)" } ?? "none")")
+        }
         if old.runtime.syncEvery != config.runtime.syncEvery {
             differences.append("runtime.sync.every \(old.runtime.syncEvery) vs \(config.runtime.syncEvery)")
         }
@@ -156,10 +171,10 @@ public final class Trainer {
                            bestStep: s.bestStep, evaluationsSinceBest: s.evaluationsSinceBest, metric: s.metric)
         }
         describe(epochs: epochs, totalSteps: totalSteps, resumedAt: resume == nil ? nil : pos.step)
-        var last = EvalResult(loss: .nan, top1: 0, count: 0)
+        var last = EvalResult(loss: .nan, top1: 0, count: 0), lastTest = last
         if pos.step >= totalSteps {
             progress.line("nothing to do: the checkpoint is at step \(pos.step) and the run ends at step \(totalSteps) (raise train.epochs or train.steps to continue)")
-            return Result(epochs: epochs, steps: pos.step, finalEval: last, elapsed: monotonicSeconds() - startTime,
+            return Result(epochs: epochs, steps: pos.step, finalEval: last, finalTest: last, elapsed: monotonicSeconds() - startTime,
                           bestTop1: config.checkpoint.best == .top1 ? pos.bestMetric ?? 0 : 0, ending: .alreadyDone)
         }
         if handleSignals {
@@ -202,6 +217,8 @@ public final class Trainer {
                     } ?? "the gradient"
                     throw RunError("step \(pos.step + 1) (epoch \(epoch + 1)): non-finite values first in \(bad); the update was not applied. Lower train.optimizer.lr, check the data, or set train.on_nan: skip")
                 }
+                // A bad image (data.on_bad_image: error) ends the run; the checkpoints written so far stay.
+                if let error = engine.train.failures.error { throw error }
                 reportProgress(pos, epochs: epochs, totalSteps: totalSteps, epochSteps: epochSteps, seen: seen,
                                epochStart: epochStart, lr: lr)
                 let boundary = t.logEvery > 0 && pos.step % t.logEvery == 0
@@ -227,7 +244,7 @@ public final class Trainer {
                 }
             }
             // End of the epoch: evaluate, record, checkpoint, stop criteria.
-            last = finishEpoch(&pos, epochs: epochs, seen: seen, epochStart: epochStart, lr: lr)
+            (last, lastTest) = try finishEpoch(&pos, epochs: epochs, seen: seen, epochStart: epochStart, lr: lr)
             bestTop1 = max(bestTop1, last.top1)
             pos.epoch += 1
             pos.stepInEpoch = 0
@@ -244,7 +261,7 @@ public final class Trainer {
         } else if ending == .target || ending == .earlyStopping {
             progress.line("stopped (\(ending.rawValue)) after epoch \(pos.epoch), step \(pos.step)")
         }
-        return Result(epochs: pos.epoch, steps: pos.step, finalEval: last, elapsed: monotonicSeconds() - startTime,
+        return Result(epochs: pos.epoch, steps: pos.step, finalEval: last, finalTest: lastTest, elapsed: monotonicSeconds() - startTime,
                       bestTop1: bestTop1, ending: ending)
     }
 
@@ -264,7 +281,7 @@ public final class Trainer {
         let mode = engine.averaging ? "parameter averaging every \(config.runtime.syncEvery) steps"
             : "synchronous SGD, \(plan.dynamic ? "dynamic" : "static") shard schedule"
         let processes = group.size > 1 ? "\(group.size) processes x " : ""
-        progress.line("run \(config.name): \(engine.train.count) training / \(engine.test.count) test samples, \(epochs) epochs x \(stepsPerEpoch) steps of \(t.batch) (\(plan.shards * group.size) shards of \(plan.shardSize)), \(processes)\(workers) worker\(workers == 1 ? "" : "s"), \(mode)")
+        progress.line("run \(config.name): \(engine.train.count) training / \(engine.validation.map { "\($0.count) validation / " } ?? "")\(engine.test.count) test samples, \(epochs) epochs x \(stepsPerEpoch) steps of \(t.batch) (\(plan.shards * group.size) shards of \(plan.shardSize)), \(processes)\(workers) worker\(workers == 1 ? "" : "s"), \(mode)")
         if !engine.averaging && !plan.isCanonical {
             progress.line("note: \(workers) workers is not a power of two dividing \(plan.shards) shards: results are deterministic but not bitwise equal to other worker counts")
         }
@@ -310,8 +327,12 @@ public final class Trainer {
                               ("train/lr", lr), ("train/img_s", Double(seen) / (monotonicSeconds() - epochStart))], step: pos.step)
     }
 
-    /// Evaluates, writes the epoch's metrics, curves and best/early-stopping bookkeeping.
-    private func finishEpoch(_ pos: inout Position, epochs: Int, seen: Int, epochStart: Double, lr: Double) -> EvalResult {
+    /// Evaluates, writes the epoch's metrics, curves and best/early-stopping
+    /// bookkeeping. The choices (best checkpoint, early stopping) use the
+    /// validation split when there is one; the test split is reported beside
+    /// it. Returns (the choice split's result, the test split's).
+    private func finishEpoch(_ pos: inout Position, epochs: Int, seen: Int, epochStart: Double,
+                             lr: Double) throws -> (EvalResult, EvalResult) {
         let rate = Double(seen) / (monotonicSeconds() - epochStart)
         let c = engine.gatherCounters()
         let steps = max(seen / config.train.batch, 1)
@@ -321,30 +342,48 @@ public final class Trainer {
                                              "lr": .double(lr), "img_s": .double(rate), "workers": .int(engine.workers),
                                              "elapsed_s": .double(monotonicSeconds() - startTime)]
         timingFields(c, steps: steps).forEach { fields[$0] = $1 }
+        let skipped = engine.train.failures.takeSkipped()
+        if skipped.count > 0 || config.data.onBadImage == .skip { fields["bad_images"] = .int(skipped.count) }
         metrics?.write(fields)
-        let result = engine.evaluateTest(epoch: pos.epoch)
+        if let example = skipped.example {
+            progress.line("note: \(skipped.count) bad image\(skipped.count == 1 ? "" : "s") skipped this epoch (data.on_bad_image: skip), e.g. \(example)")
+        }
+        // Validation (the choices), then test (reported).
+        var splits: [(name: String, set: SampleSet)] = []
+        if let validation = engine.validation { splits.append(("validation", validation)) }
+        splits.append(("test", engine.test))
+        var results: [EvalResult] = []
+        var scalars: [(String, Double)] = [("epoch/train_loss", trainLoss), ("epoch/train_top1", trainTop1), ("epoch/img_s", rate)]
+        for (name, set) in splits {
+            let result = engine.evaluate(set, epoch: pos.epoch)
+            if let error = set.failures.error { throw error }
+            metrics?.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": .string(name),
+                           "loss": .double(result.loss), "top1": .double(result.top1), "top5": .double(result.top5),
+                           "views": "center", "elapsed_s": .double(monotonicSeconds() - startTime)])
+            scalars += [("\(name)/loss", result.loss), ("\(name)/top1", result.top1)]
+            results.append(result)
+        }
+        let choice = results[0], test = results[results.count - 1]
         let elapsed = monotonicSeconds() - startTime
-        metrics?.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
-                       "loss": .double(result.loss), "top1": .double(result.top1), "top5": .double(result.top5),
-                       "views": "center", "elapsed_s": .double(elapsed)])
-        tensorboard?.scalars([("epoch/train_loss", trainLoss), ("epoch/train_top1", trainTop1), ("epoch/img_s", rate),
-                              ("test/loss", result.loss), ("test/top1", result.top1)], step: pos.step)
-        progress.line(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%  test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
-                             pos.epoch + 1, epochs, trainLoss, 100 * trainTop1, result.loss, 100 * result.top1, 100 * result.top5, rate,
+        tensorboard?.scalars(scalars, step: pos.step)
+        let validationText = engine.validation == nil ? "" : String(format: "  val-loss %.4f  val-top1 %.2f%%", choice.loss, 100 * choice.top1)
+        progress.line(String(format: "epoch %d/%d  loss %.4f  train-top1 %.2f%%%@  test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  %.0f img/s  %@  elapsed %.1fs",
+                             pos.epoch + 1, epochs, trainLoss, 100 * trainTop1, validationText, test.loss, 100 * test.top1, 100 * test.top5, rate,
                              timingText(c, steps: steps), elapsed))
         curves.add(event: "epoch", epoch: Double(pos.epoch + 1), loss: trainLoss, top1: trainTop1)
-        curves.add(event: "eval", epoch: Double(pos.epoch + 1), loss: result.loss, top1: result.top1)
+        curves.add(event: "eval", epoch: Double(pos.epoch + 1), loss: test.loss, top1: test.top1)
         if let directory { try? curves.write(to: directory.url, name: config.name) }
         // Ten-crop (10x the cost) at the last epoch only, reported next to the centre crop.
         if config.data.evalViews == .tenCrop && pos.epoch + 1 == epochs {
             let ten = engine.evaluateTest(epoch: pos.epoch, tenCrop: true)
+            if let error = engine.test.failures.error { throw error }
             metrics?.write(["event": "eval", "epoch": .int(pos.epoch + 1), "step": .int(pos.step), "split": "test",
                            "loss": .double(ten.loss), "top1": .double(ten.top1), "top5": .double(ten.top5),
                            "views": "ten_crop", "elapsed_s": .double(monotonicSeconds() - startTime)])
             progress.line(String(format: "ten-crop: test-loss %.4f  test-top1 %.2f%%  top5 %.2f%%  (centre crop %.2f%%: %+.2f points)",
-                                 ten.loss, 100 * ten.top1, 100 * ten.top5, 100 * result.top1, 100 * (ten.top1 - result.top1)))
+                                 ten.loss, 100 * ten.top1, 100 * ten.top5, 100 * test.top1, 100 * (ten.top1 - test.top1)))
         }
-        let metric = config.checkpoint.best == .loss ? result.loss : result.top1
+        let metric = config.checkpoint.best == .loss ? choice.loss : choice.top1
         pos.metric = metric
         if CheckpointStore.improves(metric, on: pos.bestMetric, best: config.checkpoint.best) {
             pos.bestMetric = metric
@@ -353,7 +392,7 @@ public final class Trainer {
         } else {
             pos.evaluationsSinceBest += 1
         }
-        return result
+        return (choice, test)
     }
 
     /// Writes a checkpoint (rank 0 only; other ranks return nil).

@@ -137,7 +137,7 @@ func augmentationConfigErrors() throws {
             == "rgb.yaml:8:46: data.augment[1]: augmentation 'random_crop' is listed twice")
     let big = try RunConfig.parse(yaml: rgbConfig.replacingOccurrences(of: "crop: 6", with: "crop: 9"), file: "rgb.yaml")
     #expect(throws: ConfigError("data.crop: 9x9 crops do not fit the 6x6 images of synthetic/train")) {
-        _ = try DataSources.load(big.data, model: big.model)
+        _ = try DataSources.load(big.data, model: big.model, seed: big.seed)
     }
 }
 
@@ -148,7 +148,7 @@ func configErrorText(_ yaml: String) -> String? {
 @Test("model ensembles average the models' softmax probabilities")
 func ensembleEvaluation() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml")
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let networks = try [11, 12].map { seed -> Network in
         let model = try config.model.build(classes: 4)
         let p = FloatBuffer(count: model.layout.totalCount)

@@ -34,7 +34,7 @@ func bitwiseAcrossWorkerCounts() throws {
 func fillInWorkersIsInvisible() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + [
         "data.augment=[{type: random_crop, padding: 2}, {type: flip}]"])
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     var weights: [[Float]] = []
     for (workers, inWorkers) in [(1, false), (2, true), (2, false), (1, true)] {
         let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers,
@@ -47,7 +47,7 @@ func fillInWorkersIsInvisible() throws {
     // The crops matter (the comparison above is not vacuous): without them
     // the same steps give other weights.
     let plain = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides)
-    let plainData = try DataSources.load(plain.data, model: plain.model)
+    let plainData = try DataSources.load(plain.data, model: plain.model, seed: plain.seed)
     let engine = try DataParallelEngine(config: plain, train: plainData.train, test: plainData.test, workers: 1)
     engine.beginEpoch(0)
     _ = engine.steps(first: 0, count: 4, learningRate: { _ in 0.05 })
@@ -103,7 +103,7 @@ func placement() throws {
     // Pinned workers really run: a trainer on the default placement trains.
     let dir = temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let trainer = try Trainer(config: try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["train.epochs=1", "runtime.shard=2"]),
                               directory: try RunDirectory.create(explicit: dir.path, name: "tiny"), train: data.train, test: data.test,
                               workers: auto.workers, placement: auto.bindCurrentThread)
@@ -125,7 +125,7 @@ func nonFiniteGuard() throws {
     for (workers, extra) in [(1, [String]()), (2, []), (2, ["runtime.sync.every=2"])] {
         for onNaN in ["stop", "skip"] {
             let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + extra + ["train.on_nan=\(onNaN)"])
-            let data = try DataSources.load(config.data, model: config.model)
+            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
             let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers)
             engine.beginEpoch(0)
             #expect(engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 }) == .init(completed: 2))
@@ -148,7 +148,7 @@ func nonFiniteGuard() throws {
 @Test("a worker sitting out (dynamic schedule) changes no bit of the weights")
 func sittingOutIsInvisible() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides)
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let one = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 1)
     one.beginEpoch(0)
     #expect(one.steps(first: 0, count: 4, learningRate: { _ in 0.05 }).completed == 4)
@@ -167,7 +167,7 @@ func noAllocationInSteps(_ c: (workers: Int, mode: String)) throws {
     var overrides = shardedOverrides + ["train.epochs=20"]
     if c.mode == "averaging" { overrides.append("runtime.sync.every=2") } else { overrides.append("runtime.schedule=\(c.mode)") }
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: overrides)
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     // Count on the workers (tracked from their first moment) and on this thread.
     let session = Int64(100 + c.workers * 10 + c.mode.count)
     let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: c.workers,

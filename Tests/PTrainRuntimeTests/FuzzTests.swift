@@ -93,7 +93,7 @@ func fuzzDatasets() throws {
         try Data(m.mutate(cifar)).write(to: cifarURL)
         try Data(m.mutate(digits)).write(to: digitsURL)
         for load in [{ _ = try IDXReader.read(images: imagesURL, labels: labelsURL, name: "fuzz", classes: 10) },
-                     { _ = try CIFAR10Reader.read(batches: [cifarURL], name: "fuzz") },
+                     { _ = try CIFARReader.cifar10.read(batches: [cifarURL], name: "fuzz") },
                      { _ = try DigitsCSVReader.readAll(digitsURL, name: "fuzz") }] as [() throws -> Void] {
             do { try load(); outcomes[0] += 1 } catch is DataError { outcomes[1] += 1 } catch {
                 Issue.record("case \(i): unexpected error type \(type(of: error)): \(error)")

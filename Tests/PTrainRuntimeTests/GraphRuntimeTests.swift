@@ -73,7 +73,7 @@ func graphBitwiseAcrossWorkers() throws {
 @Test("no heap allocation inside training steps of a graph model with batch norm and concat (2 workers)")
 func graphNoAllocationInSteps() throws {
     let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=20"])
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let session = Int64(977)
     let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2,
                                         placement: { _ in CMallocCounter_track(session) })
@@ -160,7 +160,7 @@ func globalBatchNormStatistics() throws {
 @Test("runtime.batchnorm: global refuses schedules where a worker runs several shards")
 func globalBatchNormNeedsOneShardPerWorker() throws {
     let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["runtime.batchnorm=global"])
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     #expect(throws: RunError("runtime.batchnorm: global exchanges statistics between the workers of each step, so it needs synchronous SGD (sync.every 1), schedule: static and one shard per worker (shard = batch / workers = 8); this run has sync.every 1, schedule dynamic and 8 shards for 2 workers")) {
         _ = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2)
     }
@@ -177,7 +177,7 @@ func graphResumeIsExact() throws {
         .filter { $0.hasPrefix("step-") }.sorted()
     let checkpoint = try Checkpoint.read(part.appendingPathComponent("checkpoints").appendingPathComponent(steps.last!))
     let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=3"])
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let resumed = try Trainer(config: config, directory: try RunDirectory.existing(part), train: data.train, test: data.test,
                               workers: 2, resume: checkpoint)
     _ = try resumed.run()

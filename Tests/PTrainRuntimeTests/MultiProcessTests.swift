@@ -15,7 +15,7 @@ import PTrainRuntime
 /// `dir`; the others get no directory.
 private func trainRanks(_ ranks: Int, workers: Int, overrides: [String], in dir: URL) throws -> [([Float], Trainer.Result)] {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: overrides)
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let directory = try RunDirectory.create(explicit: dir.path, name: config.name)
     return try ThreadRanks.run(ThreadRanks.make(ranks)) { group in
         let trainer = try Trainer(config: config, directory: group.rank == 0 ? directory : nil, train: data.train, test: data.test,
@@ -64,7 +64,7 @@ func onlyRankZeroWrites() throws {
 @Test("a signal on one rank stops every rank after the same step")
 func interruptIsAgreed() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides)
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let outcomes = try ThreadRanks.run(ThreadRanks.make(2)) { group in
         let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 1, group: group)
         engine.beginEpoch(0)
@@ -78,7 +78,7 @@ func interruptIsAgreed() throws {
 @Test("process counts that cannot share the shards, and global batch norm across processes, are refused")
 func multiProcessRefusals() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides)
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let errors = try ThreadRanks.run(ThreadRanks.make(3)) { group -> String in
         do { _ = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 1, group: group) } catch let e as RunError {
             return e.description

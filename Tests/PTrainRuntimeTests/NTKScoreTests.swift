@@ -30,7 +30,7 @@ func jacobiEigenvalues() {
 func ntkKernelMatchesPerSampleGradients() throws {
     // No batch norm: a sample's gradient does not depend on the others in its batch.
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml")
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let n = 6
     let result = try NTKScore.compute(config: config, train: data.train, samples: n)
     let model = try config.model.build(classes: data.train.classes)
@@ -64,7 +64,7 @@ func ntkKernelMatchesPerSampleGradients() throws {
 @Test("NTK score: too few or too many samples is an error")
 func ntkSampleCount() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml")
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     #expect(throws: RunError("the NTK score needs 2 to 64 samples (the training set's size), found 1")) {
         _ = try NTKScore.compute(config: config, train: data.train, samples: 1)
     }

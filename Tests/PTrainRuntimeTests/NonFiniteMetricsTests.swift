@@ -20,7 +20,7 @@ private func brokenNetwork(_ value: Float, config: RunConfig) throws -> Network 
       arguments: [Float.nan, .infinity])
 func evaluatorOnBrokenWeights(_ value: Float) throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml")
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let network = try brokenNetwork(value, config: config)
     for tenCrop in [false, true] {
         let r = Evaluator.evaluate([network], on: data.test, tenCrop: tenCrop)

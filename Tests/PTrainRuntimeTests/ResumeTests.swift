@@ -204,7 +204,7 @@ func resumeRefusals() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     var (done, _) = try tinyCheckpoint(step: 0)
     done.state.step = 120; done.state.epoch = 30; done.state.stepInEpoch = 0
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     var lines: [String] = []
     let trainer = try Trainer(config: config, directory: try RunDirectory.existing(dir), train: data.train, test: data.test,
                               workers: 1, resume: done, progress: ProgressLine(isTerminal: false) { lines.append($0) })
@@ -246,7 +246,7 @@ let averagingConfig = resumableConfig.replacingOccurrences(of: "runtime: {shard:
 /// Trains `config` with `overrides` on `workers` workers into `dir`, from `resume` if given.
 func trainRun(_ yaml: String, overrides: [String], workers: Int, in dir: URL, resume: Checkpoint? = nil) throws -> Trainer {
     let config = try RunConfig.parse(yaml: yaml, file: "averaging.yaml", overrides: overrides)
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let directory = resume == nil ? try RunDirectory.create(explicit: dir.path, name: config.name) : try RunDirectory.existing(dir)
     let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
                               workers: workers, resume: resume)

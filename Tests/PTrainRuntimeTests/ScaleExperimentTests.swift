@@ -29,7 +29,7 @@ func scaleSummary() {
 @Test("a scaling run measures every worker count in every round and draws a valid SVG")
 func scaleRun() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["runtime.shard=4", "runtime.bind=none"])
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let experiment = ScaleExperiment(workerCounts: [1, 2], mode: .weak, steps: 2, rounds: 2, warmupSteps: 1)
     var logged: [String] = []
     let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test, placement: { w in
@@ -49,7 +49,7 @@ func scaleRun() throws {
 @Test("a scaling run of 2 processes (ranks as threads) reports the cross-process sum per step and the same rows on every rank")
 func scaleRunAcrossProcesses() throws {
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["runtime.shard=4", "runtime.bind=none"])
-    let data = try DataSources.load(config.data, model: config.model)
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let experiment = ScaleExperiment(workerCounts: [1, 2], mode: .weak, steps: 2, rounds: 2, warmupSteps: 1)
     let results = try ThreadRanks.run(ThreadRanks.make(2)) { group -> ([ScaleExperiment.Sample], [String]) in
         var logged: [String] = []

@@ -56,7 +56,7 @@ func configErrorMessages() {
         (baseConfig.replacingOccurrences(of: "  batch: 8\n", with: ""),
          "t.yaml:13:3: train: missing required key 'batch'"),
         (baseConfig.replacingOccurrences(of: "dataset: synthetic", with: "dataset: imagenet"),
-         "t.yaml:3:12: data.dataset: expected one of: mnist, fashion-mnist, digits, cifar-10, synthetic, found 'imagenet'"),
+         "t.yaml:3:12: data.dataset: expected one of: mnist, fashion-mnist, digits, cifar-10, cifar-100, folder, synthetic, found 'imagenet'"),
         (baseConfig.replacingOccurrences(of: "{type: relu}", with: "{type: relu6}"),
          "t.yaml:8:14: model.layers[1].type: expected one of: add, avgpool, batchnorm, concat, conv1d, conv2d, dense, dropout, flatten, global_avgpool, local2d, lrn, maxpool, relu, reshape, shortcut, sigmoid, found 'relu6'"),
         (baseConfig.replacingOccurrences(of: "filters: 4, kernel: 3", with: "filters: 4, kernel: 9"),
@@ -107,5 +107,30 @@ func outputMustFitLoss() throws {
     let b = try RunConfig.parse(yaml: baseConfig, file: "t.yaml", overrides: ["model.loss=binary_logistic"])
     #expect(throws: ConfigError("t.yaml:11:7: model.layers[4]: the last layer outputs 10 values but binary_logistic over 2 classes needs 1")) {
         try b.model.build(classes: 2)
+    }
+}
+
+@Test("data.validation, on_bad_image, labels, channels and folder: values and exact errors")
+func dataSplitOptions() throws {
+    let c = try RunConfig.parse(yaml: baseConfig, file: "t.yaml", overrides: ["data.validation=0.1", "data.on_bad_image=skip"])
+    #expect(c.data.validation == .fraction(0.1) && c.data.onBadImage == .skip)
+    #expect(c.resolvedYAML.contains("validation: 0.1"))
+    let folder = baseConfig.replacingOccurrences(of: "dataset: synthetic", with: "dataset: folder\n  path: photos\n  validation: val\n  channels: 1")
+    let f = try RunConfig.parse(yaml: folder, file: "t.yaml")
+    #expect(f.data.dataset == .folder && f.data.validation == .split("val") && f.data.channels == 1 && f.data.path == "photos")
+    #expect(try RunConfig.parse(yaml: baseConfig, file: "t.yaml").data.validation == nil)
+    let cases: [([String], String)] = [
+        (["data.validation=1.5"], "t.yaml (--set data.validation): data.validation: expected a fraction of the training split between 0 and 1 (exclusive), or a split name such as val; found 1.5"),
+        (["data.validation=0"], "t.yaml (--set data.validation): data.validation: expected a fraction of the training split between 0 and 1 (exclusive), or a split name such as val; found 0.0"),
+        (["data.validation=val"], "t.yaml (--set data.validation): data.validation: a named validation split needs dataset folder; for synthetic give a fraction of the training split, e.g. 0.1"),
+        (["data.on_bad_image=ignore"], "t.yaml (--set data.on_bad_image): data.on_bad_image: expected one of: error, skip, found 'ignore'"),
+        (["data.labels=fine"], "t.yaml (--set data.labels): data.labels: labels chooses CIFAR-100's fine or coarse classes; data.dataset is synthetic"),
+        (["data.channels=3"], "t.yaml (--set data.channels): data.channels: channels applies to folder datasets; synthetic has its own"),
+        (["data.dataset=folder"], "t.yaml:3:3: data: dataset folder needs path: the folder holding train/ and test/ (or val/)"),
+        (["data.dataset=folder", "data.path=p", "data.channels=2"], "t.yaml (--set data.channels): data.channels: expected 1 (gray) or 3 (RGB), found 2"),
+        (["data.dataset=folder", "data.path=p", "data.validation=test"], "t.yaml (--set data.validation): data.validation: expected a split folder name other than train and test (e.g. val) or a fraction, found 'test'"),
+    ]
+    for (overrides, expected) in cases {
+        #expect(configError(baseConfig, overrides: overrides) == expected)
     }
 }

@@ -8,6 +8,11 @@ public struct DataConfig: Sendable {
         case fashionMNIST = "fashion-mnist"
         case digits
         case cifar10 = "cifar-10"
+        /// CIFAR-100 binary version (`data.labels`: fine or coarse classes).
+        case cifar100 = "cifar-100"
+        /// The user's own images: `data.path` holds `train/CLASS/*.jpg|png`
+        /// (or a list file `train.txt`), and `test/` or `val/` likewise.
+        case folder
         /// Random images of the model's input shape (no files).
         case synthetic
     }
@@ -18,6 +23,31 @@ public struct DataConfig: Sendable {
         case center
         /// Corners and centre, each mirrored; softmax probabilities averaged.
         case tenCrop = "ten_crop"
+    }
+
+    /// What a bad image file (corrupt, truncated, not an image) does.
+    public enum BadImagePolicy: String, ConfigOption {
+        /// Stop the run with one error naming the file (nothing else is lost).
+        case error
+        /// Use the next good image of the split instead; counted per epoch.
+        case skip
+    }
+
+    /// Which CIFAR-100 labels are the classes.
+    public enum LabelSet: String, ConfigOption {
+        /// The 100 classes.
+        case fine
+        /// The 20 superclasses.
+        case coarse
+    }
+
+    /// `data.validation`: where the choices of a run (best checkpoint, early
+    /// stopping, `target_top1`, search metrics) are evaluated.
+    public enum Validation: Equatable, Sendable {
+        /// This fraction of the training split, held out by the seed.
+        case fraction(Double)
+        /// A split of the folder dataset (`val`): its own folder.
+        case split(String)
     }
 
     public var dataset: Dataset
@@ -41,6 +71,14 @@ public struct DataConfig: Sendable {
     public var augment: [AugmentationOperation]
     /// Test-time views: `center`, or `ten_crop`, reported next to the centre crop's.
     public var evalViews: EvalViews
+    /// The validation split (nil: none; choices then use the test split).
+    public var validation: Validation?
+    /// Bad image files: stop (`error`) or skip them.
+    public var onBadImage: BadImagePolicy
+    /// CIFAR-100: fine (100) or coarse (20) classes.
+    public var labelSet: LabelSet
+    /// Folder datasets: images are decoded to this many channels (3 RGB, 1 gray).
+    public var channels: Int
 
     /// Random crops are on (`random_crop` listed).
     public var randomCrop: Bool { augment.contains { if case .randomCrop = $0 { true } else { false } } }
@@ -95,11 +133,46 @@ extension DataConfig {
         let crop = try d.optionalInt("crop", 1...100_000)
         let augment = try decodeAugment(d)
         let evalViews: EvalViews = try d.option("eval_views", default: .center)
+        let validation = try decodeValidation(d, dataset: dataset)
+        let onBadImage: BadImagePolicy = try d.option("on_bad_image", default: .error)
+        let labelSet: LabelSet = try d.option("labels", default: .fine)
+        if dataset != .cifar100, let at = d.optional("labels") {
+            throw at.error("labels chooses CIFAR-100's fine or coarse classes; data.dataset is \(dataset)")
+        }
+        let channels = try d.int("channels", default: 3, 1...3)
+        if channels == 2, let at = d.optional("channels") { throw at.error("expected 1 (gray) or 3 (RGB), found 2") }
+        if dataset != .folder, let at = d.optional("channels") {
+            throw at.error("channels applies to folder datasets; \(dataset) has its own")
+        }
+        if dataset == .folder && path == nil {
+            throw d.value.error("dataset folder needs path: the folder holding train/ and test/ (or val/)")
+        }
         try d.finish()
         return DataConfig(dataset: dataset, path: path, mean: mean, std: std, binaryTarget: binaryTarget,
                           trainLimit: trainLimit, testLimit: testLimit,
                           syntheticCount: syntheticCount, syntheticClasses: syntheticClasses,
-                          crop: crop, augment: augment, evalViews: evalViews)
+                          crop: crop, augment: augment, evalViews: evalViews, validation: validation,
+                          onBadImage: onBadImage, labelSet: labelSet, channels: channels)
+    }
+
+    /// `validation: 0.1` (a fraction of the training split, 0 < f < 1) or
+    /// `validation: val` (a named split; folder datasets only).
+    private static func decodeValidation(_ d: ConfigMapping, dataset: Dataset) throws -> Validation? {
+        guard let v = d.optional("validation") else { return nil }
+        if let text = v.plainScalar, let f = Double(text) {
+            guard f > 0 && f < 1 else { throw v.error("expected a fraction of the training split between 0 and 1 (exclusive), or a split name such as val; found \(f)") }
+            d.record("validation", v.node)
+            return .fraction(f)
+        }
+        let name = try v.string()
+        guard dataset == .folder else {
+            throw v.error("a named validation split needs dataset folder; for \(dataset) give a fraction of the training split, e.g. 0.1")
+        }
+        guard !name.isEmpty, !name.contains("/"), name != "train", name != "test", !name.hasPrefix(".") else {
+            throw v.error("expected a split folder name other than train and test (e.g. val) or a fraction, found '\(name)'")
+        }
+        d.record("validation", v.node)
+        return .split(name)
     }
 
     /// `augment: [{type: random_crop, padding: P}, {type: flip}, {type: lighting, alphastd: S}]`.

@@ -46,7 +46,7 @@ public enum SearchNTKRanking {
     public static func score(_ spec: SearchSpec, samples: Int, say: (String) -> Void) throws -> [Score] {
         try plannedTrials(spec).map { trial, values in
             let config = try RunConfig.load(file: spec.base, overrides: spec.fixed + spec.space.overrides(values))
-            let data = try DataSources.load(config.data, model: config.model)
+            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
             let t0 = monotonicSeconds()
             let result = try NTKScore.compute(config: config, train: data.train, samples: samples)
             let text = zip(spec.space.keys, values).map { "\($0)=\($1)" }.joined(separator: " ")

@@ -26,6 +26,10 @@ public final class DataParallelEngine {
     public let config: RunConfig
     public let train: SampleSet
     public let test: SampleSet
+    /// Held out for the run's choices (`data.validation`), if any.
+    public let validation: SampleSet?
+    /// The split the workers evaluate (set by `evaluate` before they run).
+    var evaluationSet: SampleSet
     public let model: Model
     /// The optimizer step over arena slices (built once: no allocation per step).
     let optimizerStep: ParameterUpdate
@@ -83,12 +87,14 @@ public final class DataParallelEngine {
     /// the workers fill their own shards instead of the batch pipeline's
     /// thread (`BatchPipeline.inWorkers`; same data either way); nil: when
     /// every online CPU has a worker.
-    public init(config: RunConfig, train: SampleSet, test: SampleSet, workers: Int,
+    public init(config: RunConfig, train: SampleSet, test: SampleSet, validation: SampleSet? = nil, workers: Int,
                 placement: @escaping @Sendable (Int) throws -> Void = { _ in },
                 group: ProcessGroup = SingleProcess(), fillInWorkers: Bool? = nil) throws {
         self.config = config
         self.train = train
         self.test = test
+        self.validation = validation
+        evaluationSet = test
         self.group = group
         plan = try Self.plan(config: config, workers: workers, processes: group.size)
         let globalStatistics = config.runtime.batchNormStatistics == .global
@@ -224,6 +230,9 @@ public final class DataParallelEngine {
     /// `train.on_nan: skip`.
     private var skipNonFinite: Bool { config.train.onNaN == .skip }
 
+    /// The run of steps ends after the current step: a signal, or a bad
+    /// image that stops the run (`train.failures`, `data.on_bad_image: error`).
+    private var stopRequested: Bool { interrupt.isRequested || train.failures.hasFailed }
 
     /// The last step's summed gradient (for diagnostics after a non-finite step).
     public var lastGradient: UnsafePointer<Float> {
@@ -266,7 +275,7 @@ public final class DataParallelEngine {
             if group.size > 1 {
                 pool.barrier.wait()  // this process's non-finite checks are done
                 if rank[w] == 0 { agree(step: k) }
-            } else if rank[w] == 0 && interrupt.isRequested {
+            } else if rank[w] == 0 && stopRequested {
                 state.stopAfter = k
             }
             replicas[w].waiting.start()
@@ -290,7 +299,7 @@ public final class DataParallelEngine {
     /// averaging checks each replica alone), so every rank leaves the run of
     /// steps at the same step.
     func agree(step k: Int) {
-        let local: Int32 = (interrupt.isRequested ? 1 : 0) | (nonFiniteStep.load(ordering: .relaxed) == k ? 2 : 0)
+        let local: Int32 = (stopRequested ? 1 : 0) | (nonFiniteStep.load(ordering: .relaxed) == k ? 2 : 0)
         let flags = group.any(local)
         if flags & 1 != 0 { state.stopAfter = k }
         if flags & 2 != 0 { nonFiniteStep.store(k, ordering: .relaxed) }

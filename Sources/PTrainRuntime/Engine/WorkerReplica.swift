@@ -21,6 +21,8 @@ final class WorkerReplica {
     /// class probabilities averaged over the views of each sample.
     var correct5 = 0
     let probabilities: FloatBuffer
+    /// This worker's decode and transform buffers for filling samples.
+    let samples = SampleScratch()
     var data = Stopwatch(), compute = Stopwatch(), reduce = Stopwatch(), update = Stopwatch()
     /// Time in the cross-process sum (the one worker of a process that does it).
     var crossReduce = Stopwatch()
@@ -50,7 +52,7 @@ final class WorkerReplica {
         g.zero()
         data.start()
         let first = shard * shardSize
-        pipeline.loadShard(step: step, from: first, count: shardSize, input: network.input.pointer,
+        pipeline.loadShard(step: step, from: first, count: shardSize, scratch: samples, input: network.input.pointer,
                            labels: network.labels.pointer)
         for i in 0..<shardSize { network.context.sampleIndices[i] = pipeline.sampleIndex(step: step, first + i) }
         data.stop()
