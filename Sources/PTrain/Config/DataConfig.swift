@@ -43,11 +43,19 @@ public struct DataConfig: Sendable {
 
     /// `data.validation`: where the choices of a run (best checkpoint, early
     /// stopping, `target_top1`, search metrics) are evaluated.
-    public enum Validation: Equatable, Sendable {
+    public enum Validation: Equatable, Sendable, CustomStringConvertible {
         /// This fraction of the training split, held out by the seed.
         case fraction(Double)
         /// A split of the folder dataset (`val`): its own folder.
         case split(String)
+
+        /// As written in the config: `0.1`, `val`.
+        public var description: String {
+            switch self {
+            case .fraction(let f): "\(f)"
+            case .split(let name): name
+            }
+        }
     }
 
     public var dataset: Dataset
@@ -135,15 +143,16 @@ extension DataConfig {
         let evalViews: EvalViews = try d.option("eval_views", default: .center)
         let validation = try decodeValidation(d, dataset: dataset)
         let onBadImage: BadImagePolicy = try d.option("on_bad_image", default: .error)
-        let labelSet: LabelSet = try d.option("labels", default: .fine)
+        // Keys of one dataset kind only (recorded only there, so the resolved config decodes again).
         if dataset != .cifar100, let at = d.optional("labels") {
             throw at.error("labels chooses CIFAR-100's fine or coarse classes; data.dataset is \(dataset)")
         }
-        let channels = try d.int("channels", default: 3, 1...3)
-        if channels == 2, let at = d.optional("channels") { throw at.error("expected 1 (gray) or 3 (RGB), found 2") }
+        let labelSet: LabelSet = dataset == .cifar100 ? try d.option("labels", default: .fine) : .fine
         if dataset != .folder, let at = d.optional("channels") {
             throw at.error("channels applies to folder datasets; \(dataset) has its own")
         }
+        let channels = dataset == .folder ? try d.int("channels", default: 3, 1...3) : 3
+        if channels == 2, let at = d.optional("channels") { throw at.error("expected 1 (gray) or 3 (RGB), found 2") }
         if dataset == .folder && path == nil {
             throw d.value.error("dataset folder needs path: the folder holding train/ and test/ (or val/)")
         }
