@@ -28,20 +28,7 @@ struct EvalCommand: ParsableCommand {
         try reportingErrors {
             let config = try options.load()
             let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
-            var networks: [Network] = []
-            for path in checkpoint {
-                let model = try config.model.build(classes: data.test.classes)
-                let parameters = FloatBuffer(count: model.layout.totalCount)
-                let file = try weightsFile(path)
-                let decoded = try Safetensors.decode(try RegularFile.read(file.path), file: file.path)
-                try model.layout.load(decoded.tensors, into: parameters.pointer, file: file.path)
-                // Refused rather than scored: broken weights have no accuracy to report.
-                if let tensor = model.layout.firstNonFiniteTensor(in: parameters) {
-                    throw RunError("\(path): the weights are not finite: first non-finite value in \(tensor)")
-                }
-                networks.append(Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters,
-                                        gradients: nil, seed: config.seed))
-            }
+            let networks = try loadNetworks(config, checkpoints: checkpoint, classes: data.test.classes)
             if let logits {
                 let rows = modelOutputs(networks[0], on: data.test)
                 let text = rows.map { $0.map { String(format: "%.9g", $0) }.joined(separator: ",") }.joined(separator: "\n")
@@ -54,13 +41,4 @@ struct EvalCommand: ParsableCommand {
         }
     }
 
-    /// The safetensors file of a checkpoint argument: a checkpoint directory's
-    /// weights (verified), or else the path itself (whose reading refuses
-    /// anything but a regular file).
-    private func weightsFile(_ path: String) throws -> URL {
-        let url = URL(fileURLWithPath: path)
-        var isDirectory: ObjCBool = false
-        let isCheckpoint = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-        return isCheckpoint ? try Checkpoint.read(url).weightsURL(in: url) : url
-    }
 }

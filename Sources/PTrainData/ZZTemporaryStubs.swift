@@ -16,5 +16,5 @@ public struct TransformChain: Sendable {
     public var decodeShorterSide: Int? { nil }
     public func apply(_ image: PixelView, into output: UnsafeMutablePointer<Float>, scratch: TransformScratch, seed: UInt64, epoch: Int, index: Int, view: Int = 0) {}
 }
-public enum TransformOperation: Sendable { case flip; public var needsFittedLighting: Bool { false } }
+public enum TransformOperation: Sendable { case flip; case centerCrop(height: Int, width: Int); public var needsFittedLighting: Bool { false } }
 extension DataConfig { public var transforms: [TransformOperation]? { nil }; public var evalTransforms: [TransformOperation]? { nil } }

@@ -55,6 +55,34 @@ public enum Evaluator {
     }
 }
 
+extension Evaluator {
+    /// Each sample's class probabilities `[set.count][classes]`, averaged over
+    /// the models and the views (centre crop, or ten-crop), for softmax models.
+    public static func probabilities(_ networks: [Network], on set: SampleSet, tenCrop: Bool = false) -> [[Float]] {
+        let first = networks[0], k = first.model.outputShape.count
+        let views = tenCrop ? SampleSet.tenCropViews : 1
+        let probs = FloatBuffer(count: first.maxBatch * k)
+        let scratch = SampleScratch()
+        var rows: [[Float]] = []
+        var start = 0
+        while start < set.count {
+            let n = min(first.maxBatch, set.count - start)
+            probs.pointer.update(repeating: 0, count: n * k)
+            for view in 0..<views {
+                set.fill(start..<(start + n), input: first.input.pointer, labels: first.labels.pointer, view: view, scratch: scratch)
+                for net in networks {
+                    if net !== first { net.input.copy(from: first.input) }
+                    net.forward(batch: n, training: false)
+                    addSoftmax(net.output, rows: n, classes: k, scale: 1 / Float(views * networks.count), into: probs.pointer)
+                }
+            }
+            for i in 0..<n { rows.append(Array(UnsafeBufferPointer(start: probs.pointer + i * k, count: k))) }
+            start += n
+        }
+        return rows
+    }
+}
+
 /// `probs[n, k] += scale * softmax(logits[n, :])[k]`. A row with a NaN or
 /// infinite logit adds NaN to every class, so `score` sees it.
 func addSoftmax(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, scale: Float, into probs: UnsafeMutablePointer<Float>) {
