@@ -9,9 +9,16 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(help: "Print the config as resolved (inheritance and --set applied, every default filled in) instead of the summary.")
+    var resolved = false
+
     func run() throws {
         try reportingErrors {
             let config = try options.load()
+            if resolved {
+                print(config.resolvedYAML, terminator: "")
+                return
+            }
             let model = try config.model.build()
             let estimate = MemoryEstimate(config: config, model: model, workers: try WorkerPlacement.plan(config.runtime).workers)
             let limit = MemoryLimit.current()
