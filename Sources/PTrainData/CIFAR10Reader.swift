@@ -1,4 +1,5 @@
 import Foundation
+import PTrain
 
 /// Reads the binary version of CIFAR-10 (`cifar-10-batches-bin`).
 ///
@@ -20,6 +21,24 @@ public enum CIFAR10Reader {
         case .train: (1...5).map { "data_batch_\($0).bin" }
         case .test: ["test_batch.bin"]
         }
+    }
+
+    /// The class names in label order, from `batches.meta.txt` in `directory`
+    /// (one per line, blank lines ignored): exactly 10, each usable as a
+    /// folder name.
+    public static func classNames(in directory: URL) throws -> [String] {
+        let path = directory.appendingPathComponent("batches.meta.txt").path
+        let data: Data
+        do { data = try RegularFile.read(path) } catch let e as RegularFile.ReadError { throw DataError(e.description) }
+        let names = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard names.count == classes else {
+            throw DataError("\(path): expected \(classes) class names (one per line), found \(names.count)")
+        }
+        if let bad = names.first(where: { $0.contains("/") || $0 == "." || $0 == ".." }) {
+            throw DataError("\(path): class name '\(bad)' cannot be a folder name")
+        }
+        return names
     }
 
     /// Reads the batch files in order into one set.
