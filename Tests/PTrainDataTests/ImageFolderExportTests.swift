@@ -44,6 +44,14 @@ struct ImageFolderExportTests {
         }
     }
 
+    /// Half-pixel centres: output x maps to (x + 0.5)·2/4 − 0.5 = −0.25, 0.25, 0.75, 1.25 (clamped to 0 and 1).
+    @Test func bilinearUpscaleByHand() {
+        let row = Image8(width: 2, height: 1, channels: 1, pixels: [0, 100])
+        #expect(BilinearUpscale.resize(row, width: 4, height: 2).pixels == [0, 25, 75, 100, 0, 25, 75, 100])
+        let flat = Image8(width: 3, height: 3, channels: 3, pixels: [UInt8](repeating: 77, count: 27))
+        #expect(BilinearUpscale.resize(flat, width: 10, height: 7).pixels == [UInt8](repeating: 77, count: 210))
+    }
+
     @Test func classNamesMustBeTenFolderNames() throws {
         try withTemporaryDirectory { dir in
             let meta = dir.appendingPathComponent("batches.meta.txt")

@@ -2,11 +2,11 @@
 /// (CIFAR's 32 px) to photograph-like sizes so that decoding costs what it
 /// would for real photographs. Not antialiased: for shrinking, use the
 /// training transforms' resize.
-enum BilinearUpscale {
+package enum BilinearUpscale {
     /// Output pixel centres map to input coordinates (x + 0.5)·in/out − 0.5
     /// (half-pixel centres, as PIL and OpenCV), clamped to the edge pixels;
     /// each sample is the weighted mean of the 2×2 neighbours, rounded.
-    static func resize(_ image: Image8, width: Int, height: Int) -> Image8 {
+    package static func resize(_ image: Image8, width: Int, height: Int) -> Image8 {
         let c = image.channels
         var out = [UInt8](repeating: 0, count: width * height * c)
         let xs = (0..<width).map { taps(out: $0, outSize: width, inSize: image.width) }
