@@ -5,8 +5,10 @@
 //   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainExperiments <- PTrainCLI (the `ptrain` executable)
 //   PTrain <- PTrainReporting <- PTrainRuntime
 // CBuildInfo (C) holds the build's provenance and the start-up CPU check.
-// CZlib (zlib, for .gz datasets) and CHwloc (core topology and pinning) are
-// system-library targets; PTrainTopology wraps hwloc for the runtime.
+// CZlib (zlib, for .gz datasets), CTurboJPEG and CPNG (libjpeg-turbo and libpng,
+// for image files) and CHwloc (core topology and pinning) are system-library
+// targets; CPNGCodec (C) holds the libpng calls, whose errors longjmp;
+// PTrainTopology wraps hwloc for the runtime.
 import Foundation
 import PackageDescription
 
@@ -71,6 +73,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .target(name: "CPNGCodec", dependencies: ["CPNG"]),
         .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
                        providers: [.apt(["libhwloc-dev"])]),
         // Compiled without hostISA: its constructor checks the CPU before any wide-ISA code runs.
@@ -80,7 +87,7 @@ let package = Package(
         .target(name: "PTrain",
                 dependencies: ["PTrainKernels", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md"], swiftSettings: hostISA),
-        .target(name: "PTrainData", dependencies: ["PTrain", "CZlib"], exclude: ["README.md"], swiftSettings: hostISA),
+        .target(name: "PTrainData", dependencies: ["PTrain", "CZlib", "CTurboJPEG", "CPNGCodec"], exclude: ["README.md"], swiftSettings: hostISA),
         // Metrics files, progress lines, SVG charts, TensorBoard events: what a run reports.
         .target(name: "PTrainReporting", dependencies: ["PTrain"], exclude: ["README.md"], swiftSettings: hostISA),
         .target(name: "PTrainRuntime", dependencies: ["PTrainKernels", "PTrain", "PTrainData", "PTrainTopology",
@@ -97,7 +104,7 @@ let package = Package(
                           exclude: ["README.md"], swiftSettings: cliSettings),
         .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTests", dependencies: ["PTrain"], swiftSettings: hostISA),
-        .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData", "CTurboJPEG"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),
         // Interposes malloc in the test executable to count allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),

@@ -6,12 +6,12 @@ import PTrainRuntime
 struct FilterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filter",
-        abstract: "Convolve a gray or RGB image (PNG, PGM, PPM) with a classic 3x3 kernel, using ptrain's convolution layer.")
+        abstract: "Convolve a gray or RGB image (PNG, JPEG, PGM, PPM) with a classic 3x3 kernel, using ptrain's convolution layer.")
 
     @Option(help: "edge1, edge2, edge3, sharpen, box or gaussian.")
     var kernel: String
 
-    @Argument(help: "Input image (.png, .pgm or .ppm; recognised by its first bytes).")
+    @Argument(help: "Input image (PNG, JPEG, PGM or PPM; recognised by its first bytes).")
     var input: String
 
     @Argument(help: "Output image; the format follows the extension (.png, .pgm, .ppm).")

@@ -14,7 +14,7 @@ struct PTrainMain: ParsableCommand {
         abstract: "Train convolutional networks on CPUs, data-parallel across cores.",
         version: BuildInfo.current.versionText,
         subcommands: [TrainCommand.self, EvalCommand.self, SummaryCommand.self, CheckCommand.self, CompareCommand.self, SearchCommand.self, TopoCommand.self, ScaleCommand.self, BenchCommand.self, BenchGEMMCommand.self, BenchAllreduceCommand.self,
-                      FilterCommand.self, ShowDataCommand.self, PredictCommand.self, BenchDataCommand.self])
+                      FilterCommand.self, ShowDataCommand.self, PredictCommand.self, BenchDataCommand.self, MakeImageFolderCommand.self])
 }
 
 /// Options shared by every command that reads a config.

@@ -32,6 +32,24 @@ public struct CIFARReader: Sendable {
         }
     }
 
+    /// The CIFAR-10 class names in label order, from `batches.meta.txt` in
+    /// `directory` (one per line, blank lines ignored): exactly 10, each
+    /// usable as a folder name.
+    public static func classNames(in directory: URL) throws -> [String] {
+        let path = directory.appendingPathComponent("batches.meta.txt").path
+        let data: Data
+        do { data = try RegularFile.read(path) } catch let e as RegularFile.ReadError { throw DataError(e.description) }
+        let names = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard names.count == cifar10.classes else {
+            throw DataError("\(path): expected \(cifar10.classes) class names (one per line), found \(names.count)")
+        }
+        if let bad = names.first(where: { $0.contains("/") || $0 == "." || $0 == ".." }) {
+            throw DataError("\(path): class name '\(bad)' cannot be a folder name")
+        }
+        return names
+    }
+
     /// Reads the batch files in order into one set.
     public func read(batches: [URL], name: String) throws -> ImageSet {
         let imageBytes = Self.imageBytes

@@ -1,10 +1,5 @@
 // TEMPORARY: stand-ins for the decoder and transform chain being built on other branches. Removed at merge.
 import PTrain
-public final class ImageDecoder {
-    public init() {}
-    public func decodeFile(_ path: String, channels: Int, minimumShorterSide: Int? = nil) throws -> DecodedImage { throw DataError("\(path): stub") }
-}
-public struct DecodedImage { public let width: Int, height: Int, channels: Int; public let pixels: UnsafePointer<UInt8> }
 public struct PixelView {
     public enum Layout: Sendable { case interleaved, planar }
     public let width: Int, height: Int, channels: Int, layout: Layout, pixels: UnsafePointer<UInt8>, maxValue: Float

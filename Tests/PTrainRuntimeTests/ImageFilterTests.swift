@@ -79,7 +79,16 @@ func imageFiles() throws {
         _ = try ImageFile.read(dir.appendingPathComponent("short.pgm"))
     }
     try Data("GIF89a".utf8).write(to: dir.appendingPathComponent("x.gif"))
-    #expect(throws: DataError.self) { _ = try ImageFile.read(dir.appendingPathComponent("x.gif")) }
+    #expect(throws: DataError("\(dir.appendingPathComponent("x.gif").path): byte offset 0: expected a PNG, JPEG, PGM (P5) or PPM (P6) signature, found 47 49 46 38")) {
+        _ = try ImageFile.read(dir.appendingPathComponent("x.gif"))
+    }
+    // JPEG in (through ImageDecoder): a gray file stays gray, a colour one is RGB.
+    for image in [tiny, rgb] {
+        let url = dir.appendingPathComponent("c\(image.channels).jpg")
+        try Data(try ImageEncoder.jpeg(image, quality: 95)).write(to: url)
+        let back = try ImageFile.read(url)
+        #expect(back.width == image.width && back.height == image.height && back.channels == image.channels)
+    }
     #expect(throws: DataError.self) { try ImageFile.write(rgb, to: dir.appendingPathComponent("a.pgm")) }
 }
 
