@@ -34,6 +34,18 @@ public struct RuntimeConfig: Sendable {
         case local
     }
 
+    /// Who prepares the training samples (`runtime.loader`).
+    public enum Loader: String, ConfigOption {
+        /// `workers` when every online CPU has a worker, else `thread`.
+        case auto
+        /// Each worker reads, decodes and transforms the samples of its own
+        /// shards, inside the step.
+        case workers
+        /// One thread prepares the next step's batch while the workers
+        /// compute this one (double-buffered).
+        case thread
+    }
+
     /// Worker threads; nil = one per physical core the process may use.
     public var workers: Int?
     /// `core`: pin each worker to its own core (failure is an error); `none`: don't pin.
@@ -54,6 +66,8 @@ public struct RuntimeConfig: Sendable {
     /// any worker count) or `global` (the whole global batch, exchanged between
     /// workers at every batch-norm layer; needs one shard per worker).
     public var batchNormStatistics: BatchNormStatistics = .shard
+    /// Who prepares the training samples: the workers, a pipeline thread, or `auto`.
+    public var loader: Loader = .auto
 
     /// Decodes the `runtime:` section; `batch` (the global batch, `train.batch`)
     /// is the default shard and must be a multiple of it.
@@ -76,12 +90,13 @@ public struct RuntimeConfig: Sendable {
             throw (shardValue ?? r.value).error("the global batch \(batch) must be a multiple of the shard size \(shard)")
         }
         let batchNormStatistics: BatchNormStatistics = try r.option("batchnorm", default: .shard)
+        let loader: Loader = try r.option("loader", default: .auto)
         let sync = try r.mapping("sync")
         let syncEvery = try sync.int("every", default: 1, 1...1_000_000)
         let momentum: MomentumSync = try sync.option("momentum", default: .average)
         try sync.finish()
         try r.finish()
         return RuntimeConfig(workers: workers, bind: bind, shard: shard, syncEvery: syncEvery, momentum: momentum,
-                             schedule: schedule, batchNormStatistics: batchNormStatistics)
+                             schedule: schedule, batchNormStatistics: batchNormStatistics, loader: loader)
     }
 }

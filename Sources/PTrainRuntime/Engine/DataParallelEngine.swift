@@ -144,7 +144,13 @@ public final class DataParallelEngine {
                 r.network.context.worker = w
             }
         }
-        let inWorkers = fillInWorkers ?? (workers >= ProcessInfo.processInfo.activeProcessorCount)
+        let inWorkers = fillInWorkers ?? {
+            switch config.runtime.loader {
+            case .auto: workers >= ProcessInfo.processInfo.activeProcessorCount
+            case .workers: true
+            case .thread: false
+            }
+        }()
         pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
                                  seed: config.seed, inWorkers: inWorkers)
         pool.setJob { [unowned self] w in self.work(w) }
