@@ -86,6 +86,10 @@ public final class Trainer {
             }
         }
         if resume == nil, let directory { try AtomicFile.write(config.resolvedYAML, to: directory.config) }
+        // A resumed run continues from its checkpoint: the init file is not read again.
+        if resume == nil, let path = config.train.initFrom {
+            try Self.fineTune(engine, from: path, progress: progress, directory: directory)
+        }
         if let directory, let lighting = train.augmentation?.lighting {
             // The PCA of the training set's RGB covariance used by the lighting augmentation, for the record.
             let encoder = JSONEncoder()
@@ -136,6 +140,26 @@ public final class Trainer {
         let oldProcesses = state.processes ?? 1
         if config.runtime.syncEvery > 1, let workers, state.workers != workers || oldProcesses != processes {
             throw RunError("cannot resume exactly: parameter averaging keeps one replica per worker, and the checkpoint's run had \(oldProcesses > 1 ? "\(oldProcesses) processes x " : "")\(state.workers) worker\(state.workers == 1 ? "" : "s") where this one has \(processes > 1 ? "\(processes) processes x " : "")\(workers); resume with --workers \(state.workers)\(oldProcesses > 1 ? " on \(oldProcesses) processes" : "") (synchronous SGD resumes with any worker count)")
+        }
+    }
+
+    /// `train.init_from`: loads the tensors of `path` that match the model,
+    /// and tells which did not, one line each, in the log and in
+    /// `RUN/init_from.json`. A file with no matching tensor is an error.
+    private static func fineTune(_ engine: DataParallelEngine, from path: String, progress: ProgressLine,
+                                 directory: RunDirectory?) throws {
+        let tensors = try Safetensors.decode(try RegularFile.read(path), file: path).tensors
+        let result = engine.initialize(from: tensors)
+        let parameters = engine.model.layout.entries.count
+        guard !result.loaded.isEmpty else {
+            throw RunError("\(path): train.init_from: none of the file's \(tensors.count) tensors matches a parameter of the model by name and shape (\(parameters) parameters, e.g. \(result.notLoaded.first ?? "none"))")
+        }
+        progress.line("init_from \(path): loaded \(result.loaded.count) of \(parameters) parameter tensors")
+        for line in result.notLoaded { progress.line("init_from: not loaded: \(line)") }
+        if let directory {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(result), to: directory.initFrom)
         }
     }
 
@@ -369,7 +393,7 @@ public final class Trainer {
         state.processes = group.size
         state.complete = snapshot.complete
         let checkpoint = Checkpoint(state: state, weights: snapshot.replicas[0].weights, momentum: snapshot.replicas[0].momentum,
-                                    otherReplicas: Array(snapshot.replicas.dropFirst()))
+                                    steps: snapshot.replicas[0].steps, otherReplicas: Array(snapshot.replicas.dropFirst()))
         return try store.save(checkpoint, isBest: isBest)
     }
 
