@@ -123,6 +123,10 @@ public final class Trainer {
         if old.seed != config.seed { differences.append("seed \(old.seed) vs \(config.seed)") }
         if old.train.batch != config.train.batch { differences.append("train.batch \(old.train.batch) vs \(config.train.batch)") }
         if old.runtime.shard != config.runtime.shard { differences.append("runtime.shard \(old.runtime.shard) vs \(config.runtime.shard)") }
+        if old.train.optimizer.kind != config.train.optimizer.kind {
+            // Another optimizer's state (momentum vs Adam's moments) cannot continue this one.
+            differences.append("train.optimizer.type \(old.train.optimizer.kind.rawValue) vs \(config.train.optimizer.kind.rawValue)")
+        }
         if old.data.dataset != config.data.dataset { differences.append("data.dataset \(old.data.dataset) vs \(config.data.dataset)") }
         if old.runtime.syncEvery != config.runtime.syncEvery {
             differences.append("runtime.sync.every \(old.runtime.syncEvery) vs \(config.runtime.syncEvery)")

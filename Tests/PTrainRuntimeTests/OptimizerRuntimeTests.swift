@@ -194,3 +194,12 @@ func resumeIgnoresInitFrom() throws {
     let resumed = try trainRun(yaml, overrides: overrides, workers: 1, in: run, resume: checkpoint)
     #expect(resumed.parameters.array == reference.parameters.array)
 }
+
+@Test("resuming an SGD checkpoint with Adam is refused, saying what differs")
+func resumeWithAnotherOptimizerRefused() throws {
+    let (checkpoint, _) = try tinyCheckpoint(step: 3)
+    let adam = try RunConfig.parse(yaml: adamTinyConfig, file: "tiny.yaml")
+    #expect(throws: RunError("cannot resume exactly: train.optimizer.type sgd vs adamw (checkpoint vs config)")) {
+        try Trainer.checkResume(checkpoint, config: adam, model: try adam.model.build())
+    }
+}
