@@ -1,17 +1,22 @@
 // Loss kernels fused with their output non-linearity, for numerical stability:
 // softmax + cross-entropy, and sigmoid + binary logistic (cross-entropy) loss.
 
-/// Softmax cross-entropy over `logits [N, K]` with integer `labels [N]`.
+/// Softmax cross-entropy over `logits [N, K]` with integer `labels [N]`,
+/// against the smoothed target `q = (1 - e) * onehot(label) + e / K`
+/// (`labelSmoothing` e in [0, 1), PyTorch's `CrossEntropyLoss(label_smoothing:)`;
+/// e = 0 is the plain one-hot target): per sample `-sum_k q[k] log softmax(z)[k]`.
 ///
 /// Returns the SUM of the per-sample losses (callers divide by the global batch).
-/// Writes `dlogits[n, k] = gradScale * (softmax(logits[n])[k] - onehot(labels[n])[k])`
+/// Writes `dlogits[n, k] = gradScale * (softmax(logits[n])[k] - q[k])`
 /// (overwrites), and `correct` counts samples whose argmax equals the label
 /// (ties resolve to the lowest index). A row holding a NaN or an infinity
 /// (broken weights) is never correct and adds NaN to the loss and its
 /// gradient, so no metric can look good on it.
 public func softmaxCrossEntropy(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                batch: Int, classes: Int, gradScale: Float,
+                                batch: Int, classes: Int, gradScale: Float, labelSmoothing: Float = 0,
                                 _ dlogits: UnsafeMutablePointer<Float>?, correct: inout Int) -> Float {
+    // The target's weight on the label and on every class (e = 0: exactly 1 and 0).
+    let onLabel = 1 - labelSmoothing, onEvery = labelSmoothing / Float(classes)
     var total: Float = 0
     for n in 0..<batch {
         let z = logits + n * classes
@@ -33,13 +38,19 @@ public func softmaxCrossEntropy(_ logits: UnsafePointer<Float>, labels: UnsafePo
         var denom: Float = 0
         for k in 0..<classes { denom += (z[k] - zmax).exp_() }
         let logDenom = denom.log_()
-        total += logDenom - (z[label] - zmax)
+        if labelSmoothing == 0 {
+            total += logDenom - (z[label] - zmax)
+        } else {
+            var shiftedSum: Float = 0
+            for k in 0..<classes { shiftedSum += z[k] - zmax }
+            total += logDenom - onLabel * (z[label] - zmax) - onEvery * shiftedSum
+        }
         if let dlogits {
             let d = dlogits + n * classes
             let inv = 1 / denom
             for k in 0..<classes {
                 let p = (z[k] - zmax).exp_() * inv
-                d[k] = gradScale * (p - (k == label ? 1 : 0))
+                d[k] = gradScale * (p - ((k == label ? onLabel : 0) + onEvery))
             }
         }
     }

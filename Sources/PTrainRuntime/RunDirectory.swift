@@ -41,4 +41,6 @@ public struct RunDirectory: Sendable {
     public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
     public var config: URL { url.appendingPathComponent("config.yaml") }
     public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
+    /// What `train.init_from` loaded and did not (`MatchingWeights`).
+    public var initFrom: URL { url.appendingPathComponent("init_from.json") }
 }

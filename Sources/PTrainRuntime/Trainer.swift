@@ -98,6 +98,10 @@ public final class Trainer {
             // The class of each output, in order: what `ptrain predict` names.
             try AtomicFile.write(classNames.joined(separator: "\n") + "\n", to: directory.url.appendingPathComponent("classes.txt"))
         }
+        // A resumed run continues from its checkpoint: the init file is not read again.
+        if resume == nil, let path = config.train.initFrom {
+            try Self.fineTune(engine, from: path, progress: progress, directory: directory)
+        }
         if let directory, let lighting = train.augmentation?.lighting {
             // The PCA of the training set's RGB covariance used by the lighting augmentation, for the record.
             let encoder = JSONEncoder()
@@ -131,6 +135,10 @@ public final class Trainer {
         if old.seed != config.seed { differences.append("seed \(old.seed) vs \(config.seed)") }
         if old.train.batch != config.train.batch { differences.append("train.batch \(old.train.batch) vs \(config.train.batch)") }
         if old.runtime.shard != config.runtime.shard { differences.append("runtime.shard \(old.runtime.shard) vs \(config.runtime.shard)") }
+        if old.train.optimizer.kind != config.train.optimizer.kind {
+            // Another optimizer's state (momentum vs Adam's moments) cannot continue this one.
+            differences.append("train.optimizer.type \(old.train.optimizer.kind.rawValue) vs \(config.train.optimizer.kind.rawValue)")
+        }
         if old.data.dataset != config.data.dataset { differences.append("data.dataset \(old.data.dataset) vs \(config.data.dataset)") }
         if old.data.validation != config.data.validation {
             differences.append("data.validation \(old.data.validation.map { "\($0)" } ?? "none") vs \(config.data.validation.map { "\($0)" } ?? "none")")
@@ -151,6 +159,26 @@ public final class Trainer {
         let oldProcesses = state.processes ?? 1
         if config.runtime.syncEvery > 1, let workers, state.workers != workers || oldProcesses != processes {
             throw RunError("cannot resume exactly: parameter averaging keeps one replica per worker, and the checkpoint's run had \(oldProcesses > 1 ? "\(oldProcesses) processes x " : "")\(state.workers) worker\(state.workers == 1 ? "" : "s") where this one has \(processes > 1 ? "\(processes) processes x " : "")\(workers); resume with --workers \(state.workers)\(oldProcesses > 1 ? " on \(oldProcesses) processes" : "") (synchronous SGD resumes with any worker count)")
+        }
+    }
+
+    /// `train.init_from`: loads the tensors of `path` that match the model,
+    /// and tells which did not, one line each, in the log and in
+    /// `RUN/init_from.json`. A file with no matching tensor is an error.
+    private static func fineTune(_ engine: DataParallelEngine, from path: String, progress: ProgressLine,
+                                 directory: RunDirectory?) throws {
+        let tensors = try Safetensors.decode(try RegularFile.read(path), file: path).tensors
+        let result = engine.initialize(from: tensors)
+        let parameters = engine.model.layout.entries.count
+        guard !result.loaded.isEmpty else {
+            throw RunError("\(path): train.init_from: none of the file's \(tensors.count) tensors matches a parameter of the model by name and shape (\(parameters) parameters, e.g. \(result.notLoaded.first ?? "none"))")
+        }
+        progress.line("init_from \(path): loaded \(result.loaded.count) of \(parameters) parameter tensors")
+        for line in result.notLoaded { progress.line("init_from: not loaded: \(line)") }
+        if let directory {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(result), to: directory.initFrom)
         }
     }
 
@@ -408,7 +436,7 @@ public final class Trainer {
         state.processes = group.size
         state.complete = snapshot.complete
         let checkpoint = Checkpoint(state: state, weights: snapshot.replicas[0].weights, momentum: snapshot.replicas[0].momentum,
-                                    otherReplicas: Array(snapshot.replicas.dropFirst()))
+                                    steps: snapshot.replicas[0].steps, otherReplicas: Array(snapshot.replicas.dropFirst()))
         return try store.save(checkpoint, isBest: isBest)
     }
 

@@ -101,17 +101,17 @@ func parameterUpdateWithStatistics() throws {
                                    layout: layout)
     var whole = w0, sliced = w0
     var v1 = g.map { $0 * 3 }, v2 = v1
-    momentum.apply(parameters: &whole, gradients: g, velocity: &v1, range: 0..<n, learningRate: 0.5)
+    momentum.apply(parameters: &whole, gradients: g, state: &v1, range: 0..<n, learningRate: 0.5, step: 1)
     let cuts = [0, 5, stats[0].offset + 2, stats[1].offset + 1, stats[1].offset + 13, n - 3, n]
     for k in 0..<cuts.count - 1 {
-        momentum.apply(parameters: &sliced, gradients: g, velocity: &v2, range: cuts[k]..<cuts[k + 1], learningRate: 0.5)
+        momentum.apply(parameters: &sliced, gradients: g, state: &v2, range: cuts[k]..<cuts[k + 1], learningRate: 0.5, step: 1)
     }
     #expect(whole == sliced && v1 == v2)
     // Plain SGD on trainable tensors, the running average on statistics.
     let update = ParameterUpdate(optimizer: OptimizerConfig(learningRate: 0.5, momentum: 0, nesterov: false, weightDecay: 0), layout: layout)
     whole = w0
     var v = [Float](repeating: 0, count: n)
-    update.apply(parameters: &whole, gradients: g, velocity: &v, range: 0..<n, learningRate: 0.5)
+    update.apply(parameters: &whole, gradients: g, state: &v, range: 0..<n, learningRate: 0.5, step: 1)
     for i in 0..<n {
         let isStatistic = stats.contains { $0.range.contains(i) }
         let expected = isStatistic ? w0[i] + 0.1 * (g[i] - w0[i]) : w0[i] - 0.5 * g[i]

@@ -61,8 +61,8 @@ public struct RunConfig {
         let mm = try top.requiredMapping("model")
         let model = try ModelSpec.parse(mm)
         try data.checkChannels(of: model, in: d)
-        _ = try model.build()  // shape errors now, with their YAML locations
-        let train = try TrainConfig.decode(try top.mapping("train"))
+        let built = try model.build()  // shape errors now, with their YAML locations
+        let train = try TrainConfig.decode(try top.mapping("train"), model: built)
         let runtime = try RuntimeConfig.decode(try top.mapping("runtime"), batch: train.batch)
         let checkpoint = try CheckpointConfig.decode(try top.mapping("checkpoint"))
         try top.finish()

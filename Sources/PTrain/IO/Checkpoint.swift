@@ -6,14 +6,15 @@ import Foundation
 /// a temporary name, every file fsynced, renamed, parent fsynced) holding:
 /// - `weights.safetensors`: the parameters under PyTorch `state_dict` names
 ///   and layouts (Python's `safetensors` loads it as it is);
-/// - `optimizer.safetensors`: the SGD momentum buffers, same names;
+/// - `optimizer.safetensors`: the optimizer state: SGD's momentum buffers,
+///   same names, or Adam's moments `exp_avg.NAME` and `exp_avg_sq.NAME`;
 /// - `replicas.safetensors` (parameter averaging, only while the workers'
 ///   replicas differ: between averaging points, or always with
 ///   `sync.momentum: local`): replicas 1 ..< W, tensors named
-///   `replica.R.weights.NAME` and `replica.R.momentum.NAME`; the two files
-///   above hold replica 0;
+///   `replica.R.weights.NAME` and `replica.R.momentum.NAME` (the optimizer
+///   state's names); the two files above hold replica 0;
 /// - `state.json`: format version, position (epoch, step in the epoch, global
-///   step), the resolved config, best-metric bookkeeping, and the CRC-32 of
+///   step), Adam's update count per replica, the resolved config, best-metric bookkeeping, and the CRC-32 of
 ///   every tensor file.
 /// No RNG state is needed: every random draw is keyed by (seed, epoch, sample
 /// index), so the position determines all of them.
@@ -56,6 +57,9 @@ public struct Checkpoint: Sendable {
         /// replicas differ and are not in this checkpoint). Nil in version 1.
         public var processes: Int?
         public var complete: Bool?
+        /// The updates each replica's optimizer state has applied (Adam's
+        /// bias correction), replica 0 first; nil when all are 0 (SGD).
+        public var optimizerSteps: [Int]?
 
         public init(epoch: Int, stepInEpoch: Int, step: Int, seed: UInt64, workers: Int, elapsedSeconds: Double,
                     bestMetric: Double?, bestStep: Int?, evaluationsSinceBest: Int, metric: Double?, config: String) {
@@ -68,9 +72,12 @@ public struct Checkpoint: Sendable {
     /// One worker's copy of the parameters and of the optimizer state.
     public struct Replica: Sendable, Equatable {
         public var weights: [Safetensors.Tensor]
+        /// The optimizer state's tensors (SGD's momentum, or Adam's moments).
         public var momentum: [Safetensors.Tensor]
-        public init(weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor]) {
-            self.weights = weights; self.momentum = momentum
+        /// The updates the optimizer state has applied (Adam's bias correction).
+        public var steps: Int
+        public init(weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor], steps: Int = 0) {
+            self.weights = weights; self.momentum = momentum; self.steps = steps
         }
     }
 
@@ -78,14 +85,18 @@ public struct Checkpoint: Sendable {
     /// Replica 0 (the only one in synchronous SGD).
     public var weights: [Safetensors.Tensor]
     public var momentum: [Safetensors.Tensor]
+    /// Replica 0's optimizer update count.
+    public var steps: Int
     /// Replicas 1 ..< W of parameter averaging; empty when they all equal replica 0.
     public var otherReplicas: [Replica]
 
     /// Every replica, replica 0 first.
-    public var replicas: [Replica] { [Replica(weights: weights, momentum: momentum)] + otherReplicas }
+    public var replicas: [Replica] { [Replica(weights: weights, momentum: momentum, steps: steps)] + otherReplicas }
 
-    public init(state: State, weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor], otherReplicas: [Replica] = []) {
-        self.state = state; self.weights = weights; self.momentum = momentum; self.otherReplicas = otherReplicas
+    public init(state: State, weights: [Safetensors.Tensor], momentum: [Safetensors.Tensor], steps: Int = 0,
+                otherReplicas: [Replica] = []) {
+        self.state = state; self.weights = weights; self.momentum = momentum; self.steps = steps
+        self.otherReplicas = otherReplicas
     }
 
     /// Replica `r`'s tensors as stored in `replicas.safetensors`.
@@ -120,11 +131,12 @@ public struct Checkpoint: Sendable {
         try? fm.removeItem(at: tmp)
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
         let weightsData = Safetensors.encode(weights, metadata: ["format": "pt"])
-        let momentumData = Safetensors.encode(momentum, metadata: ["format": "ptrain-sgd-momentum"])
+        let momentumData = Safetensors.encode(momentum, metadata: ["format": "ptrain-optimizer-state"])
         var s = state
         s.weightsCRC32 = CRC32.checksum(weightsData)
         s.optimizerCRC32 = CRC32.checksum(momentumData)
         s.replicas = 1 + otherReplicas.count
+        s.optimizerSteps = replicas.contains { $0.steps != 0 } ? replicas.map(\.steps) : nil
         var replicasData: Data?
         if !otherReplicas.isEmpty {
             var all: [Safetensors.Tensor] = []
@@ -173,6 +185,9 @@ public struct Checkpoint: Sendable {
         guard (1...formatVersion).contains(state.version) else {
             throw fail("checkpoint format version \(state.version); this ptrain reads versions 1 to \(formatVersion)")
         }
+        if let steps = state.optimizerSteps, steps.count != (state.replicas ?? 1) {
+            throw fail("state.json lists \(steps.count) optimizerSteps for \(state.replicas ?? 1) replicas")
+        }
         func tensors(_ file: String, crc: UInt32) throws -> [Safetensors.Tensor] {
             let url = directory.appendingPathComponent(file)
             let data: Data
@@ -197,10 +212,11 @@ public struct Checkpoint: Sendable {
                         Safetensors.Tensor(name: String($0.name.dropFirst(prefix.count)), shape: $0.shape, values: $0.values)
                     }
                 }
-                others.append(Replica(weights: part("weights"), momentum: part("momentum")))
+                others.append(Replica(weights: part("weights"), momentum: part("momentum"), steps: state.optimizerSteps?[r] ?? 0))
             }
         }
         return Checkpoint(state: state, weights: try tensors("weights.safetensors", crc: state.weightsCRC32),
-                          momentum: try tensors("optimizer.safetensors", crc: state.optimizerCRC32), otherReplicas: others)
+                          momentum: try tensors("optimizer.safetensors", crc: state.optimizerCRC32),
+                          steps: state.optimizerSteps?[0] ?? 0, otherReplicas: others)
     }
 }

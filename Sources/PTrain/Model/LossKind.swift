@@ -11,13 +11,15 @@ public enum LossKind: String, Sendable, CaseIterable {
     public func requiredOutputs(classes: Int) -> Int { self == .binaryLogistic ? 1 : classes }
 
     /// Sum of per-sample losses over `logits [N, outputs]`; writes
-    /// `dlogits = gradScale * dLoss/dlogits` when given; counts correct predictions.
+    /// `dlogits = gradScale * dLoss/dlogits` when given; counts correct
+    /// predictions. `labelSmoothing` applies to softmax cross-entropy only
+    /// (the config refuses it with another loss).
     public func evaluate(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int, outputs: Int,
-                         gradScale: Float, _ dlogits: UnsafeMutablePointer<Float>?, correct: inout Int) -> Float {
+                         gradScale: Float, labelSmoothing: Float = 0, _ dlogits: UnsafeMutablePointer<Float>?, correct: inout Int) -> Float {
         switch self {
         case .softmaxCrossEntropy:
             return PTrainKernels.softmaxCrossEntropy(logits, labels: labels, batch: batch, classes: outputs, gradScale: gradScale,
-                                       dlogits, correct: &correct)
+                                       labelSmoothing: labelSmoothing, dlogits, correct: &correct)
         case .binaryLogistic:
             return binaryLogisticLoss(logits, targets: labels, batch: batch, gradScale: gradScale, dlogits,
                                       correct: &correct)

@@ -30,6 +30,9 @@ public final class Network {
     public let parameters: FloatBuffer
     /// The gradient arena; nil for an inference-only network.
     public let gradients: FloatBuffer?
+    /// `train.label_smoothing` (softmax cross-entropy's target; 0: one-hot),
+    /// applied by `loss` to training networks.
+    public var labelSmoothing: Float = 0
     /// Value buffers: one per owner (`owner[i] == i`) in a training network,
     /// which keeps every activation for backward; shared by owners never live
     /// at once in an inference-only network. `valueSlot[r]` is owner r's.
@@ -143,7 +146,7 @@ public final class Network {
         precondition(gradScale == nil || gradients != nil, "an inference-only network has no gradients")
         context.gradScale = gradScale ?? 0
         return model.loss.evaluate(output, labels: labels.pointer, batch: batch, outputs: outputs,
-                                   gradScale: gradScale ?? 0, gradScale == nil ? nil : gradientPointer(model.layers.count - 1),
+                                   gradScale: gradScale ?? 0, labelSmoothing: labelSmoothing, gradScale == nil ? nil : gradientPointer(model.layers.count - 1),
                                    correct: &correct)
     }
 

@@ -2,12 +2,17 @@ import PTrain
 import PTrainKernels
 
 /// Parameter averaging (`runtime.sync.every: K > 1`): each worker steps its
-/// own replica on the mean gradient of its own block of shards, with its own
-/// momentum, and at every averaging point the replicas are averaged.
+/// own replica on the mean gradient of its own block of shards (clipped by its
+/// own norm with `train.clip_grad_norm`), with its own optimizer state, and
+/// at every averaging point the replicas are averaged. With
+/// `sync.momentum: average` the optimizer state is averaged too (SGD's
+/// momentum, or Adam's two moments); with `local` each replica keeps its own.
+/// Adam's update count stays each replica's own either way.
 extension DataParallelEngine {
     /// One local step of worker w's replica. Each replica guards its own
-    /// update: returns false (and records step k) when its gradient is not finite.
-    func averagingStep(_ w: Int, step k: Int, learningRate: Float) -> Bool {
+    /// update: returns false (and records step k) when its gradient is not
+    /// finite. `update`: the replica's 1-based optimizer update number, if applied.
+    func averagingStep(_ w: Int, step k: Int, learningRate: Float, update: Int) -> Bool {
         let r = replicas[w]
         let count = model.layout.totalCount
         // The mean over this worker's own B / (R W) samples.
@@ -17,8 +22,14 @@ extension DataParallelEngine {
             return false
         }
         r.update.start()
-        optimizerStep.apply(parameters: parameterPointers[w], gradients: gradientPointers[w], velocity: velocityPointers[w],
-                            range: 0..<count, learningRate: learningRate)
+        var scale: Float = 1
+        if let clipping {
+            let sums = normSums + w * clipping.blocks.count
+            clipping.blockSums(gradientPointers[w], startingIn: 0..<count, into: sums)
+            scale = clipping.coefficient(norm: clipping.norm(sums))
+        }
+        optimizerStep.apply(parameters: parameterPointers[w], gradients: gradientPointers[w], state: statePointers[w],
+                            range: 0..<count, learningRate: learningRate, step: update, gradientScale: scale)
         r.update.stop()
         return true
     }
@@ -29,10 +40,10 @@ extension DataParallelEngine {
     /// it with barriers.)
     func average(_ w: Int) {
         let r = replicas[w]
-        let count = model.layout.totalCount
-        let slice = ShardPlan.slice(of: w, workers: workers, count: count)
         r.reduce.start()
-        func averageSlice(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>) {
+        /// Averages arenas of `count` floats.
+        func averageSlice(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>, count: Int) {
+            let slice = ShardPlan.slice(of: w, workers: workers, count: count)
             treeReduce(pointers, 0, workers, range: slice)
             if group.size > 1 {
                 pool.barrier.wait()
@@ -48,8 +59,8 @@ extension DataParallelEngine {
                 (pointers[v] + slice.lowerBound).update(from: pointers[0] + slice.lowerBound, count: slice.count)
             }
         }
-        averageSlice(parameterPointers)
-        if config.runtime.momentum == .average { averageSlice(velocityPointers) }
+        averageSlice(parameterPointers, count: model.layout.totalCount)
+        if config.runtime.momentum == .average { averageSlice(statePointers, count: optimizerStep.stateCount) }
         r.reduce.stop()
     }
 }

@@ -46,11 +46,20 @@ public final class DataParallelEngine {
     /// another process) rather than a fixed block per worker.
     public var dynamicSchedule: Bool { plan.dynamic }
 
-    /// One parameter arena and one momentum arena per replica: one in
-    /// synchronous SGD, one per worker with parameter averaging
-    /// (`snapshot()` / `restore(_:)` read and write them).
+    /// One parameter arena and one optimizer state arena (SGD's momentum or
+    /// Adam's moments: `ParameterUpdate`) per replica: one in synchronous
+    /// SGD, one per worker with parameter averaging (`snapshot()` /
+    /// `restore(_:)` read and write them).
     let parameterArenas: [FloatBuffer]
-    let velocities: [FloatBuffer]
+    let optimizerStates: [FloatBuffer]
+    /// `[replicas]`: the updates each replica's optimizer state has applied
+    /// (Adam's bias correction counts them). Read by the workers at the start
+    /// of a run of steps and written back at its end.
+    let optimizerSteps: UnsafeMutablePointer<Int>
+    /// `train.clip_grad_norm`, and the per-block sums of squares it adds up
+    /// (`[workers][blocks]`: one row per replica under parameter averaging).
+    let clipping: GradientClipping?
+    let normSums: UnsafeMutablePointer<Double>
     /// Whether every replica of every process holds the same parameters and
     /// momentum (always in synchronous SGD; with parameter averaging, right
     /// after an averaging point that averages momentum too).
@@ -60,7 +69,7 @@ public final class DataParallelEngine {
     /// Per-worker arena pointers, for the reductions (allocated once).
     let gradientPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let parameterPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
-    let velocityPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let statePointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let state: StepState
     /// Prepares each step's batch ahead of the workers.
     let pipeline: BatchPipeline
@@ -99,13 +108,21 @@ public final class DataParallelEngine {
         plan = try Self.plan(config: config, workers: workers, processes: group.size)
         let globalStatistics = config.runtime.batchNormStatistics == .global
         model = try config.model.build(classes: train.classes)
-        optimizerStep = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout)
+        let update = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout,
+                                     frozenLayers: config.train.frozenLayers(of: model))
+        optimizerStep = update
+        clipping = config.train.clipGradNorm.map { GradientClipping(maxNorm: $0, ranges: update.trainableRanges) }
         let count = model.layout.totalCount
         let averaging = config.runtime.syncEvery > 1
         // The arenas (the big allocations) fail as errors, not traps.
         parameterArenas = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: count, purpose: "the weights") }
         for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
-        velocities = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: count, purpose: "the momentum") }
+        let stateCount = update.stateCount
+        optimizerStates = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: stateCount, purpose: "the optimizer state") }
+        optimizerSteps = .allocate(capacity: optimizerStates.count)
+        optimizerSteps.initialize(repeating: 0, count: optimizerStates.count)
+        normSums = .allocate(capacity: max(workers * (clipping?.blocks.count ?? 0), 1))
+        normSums.initialize(repeating: 0, count: max(workers * (clipping?.blocks.count ?? 0), 1))
         var replicas: [WorkerReplica] = []
         for w in 0..<workers {
             // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
@@ -113,6 +130,7 @@ public final class DataParallelEngine {
             let params = parameterArenas[averaging ? w : 0]
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
                                   gradients: try FloatBuffer(count: count, purpose: "the gradients"), seed: config.seed)
+            network.labelSmoothing = Float(config.train.labelSmoothing)
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: nil, seed: config.seed)
             replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
@@ -125,11 +143,11 @@ public final class DataParallelEngine {
         self.replicas = replicas
         gradientPointers = .allocate(capacity: workers)
         parameterPointers = .allocate(capacity: workers)
-        velocityPointers = .allocate(capacity: workers)
+        statePointers = .allocate(capacity: workers)
         for w in 0..<workers {
             gradientPointers[w] = replicas[w].gradients.pointer
             parameterPointers[w] = parameterArenas[averaging ? w : 0].pointer
-            velocityPointers[w] = velocities[averaging ? w : 0].pointer
+            statePointers[w] = optimizerStates[averaging ? w : 0].pointer
         }
         state = StepState(capacity: max(train.count / config.train.batch, 1))
         participation = Participation(workers: workers)
@@ -159,8 +177,8 @@ public final class DataParallelEngine {
     deinit {
         pool.shutdown()
         pipeline.shutdown()
-        gradientPointers.deallocate(); parameterPointers.deallocate(); velocityPointers.deallocate()
-        leafPointers.deallocate()
+        gradientPointers.deallocate(); parameterPointers.deallocate(); statePointers.deallocate()
+        leafPointers.deallocate(); optimizerSteps.deallocate(); normSums.deallocate()
     }
 
     // MARK: coordinator side
@@ -269,9 +287,15 @@ public final class DataParallelEngine {
         let slice = dynamicSchedule ? ShardPlan.slice(of: rank[w], workers: participation.activeCount, count: count)
                                     : ShardPlan.slice(of: w, workers: workers, count: count)
         var done = 0, skipped = 0
+        // This replica's optimizer updates so far (in synchronous SGD every
+        // worker counts the same: they agree on every update).
+        let replica = averaging ? w : 0
+        var updates = optimizerSteps[replica]
+        defer { if averaging || rank[w] == 0 { optimizerSteps[replica] = updates } }
         for k in 0..<state.count {
-            let applied = averaging ? averagingStep(w, step: k, learningRate: state.rates[k])
-                : synchronousStep(w, step: k, learningRate: state.rates[k], slice: slice)
+            let applied = averaging ? averagingStep(w, step: k, learningRate: state.rates[k], update: updates + 1)
+                : synchronousStep(w, step: k, learningRate: state.rates[k], update: updates + 1, slice: slice)
+            if applied { updates += 1 }
             if averaging && state.averageAfter[k] {
                 pool.barrier.wait()
                 average(w)

@@ -2,8 +2,8 @@ import Foundation
 import PTrain
 
 /// The full training state of a `DataParallelEngine` between steps, as a
-/// checkpoint stores it: every replica's parameters and momentum where they
-/// differ. Synchronous SGD has one replica. Parameter averaging has one per
+/// checkpoint stores it: every replica's parameters and optimizer state
+/// (momentum, or Adam's moments and update count) where they differ. Synchronous SGD has one replica. Parameter averaging has one per
 /// worker; they are equal right after an averaging point that also averages
 /// momentum (`sync.momentum: average`), and differ between averaging points
 /// and always in momentum with `sync.momentum: local`, so a checkpoint that
@@ -21,15 +21,16 @@ extension DataParallelEngine {
     /// The training state now (call between runs of steps, never during one).
     public func snapshot() -> EngineSnapshot {
         let layout = model.layout
-        let count = layout.totalCount
-        func same(_ a: FloatBuffer, _ b: FloatBuffer) -> Bool { memcmp(a.pointer, b.pointer, count * MemoryLayout<Float>.size) == 0 }
+        func same(_ a: FloatBuffer, _ b: FloatBuffer) -> Bool { memcmp(a.pointer, b.pointer, a.count * MemoryLayout<Float>.size) == 0 }
         let differ = (1..<parameterArenas.count).contains {
-            !same(parameterArenas[$0], parameterArenas[0]) || !same(velocities[$0], velocities[0])
+            !same(parameterArenas[$0], parameterArenas[0]) || !same(optimizerStates[$0], optimizerStates[0])
+                || optimizerSteps[$0] != optimizerSteps[0]
         }
         let held = differ ? parameterArenas.count : 1
         let replicas = (0..<held).map {
             Checkpoint.Replica(weights: layout.tensors(from: parameterArenas[$0].pointer),
-                               momentum: layout.tensors(from: velocities[$0].pointer))
+                               momentum: optimizerStep.stateTensors(from: optimizerStates[$0].pointer, layout: layout),
+                               steps: optimizerSteps[$0])
         }
         return EngineSnapshot(replicas: replicas, complete: group.size == 1 || replicasAgree)
     }
@@ -46,7 +47,8 @@ extension DataParallelEngine {
             let r = replicas[replicas.count == 1 ? 0 : i]
             let suffix = i == 0 ? "" : " (replica \(i))"
             try layout.load(r.weights, into: arena.pointer, file: "\(file)/weights\(suffix)")
-            try layout.load(r.momentum, into: velocities[i].pointer, file: "\(file)/optimizer\(suffix)")
+            try optimizerStep.loadState(r.momentum, into: optimizerStates[i].pointer, layout: layout, file: "\(file)/optimizer\(suffix)")
+            optimizerSteps[i] = r.steps
         }
         replicasAgree = replicas.count == 1
     }

@@ -7,8 +7,9 @@ import PTrainKernels
 /// slice of the one parameter arena.
 extension DataParallelEngine {
     /// Returns whether the update was applied (false: the summed gradient was
-    /// not finite, so no worker applied it).
-    func synchronousStep(_ w: Int, step k: Int, learningRate: Float, slice: Range<Int>) -> Bool {
+    /// not finite, so no worker applied it). `update`: the optimizer's
+    /// 1-based update number, if applied.
+    func synchronousStep(_ w: Int, step k: Int, learningRate: Float, update: Int, slice: Range<Int>) -> Bool {
         let r = replicas[w]
         // Each shard's loss is scaled by 1/B so the tree sum is the mean gradient of the global batch.
         computeGradients(w, step: k, scale: 1 / Float(config.train.batch))
@@ -21,8 +22,16 @@ extension DataParallelEngine {
         r.reduce.stop()
         guard gradientsReady(w, step: k, sum: sums[0], slice: slice) else { return false }
         r.update.start()
-        optimizerStep.apply(parameters: parameterPointers[0], gradients: sums[0], velocity: velocityPointers[0],
-                            range: slice, learningRate: learningRate)
+        var scale: Float = 1
+        if let clipping {
+            // Every worker sums its blocks of the reduced gradient, then all
+            // add every block's sum in the same order: one norm, same bits.
+            clipping.blockSums(sums[0], startingIn: slice, into: normSums)
+            pool.barrier.wait()
+            scale = clipping.coefficient(norm: clipping.norm(normSums))
+        }
+        optimizerStep.apply(parameters: parameterPointers[0], gradients: sums[0], state: statePointers[0],
+                            range: slice, learningRate: learningRate, step: update, gradientScale: scale)
         r.update.stop()
         return true
     }
