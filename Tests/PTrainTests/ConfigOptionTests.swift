@@ -25,7 +25,10 @@ func sectionsHoldNoStringOptions() throws {
 
 @Test("each closed-set option is an enum spelled as the YAML, in the order errors list the choices")
 func optionSpellings() {
-    #expect(DataConfig.Dataset.spellings == ["mnist", "fashion-mnist", "digits", "cifar-10", "synthetic"])
+    #expect(DataConfig.Dataset.spellings == ["mnist", "fashion-mnist", "digits", "cifar-10", "cifar-100", "folder", "synthetic"])
+    #expect(DataConfig.BadImagePolicy.spellings == ["error", "skip"])
+    #expect(DataConfig.LabelSet.spellings == ["fine", "coarse"])
+    #expect(RuntimeConfig.Loader.spellings == ["auto", "workers", "thread"])
     #expect(DataConfig.EvalViews.spellings == ["center", "ten_crop"])
     #expect(AugmentationOperation.Kind.spellings == ["random_crop", "flip", "lighting"])
     #expect(TrainConfig.NonFinitePolicy.spellings == ["stop", "skip"])
