@@ -74,12 +74,20 @@ public struct PCALighting: Sendable, Equatable, Codable {
                 }
             }
         }
-        let count = Double(n * plane)
+        return PCALighting(pixelSum: sum, crossSum: cross, count: Double(n * plane))
+    }
+}
+
+extension PCALighting {
+    /// From the sums over `count` RGB pixels (in [0, 1]) of each pixel and of
+    /// the products of its channels (`crossSum[a * 3 + b]`): the covariance's
+    /// eigen-decomposition.
+    init(pixelSum sum: SIMD3<Double>, crossSum cross: [Double], count: Double) {
         let mean = sum / count
         var cov = (0..<9).map { cross[$0] / count - mean[$0 / 3] * mean[$0 % 3] }
         let (values, vectors) = jacobiEigen3(&cov)
-        return PCALighting(eigenvalues: SIMD3(Float(values[0]), Float(values[1]), Float(values[2])),
-                           eigenvectors: (0..<3).map { r in SIMD3(Float(vectors[r * 3]), Float(vectors[r * 3 + 1]), Float(vectors[r * 3 + 2])) })
+        self.init(eigenvalues: SIMD3(Float(values[0]), Float(values[1]), Float(values[2])),
+                  eigenvectors: (0..<3).map { r in SIMD3(Float(vectors[r * 3]), Float(vectors[r * 3 + 1]), Float(vectors[r * 3 + 2])) })
     }
 }
 

@@ -41,6 +41,10 @@ public struct DataConfig: Sendable {
     public var augment: [AugmentationOperation]
     /// Test-time views: `center`, or `ten_crop`, reported next to the centre crop's.
     public var evalViews: EvalViews
+    /// Per-sample transforms of training / evaluation images, in the order
+    /// written (`data.transforms`, `data.eval_transforms`; replace crop and augment).
+    public var transforms: [TransformOperation] = []
+    public var evalTransforms: [TransformOperation] = []
 
     /// Random crops are on (`random_crop` listed).
     public var randomCrop: Bool { augment.contains { if case .randomCrop = $0 { true } else { false } } }
@@ -95,11 +99,13 @@ extension DataConfig {
         let crop = try d.optionalInt("crop", 1...100_000)
         let augment = try decodeAugment(d)
         let evalViews: EvalViews = try d.option("eval_views", default: .center)
+        let transforms = try decodeTransforms(d, crop: crop, augment: augment, evalViews: evalViews)
         try d.finish()
         return DataConfig(dataset: dataset, path: path, mean: mean, std: std, binaryTarget: binaryTarget,
                           trainLimit: trainLimit, testLimit: testLimit,
                           syntheticCount: syntheticCount, syntheticClasses: syntheticClasses,
-                          crop: crop, augment: augment, evalViews: evalViews)
+                          crop: crop, augment: augment, evalViews: evalViews,
+                          transforms: transforms.train, evalTransforms: transforms.eval)
     }
 
     /// `augment: [{type: random_crop, padding: P}, {type: flip}, {type: lighting, alphastd: S}]`.
