@@ -4,18 +4,26 @@ import PTrain
 /// brightness scales the image, contrast blends it with the mean of its
 /// grayscale, saturation with its grayscale; each result clamped to [0, 1].
 /// Factors are uniform in [max(0, 1 - v), 1 + v]; 0 switches one off.
-struct ColorJitter: Sendable, Equatable {
-    var brightness: Float, contrast: Float, saturation: Float
+public struct ColorJitter: Sendable, Equatable {
+    public var brightness: Float, contrast: Float, saturation: Float
+
+    public init(brightness: Float, contrast: Float, saturation: Float) {
+        self.brightness = brightness; self.contrast = contrast; self.saturation = saturation
+    }
 
     /// The order (a permutation of 0 brightness, 1 contrast, 2 saturation) and the factors of one image.
-    struct Draw: Equatable {
-        var order: SIMD3<Int>
+    public struct Draw: Equatable {
+        public var order: SIMD3<Int>
         /// Per adjustment, by the numbering above; nil = off.
-        var brightness: Float?, contrast: Float?, saturation: Float?
+        public var brightness: Float?, contrast: Float?, saturation: Float?
+
+        public init(order: SIMD3<Int>, brightness: Float?, contrast: Float?, saturation: Float?) {
+            self.order = order; self.brightness = brightness; self.contrast = contrast; self.saturation = saturation
+        }
     }
 
     /// Draws the order first and then the factors, as torchvision does.
-    func draw(_ rng: inout CounterRNG) -> Draw {
+    public func draw(_ rng: inout CounterRNG) -> Draw {
         var order = SIMD3(0, 1, 2)
         for i in stride(from: 2, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
         func factor(_ v: Float) -> Float? { v == 0 ? nil : max(0, 1 - v) + rng.uniform() * (1 + v - max(0, 1 - v)) }
@@ -31,7 +39,7 @@ extension ColorJitter.Draw {
     /// Applies the adjustments in order, in place, to a CHW image of
     /// `channels` planes of `plane` pixels. With one channel the contrast
     /// mean is the image's and saturation does nothing (as torchvision).
-    func apply(to image: UnsafeMutablePointer<Float>, channels: Int, plane: Int) {
+    public func apply(to image: UnsafeMutablePointer<Float>, channels: Int, plane: Int) {
         for i in 0..<3 {
             switch order[i] {
             case 0: if let f = brightness { blend(image, count: channels * plane, factor: f, with: 0) }

@@ -3,6 +3,10 @@ import Foundation
 /// A rectangle of an image, in pixels.
 public struct CropBox: Equatable, Sendable {
     public var top: Int, left: Int, height: Int, width: Int
+
+    public init(top: Int, left: Int, height: Int, width: Int) {
+        self.top = top; self.left = left; self.height = height; self.width = width
+    }
 }
 
 /// torchvision `RandomResizedCrop.get_params`: up to 10 attempts at a box of
@@ -10,7 +14,7 @@ public struct CropBox: Equatable, Sendable {
 /// `exp(uniform(log ratio))`, sides rounded half to even (Python's round);
 /// the first that fits is placed uniformly. If none fits: the whole image,
 /// cut to the nearest allowed ratio, centred. `uniform()` gives values in [0, 1).
-func randomResizedCropBox(height: Int, width: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
+public func randomResizedCropBox(height: Int, width: Int, scale: ClosedRange<Double>, ratio: ClosedRange<Double>,
                           uniform: () -> Double) -> CropBox {
     let area = Double(height * width)
     let logRatio = log(ratio.lowerBound)...log(ratio.upperBound)

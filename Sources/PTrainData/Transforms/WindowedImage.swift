@@ -33,9 +33,10 @@ struct WindowedImage {
     mutating func crop(top dy: Int, left dx: Int, height h: Int, width w: Int, _ image: PixelView, _ scratch: TransformScratch) {
         let addsPadding = dy < 0 || dx < 0 || dy + h > height || dx + w > width
         if addsPadding {
-            // Older padding (of another value once lit) and the new zeros cannot share one fill.
-            if hasPadding && padFill != .zero { materialise(image, scratch) }
-            if !hasPadding { padFill = .zero }
+            // The new zeros must hide stored pixels outside the current window, and
+            // older padding (lit to another value) cannot share their fill: bake the window first.
+            if !isWhole { materialise(image, scratch) }
+            padFill = .zero
         }
         top += dy; left += dx; height = h; width = w
     }
