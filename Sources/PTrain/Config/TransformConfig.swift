@@ -117,7 +117,9 @@ extension TransformOperation {
             op.record(key, Node([Node(String(def.lowerBound)), Node(String(def.upperBound))], .implicit, .flow))
             return def
         }
-        let v = try raw.doubles(Double.leastNonzeroMagnitude...upper, count: 2)
+        let items = try raw.sequence()
+        guard items.count == 2 else { throw raw.mismatch("a list of 2 numbers") }
+        let v = try items.map { try $0.double(0...upper, openLower: true) }
         guard v[0] <= v[1] else { throw raw.error("expected [min, max] with min <= max, found [\(v[0]), \(v[1])]") }
         op.record(key, raw.node)
         return v[0]...v[1]
