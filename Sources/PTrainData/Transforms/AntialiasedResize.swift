@@ -52,21 +52,28 @@ func resizeRegion<T: PixelSample>(_ source: UnsafePointer<T>, strides: PixelStri
     let sameWidth = columns.count == width
     let taps = scratch.columnTaps
     if !sameWidth { taps.compute(input: columns.count, output: width) }
-    for c in 0..<channels {
-        for r in 0..<inRows {
-            let src = source + c * strides.channel + (rows.lowerBound + r) * strides.row + columns.lowerBound * strides.column
-            let dst = columnOutput + (c * inRows + r) * width
-            if sameWidth {
-                for x in 0..<width { dst[x] = src[x * strides.column].floatValue * valueScale }
-                continue
+    for r in 0..<inRows {
+        let src = source + (rows.lowerBound + r) * strides.row + columns.lowerBound * strides.column
+        if sameWidth {
+            for c in 0..<channels {
+                let s = src + c * strides.channel, dst = columnOutput + (c * inRows + r) * width
+                for x in 0..<width { dst[x] = s[x * strides.column].floatValue * valueScale }
             }
-            for x in 0..<width {
-                let w = taps.weights.pointer + x * taps.stride
-                let s = src + taps.first.pointer[x] * strides.column
-                var sum: Float = 0
-                for k in 0..<taps.count.pointer[x] { sum += w[k] * s[k * strides.column].floatValue }
-                dst[x] = sum * valueScale
+            continue
+        }
+        // All channels of a tap at once: one pass over the taps, neighbouring loads when interleaved.
+        for x in 0..<width {
+            let w = taps.weights.pointer + x * taps.stride
+            let s = src + taps.first.pointer[x] * strides.column
+            var sum = SIMD4<Float>.zero
+            for k in 0..<taps.count.pointer[x] {
+                let p = s + k * strides.column
+                var v = SIMD4<Float>.zero
+                for c in 0..<channels { v[c] = p[c * strides.channel].floatValue }
+                sum += w[k] * v
             }
+            sum *= valueScale
+            for c in 0..<channels { columnOutput[(c * inRows + r) * width + x] = sum[c] }
         }
     }
     guard inRows != height else { return }
