@@ -94,6 +94,10 @@ func cropsMatchReference() {
     checkAgainstReference([.centerCrop(height: 12, width: 11)], height: 7, width: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.5, 1])
     checkAgainstReference([.randomCrop(height: 6, width: 6, padding: 2)], height: 6, width: 7)
     checkAgainstReference([.randomCrop(height: 5, width: 5, padding: 0), .randomCrop(height: 4, width: 4, padding: 3)], height: 6, width: 7)
+    // A random crop larger than the padded image is the centre crop (zero-filled).
+    let small = testBytes(height: 6, width: 7, channels: 3)
+    #expect(runChain(TransformChain([.randomCrop(height: 10, width: 10, padding: 1)], mean: [], std: [], lighting: nil), small, height: 6, width: 7, channels: 3)
+            == runChain(TransformChain([.centerCrop(height: 10, width: 10)], mean: [], std: [], lighting: nil), small, height: 6, width: 7, channels: 3))
     // The known numbers: a 2x2 centre cut of a 5x5 ramp starts at row 2, column 2 (1.5 rounds to 2).
     let ramp = (0..<25).map { UInt8($0) }
     let out = runChain(TransformChain([.centerCrop(height: 2, width: 2)], mean: [], std: [], lighting: nil), ramp, height: 5, width: 5, channels: 1)
