@@ -68,31 +68,24 @@ public struct PCALighting: Sendable, Equatable, Codable {
     /// `decodeShorterSide`: the colour statistics barely depend on size).
     public static func fit<C: Collection<Int>>(_ source: ImageSource, indices: C, decodeShorterSide: Int? = nil,
                                                  scratch: SampleScratch) throws -> PCALighting {
-        var sum = SIMD3<Double>.zero
-        var cross = [Double](repeating: 0, count: 9)
-        var count = 0.0
+        var sums = PCAPixelSums()
         for i in indices {
-            try source.withPixels(i, decodeShorterSide: decodeShorterSide, scratch: scratch) { image in
-                precondition(image.channels == 3)
-                let plane = image.height * image.width
-                let scale = 1 / Double(image.maxValue)
-                // Planar: channel c of pixel p at c * plane + p; interleaved: at 3p + c.
-                let (pixelStride, channelStride) = image.layout == .planar ? (1, plane) : (3, 1)
-                let px = image.pixels
-                for p in 0..<plane {
-                    let at = p * pixelStride
-                    let v = SIMD3<Double>(Double(px[at]), Double(px[at + channelStride]), Double(px[at + 2 * channelStride])) * scale
-                    sum += v
-                    for a in 0..<3 { for b in 0..<3 { cross[a * 3 + b] += v[a] * v[b] } }
-                }
-                count += Double(plane)
-            }
+            try source.withPixels(i, decodeShorterSide: decodeShorterSide, scratch: scratch) { sums.add($0) }
         }
+        return sums.lighting!
+    }
+}
+
+extension PCALighting {
+    /// From the sums over `count` RGB pixels (in [0, 1]) of each pixel and of
+    /// the products of its channels (`crossSum[a * 3 + b]`): the covariance's
+    /// eigen-decomposition.
+    init(pixelSum sum: SIMD3<Double>, crossSum cross: [Double], count: Double) {
         let mean = sum / count
         var cov = (0..<9).map { cross[$0] / count - mean[$0 / 3] * mean[$0 % 3] }
         let (values, vectors) = jacobiEigen3(&cov)
-        return PCALighting(eigenvalues: SIMD3(Float(values[0]), Float(values[1]), Float(values[2])),
-                           eigenvectors: (0..<3).map { r in SIMD3(Float(vectors[r * 3]), Float(vectors[r * 3 + 1]), Float(vectors[r * 3 + 2])) })
+        self.init(eigenvalues: SIMD3(Float(values[0]), Float(values[1]), Float(values[2])),
+                  eigenvectors: (0..<3).map { r in SIMD3(Float(vectors[r * 3]), Float(vectors[r * 3 + 1]), Float(vectors[r * 3 + 2])) })
     }
 }
 

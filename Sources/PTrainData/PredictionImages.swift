@@ -10,7 +10,8 @@ public enum PredictionImages {
         let input = model.inputShape
         let list = ImageFileList(name: "predict", paths: paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                  labels: [UInt16](repeating: 0, count: paths.count), classNames: ["?"])
-        let operations: [TransformOperation] = config.evalTransforms ?? config.crop.map { [.centerCrop(height: $0, width: $0)] } ?? []
+        let operations: [TransformOperation] = config.evalTransforms.isEmpty
+            ? config.crop.map { [.centerCrop(height: $0, width: $0)] } ?? [] : config.evalTransforms
         let chain = TransformChain(operations, mean: config.mean, std: config.std, lighting: nil)
         let set = SampleSet(source: .files(list, channels: input.channels), chain: chain, shape: input,
                             binaryTarget: nil, limit: nil, onBadImage: .error)
@@ -21,7 +22,7 @@ public enum PredictionImages {
                                                        minimumShorterSide: chain.decodeShorterSide)
             let size = chain.outputSize(input: (image.height, image.width))
             guard size == (input.height, input.width) else {
-                let how = config.evalTransforms == nil ? "this config has no data.eval_transforms to resize it" : "data.eval_transforms gives \(size.height)x\(size.width)"
+                let how = config.evalTransforms.isEmpty ? "this config has no data.eval_transforms to resize it" : "data.eval_transforms gives \(size.height)x\(size.width)"
                 throw DataError("\(path): a \(image.width)x\(image.height) image (width x height); the model takes \(input.height)x\(input.width) inputs and \(how)")
             }
         }

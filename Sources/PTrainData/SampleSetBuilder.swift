@@ -16,19 +16,20 @@ struct SampleSetBuilder {
 
     init(config: DataConfig, model: ModelSpec, train: ImageSource, trainPositions: [Int]?) throws {
         self.config = config
-        if let operations = config.transforms {
+        if !config.transforms.isEmpty || !config.evalTransforms.isEmpty {
+            let operations = config.transforms + config.evalTransforms
+            if operations.contains(where: { $0.kind == .lighting }) && train.channels != 3 {
+                throw ConfigError("data.transforms: lighting needs RGB images; \(train.name) has \(train.channels) channel(s)")
+            }
             var lighting: PCALighting? = nil
             if operations.contains(where: \.needsFittedLighting) {
-                guard train.channels == 3 else {
-                    throw ConfigError("data.transforms: lighting needs RGB images; \(train.name) has \(train.channels) channel(s)")
-                }
                 // Evenly spaced over the (kept) training images, decoded small.
                 let n = trainPositions?.count ?? train.count, k = min(n, Self.lightingSample)
                 let picks = (0..<k).map { j in trainPositions?[j * n / k] ?? j * n / k }
                 lighting = try PCALighting.fit(train, indices: picks, decodeShorterSide: 64, scratch: SampleScratch())
             }
-            trainChain = TransformChain(operations, mean: config.mean, std: config.std, lighting: lighting)
-            evalChain = TransformChain(config.evalTransforms ?? [], mean: config.mean, std: config.std, lighting: lighting)
+            trainChain = TransformChain(config.transforms, mean: config.mean, std: config.std, lighting: lighting)
+            evalChain = TransformChain(config.evalTransforms, mean: config.mean, std: config.std, lighting: lighting)
             crop = nil
             augmentation = nil
             return

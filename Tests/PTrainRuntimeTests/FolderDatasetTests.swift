@@ -129,7 +129,7 @@ struct FolderDatasetTests {
         }
         let files = ImageFileList(name: "f/train", paths: paths, labels: images.labels, classNames: ["0", "1"])
         let config = try RunConfig.parse(yaml: folderConfig(dir), file: "folder.yaml")
-        let chain = TransformChain(config.data.transforms!, mean: config.data.mean, std: config.data.std,
+        let chain = TransformChain(config.data.transforms, mean: config.data.mean, std: config.data.std,
                                    lighting: PCALighting.fit(images))
         let shape = TensorShape(3, 16, 16)
         let memory = SampleSet(source: .memory(images), chain: chain, shape: shape, binaryTarget: nil, limit: nil, onBadImage: .error)

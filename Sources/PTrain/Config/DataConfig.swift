@@ -87,6 +87,10 @@ public struct DataConfig: Sendable {
     public var labelSet: LabelSet
     /// Folder datasets: images are decoded to this many channels (3 RGB, 1 gray).
     public var channels: Int
+    /// Per-sample transforms of training / evaluation images, in the order
+    /// written (`data.transforms`, `data.eval_transforms`; replace crop and augment).
+    public var transforms: [TransformOperation] = []
+    public var evalTransforms: [TransformOperation] = []
 
     /// Random crops are on (`random_crop` listed).
     public var randomCrop: Bool { augment.contains { if case .randomCrop = $0 { true } else { false } } }
@@ -156,12 +160,14 @@ extension DataConfig {
         if dataset == .folder && path == nil {
             throw d.value.error("dataset folder needs path: the folder holding train/ and test/ (or val/)")
         }
+        let transforms = try decodeTransforms(d, crop: crop, augment: augment, evalViews: evalViews)
         try d.finish()
         return DataConfig(dataset: dataset, path: path, mean: mean, std: std, binaryTarget: binaryTarget,
                           trainLimit: trainLimit, testLimit: testLimit,
                           syntheticCount: syntheticCount, syntheticClasses: syntheticClasses,
                           crop: crop, augment: augment, evalViews: evalViews, validation: validation,
-                          onBadImage: onBadImage, labelSet: labelSet, channels: channels)
+                          onBadImage: onBadImage, labelSet: labelSet, channels: channels,
+                          transforms: transforms.train, evalTransforms: transforms.eval)
     }
 
     /// `validation: 0.1` (a fraction of the training split, 0 < f < 1) or
