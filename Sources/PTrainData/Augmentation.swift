@@ -66,13 +66,21 @@ public struct PCALighting: Sendable, Equatable, Codable {
     /// Computes it from images `indices` of a 3-channel source (files are
     /// decoded at the smallest DCT scale whose shorter side is at least
     /// `decodeShorterSide`: the colour statistics barely depend on size).
+    /// A bad image file is an error, or with `skipBad` left out of the fit.
     public static func fit<C: Collection<Int>>(_ source: ImageSource, indices: C, decodeShorterSide: Int? = nil,
-                                                 scratch: SampleScratch) throws -> PCALighting {
+                                                 scratch: SampleScratch, skipBad: Bool = false) throws -> PCALighting {
         var sums = PCAPixelSums()
         for i in indices {
-            try source.withPixels(i, decodeShorterSide: decodeShorterSide, scratch: scratch) { sums.add($0) }
+            do {
+                try source.withPixels(i, decodeShorterSide: decodeShorterSide, scratch: scratch) { sums.add($0) }
+            } catch let error as DataError where skipBad {
+                _ = error  // counted when training meets the image
+            }
         }
-        return sums.lighting!
+        guard let lighting = sums.lighting else {
+            throw DataError("\(source.name): no readable image to fit the PCA lighting on")
+        }
+        return lighting
     }
 }
 

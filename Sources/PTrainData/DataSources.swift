@@ -115,11 +115,14 @@ public enum DataSources {
         let test = try ImageFileList.read(root: root, split: testSplit, name: name)
         var classNames = train.classNames
         for other in [validation, test].compactMap({ $0 }) {
-            if other.classNames.count > classNames.count && other.classNames.starts(with: classNames) {
-                classNames = other.classNames  // list files: a class may occur only in another split
-            } else if !classNames.starts(with: other.classNames) {
-                let missing = other.classNames.filter { !classNames.contains($0) }
-                throw DataError("\(other.name): its classes differ from \(train.name)'s: \(missing.isEmpty ? "a different order" : "\(missing.prefix(5).joined(separator: ", ")) not in \(train.name)"); every split needs the same class folders")
+            if other.isListFile || train.isListFile {
+                // Label numbers: a class may occur in one split only.
+                if other.classNames.count > classNames.count { classNames = other.classNames }
+            } else if classNames != other.classNames {
+                let extra = other.classNames.filter { !classNames.contains($0) }, lacking = classNames.filter { !other.classNames.contains($0) }
+                let what = (extra.isEmpty ? [] : ["\(extra.prefix(5).joined(separator: ", ")) not in \(train.name)"])
+                    + (lacking.isEmpty ? [] : ["no \(lacking.prefix(5).joined(separator: ", "))"])
+                throw DataError("\(other.name): its classes differ from \(train.name)'s: \(what.joined(separator: "; ")); every split needs the same class folders")
             }
         }
         let c = config.channels

@@ -10,12 +10,15 @@ struct SampleSetBuilder {
     /// Fused path: the crop size and the training augmentation.
     let crop: (Int, Int)?
     let augmentation: Augmentation?
+    /// The model's input (for messages).
+    let input: TensorShape
 
     /// Images sampled to fit the PCA lighting of a folder dataset.
     static let lightingSample = 1_000
 
     init(config: DataConfig, model: ModelSpec, train: ImageSource, trainPositions: [Int]?) throws {
         self.config = config
+        input = model.inputShape
         if !config.transforms.isEmpty || !config.evalTransforms.isEmpty {
             let operations = config.transforms + config.evalTransforms
             if operations.contains(where: { $0.kind == .lighting }) && train.channels != 3 {
@@ -26,7 +29,8 @@ struct SampleSetBuilder {
                 // Evenly spaced over the (kept) training images, decoded small.
                 let n = trainPositions?.count ?? train.count, k = min(n, Self.lightingSample)
                 let picks = (0..<k).map { j in trainPositions?[j * n / k] ?? j * n / k }
-                lighting = try PCALighting.fit(train, indices: picks, decodeShorterSide: 64, scratch: SampleScratch())
+                lighting = try PCALighting.fit(train, indices: picks, decodeShorterSide: 64, scratch: SampleScratch(),
+                                               skipBad: config.onBadImage == .skip)
             }
             trainChain = TransformChain(config.transforms, mean: config.mean, std: config.std, lighting: lighting)
             evalChain = TransformChain(config.evalTransforms, mean: config.mean, std: config.std, lighting: lighting)
@@ -34,9 +38,7 @@ struct SampleSetBuilder {
             augmentation = nil
             return
         }
-        guard case .memory(let images) = train else {
-            throw ConfigError("data.transforms: a folder dataset needs transforms that bring every image to the model's input size \(model.inputShape.height)x\(model.inputShape.width), e.g. [{type: resize, size: \(model.inputShape.height)}, {type: center_crop, size: \(model.inputShape.height)}] (and data.eval_transforms likewise)")
-        }
+        guard case .memory(let images) = train else { throw Self.needsTransforms("data.transforms", input: input) }
         trainChain = nil
         evalChain = nil
         if let crop = config.crop, crop > images.height || crop > images.width {
@@ -63,6 +65,9 @@ struct SampleSetBuilder {
                              crop: crop, augmentation: training ? augmentation : nil, positions: positions)
         }
         let key = training ? "data.transforms" : "data.eval_transforms"
+        if case .files = source, (training ? config.transforms : config.evalTransforms).isEmpty {
+            throw Self.needsTransforms(key, input: input)
+        }
         let size: (height: Int, width: Int)
         if case .memory(let images) = source {
             size = chain.outputSize(input: (images.height, images.width))
@@ -77,6 +82,11 @@ struct SampleSetBuilder {
         return SampleSet(source: source, positions: positions, chain: chain,
                          shape: TensorShape(source.channels, size.height, size.width),
                          binaryTarget: config.binaryTarget, limit: limit, onBadImage: config.onBadImage)
+    }
+
+    /// A folder dataset's transforms must bring every image to one size.
+    static func needsTransforms(_ key: String, input: TensorShape) -> ConfigError {
+        ConfigError("\(key): a folder dataset needs transforms that bring every image to the model's input size \(input.height)x\(input.width), e.g. [{type: resize, size: \(input.height)}, {type: center_crop, size: \(input.height)}] (data.transforms and data.eval_transforms both)")
     }
 
     /// How a source's images are described in the shape mismatch message.

@@ -171,7 +171,7 @@ struct FolderDatasetTests {
         let root = try makeImageFolder(dir.appendingPathComponent("images"), perClass: 2)
         let bare = folderConfig(root).replacingOccurrences(of: trainTransforms, with: "")
         let noTransforms = try RunConfig.parse(yaml: bare, file: "folder.yaml")
-        #expect(throws: ConfigError("data.transforms: a folder dataset needs transforms that bring every image to the model's input size 16x16, e.g. [{type: resize, size: 16}, {type: center_crop, size: 16}] (and data.eval_transforms likewise)")) {
+        #expect(throws: ConfigError("data.transforms: a folder dataset needs transforms that bring every image to the model's input size 16x16, e.g. [{type: resize, size: 16}, {type: center_crop, size: 16}] (data.transforms and data.eval_transforms both)")) {
             try DataSources.load(noTransforms.data, model: noTransforms.model, seed: 1)
         }
         let variable = try RunConfig.parse(yaml: folderConfig(root).replacingOccurrences(of: "- {type: center_crop, size: 16}", with: "- {type: flip}"), file: "folder.yaml")
@@ -215,6 +215,6 @@ struct FolderDatasetTests {
         let errors = dir.appendingPathComponent("predict-error.log")
         #expect(try runToEnd(["predict", configURL.path, "--checkpoint", weights, notImage.path], log: errors) == 1)
         let text = try String(contentsOf: errors, encoding: .utf8)
-        #expect(text == "error: \(notImage.path): not a JPEG or PNG image (first bytes 68 65 6c 6c)\n")
+        #expect(text == "error: \(notImage.path): not a JPEG or PNG image (first bytes 68 65 6C 6C)\n")
     }
 }

@@ -24,13 +24,16 @@ public struct ImageFileList: Sendable {
     public let labels: [UInt16]
     /// Class `i`'s name: the folder name, or `"i"` for list files.
     public let classNames: [String]
+    /// Read from a list file (classes are label numbers, and a split may
+    /// hold fewer of them than another) rather than class folders.
+    public let isListFile: Bool
 
     public var count: Int { paths.count }
     public var classes: Int { classNames.count }
 
-    public init(name: String, paths: [String], labels: [UInt16], classNames: [String]) {
+    public init(name: String, paths: [String], labels: [UInt16], classNames: [String], isListFile: Bool = false) {
         precondition(paths.count == labels.count)
-        self.name = name; self.paths = paths; self.labels = labels; self.classNames = classNames
+        self.name = name; self.paths = paths; self.labels = labels; self.classNames = classNames; self.isListFile = isListFile
     }
 
     /// File name endings read as images.
@@ -99,7 +102,7 @@ public struct ImageFileList: Sendable {
             labels.append(label)
         }
         guard let top = labels.max() else { throw DataError("\(file.path): no images listed (expected lines of PATH LABEL)") }
-        return ImageFileList(name: name, paths: paths, labels: labels, classNames: (0...Int(top)).map(String.init))
+        return ImageFileList(name: name, paths: paths, labels: labels, classNames: (0...Int(top)).map(String.init), isListFile: true)
     }
 
     /// The visible entries of `folder`, sorted by name (byte order, as
