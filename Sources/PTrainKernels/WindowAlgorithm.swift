@@ -2,8 +2,10 @@
 /// one GEMM over window planes (WindowGradient.swift), a strip of images at
 /// a time. Forward and input gradient: not supported.
 ///
-/// Workspace, in order: one strip's padded input planes of one group, their
-/// window planes, and the window-ordered gradient `[groups, O/g, windowDepth]`.
+/// Workspace, in order: one strip's padded input planes of one group
+/// (zeroed at the start of each pass), their window planes (whose slack
+/// feeds only dropped columns: left as found), and the window-ordered
+/// gradient `[groups, O/g, windowDepth]`.
 public struct WindowAlgorithm: ConvolutionAlgorithm {
     let shape: ConvolutionShape
     let plan: TapConvolution
