@@ -1,5 +1,5 @@
-/// Tap GEMMs over zero-padded planes, no im2col (TapConvolution.swift): the
-/// forward pass of any shape (polyphase planes when strided; strips of
+/// Tap GEMMs over zero-padded planes, no im2col (TapConvolution.swift),
+/// undilated: the forward pass of any shape (polyphase planes when strided; strips of
 /// images when narrow), the input gradient of stride-1 shapes with pad <=
 /// K - 1 (the same GEMM over the output gradient, rotated weights), and the
 /// weight gradient tap by tap when a group's channels come in whole
@@ -26,6 +26,7 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
+        guard !g.isDilated else { return false }
         switch pass {
         case .forward: return true
         case .inputGradient: return g.strideH == 1 && g.strideW == 1 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1

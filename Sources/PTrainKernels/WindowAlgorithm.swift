@@ -1,4 +1,4 @@
-/// The weight gradient of a stride-1 convolution of any channel count as
+/// The weight gradient of an undilated stride-1 convolution of any channel count as
 /// one GEMM over window planes (WindowGradient.swift), a strip of images at
 /// a time. Forward and input gradient: not supported.
 ///
@@ -14,7 +14,7 @@ public struct WindowAlgorithm: ConvolutionAlgorithm {
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
-        pass == .weightGradient && shape.geometry.strideH == 1 && shape.geometry.strideW == 1
+        pass == .weightGradient && shape.geometry.strideH == 1 && shape.geometry.strideW == 1 && !shape.geometry.isDilated
     }
 
     public init(_ shape: ConvolutionShape, maxBatch: Int) {

@@ -1,5 +1,5 @@
 /// Every pass by Winograd tiles (WinogradConvolution.swift): stride 1, one
-/// group, square 3x3 or 5x5 kernels over whole 16-channel vectors.
+/// group, undilated square 3x3 or 5x5 kernels over whole 16-channel vectors.
 ///
 /// Workspace, in order: the padded planes (the forward plan's, or the
 /// input-gradient plan's in that pass; zeroed at the start of each pass:
@@ -17,7 +17,7 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
-        return shape.groups == 1
+        return shape.groups == 1 && !g.isDilated
             && WinogradConvolution.supports(channels: g.channels, outputs: shape.outputs, kernelH: g.kernelH, kernelW: g.kernelW,
                                             strideH: g.strideH, strideW: g.strideW, padH: g.padH, padW: g.padW)
     }

@@ -1,8 +1,8 @@
 import PTrainKernels
 
-/// 2-D convolution (cross-correlation, as in PyTorch) with groups:
-/// `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW `[O, C/groups, KH, KW]`,
-/// bias `[O]`, and optionally a fused relu.
+/// 2-D convolution (cross-correlation, as in PyTorch) with groups and
+/// dilation: `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW
+/// `[O, C/groups, KH, KW]`, bias `[O]`, and optionally a fused relu.
 ///
 /// The layer keeps what is a layer's: parameters, groups, bias and the relu.
 /// The GEMM work of each pass is done by a `ConvolutionAlgorithm` from
@@ -40,14 +40,14 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     /// Callers validate shapes first (`ModelBuilder`): channels and filters
     /// divisible by groups, output size >= 1.
     public init(name: String, input: TensorShape, filters: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: (Int, Int) = (0, 0), groups: Int = 1, bias: Bool = true, initScheme: InitScheme = .pytorch,
-                winograd allowWinograd: Bool = true) {
+                padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true,
+                initScheme: InitScheme = .pytorch, winograd allowWinograd: Bool = true) {
         self.name = name
         self.filters = filters; self.groups = groups; hasBias = bias
         inputShape = input
         geometry = WindowGeometry(channels: input.channels / groups, height: input.height, width: input.width,
                                   kernelH: kernel.0, kernelW: kernel.1, strideH: stride.0, strideW: stride.1,
-                                  padH: padding.0, padW: padding.1)
+                                  padH: padding.0, padW: padding.1, dilationH: dilation.0, dilationW: dilation.1)
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
         outputSampleStride = outputShape.count
         shape = ConvolutionShape(geometry: geometry, outputs: filters / groups, groups: groups)
@@ -66,6 +66,9 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         let g = geometry
         var s = "\(filters) \(g.kernelH)x\(g.kernelW)/\(g.strideH == g.strideW ? "\(g.strideH)" : "\(g.strideH)x\(g.strideW)")"
         if g.padH != 0 || g.padW != 0 { s += " pad \(g.padH == g.padW ? "\(g.padH)" : "\(g.padH)x\(g.padW)")" }
+        if g.dilationH != 1 || g.dilationW != 1 {
+            s += " dilation \(g.dilationH == g.dilationW ? "\(g.dilationH)" : "\(g.dilationH)x\(g.dilationW)")"
+        }
         if groups != 1 { s += " groups \(groups)" }
         return s
     }
