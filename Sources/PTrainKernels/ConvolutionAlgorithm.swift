@@ -15,10 +15,12 @@ public enum ConvolutionPass: Sendable, Hashable, CaseIterable {
     case weightGradient
 }
 
-/// Scratch of one algorithm instance: `floats` (`workspaceFloats` of them,
-/// 64-byte aligned, zero-filled before first use and used by this instance
-/// alone: padded planes keep their zero borders only by never being written)
-/// and the GEMM packing buffers of the calling thread.
+/// Scratch of one pass: `floats` (`workspaceFloats` of them, 64-byte
+/// aligned) and the GEMM packing buffers of the calling thread. `floats` is
+/// shared with the other layers of a replica (one layer runs at a time), so
+/// its contents are undefined when a pass starts: a pass zeroes what it
+/// needs zero (padded planes' borders) and reads nothing an earlier pass
+/// left (the forward pass leaves nothing for the backward ones).
 public struct ConvolutionWorkspace {
     public let floats: UnsafeMutablePointer<Float>
     public let gemm: GEMMWorkspace

@@ -2,11 +2,14 @@
 /// convolution. Within a pass, the first algorithm of its preference list
 /// that supports the shape wins:
 ///
-/// - forward: Winograd (when allowed), pointwise, taps;
+/// - forward: Winograd (when allowed), pointwise, taps, im2col;
 /// - input gradient: Winograd, pointwise, taps (stride 1, pad <= K - 1),
 ///   im2col/col2im;
 /// - weight gradient: Winograd, pointwise, taps (whole 16-channel panels),
 ///   window planes (stride 1), im2col.
+///
+/// Dilated kernels (`WindowGeometry.isDilated`) go to im2col in every pass:
+/// the other algorithms' planes and tiles assume adjacent taps.
 ///
 /// Taps take valid stride-1 input gradients too: the gradient's wider
 /// padding multiplies zeros (its all-padding kernel rows are skipped), but

@@ -2,27 +2,39 @@
 //
 // Column matrix layout: `col[(c * kh + i) * kw + j, oy * outW + ox]`, i.e.
 // `[C*KH*KW, OH*OW]` row-major, matching an OIHW weight viewed as `[O, C*KH*KW]`.
-// Out-of-image taps (padding) read as 0 in im2col and are dropped in col2im.
+// Tap (i, j) of output (oy, ox) reads pixel (oy * SH - PH + i * DH, ox * SW -
+// PW + j * DW) (D: the dilation, 1 for a plain convolution). Out-of-image
+// taps (padding) read as 0 in im2col and are dropped in col2im.
 
 /// Geometry of a 2-D window sliding over an image plane; shared by convolution
 /// and pooling. All sizes in elements; `outH/outW` follow PyTorch's floor rule.
+/// A dilation D spreads the kernel's taps D pixels apart (a kernel K spans
+/// D * (K - 1) + 1 pixels); 1, the default, is the plain window.
 public struct WindowGeometry: Sendable, Hashable {
     public let channels: Int, height: Int, width: Int
     public let kernelH: Int, kernelW: Int
     public let strideH: Int, strideW: Int
     public let padH: Int, padW: Int
+    public let dilationH: Int, dilationW: Int
 
     public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int,
-                strideH: Int, strideW: Int, padH: Int, padW: Int) {
+                strideH: Int, strideW: Int, padH: Int, padW: Int, dilationH: Int = 1, dilationW: Int = 1) {
         self.channels = channels; self.height = height; self.width = width
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
         self.padH = padH; self.padW = padW
+        self.dilationH = dilationH; self.dilationW = dilationW
     }
 
-    /// `floor((H + 2P - K) / S) + 1`; may be <= 0 for impossible shapes (callers validate).
-    public var outH: Int { (height + 2 * padH - kernelH) / strideH + 1 }
-    public var outW: Int { (width + 2 * padW - kernelW) / strideW + 1 }
+    /// Pixels a kernel spans: `D * (K - 1) + 1` (K without dilation).
+    public var spanH: Int { dilationH * (kernelH - 1) + 1 }
+    public var spanW: Int { dilationW * (kernelW - 1) + 1 }
+    /// Whether taps are spread apart (a dilation > 1 on an axis with more
+    /// than one tap): only im2col computes such convolutions.
+    public var isDilated: Bool { spanH != kernelH || spanW != kernelW }
+    /// `floor((H + 2P - span) / S) + 1`; may be <= 0 for impossible shapes (callers validate).
+    public var outH: Int { (height + 2 * padH - spanH) / strideH + 1 }
+    public var outW: Int { (width + 2 * padW - spanW) / strideW + 1 }
     /// Rows of the column matrix: C*KH*KW.
     public var columnRows: Int { channels * kernelH * kernelW }
     /// Columns of the column matrix: OH*OW.
@@ -45,12 +57,12 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: Un
             for kj in 0..<g.kernelW {
                 let dst = col + row * stride
                 if sameWidth {
-                    im2colShiftedPlane(plane, g, dst, dy: ki - g.padH, dx: kj - g.padW)
+                    im2colShiftedPlane(plane, g, dst, dy: ki * g.dilationH - g.padH, dx: kj * g.dilationW - g.padW)
                     row += 1
                     continue
                 }
                 for oy in 0..<oh {
-                    let iy = oy * g.strideH - g.padH + ki
+                    let iy = oy * g.strideH - g.padH + ki * g.dilationH
                     let drow = dst + oy * ow
                     if iy < 0 || iy >= g.height {
                         drow.update(repeating: 0, count: ow)
@@ -59,14 +71,14 @@ public func im2col(_ image: UnsafePointer<Float>, _ g: WindowGeometry, _ col: Un
                     let srow = plane + iy * g.width
                     if g.strideW == 1 {
                         // Contiguous run: copy the valid middle, zero the padded ends.
-                        let shift = kj - g.padW  // ix = ox + shift
+                        let shift = kj * g.dilationW - g.padW  // ix = ox + shift
                         let lo = max(0, -shift), hi = min(ow, g.width - shift)
                         if lo > 0 { drow.update(repeating: 0, count: min(lo, ow)) }
                         if hi > lo { (drow + lo).update(from: srow + lo + shift, count: hi - lo) }
                         if hi < ow { (drow + max(hi, 0)).update(repeating: 0, count: ow - max(hi, 0)) }
                     } else {
                         for ox in 0..<ow {
-                            let ix = ox * g.strideW - g.padW + kj
+                            let ix = ox * g.strideW - g.padW + kj * g.dilationW
                             drow[ox] = (ix >= 0 && ix < g.width) ? srow[ix] : 0
                         }
                     }
@@ -117,16 +129,16 @@ public func col2imAccumulate(_ col: UnsafePointer<Float>, _ g: WindowGeometry, _
             for kj in 0..<g.kernelW {
                 let src = col + row * stride
                 for oy in 0..<oh {
-                    let iy = oy * g.strideH - g.padH + ki
+                    let iy = oy * g.strideH - g.padH + ki * g.dilationH
                     if iy < 0 || iy >= g.height { continue }
                     let srow = src + oy * ow
                     let drow = plane + iy * g.width
                     if g.strideW == 1 {
-                        let shift = kj - g.padW
+                        let shift = kj * g.dilationW - g.padW
                         let lo = max(0, -shift), hi = min(ow, g.width - shift)
                         if hi > lo { accumulate(srow + lo, into: drow + lo + shift, count: hi - lo) }
                     } else {
-                        accumulateStrided(srow, into: drow, stride: g.strideW, shift: kj - g.padW, count: ow, width: g.width)
+                        accumulateStrided(srow, into: drow, stride: g.strideW, shift: kj * g.dilationW - g.padW, count: ow, width: g.width)
                     }
                 }
                 row += 1

@@ -3,7 +3,7 @@
 /// `dW += dY col^T` (one long reduction per chunk) and `dcol = W^T dY`
 /// scattered back by col2im. Any shape; the fallback for the passes no
 /// other algorithm supports (strided input gradients, strided weight
-/// gradients of channels off 16-channel panels, pad > K - 1).
+/// gradients of channels off 16-channel panels, pad > K - 1, dilation).
 ///
 /// Workspace, in order: the columns (also the column gradient) and one
 /// group's outputs (or output gradients) of a chunk, `[O/g, chunk*OH*OW]`.

@@ -1,6 +1,7 @@
-/// 1x1 kernels at stride 1 without padding: each image's group of input
-/// planes already is the column matrix `[C/g, H*W]`, so every pass is one
-/// plain GEMM per image and group, with no scratch.
+/// 1x1 kernels (which no dilation spreads) at stride 1 without padding:
+/// each image's group of input planes already is the column matrix
+/// `[C/g, H*W]`, so every pass is one plain GEMM per image and group, with
+/// no scratch.
 public struct PointwiseAlgorithm: ConvolutionAlgorithm {
     let shape: ConvolutionShape
 

@@ -1,14 +1,14 @@
-/// Tap GEMMs over zero-padded planes, no im2col (TapConvolution.swift): the
-/// forward pass of any shape (polyphase planes when strided; strips of
+/// Tap GEMMs over zero-padded planes, no im2col (TapConvolution.swift),
+/// undilated: the forward pass of any shape (polyphase planes when strided; strips of
 /// images when narrow), the input gradient of stride-1 shapes with pad <=
 /// K - 1 (the same GEMM over the output gradient, rotated weights), and the
 /// weight gradient tap by tap when a group's channels come in whole
 /// 16-channel panels.
 ///
 /// Workspace, in order: one strip's padded input planes of one group
-/// (forward and weight gradient), the output gradient's (input gradient:
-/// separate, because each keeps its zero borders only by never writing
-/// them), every group's weights in tap order `[groups, O/g, KH*KW*C/g]` (or
+/// (forward and weight gradient; the output gradient's in the input
+/// gradient), zeroed at the start of each pass (their borders must be zero,
+/// and the workspace is shared), every group's weights in tap order `[groups, O/g, KH*KW*C/g]` (or
 /// `[groups, C/g, KH*KW*O/g]` for the gradient), refreshed each pass, and
 /// packed (`groups` blocks of `packedWeights` floats), the staging of one
 /// strip's padded-width output `[O/g, columns]`, then for the weight gradient
@@ -21,11 +21,12 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
     /// Floats per group of the packed weights (the larger of both plans').
     let packedWeights: Int
     /// Offsets of the workspace regions above, in floats.
-    let padded: Int, gradientPadded: Int, ordered: Int, packed: Int, staging: Int, transposed: Int, orderedGradient: Int
+    let padded: Int, ordered: Int, packed: Int, staging: Int, transposed: Int, orderedGradient: Int
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
+        guard !g.isDilated else { return false }
         switch pass {
         case .forward: return true
         case .inputGradient: return g.strideH == 1 && g.strideW == 1 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
@@ -42,8 +43,7 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
         let weightCount = shape.groups * shape.groupWeights
         var end = 0
         func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
-        padded = region(plan.paddedCount)
-        gradientPadded = region(gradientPlan?.paddedCount ?? 0)
+        padded = region(max(plan.paddedCount, gradientPlan?.paddedCount ?? 0))
         ordered = region(weightCount)
         packed = region(shape.groups * packedWeights)
         staging = region(max(plan.outputs * plan.columns, gradientPlan.map { $0.outputs * $0.columns } ?? 0))
@@ -93,6 +93,7 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
         let w = workspace.floats
+        (w + padded).update(repeating: 0, count: plan.paddedCount)
         packTapWeights(weights, for: plan, rotated: false, workspace: w)
         for g in 0..<shape.groups {
             convolve(plan, group: g, source: x, sourceStride: inputStride, padded: w + padded, workspace: w,
@@ -105,9 +106,10 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
                               workspace: ConvolutionWorkspace) {
         guard let gradientPlan else { preconditionFailure("tap input gradient of an unsupported shape") }
         let w = workspace.floats
+        (w + padded).update(repeating: 0, count: gradientPlan.paddedCount)
         packTapWeights(weights, for: gradientPlan, rotated: true, workspace: w)
         for g in 0..<shape.groups {
-            convolve(gradientPlan, group: g, source: dy, sourceStride: outputStride, padded: w + gradientPadded, workspace: w,
+            convolve(gradientPlan, group: g, source: dy, sourceStride: outputStride, padded: w + padded, workspace: w,
                      into: dx, outStride: inputStride, batch: batch, accumulate: true)
         }
     }
@@ -141,8 +143,9 @@ func tapPlan(_ shape: ConvolutionShape, maxBatch: Int) -> TapConvolution {
 }
 
 /// The weight gradient's walk over groups and strips, shared by the tap and
-/// window algorithms: zeroes `ordered` (`[groups, O/g, depth]`), then for
-/// each group and strip of images pads the strip into `padded` and calls
+/// window algorithms: zeroes `ordered` (`[groups, O/g, depth]`) and
+/// `padded` (its borders must be zero), then for each group and strip of
+/// images pads the strip into `padded` and calls
 /// `accumulate(images in the strip, the strip's dy of this group, the
 /// group's rows of ordered)`.
 @inline(__always)
@@ -151,6 +154,7 @@ func stripWeightGradient(_ plan: TapConvolution, _ shape: ConvolutionShape, _ x:
                          ordered: UnsafeMutablePointer<Float>, depth: Int,
                          accumulate: (Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
     ordered.update(repeating: 0, count: shape.groups * shape.outputs * depth)
+    padded.update(repeating: 0, count: plan.paddedCount)
     for g in 0..<shape.groups {
         var first = 0
         while first < batch {

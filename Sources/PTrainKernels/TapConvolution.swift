@@ -34,7 +34,7 @@
 // The weight gradient is in TapWeightGradient.swift.
 //
 // Units are floats. The caller owns the buffers: the padded planes
-// (`paddedCount`, zero-filled once: only interiors are ever written), the
+// (`paddedCount`, zeroed before a pass: only interiors are ever written), the
 // packed weights (`packedWeightCount`), the output staging (`outputs x
 // columns`) and, for the weight gradient, the transposed (or window) planes.
 

@@ -1,9 +1,11 @@
-/// The weight gradient of a stride-1 convolution of any channel count as
+/// The weight gradient of an undilated stride-1 convolution of any channel count as
 /// one GEMM over window planes (WindowGradient.swift), a strip of images at
 /// a time. Forward and input gradient: not supported.
 ///
-/// Workspace, in order: one strip's padded input planes of one group, their
-/// window planes, and the window-ordered gradient `[groups, O/g, windowDepth]`.
+/// Workspace, in order: one strip's padded input planes of one group
+/// (zeroed at the start of each pass), their window planes (whose slack
+/// feeds only dropped columns: left as found), and the window-ordered
+/// gradient `[groups, O/g, windowDepth]`.
 public struct WindowAlgorithm: ConvolutionAlgorithm {
     let shape: ConvolutionShape
     let plan: TapConvolution
@@ -12,7 +14,7 @@ public struct WindowAlgorithm: ConvolutionAlgorithm {
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
-        pass == .weightGradient && shape.geometry.strideH == 1 && shape.geometry.strideW == 1
+        pass == .weightGradient && shape.geometry.strideH == 1 && shape.geometry.strideW == 1 && !shape.geometry.isDilated
     }
 
     public init(_ shape: ConvolutionShape, maxBatch: Int) {

@@ -1,21 +1,23 @@
 /// Every pass by Winograd tiles (WinogradConvolution.swift): stride 1, one
-/// group, square 3x3 or 5x5 kernels over whole 16-channel vectors.
+/// group, undilated square 3x3 or 5x5 kernels over whole 16-channel vectors.
 ///
-/// Workspace, in order: the forward plan's padded planes, the input-gradient
-/// plan's, the transform buffers both plans share (transformed input,
+/// Workspace, in order: the padded planes (the forward plan's, or the
+/// input-gradient plan's in that pass; zeroed at the start of each pass:
+/// their borders must be zero, and the workspace is shared), the transform
+/// buffers both plans share (transformed input,
 /// products, tiled output, vector scratch), the transformed weights (forward;
 /// reused as the weight gradient's accumulator) and the gradient plan's
 /// transformed weights (also the forward weight transform's scratch).
 public struct WinogradAlgorithm: ConvolutionAlgorithm {
     let plan: WinogradConvolution, gradientPlan: WinogradConvolution
     /// Offsets of the workspace regions above, in floats.
-    let padded: Int, gradientPadded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int
+    let padded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int
     let weights: Int, gradientWeights: Int
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
-        return shape.groups == 1
+        return shape.groups == 1 && !g.isDilated
             && WinogradConvolution.supports(channels: g.channels, outputs: shape.outputs, kernelH: g.kernelH, kernelW: g.kernelW,
                                             strideH: g.strideH, strideW: g.strideW, padH: g.padH, padW: g.padW)
     }
@@ -30,8 +32,7 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
         gradientPlan = plan.inputGradient
         var end = 0
         func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
-        padded = region(plan.paddedCount)
-        gradientPadded = region(gradientPlan.paddedCount)
+        padded = region(max(plan.paddedCount, gradientPlan.paddedCount))
         transformed = region(max(plan.transformedInputCount, gradientPlan.transformedInputCount))
         products = region(max(plan.productCount, gradientPlan.productCount))
         tiled = region(max(plan.tiledOutputCount, gradientPlan.tiledOutputCount))
@@ -41,10 +42,11 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
         workspaceFloats = end
     }
 
-    /// The transform buffers around one plan's padded planes (at `padded`).
-    private func buffers(_ w: UnsafeMutablePointer<Float>, padded: Int) -> WinogradBuffers {
-        WinogradBuffers(padded: w + padded, transformed: w + transformed, products: w + products, tiled: w + tiled,
-                        scratch: w + scratch)
+    /// The transform buffers around `plan`'s padded planes, zeroed.
+    private func buffers(_ w: UnsafeMutablePointer<Float>, for plan: WinogradConvolution) -> WinogradBuffers {
+        (w + padded).update(repeating: 0, count: plan.paddedCount)
+        return WinogradBuffers(padded: w + padded, transformed: w + transformed, products: w + products, tiled: w + tiled,
+                               scratch: w + scratch)
     }
 
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>,
@@ -52,7 +54,7 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
         let f = workspace.floats
         plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
         plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
-                     accumulate: false, buffers: buffers(f, padded: padded))
+                     accumulate: false, buffers: buffers(f, for: plan))
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,
@@ -62,7 +64,7 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
         gradientPlan.transformWeights(w, transposed: true, scratch: f + gradientWeights, into: f + gradientWeights,
                                       workspace: workspace.gemm)
         gradientPlan.forward(dy, sampleStride: outputStride, batch: batch, weights: f + gradientWeights, into: dx,
-                             outSampleStride: inputStride, accumulate: true, buffers: buffers(f, padded: gradientPadded))
+                             outSampleStride: inputStride, accumulate: true, buffers: buffers(f, for: gradientPlan))
     }
 
     public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
@@ -71,6 +73,6 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
         // their region accumulates the transformed weight gradient.
         let f = workspace.floats
         plan.weightGradient(x, sampleStride: inputStride, dy, gradientSampleStride: outputStride, batch: batch,
-                            scratch: f + weights, buffers: buffers(f, padded: padded), into: dW, workspace: workspace.gemm)
+                            scratch: f + weights, buffers: buffers(f, for: plan), into: dW, workspace: workspace.gemm)
     }
 }

@@ -34,8 +34,8 @@
 // tiles' worth each) stay in L2: copy the block's input into zero-bordered
 // channels-last planes, transform, 36 GEMMs, inverse transform into a
 // channels-last output, copy out to NCHW. Units are floats; the caller owns
-// every buffer (sizes below), zero-filled once: the padded planes' borders
-// are never written (the output gradient's tile overhang is zeroed on each
+// every buffer (sizes below) and zeroes the padded planes before a pass:
+// their borders are never written (the output gradient's tile overhang is zeroed on each
 // copy, since the forward pass's tiles share that buffer).
 //
 // Accuracy: the transforms' coefficients reach 5 (B^T) and 8 (A^T), so the

@@ -12,11 +12,12 @@ import PTrainData
 ///   level of each worker's partial-sum tree otherwise, plus P x replicas of
 ///   momentum;
 /// - activations per worker: the training network at the shard size, the
-///   evaluation network at `train.eval_batch` (`NetworkFootprint`) and the
-///   evaluation's class probabilities;
+///   evaluation network at `train.eval_batch` (`NetworkFootprint`), the
+///   evaluation's class probabilities and the layer scratch both networks
+///   share (the larger of their needs);
 /// - data: both splits in memory and the batch pipeline's two batches.
-/// Layer scratch (im2col columns, Winograd tiles) and the runtime itself
-/// are not counted; the engine's arenas are allocated with
+/// The runtime itself (GEMM packing buffers, threads) is not counted; the
+/// engine's arenas are allocated with
 /// `FloatBuffer(count:purpose:)`, so a shortfall the estimate missed is still
 /// an error, not a trap.
 public struct MemoryEstimate: Sendable, Equatable {
@@ -49,10 +50,12 @@ public struct MemoryEstimate: Sendable, Equatable {
         }
         let classes = model.outputShape.count
         let evalBatch = config.train.evalBatch
+        let training = NetworkFootprint(model: model, maxBatch: shard, training: true)
+        let evaluation = NetworkFootprint(model: model, maxBatch: evalBatch, training: false)
         self.init(weights: arena * replicas,
                   gradientsAndMomentum: arena * (workers + tree + replicas),
-                  activationsPerWorker: NetworkFootprint(model: model, maxBatch: shard, training: true).bytes
-                      + NetworkFootprint(model: model, maxBatch: evalBatch, training: false).bytes + 4 * evalBatch * classes,
+                  activationsPerWorker: training.bytes + evaluation.bytes + 4 * evalBatch * classes
+                      + max(training.scratchBytes, evaluation.scratchBytes),
                   workers: workers,
                   data: DataSources.residentBytes(config.data, model: config.model)
                       + 2 * 4 * config.train.batch * (model.inputShape.count + 1))

@@ -60,9 +60,11 @@ func referencePass(_ pass: ConvolutionPass, _ s: ConvolutionShape, batch: Int, x
 }
 
 /// Runs `pass` twice on `batch` images (samples `gap` floats apart beyond
-/// their size, as in a concatenation) through one workspace: the forward
-/// output must be the same both times, the gradients accumulate twice onto
-/// what their buffers held. Returns the outputs (dense) and their expectation.
+/// their size, as in a concatenation) through one workspace, filled with NaN
+/// before each run (it is shared with other layers: a pass may rely on none
+/// of its contents): the forward output must be the same both times, the
+/// gradients accumulate twice onto what their buffers held. Returns the
+/// outputs (dense) and their expectation.
 func runTwice<A: ConvolutionAlgorithm>(_ type: A.Type, _ pass: ConvolutionPass, _ s: ConvolutionShape,
                                        batch: Int) -> (got: [Float], expected: [Float]) {
     let g = s.geometry, gap = 3
@@ -84,6 +86,7 @@ func runTwice<A: ConvolutionAlgorithm>(_ type: A.Type, _ pass: ConvolutionPass, 
     var out = pass == .forward ? strided([Float](repeating: .nan, count: batch * outCount), outCount)
         : pass == .inputGradient ? strided(base, inCount) : base
     for _ in 0..<2 {
+        for i in workspace.indices { workspace[i] = .nan }
         workspace.withUnsafeMutableBufferPointer { ws in
             out.withUnsafeMutableBufferPointer { o in
                 let work = ConvolutionWorkspace(floats: ws.baseAddress!, gemm: gemm)
@@ -108,7 +111,7 @@ func runTwice<A: ConvolutionAlgorithm>(_ type: A.Type, _ pass: ConvolutionPass, 
     }
 }
 
-@Test("convolution algorithms: every supported pass equals the direct convolution (3 images planned for 4, strided samples, run twice through one workspace)",
+@Test("convolution algorithms: every supported pass equals the direct convolution (3 images planned for 4, strided samples, run twice through one workspace filled with NaN each time)",
       arguments: algorithmCases.indices)
 func algorithmsMatchReference(_ index: Int) {
     let s = convolutionShape(algorithmCases[index])

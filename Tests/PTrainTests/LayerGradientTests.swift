@@ -42,6 +42,24 @@ func conv2dGradients(_ i: Int) {
     #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
 }
 
+/// (batch, channels, height, width, filters, kernel (h, w), stride (h, w), padding (h, w), dilation (h, w), groups)
+let dilatedConvCases: [(Int, Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), (Int, Int), Int)] = [
+    (2, 2, 7, 7, 3, (3, 3), (1, 1), (2, 2), (2, 2), 1),   // "same" dilated 3x3
+    (1, 3, 8, 9, 2, (3, 2), (1, 1), (0, 1), (2, 3), 1),   // unequal dilations, valid rows
+    (2, 4, 9, 9, 4, (3, 3), (2, 2), (1, 1), (2, 2), 2),   // strided, grouped
+    (1, 16, 6, 6, 16, (3, 3), (1, 1), (2, 2), (2, 2), 1), // a shape Winograd would take undilated
+]
+
+@Test("conv2d, dilated: input and weight gradients against finite differences", arguments: dilatedConvCases.indices)
+func dilatedConv2dGradients(_ i: Int) {
+    let c = dilatedConvCases[i]
+    let layer = Conv2D(name: "conv", input: TensorShape(c.1, c.2, c.3), filters: c.4, kernel: c.5, stride: c.6,
+                       padding: c.7, dilation: c.8, groups: c.9)
+    let r = gradientCheck(layer, batch: c.0)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
 /// Inputs whose values are all distinct and at least 0.05 apart, so that no
 /// +-epsilon perturbation changes which tap wins a max window.
 func spreadInput(_ count: Int, seed: UInt64) -> [Float] {

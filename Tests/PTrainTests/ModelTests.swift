@@ -73,3 +73,14 @@ func nonFiniteGuard() throws {
     g.pointer[model.layout.entries[0].offset] = -.infinity
     #expect(model.layout.firstNonFiniteTensor(in: g) == "0.weight")
 }
+
+@Test("a dilated conv2d from the config: its output counts the kernel's span, its detail names the dilation")
+func dilatedConvolutionFromConfig() throws {
+    let yaml = baseConfig.replacingOccurrences(of: "{type: conv2d, filters: 4, kernel: 3}",
+                                               with: "{type: conv2d, filters: 4, kernel: 3, padding: 1, dilation: [2, 3]}")
+    let model = try RunConfig.parse(yaml: yaml, file: "t.yaml").model.build()
+    // Spans 5x7 over 10x10 padded: 6x4.
+    #expect(model.layers[0].outputShape.description == "4x6x4")
+    #expect(model.layers[0].detail == "4 3x3/1 pad 1 dilation 2x3")
+    #expect(model.parameterCount == 4 * 9 + 4 + (4 * 3 * 2) * 10 + 10)
+}

@@ -32,6 +32,7 @@ public final class Conv1D: Layer {
     }
 
     public func allocate(maxBatch: Int) { plane.allocate(maxBatch: maxBatch) }
+    public func scratchFloats(maxBatch: Int) -> Int { plane.scratchFloats(maxBatch: maxBatch) }
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
         plane.bind(parameters: parameters, gradients: gradients)
     }

@@ -1,8 +1,8 @@
 import PTrainKernels
 
-/// 2-D convolution (cross-correlation, as in PyTorch) with groups:
-/// `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW `[O, C/groups, KH, KW]`,
-/// bias `[O]`, and optionally a fused relu.
+/// 2-D convolution (cross-correlation, as in PyTorch) with groups and
+/// dilation: `x [N, C, H, W]` -> `y [N, O, OH, OW]`, weights OIHW
+/// `[O, C/groups, KH, KW]`, bias `[O]`, and optionally a fused relu.
 ///
 /// The layer keeps what is a layer's: parameters, groups, bias and the relu.
 /// The GEMM work of each pass is done by a `ConvolutionAlgorithm` from
@@ -29,28 +29,25 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     /// The algorithm of each pass: forward, input gradient, weight gradient.
     private let algorithms: (forward: any ConvolutionAlgorithm.Type, inputGradient: any ConvolutionAlgorithm.Type,
                              weightGradient: any ConvolutionAlgorithm.Type)
-    /// An algorithm planned for maxBatch, with its workspace (one per
-    /// distinct algorithm: passes by the same one share it).
-    private struct Planned {
-        let algorithm: any ConvolutionAlgorithm
-        let workspace: FloatBuffer
-    }
-    /// Each pass's planned algorithm (set by `allocate`: planning allocates).
-    private var forwardPass: Planned?, inputGradientPass: Planned?, weightGradientPass: Planned?
+    /// Each pass's algorithm, planned for maxBatch (set by `allocate`:
+    /// planning allocates). Their workspace is the replica's shared scratch
+    /// (`StepContext.scratch`), which holds nothing from one pass to the next.
+    private var planned: (forward: any ConvolutionAlgorithm, inputGradient: any ConvolutionAlgorithm,
+                          weightGradient: any ConvolutionAlgorithm)?
     private var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>?
     private var dWeight: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>?
 
     /// Callers validate shapes first (`ModelBuilder`): channels and filters
     /// divisible by groups, output size >= 1.
     public init(name: String, input: TensorShape, filters: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: (Int, Int) = (0, 0), groups: Int = 1, bias: Bool = true, initScheme: InitScheme = .pytorch,
-                winograd allowWinograd: Bool = true) {
+                padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true,
+                initScheme: InitScheme = .pytorch, winograd allowWinograd: Bool = true) {
         self.name = name
         self.filters = filters; self.groups = groups; hasBias = bias
         inputShape = input
         geometry = WindowGeometry(channels: input.channels / groups, height: input.height, width: input.width,
                                   kernelH: kernel.0, kernelW: kernel.1, strideH: stride.0, strideW: stride.1,
-                                  padH: padding.0, padW: padding.1)
+                                  padH: padding.0, padW: padding.1, dilationH: dilation.0, dilationW: dilation.1)
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
         outputSampleStride = outputShape.count
         shape = ConvolutionShape(geometry: geometry, outputs: filters / groups, groups: groups)
@@ -69,24 +66,37 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         let g = geometry
         var s = "\(filters) \(g.kernelH)x\(g.kernelW)/\(g.strideH == g.strideW ? "\(g.strideH)" : "\(g.strideH)x\(g.strideW)")"
         if g.padH != 0 || g.padW != 0 { s += " pad \(g.padH == g.padW ? "\(g.padH)" : "\(g.padH)x\(g.padW)")" }
+        if g.dilationH != 1 || g.dilationW != 1 {
+            s += " dilation \(g.dilationH == g.dilationW ? "\(g.dilationH)" : "\(g.dilationH)x\(g.dilationW)")"
+        }
         if groups != 1 { s += " groups \(groups)" }
         return s
     }
     public var forwardFLOPs: Int { 2 * filters * geometry.columnRows * outputShape.spatial }
 
-    public func allocate(maxBatch: Int) {
-        guard forwardPass == nil else { return }
-        var planned: [ObjectIdentifier: Planned] = [:]
-        func plan(_ type: any ConvolutionAlgorithm.Type) -> Planned {
-            if let p = planned[ObjectIdentifier(type)] { return p }
-            let algorithm = type.init(shape, maxBatch: maxBatch)
-            let p = Planned(algorithm: algorithm, workspace: FloatBuffer(count: algorithm.workspaceFloats))
-            planned[ObjectIdentifier(type)] = p
+    /// The three passes' algorithms planned for `maxBatch` (an algorithm
+    /// serving several passes is planned once).
+    private func plan(maxBatch: Int) -> (forward: any ConvolutionAlgorithm, inputGradient: any ConvolutionAlgorithm,
+                                         weightGradient: any ConvolutionAlgorithm) {
+        var plans: [ObjectIdentifier: any ConvolutionAlgorithm] = [:]
+        func plan(_ type: any ConvolutionAlgorithm.Type) -> any ConvolutionAlgorithm {
+            if let p = plans[ObjectIdentifier(type)] { return p }
+            let p = type.init(shape, maxBatch: maxBatch)
+            plans[ObjectIdentifier(type)] = p
             return p
         }
-        forwardPass = plan(algorithms.forward)
-        inputGradientPass = plan(algorithms.inputGradient)
-        weightGradientPass = plan(algorithms.weightGradient)
+        return (plan(algorithms.forward), plan(algorithms.inputGradient), plan(algorithms.weightGradient))
+    }
+
+    /// The largest workspace of the three passes (they run one at a time).
+    public func scratchFloats(maxBatch: Int) -> Int {
+        let p = plan(maxBatch: maxBatch)
+        return max(p.forward.workspaceFloats, p.inputGradient.workspaceFloats, p.weightGradient.workspaceFloats)
+    }
+
+    public func allocate(maxBatch: Int) {
+        guard planned == nil else { return }
+        planned = plan(maxBatch: maxBatch)
     }
 
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
@@ -94,15 +104,15 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         if hasBias { bias = parameters[1]; dBias = gradients[1] }
     }
 
-    /// `p`'s workspace on this replica's thread.
-    private func workspace(_ p: Planned, _ context: StepContext) -> ConvolutionWorkspace {
-        ConvolutionWorkspace(floats: p.workspace.pointer, gemm: context.gemm)
+    /// `algorithm`'s workspace: the replica's shared scratch and GEMM buffers.
+    private func workspace(_ algorithm: any ConvolutionAlgorithm, _ context: StepContext) -> ConvolutionWorkspace {
+        ConvolutionWorkspace(floats: context.scratch.floats(algorithm.workspaceFloats), gemm: context.gemm)
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
-        let p = forwardPass!
-        p.algorithm.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
-                            batch: batch, workspace: workspace(p, context))
+        let p = planned!.forward
+        p.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
+                  batch: batch, workspace: workspace(p, context))
         if let bias {
             for n in 0..<batch {
                 addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: outputShape.spatial,
@@ -123,13 +133,13 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
                 rectifyGradient(y + n * outputSampleStride, g + n * outputSampleStride, count: outputShape.count)
             }
         }
-        let w = weightGradientPass!
-        w.algorithm.weightGradient(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, into: dWeight,
-                                   batch: batch, workspace: workspace(w, context))
+        let w = planned!.weightGradient
+        w.weightGradient(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, into: dWeight,
+                         batch: batch, workspace: workspace(w, context))
         if let dx {
-            let g = inputGradientPass!
-            g.algorithm.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
-                                      inputStride: inputShape.count, batch: batch, workspace: workspace(g, context))
+            let g = planned!.inputGradient
+            g.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
+                            inputStride: inputShape.count, batch: batch, workspace: workspace(g, context))
         }
         if let dBias {
             for n in 0..<batch {

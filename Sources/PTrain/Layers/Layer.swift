@@ -35,7 +35,8 @@ public struct ParameterSpec: Sendable, Hashable {
 }
 
 /// Per-replica state a layer reads while it runs a step: the mode, the keys of
-/// per-sample randomness, and scratch shared by the replica's layers. Passed
+/// per-sample randomness, and scratch shared by the replica's layers (GEMM
+/// packing buffers, `scratch`). Passed
 /// in, never global (docs/architecture.md: training vs inference is a mode passed in).
 public final class StepContext: @unchecked Sendable {
     /// Training (dropout active, batch statistics) or inference.
@@ -51,6 +52,8 @@ public final class StepContext: @unchecked Sendable {
     public let maxBatch: Int
     /// GEMM packing buffers for this replica's thread.
     public let gemm: GEMMWorkspace
+    /// The layers' shared scratch (`Layer.scratchFloats`).
+    public let scratch: LayerScratch
     /// The factor the current backward pass scales the loss gradient by
     /// (1 / the global batch under synchronous SGD); layers with running
     /// statistics weight their shard's statistics by `gradScale * batch`.
@@ -62,9 +65,12 @@ public final class StepContext: @unchecked Sendable {
     public var worker = 0
     public var exchangeRound = 0
 
-    public init(seed: UInt64, maxBatch: Int) {
+    /// `scratch`: another context's, to share it (a worker's evaluation
+    /// network shares its training network's); nil: a new, empty one.
+    public init(seed: UInt64, maxBatch: Int, scratch: LayerScratch? = nil) {
         self.seed = seed
         self.maxBatch = maxBatch
+        self.scratch = scratch ?? LayerScratch()
         sampleIndices = .allocate(capacity: max(maxBatch, 1))
         sampleIndices.initialize(repeating: 0, count: max(maxBatch, 1))
         gemm = GEMMWorkspace()
@@ -92,6 +98,9 @@ public protocol Layer: AnyObject {
     var parameterSpecs: [ParameterSpec] { get }
     /// Forward floating-point operations per sample (multiply-add = 2).
     var forwardFLOPs: Int { get }
+    /// Floats of `StepContext.scratch` a pass on shards of up to `maxBatch`
+    /// samples uses (known before `allocate`, for the memory estimate).
+    func scratchFloats(maxBatch: Int) -> Int
 
     /// Allocates scratch for shards of up to `maxBatch` samples.
     func allocate(maxBatch: Int)
@@ -110,6 +119,7 @@ extension Layer {
     /// Trainable parameters (running statistics excluded, as PyTorch counts).
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + ($1.isTrainable ? $1.count : 0) } }
     public func allocate(maxBatch: Int) {}
+    public func scratchFloats(maxBatch: Int) -> Int { 0 }
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {}
 }
 

@@ -16,10 +16,15 @@ func poolingKeys(_ m: ConfigMapping) throws -> (kernel: (Int, Int), stride: (Int
 
 /// A sliding window must fit the (padded) input and leave at least one output.
 func checkWindow(input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
-                 pooling: Bool = false) throws {
+                 dilation: (Int, Int) = (1, 1), pooling: Bool = false) throws {
     let h = input.height + 2 * padding.0, w = input.width + 2 * padding.1
     if kernel.0 > h || kernel.1 > w {
         throw ShapeError("kernel \(kernel.0)x\(kernel.1) does not fit the input \(input) padded by \(padding.0)x\(padding.1) (\(h)x\(w))")
+    }
+    let span = (dilation.0 * (kernel.0 - 1) + 1, dilation.1 * (kernel.1 - 1) + 1)
+    if span.0 > h || span.1 > w {
+        throw ShapeError("kernel \(kernel.0)x\(kernel.1) dilated by \(dilation.0)x\(dilation.1) spans \(span.0)x\(span.1), "
+                         + "which does not fit the input \(input) padded by \(padding.0)x\(padding.1) (\(h)x\(w))")
     }
     if pooling && (padding.0 * 2 > kernel.0 || padding.1 * 2 > kernel.1) {
         throw ShapeError("padding \(padding.0)x\(padding.1) must be at most half the kernel \(kernel.0)x\(kernel.1)")

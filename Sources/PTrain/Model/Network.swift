@@ -54,6 +54,9 @@ public final class Network {
     /// Activation floats stored per sample: the outputs of the nodes that own
     /// storage (training), or the shared buffers (inference-only).
     public let storedFloatsPerSample: Int
+    /// Floats of layer scratch this network's passes use: the largest of its
+    /// layers' (`context.scratch` holds at least this many).
+    public let scratchFloats: Int
     /// Activation-gradient floats stored per sample (shared buffers).
     public var storedGradientFloatsPerSample: Int { deltas.reduce(0) { $0 + $1.count } / max(maxBatch, 1) }
     /// When set, forward and backward add each layer's wall time (seconds)
@@ -64,15 +67,19 @@ public final class Network {
     /// and no activation-gradient buffers (half the memory); `backward` and
     /// `loss(gradScale:)` must not be called on it. `fuseReLU: false` runs
     /// every relu as a layer of its own (the same results; for tests and
-    /// measurements).
+    /// measurements). `scratch`: another network's layer scratch, to share
+    /// (networks that never run at once: a worker's training and evaluation
+    /// networks); nil: its own.
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
-                fuseReLU: Bool = true) {
+                fuseReLU: Bool = true, scratch: LayerScratch? = nil) {
         precondition(parameters.count == model.layout.totalCount && (gradients?.count ?? model.layout.totalCount) == model.layout.totalCount)
         self.model = model
         self.maxBatch = maxBatch
         self.parameters = parameters
         self.gradients = gradients
-        context = StepContext(seed: seed, maxBatch: maxBatch)
+        context = StepContext(seed: seed, maxBatch: maxBatch, scratch: scratch)
+        scratchFloats = model.scratchFloats(maxBatch: maxBatch)
+        context.scratch.reserve(scratchFloats)
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count

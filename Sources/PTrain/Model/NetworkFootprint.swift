@@ -2,13 +2,15 @@
 /// built (for `MemoryEstimate`): the input `[maxBatch, input]` and labels,
 /// the value buffers (a training network keeps every owner's output for
 /// backward; an inference network shares buffers between owners never live
-/// at once) and, when training, the shared activation-gradient buffers.
-/// Layer scratch (`Layer.allocate`: im2col columns, Winograd tiles) is not
-/// included.
+/// at once) and, when training, the shared activation-gradient buffers;
+/// apart, the layer scratch it reserves (`LayerScratch`: im2col columns,
+/// padded planes, Winograd tiles), which networks may share.
 public struct NetworkFootprint: Sendable, Equatable {
     /// Bytes of the input, values and activation gradients (floats) and
     /// labels (Int32), 4 each.
     public let bytes: Int
+    /// Bytes of layer scratch: the largest of the layers' needs, 4 a float.
+    public let scratchBytes: Int
 
     public init(model: Model, maxBatch: Int, training: Bool) {
         let plan = StoragePlan(model: model)
@@ -16,5 +18,6 @@ public struct NetworkFootprint: Sendable, Equatable {
         let owned = model.layers.indices.filter { plan.owner[$0] == $0 }.reduce(0) { $0 + model.layers[$1].outputShape.count }
         let perSample = model.inputShape.count + (training ? owned + slots : slots)
         bytes = 4 * maxBatch * (perSample + 1)  // + 1: the label
+        scratchBytes = 4 * model.scratchFloats(maxBatch: maxBatch)
     }
 }

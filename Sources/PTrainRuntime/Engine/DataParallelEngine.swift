@@ -131,8 +131,9 @@ public final class DataParallelEngine {
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
                                   gradients: try FloatBuffer(count: count, purpose: "the gradients"), seed: config.seed)
             network.labelSmoothing = Float(config.train.labelSmoothing)
+            // Evaluation and training never run at once on a worker: one layer scratch.
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
-                                      parameters: params, gradients: nil, seed: config.seed)
+                                      parameters: params, gradients: nil, seed: config.seed, scratch: network.context.scratch)
             replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
                                           partials: !(config.runtime.schedule == .dynamic && !averaging)))
         }
