@@ -36,10 +36,8 @@ public final class Mixed: Layer {
             + self.ops.flatMap(\.parameterSpecs)
     }
 
-    public var detail: String {
-        ops.map { $0.layers.map { [$0.typeName, $0.detail].filter { !$0.isEmpty }.joined(separator: " ") }.joined(separator: ", ") }
-            .joined(separator: " | ")
-    }
+    /// The ops' layer types, e.g. `zero | maxpool+batchnorm | conv2d`.
+    public var detail: String { ops.map { $0.layers.map(\.typeName).joined(separator: "+") }.joined(separator: " | ") }
     /// The candidates, plus a multiply-add per op and output value.
     public var forwardFLOPs: Int { ops.reduce(0) { $0 + $1.forwardFLOPs } + 2 * ops.count * outputShape.count }
 
