@@ -15,6 +15,7 @@ public struct ParameterLayout: Sendable {
         public let layerIndex: Int
         /// nil for trainable tensors; see `ParameterSpec.runningAverageMomentum`.
         public let runningAverageMomentum: Float?
+        /// Weight or architecture parameter; see `ParameterRole`.
         public let role: ParameterRole
         public var count: Int { shape.reduce(1, *) }
         public var range: Range<Int> { offset..<offset + count }
