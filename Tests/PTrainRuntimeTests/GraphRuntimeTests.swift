@@ -70,9 +70,11 @@ func graphBitwiseAcrossWorkers() throws {
     #expect(statistics.contains { $0 != 0 })
 }
 
-@Test("no heap allocation inside training steps of a graph model with batch norm and concat (2 workers)")
-func graphNoAllocationInSteps() throws {
-    let config = try RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=20"])
+@Test("no heap allocation inside training steps of a graph model with batch norm and concat, or with mixed edges (2 workers)",
+      arguments: [nil, "search/darts-cell-tiny.yaml"])
+func graphNoAllocationInSteps(_ file: String?) throws {
+    let config = try file.map { try RunConfig.load(file: packageRoot.appendingPathComponent("configs/\($0)").path) }
+        ?? RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=20"])
     let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
     let session = Int64(977)
     let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2,

@@ -58,7 +58,7 @@ func configErrorMessages() {
         (baseConfig.replacingOccurrences(of: "dataset: synthetic", with: "dataset: imagenet"),
          "t.yaml:3:12: data.dataset: expected one of: mnist, fashion-mnist, digits, cifar-10, cifar-100, folder, synthetic, found 'imagenet'"),
         (baseConfig.replacingOccurrences(of: "{type: relu}", with: "{type: relu6}"),
-         "t.yaml:8:14: model.layers[1].type: expected one of: add, avgpool, batchnorm, concat, conv1d, conv2d, dense, dropout, flatten, global_avgpool, local2d, lrn, maxpool, relu, reshape, shortcut, sigmoid, found 'relu6'"),
+         "t.yaml:8:14: model.layers[1].type: expected one of: add, avgpool, batchnorm, concat, conv1d, conv2d, dense, dropout, factorized_reduce, flatten, global_avgpool, local2d, lrn, maxpool, mixed, relu, reshape, shortcut, sigmoid, zero, found 'relu6'"),
         (baseConfig.replacingOccurrences(of: "filters: 4, kernel: 3", with: "filters: 4, kernel: 9"),
          "t.yaml:7:7: model.layers[0]: (conv2d) kernel 9x9 does not fit the input 1x8x8 padded by 0x0 (8x8)"),
         (baseConfig.replacingOccurrences(of: "filters: 4, kernel: 3}", with: "filters: 4, kernel: 3, dilation: 4}"),

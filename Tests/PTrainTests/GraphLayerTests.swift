@@ -39,9 +39,10 @@ func shortcutValues() {
     #expect(y == [0, 0, 0, 0, 0, 0, 0, 0] + [0, 2, 6, 8, 9, 11, 15, 17] + [0, 0, 0, 0, 0, 0, 0, 0])
 }
 
-/// Runs `layer` forward on `x` (`batch` samples) in the given mode.
-private func run(_ layer: any Layer, _ x: [Float], batch: Int, training: Bool, parameters: [[Float]],
-                 gradients: inout [[Float]], gradScale: Float = 0, backward dy: [Float]? = nil) -> [Float] {
+/// Runs `layer` forward on `x` (`batch` samples) in the given mode (and
+/// backward when `dy` is given), on the given parameter and gradient values.
+func runLayer(_ layer: any Layer, _ x: [Float], batch: Int, training: Bool, parameters: [[Float]],
+              gradients: inout [[Float]], gradScale: Float = 0, backward dy: [Float]? = nil) -> [Float] {
     let context = StepContext(seed: 1, maxBatch: batch)
     context.training = training
     context.gradScale = gradScale
@@ -67,7 +68,7 @@ func batchNormModesAndStatistics() {
     let gamma: [Float] = [2, 0.5], beta: [Float] = [1, -1], runMean: [Float] = [0.5, -2], runVar: [Float] = [4, 0.25]
     let x: [Float] = [1, 3, 0, 2,   5, 7, 4, 6]  // 2 samples x 2 channels x 2 positions
     var grads = [[Float]](repeating: [0, 0], count: 4)
-    let inference = run(layer, x, batch: 2, training: false, parameters: [gamma, beta, runMean, runVar], gradients: &grads)
+    let inference = runLayer(layer, x, batch: 2, training: false, parameters: [gamma, beta, runMean, runVar], gradients: &grads)
     for (i, v) in x.enumerated() {
         let c = (i / 2) % 2
         let expected = gamma[c] * (v - runMean[c]) / (runVar[c] + 1e-5).squareRoot() + beta[c]
@@ -75,8 +76,8 @@ func batchNormModesAndStatistics() {
     }
     // Channel 0 holds 1, 3, 5, 7: mean 4, biased variance 5, unbiased 20/3.
     // Channel 1 holds 0, 2, 4, 6: mean 3, the same variances.
-    let training = run(layer, x, batch: 2, training: true, parameters: [gamma, beta, runMean, runVar], gradients: &grads,
-                       gradScale: 1 / 8, backward: [Float](repeating: 0, count: 8))
+    let training = runLayer(layer, x, batch: 2, training: true, parameters: [gamma, beta, runMean, runVar], gradients: &grads,
+                            gradScale: 1 / 8, backward: [Float](repeating: 0, count: 8))
     #expect(abs(training[0] - (2 * (1 - 4) / (5 + 1e-5).squareRoot() + 1)) < 1e-5)
     // gradScale * batch = 1/4 of the global batch's statistics come from this shard.
     #expect(abs(grads[2][0] - 4.0 / 4) < 1e-6 && abs(grads[2][1] - 3.0 / 4) < 1e-6)

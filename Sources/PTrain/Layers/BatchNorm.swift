@@ -12,7 +12,10 @@ import PTrainKernels
 /// worker's shard; `runtime.batchnorm: global`). Inference mode uses
 /// `running_mean` / `running_var`.
 /// Tensor names and layouts are PyTorch's `BatchNorm2d` state_dict
-/// (`num_batches_tracked` is not kept: the momentum is fixed).
+/// (`num_batches_tracked` is not kept: the momentum is fixed). With
+/// `affine: false` (PyTorch's `affine=False`, DARTS's search cells) there is
+/// no `weight`/`bias`: gamma is 1 and beta 0, and only the running
+/// statistics are tensors.
 public final class BatchNorm: StridedInputLayer, ReLUFusable {
     public let name: String
     public let typeName = "batchnorm"
@@ -20,6 +23,8 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable {
     public var outputShape: TensorShape { inputShape }
     public let parameterSpecs: [ParameterSpec]
     public let epsilon: Float, momentum: Float
+    /// False: no learnable `weight`/`bias` (gamma 1, beta 0).
+    public let affine: Bool
     /// Floats between consecutive input samples (and input-gradient samples);
     /// the network sets it when the input is a slice of a wider tensor.
     public var inputSampleStride: Int
@@ -37,28 +42,33 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable {
     /// Values per channel the last training forward normalised over (the
     /// shard's, or the global batch's).
     private var statisticsCount = 0.0
+    /// `[C]` ones and zeros standing for gamma and beta when not affine.
+    private var unitAffine: (gamma: FloatBuffer, beta: FloatBuffer)?
     private var gamma: UnsafeMutablePointer<Float>!, beta: UnsafeMutablePointer<Float>!
     private var runningMean: UnsafeMutablePointer<Float>!, runningVar: UnsafeMutablePointer<Float>!
     private var dGamma: UnsafeMutablePointer<Float>!, dBeta: UnsafeMutablePointer<Float>!
     private var meanSlot: UnsafeMutablePointer<Float>!, varSlot: UnsafeMutablePointer<Float>!
 
-    public init(name: String, input: TensorShape, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+    public init(name: String, input: TensorShape, epsilon: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
         self.name = name
         inputShape = input
-        self.epsilon = epsilon; self.momentum = momentum
+        self.epsilon = epsilon; self.momentum = momentum; self.affine = affine
         channels = input.channels
         spatial = input.spatial
         inputSampleStride = input.count
         let c = [input.channels]
-        parameterSpecs = [
-            ParameterSpec(name: "weight", shape: c, initializer: .ones),
-            ParameterSpec(name: "bias", shape: c, initializer: .zeros),
+        let learned = [ParameterSpec(name: "weight", shape: c, initializer: .ones),
+                       ParameterSpec(name: "bias", shape: c, initializer: .zeros)]
+        parameterSpecs = (affine ? learned : []) + [
             ParameterSpec(name: "running_mean", shape: c, initializer: .zeros, runningAverageMomentum: momentum),
             ParameterSpec(name: "running_var", shape: c, initializer: .ones, runningAverageMomentum: momentum),
         ]
     }
 
-    public var detail: String { momentum == 0.1 && epsilon == 1e-5 ? "" : "momentum \(momentum) eps \(epsilon)" }
+    public var detail: String {
+        let settings = momentum == 0.1 && epsilon == 1e-5 ? "" : "momentum \(momentum) eps \(epsilon)"
+        return affine ? settings : (settings.isEmpty ? "no affine" : settings + " no affine")
+    }
     public var forwardFLOPs: Int { 2 * inputShape.count }
 
     public func allocate(maxBatch: Int) {
@@ -67,13 +77,23 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable {
         scale = FloatBuffer(count: channels); shift = FloatBuffer(count: channels)
         sums = .allocate(capacity: 2 * channels + 1)
         sums!.initialize(repeating: 0, count: 2 * channels + 1)
+        if !affine {
+            let ones = FloatBuffer(count: channels)
+            ones.pointer.update(repeating: 1, count: channels)
+            unitAffine = (ones, FloatBuffer(count: channels))
+        }
     }
 
     deinit { sums?.deallocate() }
 
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
-        gamma = parameters[0]; beta = parameters[1]; runningMean = parameters[2]; runningVar = parameters[3]
-        dGamma = gradients[0]; dBeta = gradients[1]; meanSlot = gradients[2]; varSlot = gradients[3]
+        let k = affine ? 2 : 0  // index of running_mean
+        if affine {
+            gamma = parameters[0]; beta = parameters[1]; dGamma = gradients[0]; dBeta = gradients[1]
+        } else {
+            gamma = unitAffine!.gamma.pointer; beta = unitAffine!.beta.pointer
+        }
+        runningMean = parameters[k]; runningVar = parameters[k + 1]; meanSlot = gradients[k]; varSlot = gradients[k + 1]
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
@@ -115,7 +135,7 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable {
         batchNormGradientSums(x, sampleStride: inputSampleStride, dy, batch: batch, channels: channels, spatial: spatial,
                               mean: mean.pointer, rectified: rectified, into: s)
         // Parameter gradients from this shard only: the runtime sums shards.
-        for c in 0..<channels {
+        for c in 0..<channels where affine {
             dGamma[c] += Float(s[channels + c]) * invStd.pointer[c]
             dBeta[c] += Float(s[c])
         }
@@ -143,10 +163,11 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable {
 // MARK: - config parser (keys documented in README "Config format")
 
 extension BatchNorm {
-    /// Keys `momentum` (0.1) and `eps` (1e-5), PyTorch's defaults.
+    /// Keys `momentum` (0.1), `eps` (1e-5) and `affine` (true), PyTorch's defaults.
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
         let momentum = Float(try m.double("momentum", default: 0.1, 0...1))
         let eps = Float(try m.double("eps", default: 1e-5, 0...1, openLower: true))
-        return { BatchNorm(name: $0, input: $1, epsilon: eps, momentum: momentum) }
+        let affine = try m.bool("affine", default: true)
+        return { BatchNorm(name: $0, input: $1, epsilon: eps, momentum: momentum, affine: affine) }
     }
 }

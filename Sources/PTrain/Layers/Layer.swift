@@ -9,6 +9,14 @@ public enum Initializer: Sendable, Hashable {
     case normal(std: Float)
 }
 
+/// What a trainable tensor is for. Architecture parameters (a `mixed`
+/// layer's `alpha`: the mixing logits of a DARTS search) are checkpointed,
+/// differentiated and reduced like weights, but the weight optimizer does not
+/// step them: a separate (bilevel) update owns them.
+public enum ParameterRole: Sendable, Hashable {
+    case weight, architecture
+}
+
 /// A parameter tensor a layer declares: its name within the layer (PyTorch's
 /// `weight` / `bias`), its shape in PyTorch's layout (OIHW conv weights,
 /// `[out, in]` dense weights) and its initialiser.
@@ -26,12 +34,25 @@ public struct ParameterSpec: Sendable, Hashable {
     public let initializer: Initializer
     /// nil: trainable. Else the momentum of the running average (PyTorch's 0.1).
     public let runningAverageMomentum: Float?
-    public init(name: String, shape: [Int], initializer: Initializer, runningAverageMomentum: Float? = nil) {
+    public let role: ParameterRole
+    public init(name: String, shape: [Int], initializer: Initializer, runningAverageMomentum: Float? = nil,
+                role: ParameterRole = .weight) {
         self.name = name; self.shape = shape; self.initializer = initializer
         self.runningAverageMomentum = runningAverageMomentum
+        self.role = role
     }
     public var count: Int { shape.reduce(1, *) }
+    /// True for tensors with a gradient (weights and architecture parameters).
     public var isTrainable: Bool { runningAverageMomentum == nil }
+    /// True for the tensors the weight optimizer steps and the parameter count counts.
+    public var isWeight: Bool { isTrainable && role == .weight }
+
+    /// The same tensor named `prefix.name` (a layer composed of inner layers
+    /// reports their tensors under its own name).
+    public func prefixed(_ prefix: String) -> ParameterSpec {
+        ParameterSpec(name: "\(prefix).\(name)", shape: shape, initializer: initializer,
+                      runningAverageMomentum: runningAverageMomentum, role: role)
+    }
 }
 
 /// Per-replica state a layer reads while it runs a step: the mode, the keys of
@@ -116,8 +137,9 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
-    /// Trainable parameters (running statistics excluded, as PyTorch counts).
-    public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + ($1.isTrainable ? $1.count : 0) } }
+    /// Weights (running statistics excluded, as PyTorch counts; architecture
+    /// parameters excluded, as DARTS's `model.parameters()`).
+    public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + ($1.isWeight ? $1.count : 0) } }
     public func allocate(maxBatch: Int) {}
     public func scratchFloats(maxBatch: Int) -> Int { 0 }
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {}

@@ -27,6 +27,9 @@ public enum LayerRegistry {
         "lrn": single(LocalResponseNorm.configured),
         "batchnorm": single(BatchNorm.configured),
         "shortcut": single(PaddedShortcut.configured),
+        "zero": single(Zero.configured),
+        "factorized_reduce": single(FactorizedReduce.configured),
+        "mixed": single(Mixed.configured),
         "add": Add.configured,
         "concat": Concat.configured,
     ] }

@@ -15,6 +15,8 @@ public struct ParameterLayout: Sendable {
         public let layerIndex: Int
         /// nil for trainable tensors; see `ParameterSpec.runningAverageMomentum`.
         public let runningAverageMomentum: Float?
+        /// Weight or architecture parameter; see `ParameterRole`.
+        public let role: ParameterRole
         public var count: Int { shape.reduce(1, *) }
         public var range: Range<Int> { offset..<offset + count }
     }
@@ -34,7 +36,7 @@ public struct ParameterLayout: Sendable {
             for spec in layer.parameterSpecs {
                 entries.append(Entry(name: "\(layer.name).\(spec.name)", shape: spec.shape, offset: offset,
                                      initializer: spec.initializer, layerIndex: index,
-                                     runningAverageMomentum: spec.runningAverageMomentum))
+                                     runningAverageMomentum: spec.runningAverageMomentum, role: spec.role))
                 offset += (spec.count + Self.alignment - 1) / Self.alignment * Self.alignment
             }
         }
@@ -42,8 +44,14 @@ public struct ParameterLayout: Sendable {
         totalCount = offset
     }
 
-    /// Trainable parameter count (padding and running statistics excluded).
-    public var parameterCount: Int { entries.reduce(0) { $0 + ($1.runningAverageMomentum == nil ? $1.count : 0) } }
+    /// Weight count (padding, running statistics and architecture parameters excluded).
+    public var parameterCount: Int {
+        entries.reduce(0) { $0 + ($1.runningAverageMomentum == nil && $1.role == .weight ? $1.count : 0) }
+    }
+
+    /// The architecture-parameter tensors (`ParameterRole.architecture`) in
+    /// arena order: the weight optimizer leaves them alone.
+    public var architectureParameters: [Entry] { entries.filter { $0.role == .architecture } }
 
     /// The running-statistic tensors in arena order, which the optimizer
     /// averages instead of stepping.

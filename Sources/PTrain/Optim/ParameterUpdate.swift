@@ -5,7 +5,9 @@
 /// gradient slot `g` holds the global batch's statistic (see `ParameterSpec`);
 /// nothing at all for the tensors of frozen layers (`train.freeze`: no
 /// update, no weight decay, no optimizer-state change; their running
-/// statistics still follow the data, as in PyTorch).
+/// statistics still follow the data, as in PyTorch) and for architecture
+/// parameters (`ParameterRole.architecture`): their update belongs to the
+/// architecture search.
 /// Works on any sub-range, so each worker can update its own slice.
 ///
 /// The optimizer state arena holds `stateCount` floats: SGD's momentum in
@@ -17,7 +19,8 @@ public struct ParameterUpdate: Sendable {
     /// Floats of one parameter arena.
     public let arenaCount: Int
     /// Tensors the optimizer does not step, in arena order: running
-    /// statistics (with their momentum) and frozen tensors (nil: left alone).
+    /// statistics (with their momentum), frozen tensors and architecture
+    /// parameters (nil: left alone).
     private let held: [(range: Range<Int>, momentum: Float?)]
     /// The ranges the optimizer steps (trainable tensors of unfrozen layers),
     /// in arena order: what gradient clipping measures.
@@ -30,9 +33,11 @@ public struct ParameterUpdate: Sendable {
         arenaCount = layout.totalCount
         held = layout.entries.compactMap { e in
             if let momentum = e.runningAverageMomentum { return (e.range, momentum) }
-            return frozenLayers.contains(e.layerIndex) ? (e.range, nil) : nil
+            return frozenLayers.contains(e.layerIndex) || e.role == .architecture ? (e.range, nil) : nil
         }
-        trainableRanges = layout.entries.filter { $0.runningAverageMomentum == nil && !frozenLayers.contains($0.layerIndex) }.map(\.range)
+        trainableRanges = layout.entries.filter {
+            $0.runningAverageMomentum == nil && $0.role != .architecture && !frozenLayers.contains($0.layerIndex)
+        }.map(\.range)
     }
 
     /// Floats of optimizer state per replica.
