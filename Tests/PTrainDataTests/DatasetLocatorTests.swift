@@ -5,8 +5,8 @@ import Testing
 @Suite("DatasetLocator: configured path, then $PTRAIN_DATA/<folder>, then Debian (Fashion-MNIST)")
 struct DatasetLocatorTests {
     @Test func folderNamesFollowSharedData() {
-        #expect(DatasetKind.allCases.map(\.folderName) == ["mnist", "fashion-mnist", "sklearn-digits", "cifar-10"])
-        #expect(DatasetKind.allCases.map(\.rawValue) == ["mnist", "fashion-mnist", "digits", "cifar-10"])
+        #expect(DatasetKind.allCases.map(\.folderName) == ["mnist", "fashion-mnist", "sklearn-digits", "cifar-10", "cifar-100"])
+        #expect(DatasetKind.allCases.map(\.rawValue) == ["mnist", "fashion-mnist", "digits", "cifar-10", "cifar-100"])
         #expect(DatasetKind(rawValue: "fashion-mnist") == .fashionMNIST)
     }
 

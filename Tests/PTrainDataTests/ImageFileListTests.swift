@@ -48,7 +48,7 @@ struct ImageFileListTests {
                 try ImageFileList.read(root: root, split: "train", name: "x")
             }
             try touch(root, "train/a/1.png")
-            try touch(root, "train/b/readme.md")
+            try touch(root, "train/b/notes.txt")
             #expect(throws: DataError("\(root.path)/train/b: class folder 'b' holds no images (expected files ending in .jpg, .jpeg or .png)")) {
                 try ImageFileList.read(root: root, split: "train", name: "x")
             }

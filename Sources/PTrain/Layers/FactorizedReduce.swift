@@ -45,6 +45,11 @@ public final class FactorizedReduce: Layer {
     public var detail: String { "\(outputShape.channels)/2" + (bn.affine ? "" : " no affine") }
     public var forwardFLOPs: Int { inputShape.count + conv1.forwardFLOPs + conv2.forwardFLOPs + bn.forwardFLOPs }
 
+    /// The two convolutions and the batch norm run one at a time.
+    public func scratchFloats(maxBatch: Int) -> Int {
+        max(conv1.scratchFloats(maxBatch: maxBatch), conv2.scratchFloats(maxBatch: maxBatch), bn.scratchFloats(maxBatch: maxBatch))
+    }
+
     public func allocate(maxBatch: Int) {
         guard even == nil else { return }
         let half = maxBatch * conv1.inputShape.count

@@ -20,6 +20,8 @@ final class LayerChain {
     }
 
     var outputShape: TensorShape { layers.last!.outputShape }
+    /// The shared scratch its layers need (they run one at a time).
+    func scratchFloats(maxBatch: Int) -> Int { layers.map { $0.scratchFloats(maxBatch: maxBatch) }.max() ?? 0 }
     var forwardFLOPs: Int { layers.reduce(0) { $0 + $1.forwardFLOPs } }
 
     /// The last forward's output, `[batch, outputShape]`.

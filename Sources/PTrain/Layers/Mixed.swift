@@ -41,6 +41,9 @@ public final class Mixed: Layer {
     /// The candidates, plus a multiply-add per op and output value.
     public var forwardFLOPs: Int { ops.reduce(0) { $0 + $1.forwardFLOPs } + 2 * ops.count * outputShape.count }
 
+    /// The candidates run one at a time: the largest scratch any of them needs.
+    public func scratchFloats(maxBatch: Int) -> Int { ops.map { $0.scratchFloats(maxBatch: maxBatch) }.max() ?? 0 }
+
     public func allocate(maxBatch: Int) {
         guard weights == nil else { return }
         weights = FloatBuffer(count: ops.count)
