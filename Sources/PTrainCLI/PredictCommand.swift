@@ -62,9 +62,15 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
-    /// `--classes`, else RUN/classes.txt of a checkpoint in RUN/checkpoints/,
-    /// else the dataset's; must name every output.
+    /// `--classes`, else those a checkpoint directory records, else
+    /// RUN/classes.txt of a checkpoint in RUN/checkpoints/, else the
+    /// dataset's; must name every output.
     private func classNames(outputs: Int, config: RunConfig) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        if classes == nil, FileManager.default.fileExists(atPath: checkpoint[0], isDirectory: &isDirectory), isDirectory.boolValue,
+           let names = try Checkpoint.read(URL(fileURLWithPath: checkpoint[0])).state.classNames, names.count == outputs {
+            return names
+        }
         let run = URL(fileURLWithPath: checkpoint[0]).standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent()
         let file = classes ?? [run.appendingPathComponent("classes.txt").path].first { FileManager.default.fileExists(atPath: $0) }
         guard let file else { return try PredictionImages.classNames(config.data, classes: outputs) }

@@ -434,6 +434,7 @@ public final class Trainer {
                                      config: config.resolvedYAML)
         let snapshot = engine.snapshot()
         state.processes = group.size
+        state.classNames = classNames
         state.complete = snapshot.complete
         let checkpoint = Checkpoint(state: state, weights: snapshot.replicas[0].weights, momentum: snapshot.replicas[0].momentum,
                                     steps: snapshot.replicas[0].steps, otherReplicas: Array(snapshot.replicas.dropFirst()))

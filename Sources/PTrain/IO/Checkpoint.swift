@@ -60,6 +60,9 @@ public struct Checkpoint: Sendable {
         /// The updates each replica's optimizer state has applied (Adam's
         /// bias correction), replica 0 first; nil when all are 0 (SGD).
         public var optimizerSteps: [Int]?
+        /// The class of each model output, in label order (image folders:
+        /// the class folders' names); nil when the run had none recorded.
+        public var classNames: [String]?
 
         public init(epoch: Int, stepInEpoch: Int, step: Int, seed: UInt64, workers: Int, elapsedSeconds: Double,
                     bestMetric: Double?, bestStep: Int?, evaluationsSinceBest: Int, metric: Double?, config: String) {

@@ -110,7 +110,7 @@ public struct ImageFileList: Sendable {
     private static func entries(of folder: URL) throws -> [String] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { !$0.hasPrefix(".") }
-                .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         } catch {
             throw DataError("\(folder.path): cannot list the folder: \((error as NSError).localizedDescription)")
         }
