@@ -95,6 +95,10 @@ struct FolderDatasetTests {
         #expect(skipped.allSatisfy { $0 >= 0 } && skipped.reduce(0, +) >= 1, "bad_images per epoch: \(skipped)")
         let classes = try String(contentsOf: dir.appendingPathComponent("w1/classes.txt"), encoding: .utf8)
         #expect(classes == "a\nb\nc\n")
+        // ... and into every checkpoint's state.
+        let checkpoints = dir.appendingPathComponent("w1/checkpoints")
+        let last = try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).filter { $0.hasPrefix("step-") }.sorted().last!
+        #expect(try Checkpoint.read(checkpoints.appendingPathComponent(last)).state.classNames == ["a", "b", "c"])
     }
 
     @Test func aBadImageStopsTheRunWithOneErrorNamingTheFile() throws {
