@@ -22,6 +22,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Samples of the NTK batch (with --ntk).")
     var samples: Int = 32
 
+    @Option(name: .customLong("train-best"), help: "With --ntk: train the K best-scored trials and, as the control, K trials picked at random (the method's seed) at the search's per-trial budget; writes ntk-select.csv and ntk-select.txt.")
+    var trainBest: Int?
+
     func run() throws {
         try reportingErrors {
             let spec = try SearchSpec.load(file: file)
@@ -33,9 +36,17 @@ struct SearchCommand: ParsableCommand {
             // The search's own record (no workers: each trial directory has its own).
             let base = try RunConfig.load(file: spec.base, overrides: spec.fixed)
             try RunEnvironment.capture(topology: topology, placements: [], data: base.data).write(into: dir)
+            if let trainBest {
+                try SearchNTKSelection.validate(trainBest: trainBest, ntk: ntk, planned: try SearchNTKRanking.plannedTrials(spec).count)
+            }
             if ntk {
                 let scores = try SearchNTKRanking.score(spec, samples: samples, say: { say($0) })
                 try AtomicFile.write(SearchNTKRanking.csv(scores, keys: spec.space.keys), to: dir.appendingPathComponent("ntk.csv"))
+                if let trainBest {
+                    let rows = try SearchNTKSelection.run(scores, k: trainBest, runner: runner)
+                    say(try SearchNTKSelection.write(rows, spec: spec, into: dir))
+                    say("selection: \(dir.path)/ntk-select.csv, ntk-select.txt")
+                }
                 let agreement = SearchNTKRanking.agreement(scores, records: runner.results)
                 if agreement.isEmpty { say("no budget has 4 or more recorded trainings to compare the ranking with") }
                 for a in agreement {
