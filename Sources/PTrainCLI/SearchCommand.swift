@@ -28,6 +28,10 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = try SearchSpec.load(file: file)
+            // Before the directory is created: a mistyped option leaves nothing behind.
+            if let trainBest {
+                try SearchNTKSelection.validate(trainBest: trainBest, ntk: ntk, planned: try SearchNTKRanking.plannedTrials(spec).count)
+            }
             let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             let dir = URL(fileURLWithPath: out ?? "runs/search-\(name)")
             let topology: CPUTopology
@@ -36,9 +40,6 @@ struct SearchCommand: ParsableCommand {
             // The search's own record (no workers: each trial directory has its own).
             let base = try RunConfig.load(file: spec.base, overrides: spec.fixed)
             try RunEnvironment.capture(topology: topology, placements: [], data: base.data).write(into: dir)
-            if let trainBest {
-                try SearchNTKSelection.validate(trainBest: trainBest, ntk: ntk, planned: try SearchNTKRanking.plannedTrials(spec).count)
-            }
             if ntk {
                 let scores = try SearchNTKRanking.score(spec, samples: samples, say: { say($0) })
                 try AtomicFile.write(SearchNTKRanking.csv(scores, keys: spec.space.keys), to: dir.appendingPathComponent("ntk.csv"))
