@@ -86,7 +86,7 @@ func trainBestTrainsPicks() throws {
     #expect(csv[0] == "group,trial,train.optimizer.lr,model.layers[0].filters,ntk_condition_number,test_top1,seconds")
     #expect(csv.count == 5 && csv[1].hasPrefix("ntk,\(ntk[0].trial),") && csv[3].hasPrefix("random,\(random[0].trial),"))
     #expect(try String(contentsOf: out.appendingPathComponent("ntk-select.txt"), encoding: .utf8) == summary + "\n")
-    #expect(summary.hasPrefix("2 trials per group, 1 epoch, test_top1: ntk pick [\(ntk[0].trial) \(ntk[1].trial)]: best "))
+    #expect(summary.hasPrefix("2 trials per group, 1 epoch, test_top1 on the test split: ntk pick [\(ntk[0].trial) \(ntk[1].trial)]: best "))
     #expect(summary.contains("; random pick [\(random[0].trial) \(random[1].trial)]: best "))
 }
 
@@ -104,4 +104,23 @@ func trainBestSharedTrials() throws {
     // Same trials, same figures: the two halves of the line agree.
     let halves = summary.components(separatedBy: "; ")
     #expect(halves[0].components(separatedBy: "]: ")[1] == halves[1].components(separatedBy: "]: ")[1].components(separatedBy: " (seed")[0])
+}
+
+@Test("the summary names the split: validation when the base config (with the search's set) holds one out")
+func selectionScoredSplit() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(try SearchSpec.load(file: try writeSearch("{type: grid, epochs: 1}", in: dir)).scoredSplit == "test")
+    let file = dir.appendingPathComponent("v.yaml")
+    try """
+    base: tiny.yaml
+    method: {type: grid, epochs: 1}
+    set: [data.validation=0.25]
+    space:
+      train.optimizer.lr: {choice: [0.05, 0.2]}
+    """.write(to: file, atomically: true, encoding: .utf8)
+    let spec = try SearchSpec.load(file: file.path)
+    #expect(spec.scoredSplit == "validation")
+    let row = SearchNTKSelection.Row(group: .ntk, trial: 0, values: ["0.05"], conditionNumber: 3, metric: 0.5, seconds: 1)
+    #expect(SearchNTKSelection.summary([row], spec: spec).hasPrefix("1 trial per group, 1 epoch, test_top1 on the validation split: ntk pick [0]: best 50.00%, mean 50.00%, 1.0 s"))
 }

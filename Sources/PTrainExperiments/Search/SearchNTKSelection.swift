@@ -20,6 +20,10 @@ public enum SearchNTKSelection {
         /// The search metric; nil when the training failed.
         public let metric: Double?
         public let seconds: Double
+        public init(group: Group, trial: Int, values: [String], conditionNumber: Double, metric: Double?, seconds: Double) {
+            self.group = group; self.trial = trial; self.values = values
+            self.conditionNumber = conditionNumber; self.metric = metric; self.seconds = seconds
+        }
     }
 
     /// Checks `--train-best` before anything is scored.
@@ -129,7 +133,7 @@ public enum SearchNTKSelection {
         let shared = Set(rows.filter { $0.group == .ntk }.map(\.trial)).intersection(rows.filter { $0.group == .random }.map(\.trial)).count
         let k = rows.filter { $0.group == .ntk }.count
         let epochs = budget(spec)
-        return "\(k) trial\(k == 1 ? "" : "s") per group, \(epochs) epoch\(epochs == 1 ? "" : "s"), \(spec.metric.rawValue): "
+        return "\(k) trial\(k == 1 ? "" : "s") per group, \(epochs) epoch\(epochs == 1 ? "" : "s"), \(spec.metric.rawValue) on the \(spec.scoredSplit) split: "
             + describe(.ntk) + "; " + describe(.random) + " (seed \(seed(spec)), \(shared) shared)"
     }
 }

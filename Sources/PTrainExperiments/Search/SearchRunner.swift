@@ -202,8 +202,7 @@ public final class SearchRunner: @unchecked Sendable {
             SVGChart.Series(name: "trial \(t)", points: byTrial[t]!.sorted { $0.epochs < $1.epochs }.map { (Double($0.epochs), spec.maximize ? 100 * $0.metric! : $0.metric!) },
                             color: ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"][i % 8])
         }
-        // Trials are scored on the validation split when the base config has one.
-        let split = (try? RunConfig.load(file: spec.base, overrides: spec.fixed))?.data.validation == nil ? "test" : "validation"
+        let split = spec.scoredSplit
         let chart = SVGChart(title: "search: \(spec.metric) against budget", xLabel: "epochs",
                              yLabel: spec.maximize ? "\(split) top-1 %" : "\(split) loss", series: series)
         try AtomicFile.write(chart.render(width: 800, height: 500), to: out.appendingPathComponent("chart.svg"))
