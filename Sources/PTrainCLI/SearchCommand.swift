@@ -22,9 +22,16 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Samples of the NTK batch (with --ntk).")
     var samples: Int = 32
 
+    @Option(name: .customLong("train-best"), help: "With --ntk: train the K best-scored trials and, as the control, K trials picked at random (the method's seed) at the search's per-trial budget; writes ntk-select.csv and ntk-select.txt.")
+    var trainBest: Int?
+
     func run() throws {
         try reportingErrors {
             let spec = try SearchSpec.load(file: file)
+            // Before the directory is created: a mistyped option leaves nothing behind.
+            if let trainBest {
+                try SearchNTKSelection.validate(trainBest: trainBest, ntk: ntk, planned: try SearchNTKRanking.plannedTrials(spec).count)
+            }
             let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             let dir = URL(fileURLWithPath: out ?? "runs/search-\(name)")
             let topology: CPUTopology
@@ -36,6 +43,11 @@ struct SearchCommand: ParsableCommand {
             if ntk {
                 let scores = try SearchNTKRanking.score(spec, samples: samples, say: { say($0) })
                 try AtomicFile.write(SearchNTKRanking.csv(scores, keys: spec.space.keys), to: dir.appendingPathComponent("ntk.csv"))
+                if let trainBest {
+                    let rows = try SearchNTKSelection.run(scores, k: trainBest, runner: runner)
+                    say(try SearchNTKSelection.write(rows, spec: spec, into: dir))
+                    say("selection: \(dir.path)/ntk-select.csv, ntk-select.txt")
+                }
                 let agreement = SearchNTKRanking.agreement(scores, records: runner.results)
                 if agreement.isEmpty { say("no budget has 4 or more recorded trainings to compare the ranking with") }
                 for a in agreement {

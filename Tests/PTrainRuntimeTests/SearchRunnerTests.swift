@@ -6,10 +6,11 @@ import PTrainRuntime
 import PTrainTopology
 import Synchronization
 
-// Searches end to end on a tiny synthetic config: results, promotion,
+// Searches end to end on a tiny synthetic config (`writeSearch`, also used
+// by the NTK selection tests): results, promotion,
 // resume, and concurrent trials on disjoint core groups.
 
-private func writeSearch(_ method: String, resources: String = "{cores_per_trial: all}", in dir: URL) throws -> String {
+func writeSearch(_ method: String, resources: String = "{cores_per_trial: all}", in dir: URL) throws -> String {
     try tinyConfig.write(to: dir.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
     let search = """
     base: tiny.yaml

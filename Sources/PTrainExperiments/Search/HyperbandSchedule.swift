@@ -58,6 +58,14 @@ public struct HyperbandSchedule: Sendable, Equatable {
         }
     }
 
+    /// Rungs of successive halving over `trials` trials: one more each time
+    /// `eta` of the survivors still leave one to promote.
+    public static func rungCount(trials: Int, eta: Int) -> Int {
+        var rungs = 1, n = trials
+        while n >= eta { n /= eta; rungs += 1 }
+        return rungs
+    }
+
     /// Total epochs of all brackets.
     public var totalEpochs: Double { brackets.reduce(0) { $0 + $1.epochs } }
 }

@@ -62,13 +62,12 @@ public final class SearchRunner: @unchecked Sendable {
         case .hyperband(let maxEpochs, let eta, let seed):
             var first = 0
             for bracket in HyperbandSchedule(maxEpochs: Double(maxEpochs), eta: eta).brackets {
-                say("bracket s=\(bracket.s): " + bracket.rungs.map { "\($0.trials) x \(epochs($0.epochs))" }.joined(separator: ", ") + " epochs")
+                say("bracket s=\(bracket.s): " + bracket.rungs.map { "\($0.trials) x \(Self.wholeEpochs($0.epochs))" }.joined(separator: ", ") + " epochs")
                 try runBracket(bracket.rungs, firstTrial: first, seed: seed)
                 first += bracket.trials
             }
         case .successiveHalving(let trials, let minEpochs, let eta, let seed):
-            var rungs = 1, n = trials
-            while n >= eta { n /= eta; rungs += 1 }
+            let rungs = HyperbandSchedule.rungCount(trials: trials, eta: eta)
             try runBracket(HyperbandSchedule.halving(trials: trials, firstEpochs: Double(minEpochs), eta: eta, rungs: rungs),
                            firstTrial: 0, seed: seed)
         }
@@ -76,14 +75,24 @@ public final class SearchRunner: @unchecked Sendable {
         return results
     }
 
-    private func epochs(_ e: Double) -> Int { max(1, Int(e.rounded())) }
+    /// Trains the given trials (those not recorded yet, like any rung) and
+    /// rewrites the summaries; returns the record of each job, in job order.
+    /// `--ntk --train-best` trains its picks through here.
+    public func train(_ jobs: [(trial: Int, values: [String], epochs: Int)]) throws -> [TrialRecord] {
+        try runRung(jobs)
+        try writeSummaries()
+        return jobs.map { record(trial: $0.trial, epochs: $0.epochs)! }
+    }
+
+    /// A rung's fractional budget in whole epochs (at least 1).
+    static func wholeEpochs(_ e: Double) -> Int { max(1, Int(e.rounded())) }
 
     /// Successive halving over trials `firstTrial...`: each rung trains the
     /// survivors to its budget, then keeps the best for the next.
     private func runBracket(_ rungs: [HyperbandSchedule.Rung], firstTrial: Int, seed: UInt64) throws {
         var alive = Array(firstTrial..<(firstTrial + (rungs.first?.trials ?? 0)))
         for (i, rung) in rungs.enumerated() {
-            let e = epochs(rung.epochs)
+            let e = Self.wholeEpochs(rung.epochs)
             try runRung(alive.map { ($0, spec.space.sample(seed: seed, trial: $0), e) })
             guard i + 1 < rungs.count else { break }
             let scored = alive.compactMap { t in record(trial: t, epochs: e)?.metric.map { (t, $0) } }
@@ -193,8 +202,7 @@ public final class SearchRunner: @unchecked Sendable {
             SVGChart.Series(name: "trial \(t)", points: byTrial[t]!.sorted { $0.epochs < $1.epochs }.map { (Double($0.epochs), spec.maximize ? 100 * $0.metric! : $0.metric!) },
                             color: ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"][i % 8])
         }
-        // Trials are scored on the validation split when the base config has one.
-        let split = (try? RunConfig.load(file: spec.base, overrides: spec.fixed))?.data.validation == nil ? "test" : "validation"
+        let split = spec.scoredSplit
         let chart = SVGChart(title: "search: \(spec.metric) against budget", xLabel: "epochs",
                              yLabel: spec.maximize ? "\(split) top-1 %" : "\(split) loss", series: series)
         try AtomicFile.write(chart.render(width: 800, height: 500), to: out.appendingPathComponent("chart.svg"))
@@ -223,7 +231,8 @@ public final class SearchRunner: @unchecked Sendable {
     }
 }
 
-private func csvField(_ s: String) -> String {
+/// A CSV field, quoted when it holds a comma or a quote.
+func csvField(_ s: String) -> String {
     s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }
 

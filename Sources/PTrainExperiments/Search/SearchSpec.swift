@@ -47,6 +47,12 @@ public struct SearchSpec {
 
     public var maximize: Bool { metric == .testTop1 }
 
+    /// The split trials are scored on: `validation` when the base config
+    /// (with the fixed overrides) has one, else `test`.
+    public var scoredSplit: String {
+        (try? RunConfig.load(file: base, overrides: fixed))?.data.validation == nil ? "test" : "validation"
+    }
+
     /// `99.30%` for top-1, `0.0312` for a loss.
     public func format(_ value: Double) -> String {
         maximize ? String(format: "%.2f%%", 100 * value) : String(format: "%.4f", value)
