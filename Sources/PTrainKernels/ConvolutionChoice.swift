@@ -2,14 +2,16 @@
 /// convolution. Within a pass, the first algorithm of its preference list
 /// that supports the shape wins:
 ///
+/// - depthwise (one input channel and one filter per group), every pass:
+///   direct SIMD loops, any kernel, stride, padding and dilation;
 /// - forward: Winograd (when allowed), pointwise, taps, im2col;
 /// - input gradient: Winograd, pointwise, taps (stride 1, pad <= K - 1),
 ///   im2col/col2im;
 /// - weight gradient: Winograd, pointwise, taps (whole 16-channel panels),
 ///   window planes (stride 1), im2col.
 ///
-/// Dilated kernels (`WindowGeometry.isDilated`) go to im2col in every pass:
-/// the other algorithms' planes and tiles assume adjacent taps.
+/// Other dilated kernels (`WindowGeometry.isDilated`) go to im2col in every
+/// pass: the remaining algorithms' planes and tiles assume adjacent taps.
 ///
 /// Taps take valid stride-1 input gradients too: the gradient's wider
 /// padding multiplies zeros (its all-padding kernel rows are skipped), but
@@ -19,7 +21,7 @@
 public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
-        WinogradAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
+        DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
 
     /// The algorithm for `pass` of `shape`; `winograd: false` (the config's

@@ -19,7 +19,7 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
-    PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
+    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
 ]
 
 func convolutionShape(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Int)) -> ConvolutionShape {
@@ -30,9 +30,11 @@ func convolutionShape(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, In
 
 /// The reference of one pass over a batch, group by group: `forward` y,
 /// `inputGradient` dx, `weightGradient` dW (dense tensors; the batch summed
-/// into dW).
+/// into dW). Dilated shapes go by the direct definition
+/// (DilatedConvolutionTests.swift), which TapConvolution's lacks.
 func referencePass(_ pass: ConvolutionPass, _ s: ConvolutionShape, batch: Int, x: [Float], w: [Float], dy: [Float]) -> [Float] {
     let g = s.geometry
+    if g.isDilated { return dilatedReferencePass(pass, s, batch: batch, x: x, w: w, dy: dy) }
     let plan = TapConvolution(channels: g.channels, height: g.height, width: g.width, outputs: s.outputs,
                               kernelH: g.kernelH, kernelW: g.kernelW, padH: g.padH, padW: g.padW,
                               strideH: g.strideH, strideW: g.strideW)

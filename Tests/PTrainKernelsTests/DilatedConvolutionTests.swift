@@ -4,7 +4,7 @@ import PTrainKernels
 // Dilated convolutions: im2col/col2im spread the taps D pixels apart, the
 // forward pass equals the direct definition, and ConvolutionChoice sends
 // every pass of a dilated shape to im2col (the other algorithms assume
-// adjacent taps). The gradients are checked against finite differences of
+// adjacent taps), unless it is depthwise (DepthwiseConvolutionTests.swift). The gradients are checked against finite differences of
 // this forward pass in PTrainTests (LayerGradientTests.swift).
 
 /// (channels, height, width, filters, kernel (h, w), stride (h, w), padding (h, w), dilation (h, w), groups)
@@ -22,25 +22,40 @@ func dilatedShape(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), 
     return ConvolutionShape(geometry: g, outputs: c.3 / c.8, groups: c.8)
 }
 
-/// `y[n, o, oy, ox] = sum over c, i, j of w[o, c, i, j] * x[n, g*C/g + c, oy*SH - PH + i*DH, ox*SW - PW + j*DW]`
-/// (o in group g; 0 outside the image), in Double.
-func directDilatedConvolution(_ s: ConvolutionShape, batch: Int, x: [Float], w: [Float]) -> [Float] {
+/// Calls `body(yi, wi, xi)` for every product `w[wi] * x[xi]` that output
+/// `y[yi]` sums over a batch of dense tensors (taps outside the image skipped):
+/// `y[n, o, oy, ox] = sum over c, i, j of w[o, c, i, j] * x[n, g*C/g + c,
+/// oy*SH - PH + i*DH, ox*SW - PW + j*DW]`, o in group g.
+func forEachDilatedProduct(_ s: ConvolutionShape, batch: Int, _ body: (Int, Int, Int) -> Void) {
     let g = s.geometry, c = g.channels, plane = g.height * g.width
-    var y: [Float] = []
     for n in 0..<batch { for o in 0..<(s.groups * s.outputs) {
         let group = o / s.outputs
         for oy in 0..<g.outH { for ox in 0..<g.outW {
-            var sum = 0.0
             for ch in 0..<c { for i in 0..<g.kernelH { for j in 0..<g.kernelW {
                 let iy = oy * g.strideH - g.padH + i * g.dilationH, ix = ox * g.strideW - g.padW + j * g.dilationW
                 guard iy >= 0, iy < g.height, ix >= 0, ix < g.width else { continue }
-                let xv = x[((n * s.groups + group) * c + ch) * plane + iy * g.width + ix]
-                sum += Double(w[((o * c + ch) * g.kernelH + i) * g.kernelW + j]) * Double(xv)
+                body(((n * s.groups * s.outputs + o) * g.outH + oy) * g.outW + ox, ((o * c + ch) * g.kernelH + i) * g.kernelW + j,
+                     ((n * s.groups + group) * c + ch) * plane + iy * g.width + ix)
             } } }
-            y.append(Float(sum))
         } }
     } }
-    return y
+}
+
+/// One pass by the direct definition, in Double: `forward` y, `inputGradient`
+/// dx, `weightGradient` dW summed over the batch (`dy` unused by `forward`).
+func dilatedReferencePass(_ pass: ConvolutionPass, _ s: ConvolutionShape, batch: Int, x: [Float], w: [Float], dy: [Float]) -> [Float] {
+    let g = s.geometry
+    let count = pass == .forward ? batch * s.groups * s.outputs * g.columnCols
+        : pass == .inputGradient ? x.count : w.count
+    var result = [Double](repeating: 0, count: count)
+    forEachDilatedProduct(s, batch: batch) { yi, wi, xi in
+        switch pass {
+        case .forward: result[yi] += Double(w[wi]) * Double(x[xi])
+        case .inputGradient: result[xi] += Double(dy[yi]) * Double(w[wi])
+        case .weightGradient: result[wi] += Double(dy[yi]) * Double(x[xi])
+        }
+    }
+    return result.map(Float.init)
 }
 
 @Test("dilated convolution: the forward pass equals the direct definition", arguments: dilatedCases.indices)
@@ -55,7 +70,7 @@ func dilatedForwardMatchesDefinition(_ index: Int) {
         algorithm.forward(x, inputStride: x.count / batch, weights: w, into: &y, outputStride: y.count / batch, batch: batch,
                           workspace: ConvolutionWorkspace(floats: ws.baseAddress!, gemm: GEMMWorkspace()))
     }
-    expectClose(y, directDilatedConvolution(s, batch: batch, x: x, w: w), tolerance: 1e-5, "case \(index)")
+    expectClose(y, dilatedReferencePass(.forward, s, batch: batch, x: x, w: w, dy: []), tolerance: 1e-5, "case \(index)")
 }
 
 @Test("dilated convolution: the output size counts the span D * (K - 1) + 1; every pass goes to im2col, which alone supports it")

@@ -60,6 +60,26 @@ func dilatedConv2dGradients(_ i: Int) {
     #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
 }
 
+/// (batch, channels (= filters = groups), height, width, kernel, stride, padding, dilation): DepthwiseAlgorithm
+let depthwiseConvCases: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+    (2, 3, 7, 6, 3, 1, 1, 1),   // "same" 3x3: the input gradient correlates with the flipped filter
+    (2, 2, 9, 8, 3, 2, 1, 1),   // strided: the input gradient scatters
+    (1, 3, 8, 7, 5, 1, 2, 1),   // "same" 5x5
+    (2, 2, 9, 9, 3, 1, 2, 2),   // "same" dilated 3x3
+    (1, 2, 11, 10, 3, 2, 2, 2), // strided and dilated
+]
+
+@Test("conv2d, depthwise (groups == channels == filters): input and weight gradients against finite differences",
+      arguments: depthwiseConvCases.indices)
+func depthwiseConv2dGradients(_ i: Int) {
+    let c = depthwiseConvCases[i]
+    let layer = Conv2D(name: "conv", input: TensorShape(c.1, c.2, c.3), filters: c.1, kernel: (c.4, c.4), stride: (c.5, c.5),
+                       padding: (c.6, c.6), dilation: (c.7, c.7), groups: c.1)
+    let r = gradientCheck(layer, batch: c.0)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
 /// Inputs whose values are all distinct and at least 0.05 apart, so that no
 /// +-epsilon perturbation changes which tap wins a max window.
 func spreadInput(_ count: Int, seed: UInt64) -> [Float] {
