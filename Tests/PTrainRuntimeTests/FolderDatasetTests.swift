@@ -169,6 +169,19 @@ struct FolderDatasetTests {
         }
     }
 
+    @Test func aDataPathThatIsNotAFolderIsOneError() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("images.tar")
+        try Data("x".utf8).write(to: file)
+        for (path, what) in [(file.path, "it is not a folder"), (dir.appendingPathComponent("missing").path, "it does not exist")] {
+            let config = try RunConfig.parse(yaml: folderConfig(URL(fileURLWithPath: path)), file: "folder.yaml")
+            #expect(throws: DataError("\(path): data.path of a folder dataset must be a folder holding train/ and test/ (or val/); \(what)")) {
+                try DataSources.load(config.data, model: config.model, seed: 1)
+            }
+        }
+    }
+
     @Test func folderConfigsWithoutTransformsOrWithAVariableSizeAreRefused() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
