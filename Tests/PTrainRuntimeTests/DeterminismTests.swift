@@ -167,10 +167,16 @@ func noAllocationInSteps(_ c: (workers: Int, mode: String)) throws {
     var overrides = shardedOverrides + ["train.epochs=20"]
     if c.mode == "averaging" { overrides.append("runtime.sync.every=2") } else { overrides.append("runtime.schedule=\(c.mode)") }
     let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: overrides)
+    try expectNoAllocationInSteps(config, workers: c.workers, session: Int64(100 + c.workers * 10 + c.mode.count))
+}
+
+/// Runs 2 warm-up steps of `config`, then counts heap allocations during 2
+/// more (averaging after the second), on the workers (tracked from their
+/// first moment) and on this thread; expects none. `session` tells this
+/// test's allocations from those of tests running meanwhile.
+func expectNoAllocationInSteps(_ config: RunConfig, workers: Int, session: Int64) throws {
     let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
-    // Count on the workers (tracked from their first moment) and on this thread.
-    let session = Int64(100 + c.workers * 10 + c.mode.count)
-    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: c.workers,
+    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers,
                                         placement: { _ in CMallocCounter_track(session) })
     engine.beginEpoch(0)
     _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up

@@ -57,18 +57,7 @@ func adamStepsDoNotAllocate(_ mode: String) throws {
     var overrides = shardedOverrides + ["train.epochs=20"]
     overrides.append(mode == "averaging" ? "runtime.sync.every=2" : "runtime.schedule=static")
     let config = try RunConfig.parse(yaml: adamTinyConfig, file: "tiny.yaml", overrides: overrides)
-    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
-    let session = Int64(300 + mode.count)
-    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2,
-                                        placement: { _ in CMallocCounter_track(session) })
-    engine.beginEpoch(0)
-    _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up
-    CMallocCounter_track(session)
-    CMallocCounter_start(session)
-    let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 }, averageAfter: { $0 % 2 == 1 })
-    let allocations = CMallocCounter_stop()
-    #expect(outcome.completed == 2)
-    #expect(allocations == 0, "\(allocations) heap allocations in 2 steps")
+    try expectNoAllocationInSteps(config, workers: 2, session: Int64(300 + mode.count))
 }
 
 /// `tinyConfig` with `line` added to its `train:` section.
