@@ -33,7 +33,7 @@ struct ConfigOptions: ParsableArguments {
 
 /// `--workers N --bind core|none`: shared by the commands that run training steps.
 struct RuntimeOptions: ParsableArguments {
-    @Option(help: "Worker threads (overrides runtime.workers; default: one per physical core this process may use).")
+    @Option(help: "Worker threads (overrides runtime.workers; default: one per physical core this process may use, at most floor(its CPU quota)).")
     var workers: Int?
 
     @Option(help: "Pin workers to cores (core) or not (none); overrides runtime.bind.")

@@ -46,7 +46,7 @@ public struct RuntimeConfig: Sendable {
         case thread
     }
 
-    /// Worker threads; nil = one per physical core the process may use.
+    /// Worker threads; nil = one per physical core the process may use, at most floor(CPU quota) (`CPUQuota`).
     public var workers: Int?
     /// `core`: pin each worker to its own core (failure is an error); `none`: don't pin.
     public var bind: Binding
