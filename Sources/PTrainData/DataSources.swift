@@ -35,9 +35,6 @@ public enum DataSources {
         case nil:
             break
         }
-        if config.lightingStd > 0 && sources.train.channels != 3 {
-            throw ConfigError("data.augment: lighting needs RGB images; \(sources.train.name) has \(sources.train.channels) channel(s)")
-        }
         let build = try SampleSetBuilder(config: config, model: model, train: sources.train, trainPositions: trainPositions)
         let train = try build.set(sources.train, positions: trainPositions, training: true)
         let test = try build.set(sources.test, positions: nil, training: false)

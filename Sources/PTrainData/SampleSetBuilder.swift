@@ -41,6 +41,9 @@ struct SampleSetBuilder {
         guard case .memory(let images) = train else { throw Self.needsTransforms("data.transforms", input: input) }
         trainChain = nil
         evalChain = nil
+        if config.lightingStd > 0 && images.channels != 3 {
+            throw ConfigError("data.augment: lighting needs RGB images; \(images.name) has \(images.channels) channel(s)")
+        }
         if let crop = config.crop, crop > images.height || crop > images.width {
             throw ConfigError("data.crop: \(crop)x\(crop) crops do not fit the \(images.height)x\(images.width) images of \(images.name)")
         }

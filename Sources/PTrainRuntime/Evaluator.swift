@@ -24,31 +24,19 @@ public enum Evaluator {
         let k = model.outputShape.count
         guard model.loss == .softmaxCrossEntropy else {
             var loss = 0.0, correct = 0, start = 0
+            let scratch = SampleScratch()
             while start < set.count {
                 let n = min(first.maxBatch, set.count - start)
-                set.fill(start..<(start + n), input: first.input.pointer, labels: first.labels.pointer)
+                set.fill(start..<(start + n), input: first.input.pointer, labels: first.labels.pointer, scratch: scratch)
                 first.forward(batch: n, training: false)
                 loss += Double(first.loss(batch: n, gradScale: nil, correct: &correct))
                 start += n
             }
             return EvalResult(loss: loss / Double(max(set.count, 1)), top1: Double(correct) / Double(max(set.count, 1)), count: set.count)
         }
-        let views = tenCrop ? SampleSet.tenCropViews : 1
-        let probs = FloatBuffer(count: first.maxBatch * k)
-        var loss = 0.0, correct = 0, correct5 = 0, start = 0
-        while start < set.count {
-            let n = min(first.maxBatch, set.count - start)
-            probs.pointer.update(repeating: 0, count: n * k)
-            for view in 0..<views {
-                set.fill(start..<(start + n), input: first.input.pointer, labels: first.labels.pointer, view: view)
-                for net in networks {
-                    if net !== first { net.input.copy(from: first.input) }
-                    net.forward(batch: n, training: false)
-                    addSoftmax(net.output, rows: n, classes: k, scale: 1 / Float(views * networks.count), into: probs.pointer)
-                }
-            }
-            score(probs.pointer, labels: first.labels.pointer, rows: n, classes: k, loss: &loss, correct: &correct, correct5: &correct5)
-            start += n
+        var loss = 0.0, correct = 0, correct5 = 0
+        forEachChunk(networks, on: set, tenCrop: tenCrop) { probs, n in
+            score(probs, labels: first.labels.pointer, rows: n, classes: k, loss: &loss, correct: &correct, correct5: &correct5)
         }
         let count = Double(max(set.count, 1))
         return EvalResult(loss: loss / count, top1: Double(correct) / count, count: set.count, top5: Double(correct5) / count)
@@ -59,11 +47,24 @@ extension Evaluator {
     /// Each sample's class probabilities `[set.count][classes]`, averaged over
     /// the models and the views (centre crop, or ten-crop), for softmax models.
     public static func probabilities(_ networks: [Network], on set: SampleSet, tenCrop: Bool = false) -> [[Float]] {
+        let k = networks[0].model.outputShape.count
+        var rows: [[Float]] = []
+        forEachChunk(networks, on: set, tenCrop: tenCrop) { probs, n in
+            for i in 0..<n { rows.append(Array(UnsafeBufferPointer(start: probs + i * k, count: k))) }
+        }
+        return rows
+    }
+
+    /// Walks `set` in chunks of the networks' batch capacity: for each, the
+    /// softmax probabilities `[n, classes]` averaged over the models and the
+    /// views are handed to `body` (with the chunk's labels in the first
+    /// network's label buffer).
+    private static func forEachChunk(_ networks: [Network], on set: SampleSet, tenCrop: Bool,
+                                     _ body: (UnsafePointer<Float>, Int) -> Void) {
         let first = networks[0], k = first.model.outputShape.count
         let views = tenCrop ? SampleSet.tenCropViews : 1
         let probs = FloatBuffer(count: first.maxBatch * k)
         let scratch = SampleScratch()
-        var rows: [[Float]] = []
         var start = 0
         while start < set.count {
             let n = min(first.maxBatch, set.count - start)
@@ -76,10 +77,9 @@ extension Evaluator {
                     addSoftmax(net.output, rows: n, classes: k, scale: 1 / Float(views * networks.count), into: probs.pointer)
                 }
             }
-            for i in 0..<n { rows.append(Array(UnsafeBufferPointer(start: probs.pointer + i * k, count: k))) }
+            body(probs.pointer, n)
             start += n
         }
-        return rows
     }
 }
 

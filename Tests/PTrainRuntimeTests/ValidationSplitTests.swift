@@ -44,3 +44,15 @@ struct ValidationSplitTests {
         }
     }
 }
+
+@Test("lighting on gray images is refused, on the fused path and on the transform chain")
+func lightingNeedsRGB() throws {
+    let fused = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["data.augment=[{type: lighting}]"])
+    #expect(throws: ConfigError("data.augment: lighting needs RGB images; synthetic/train has 1 channel(s)")) {
+        try DataSources.load(fused.data, model: fused.model, seed: 1)
+    }
+    let chain = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: ["data.transforms=[{type: lighting}]"])
+    #expect(throws: ConfigError("data.transforms: lighting needs RGB images; synthetic/train has 1 channel(s)")) {
+        try DataSources.load(chain.data, model: chain.model, seed: 1)
+    }
+}
