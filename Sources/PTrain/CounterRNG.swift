@@ -17,6 +17,9 @@ public enum RandomStream: UInt64, Sendable {
     case initialisation = 1, shuffle = 2, dropout = 3, augmentation = 4, synthetic = 5, search = 6
     /// The validation hold-out of the training split (`data.validation: FRACTION`).
     case validation = 7
+    /// The architecture half of the training split (`train.architecture.split`),
+    /// and that half's epoch order.
+    case architecture = 8
 }
 
 /// A small generator whose state starts from a key. Value type: copying it
@@ -72,10 +75,11 @@ import Darwin
 @inline(__always) private func cosine(_ x: Double) -> Double { cos(x) }
 extension Double { @inline(__always) fileprivate func log_() -> Double { log(self) } }
 
-/// The permutation of `0..<count` used for `epoch` (Fisher-Yates keyed by seed and epoch).
-public func epochPermutation(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+/// The permutation of `0..<count` used for `epoch` (Fisher-Yates keyed by
+/// seed, stream and epoch; the architecture half of a search has its own stream).
+public func epochPermutation(count: Int, seed: UInt64, epoch: Int, stream: RandomStream = .shuffle) -> [Int] {
     var order = Array(0..<count)
-    var rng = CounterRNG(seed: seed, stream: .shuffle, UInt64(epoch))
+    var rng = CounterRNG(seed: seed, stream: stream, UInt64(epoch))
     if count > 1 {
         for i in stride(from: count - 1, to: 0, by: -1) {
             order.swapAt(i, rng.below(i + 1))

@@ -36,13 +36,13 @@ struct BenchCommand: ParsableCommand {
 
     private func execute() throws {
         let config = try options.load(extra: runtime.overrides)
-        let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+        let data = try DataSources.load(config)
         let placement = try WorkerPlacement.plan(config.runtime)
         let quiet = json
         let log: (String) -> Void = { line in if !quiet { say(line) } }
         log(placement.description)
         let report = try Benchmark(steps: steps, blocks: blocks, warmupSteps: warmup)
-            .run(config: config, train: data.train, test: data.test, placement: placement, log: log)
+            .run(config: config, train: data.train, test: data.test, architecture: data.architecture, placement: placement, log: log)
         if json {
             let environment = try RunEnvironment.capture(topology: placement.topology, placements: placement.placements, data: config.data)
             say(Benchmark.json(report, environment: environment.compactJSON))

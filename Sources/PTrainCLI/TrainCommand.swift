@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
             // Before anything big is allocated (the data included): does the run fit?
             try MemoryEstimate(config: config, model: try config.model.build(), workers: placement.workers)
                 .check(against: MemoryLimit.current(), file: options.config)
-            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+            let data = try DataSources.load(config)
             var checkpoint: Checkpoint? = nil
             var directory: RunDirectory? = nil
             if let resume {
@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
                                            start: startDate).write(into: directory.url)
             }
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
-                                      validation: data.validation, classNames: data.classNames,
+                                      validation: data.validation, architecture: data.architecture, classNames: data.classNames,
                                       workers: placement.workers, placement: placement.bindCurrentThread,
                                       resume: checkpoint, startTime: start, tensorboard: tensorboard,
                                       progress: lead ? ProgressLine() : ProgressLine(isTerminal: false, write: { _ in }),

@@ -9,6 +9,9 @@ public struct DataSplits: Sendable {
     /// metrics are measured when present (`data.validation`).
     public let validation: SampleSet?
     public let test: SampleSet
+    /// The part of the training split a bilevel search steps the
+    /// architecture on (`train.architecture.split`); `train` is the rest.
+    public var architecture: SampleSet? = nil
     /// Class `i`'s name (folder names for image folders, else `"0"`, `"1"`, ...).
     public let classNames: [String]
 }
@@ -18,7 +21,18 @@ public enum DataSources {
     /// Loads (or, for `synthetic`, generates) the splits and checks them
     /// against the model: input shape and number of classes. `seed` draws
     /// the validation hold-out (`data.validation: FRACTION`).
-    public static func load(_ config: DataConfig, model: ModelSpec, seed: UInt64,
+    /// The splits a run config asks for, with the architecture half of a
+    /// bilevel search (`train.architecture`) cut from the training split.
+    public static func load(_ config: RunConfig,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DataSplits {
+        try load(config.data, model: config.model, seed: config.seed, architectureSplit: config.train.architecture?.split,
+                 environment: environment)
+    }
+
+    /// `architectureSplit`: the fraction of the training split (what
+    /// `data.validation` leaves) held out, by the seed alone, for the
+    /// architecture steps.
+    public static func load(_ config: DataConfig, model: ModelSpec, seed: UInt64, architectureSplit: Double? = nil,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DataSplits {
         let sources = try self.sources(config, model: model, environment: environment)
         var trainPositions: [Int]? = nil, validation: (source: ImageSource, positions: [Int]?)? = nil
@@ -35,8 +49,19 @@ public enum DataSources {
         case nil:
             break
         }
+        var architecturePositions: [Int]? = nil
+        if let f = architectureSplit {
+            let pool = trainPositions ?? Array(0..<sources.train.count)
+            let (kept, held) = holdOut(count: pool.count, fraction: f, seed: seed, stream: .architecture)
+            guard !held.isEmpty && !kept.isEmpty else {
+                throw ConfigError("train.architecture.split: \(f) of \(pool.count) training samples leaves \(held.count) for the architecture steps and \(kept.count) for the weights; both need at least one")
+            }
+            trainPositions = kept.map { pool[$0] }
+            architecturePositions = held.map { pool[$0] }
+        }
         let build = try SampleSetBuilder(config: config, model: model, train: sources.train, trainPositions: trainPositions)
         let train = try build.set(sources.train, positions: trainPositions, training: true)
+        let architecture = try architecturePositions.map { try build.set(sources.train, positions: $0, training: true) }
         let test = try build.set(sources.test, positions: nil, training: false)
         let valid = try validation.map { try build.set($0.source, positions: $0.positions, training: false) }
         if train.shape != model.inputShape {
@@ -45,16 +70,19 @@ public enum DataSources {
         if let t = config.binaryTarget, t >= sources.train.classes {
             throw ConfigError("data.binary_target: class \(t) does not exist in \(config.dataset) (classes 0..\(sources.train.classes - 1))")
         }
-        return DataSplits(train: train, validation: valid, test: test, classNames: sources.classNames)
+        var splits = DataSplits(train: train, validation: valid, test: test, classNames: sources.classNames)
+        splits.architecture = architecture
+        return splits
     }
 
     /// Splits `0..<count` into kept and held-out source indices, each in
     /// ascending order: `round(fraction * count)` held out, chosen by a
     /// permutation keyed by `seed` alone (the same split for every worker
     /// count, every resume, every epoch).
-    public static func holdOut(count: Int, fraction: Double, seed: UInt64) -> (kept: [Int], held: [Int]) {
+    public static func holdOut(count: Int, fraction: Double, seed: UInt64,
+                               stream: RandomStream = .validation) -> (kept: [Int], held: [Int]) {
         let held = Int((fraction * Double(count)).rounded())
-        var rng = CounterRNG(seed: seed, stream: .validation)
+        var rng = CounterRNG(seed: seed, stream: stream)
         var order = Array(0..<count)
         for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
         return (order[held...].sorted(), order[..<held].sorted())

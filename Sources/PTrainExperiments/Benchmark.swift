@@ -65,14 +65,16 @@ public struct Benchmark {
         self.steps = steps; self.blocks = blocks; self.warmupSteps = warmupSteps
     }
 
-    public func run(config: RunConfig, train: SampleSet, test: SampleSet, placement: WorkerPlacement,
-                    log: (String) -> Void) throws -> Report {
+    /// `architecture`: a bilevel search's architecture split (its steps are
+    /// measured whole: the architecture step and the weights' step).
+    public func run(config: RunConfig, train: SampleSet, test: SampleSet, architecture: SampleSet? = nil,
+                    placement: WorkerPlacement, log: (String) -> Void) throws -> Report {
         // The peak first, on a quiet machine: one FMA probe per worker core.
         let perCore = measurePeakGFLOPs(seconds: 0.3)
         let peak = perCore * Double(placement.workers)
         log(String(format: "FMA probe: %.1f GFLOP/s per core, %.1f for %d worker%@", perCore, peak, placement.workers,
                    placement.workers == 1 ? "" : "s"))
-        let engine = try DataParallelEngine(config: config, train: train, test: test, workers: placement.workers,
+        let engine = try DataParallelEngine(config: config, train: train, test: test, architecture: architecture, workers: placement.workers,
                                             placement: placement.bindCurrentThread)
         engine.beginEpoch(0)
         let batch = config.train.batch

@@ -72,7 +72,7 @@ public final class Trainer {
     /// `Trainer.checkResume`). `handleSignals`: install SIGINT/SIGTERM/SIGUSR1
     /// handling for the duration of `run()`.
     public init(config: RunConfig, directory: RunDirectory?, train: SampleSet, test: SampleSet,
-                validation: SampleSet? = nil, classNames: [String]? = nil, workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
+                validation: SampleSet? = nil, architecture: SampleSet? = nil, classNames: [String]? = nil, workers: Int, placement: @escaping @Sendable (Int) throws -> Void = { _ in },
                 resume: Checkpoint? = nil, startTime: Double = monotonicSeconds(), tensorboard: Bool = false,
                 progress: ProgressLine = ProgressLine(isTerminal: false, write: { _ in }),
                 group: ProcessGroup = SingleProcess()) throws {
@@ -81,14 +81,14 @@ public final class Trainer {
         self.progress = progress
         self.resume = resume
         self.startTime = startTime - (resume?.state.elapsedSeconds ?? 0)
-        engine = try DataParallelEngine(config: config, train: train, test: test, validation: validation, workers: workers,
-                                        placement: placement, group: group)
+        engine = try DataParallelEngine(config: config, train: train, test: test, validation: validation,
+                                        architecture: architecture, workers: workers, placement: placement, group: group)
         self.classNames = classNames
         engine.onNote = { progress.line("note: \($0)") }  // a rare event: its text is built here, not in the step
         store = directory.map { CheckpointStore(directory: $0.checkpoints, keep: config.checkpoint.keep, best: config.checkpoint.best) }
         if let resume {
             try Self.checkResume(resume, config: config, model: engine.model, workers: engine.workers, processes: group.size)
-            try engine.restore(resume.replicas, file: "checkpoint step \(resume.state.step)")
+            try engine.restore(resume.replicas, architectureSteps: resume.state.architectureSteps, file: "checkpoint step \(resume.state.step)")
             if engine.averaging && resume.state.replicas == nil {
                 progress.line("note: this checkpoint (format 1) holds replica 0 only: parameter averaging continues from it, but not bit for bit")
             }
@@ -148,6 +148,12 @@ public final class Trainer {
         }
         if config.runtime.syncEvery > 1 && old.runtime.momentum != config.runtime.momentum {
             differences.append("runtime.sync.momentum \(old.runtime.momentum) vs \(config.runtime.momentum)")
+        }
+        if old.train.architecture != config.train.architecture {
+            func text(_ a: ArchitectureConfig?) -> String {
+                a.map { "order \($0.order.rawValue), split \($0.split), lr \($0.optimizer.learningRate)" } ?? "none"
+            }
+            differences.append("train.architecture \(text(old.train.architecture)) vs \(text(config.train.architecture))")
         }
         if !differences.isEmpty {
             throw RunError("cannot resume exactly: \(differences.joined(separator: ", ")) (checkpoint vs config)")
@@ -273,6 +279,7 @@ public final class Trainer {
             }
             // End of the epoch: evaluate, record, checkpoint, stop criteria.
             (last, lastTest) = try finishEpoch(&pos, epochs: epochs, seen: seen, epochStart: epochStart, lr: lr)
+            try recordArchitecture(pos)
             bestTop1 = max(bestTop1, last.top1)
             pos.epoch += 1
             pos.stepInEpoch = 0
@@ -291,6 +298,26 @@ public final class Trainer {
         }
         return Result(epochs: pos.epoch, steps: pos.step, finalEval: last, finalTest: lastTest, elapsed: monotonicSeconds() - startTime,
                       bestTop1: bestTop1, ending: ending)
+    }
+
+    /// After each epoch of a model with architecture parameters: one line
+    /// of `RUN/architecture.jsonl`, softmax(alpha) of every architecture
+    /// tensor (`{"epoch": E, "step": S, "softmax": {NAME: [...]}}`), what a
+    /// search charts and derives from. A resumed run appends; a reader keeps
+    /// the last line of each epoch.
+    private func recordArchitecture(_ pos: Position) throws {
+        let arch = model.layout.architectureParameters
+        guard let directory, !arch.isEmpty else { return }
+        var softmax: [String: [Double]] = [:]
+        for e in arch {
+            let a = (0..<e.count).map { Double(parameters.pointer[e.offset + $0]) }
+            let top = a.max() ?? 0
+            let w = a.map { Foundation.exp($0 - top) }
+            let total = w.reduce(0, +)
+            softmax[e.name] = w.map { $0 / total }
+        }
+        let record = ArchitectureRecord(epoch: pos.epoch + 1, step: pos.step, softmax: softmax)
+        try ArchitectureRecord.append(record, to: directory.url.appendingPathComponent(ArchitectureRecord.fileName))
     }
 
     /// A signal request as a flag bit, for `ProcessGroup.any`.
@@ -436,6 +463,7 @@ public final class Trainer {
         state.processes = group.size
         state.classNames = classNames
         state.complete = snapshot.complete
+        state.architectureSteps = snapshot.architectureSteps
         let checkpoint = Checkpoint(state: state, weights: snapshot.replicas[0].weights, momentum: snapshot.replicas[0].momentum,
                                     steps: snapshot.replicas[0].steps, otherReplicas: Array(snapshot.replicas.dropFirst()))
         return try store.save(checkpoint, isBest: isBest)

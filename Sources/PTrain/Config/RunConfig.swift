@@ -66,6 +66,9 @@ public struct RunConfig {
         let runtime = try RuntimeConfig.decode(try top.mapping("runtime"), batch: train.batch)
         let checkpoint = try CheckpointConfig.decode(try top.mapping("checkpoint"))
         try top.finish()
+        if train.architecture != nil && runtime.syncEvery > 1 {
+            throw ConfigError("\(file): train.architecture: a bilevel search runs synchronous SGD (one set of weights the architecture is judged on); runtime.sync.every is \(runtime.syncEvery)")
+        }
 
         let resolved = (try? Yams.serialize(node: top.resolvedNode)) ?? ""
         return RunConfig(name: name, seed: seed, data: data, model: model, train: train, runtime: runtime,

@@ -39,6 +39,8 @@ public struct TrainConfig: Sendable {
     public var initFrom: String?
     /// Names of the layers whose parameters stay fixed (`freeze`).
     public var freeze: [String] = []
+    /// Bilevel architecture search (`architecture`), if set.
+    public var architecture: ArchitectureConfig?
 }
 
 extension TrainConfig {
@@ -78,11 +80,18 @@ extension TrainConfig {
         }
         let initFrom = try t.optionalString("init_from").map { ConfigFile.path($0, from: t.value.file) }
         let freeze = try decodeFreeze(t, model: model)
+        let architecture = try t.optional("architecture").map { v -> ArchitectureConfig in
+            let am = try v.mapping()
+            let a = try ArchitectureConfig.decode(am, model: model)
+            t.record("architecture", am.resolvedNode)
+            return a
+        }
         try t.finish()
         return TrainConfig(epochs: epochs, maxSteps: maxSteps, batch: batch, evalBatch: evalBatch,
                            optimizer: optimizer, schedule: schedule, logEvery: logEvery, onNaN: onNaN,
                            timeLimit: timeLimit, targetTop1: targetTop1, patience: patience,
-                           clipGradNorm: clipGradNorm, labelSmoothing: labelSmoothing, initFrom: initFrom, freeze: freeze)
+                           clipGradNorm: clipGradNorm, labelSmoothing: labelSmoothing, initFrom: initFrom, freeze: freeze,
+                           architecture: architecture)
     }
 }
 

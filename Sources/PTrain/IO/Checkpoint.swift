@@ -63,6 +63,9 @@ public struct Checkpoint: Sendable {
         /// The class of each model output, in label order (image folders:
         /// the class folders' names); nil when the run had none recorded.
         public var classNames: [String]?
+        /// A bilevel search's architecture updates (`train.architecture`);
+        /// nil for other runs.
+        public var architectureSteps: Int?
 
         public init(epoch: Int, stepInEpoch: Int, step: Int, seed: UInt64, workers: Int, elapsedSeconds: Double,
                     bestMetric: Double?, bestStep: Int?, evaluationsSinceBest: Int, metric: Double?, config: String) {

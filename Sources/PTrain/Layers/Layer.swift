@@ -35,11 +35,18 @@ public struct ParameterSpec: Sendable, Hashable {
     /// nil: trainable. Else the momentum of the running average (PyTorch's 0.1).
     public let runningAverageMomentum: Float?
     public let role: ParameterRole
+    /// nil: the layer's own tensor, named `LAYER.name`. Else a model-wide
+    /// name: every spec with this name (same shape and role) is ONE tensor of
+    /// the layout, named by it, that all those layers read and accumulate
+    /// gradients into (DARTS ties one alpha per edge across all cells of a
+    /// type). Layers must add (`+=`) into a shared tensor's gradient.
+    public let shared: String?
     public init(name: String, shape: [Int], initializer: Initializer, runningAverageMomentum: Float? = nil,
-                role: ParameterRole = .weight) {
+                role: ParameterRole = .weight, shared: String? = nil) {
         self.name = name; self.shape = shape; self.initializer = initializer
         self.runningAverageMomentum = runningAverageMomentum
         self.role = role
+        self.shared = shared
     }
     public var count: Int { shape.reduce(1, *) }
     /// True for tensors with a gradient (weights and architecture parameters).
@@ -51,7 +58,7 @@ public struct ParameterSpec: Sendable, Hashable {
     /// reports their tensors under its own name).
     public func prefixed(_ prefix: String) -> ParameterSpec {
         ParameterSpec(name: "\(prefix).\(name)", shape: shape, initializer: initializer,
-                      runningAverageMomentum: runningAverageMomentum, role: role)
+                      runningAverageMomentum: runningAverageMomentum, role: role, shared: shared)
     }
 }
 

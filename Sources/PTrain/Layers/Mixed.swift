@@ -5,7 +5,9 @@ import Yams
 /// over candidate operations, each a chain of one-input layers mapping the
 /// input to the same output shape.
 ///
-/// `alpha` (`[ops]`, the first tensor) is an ARCHITECTURE parameter
+/// `alpha` (`[ops]`, the first tensor; shared by every mixed layer with the
+/// same `alpha:` name, as DARTS ties each edge's alpha across the cells of a
+/// type, so its gradient is ADDED to, never overwritten) is an ARCHITECTURE parameter
 /// (`ParameterRole.architecture`): checkpointed, differentiated and reduced
 /// like a weight, but not stepped by the weight optimizer. It starts at
 /// `alpha_std · N(0, 1)` (DARTS's 1e-3 by default; 0 gives zeros: a uniform
@@ -27,12 +29,15 @@ public final class Mixed: Layer {
 
     /// `ops[i]`: op i's layers, built for `input`; callers check that every
     /// op is non-empty and outputs the same shape (`configured` does).
-    public init(name: String, input: TensorShape, ops: [[any Layer]], alphaStd: Float = 1e-3) {
+    /// `sharedAlpha`: the model-wide name of an alpha this edge shares with
+    /// other mixed layers (`ParameterSpec.shared`); nil: its own `NAME.alpha`.
+    public init(name: String, input: TensorShape, ops: [[any Layer]], alphaStd: Float = 1e-3, sharedAlpha: String? = nil) {
         self.name = name
         inputShape = input
         self.ops = ops.enumerated().map { LayerChain(layers: $1, prefix: "ops.\($0)") }
         outputShape = self.ops[0].outputShape
-        parameterSpecs = [ParameterSpec(name: "alpha", shape: [ops.count], initializer: .normal(std: alphaStd), role: .architecture)]
+        parameterSpecs = [ParameterSpec(name: "alpha", shape: [ops.count], initializer: .normal(std: alphaStd), role: .architecture,
+                                        shared: sharedAlpha)]
             + self.ops.flatMap(\.parameterSpecs)
     }
 
@@ -111,7 +116,9 @@ private func dot(_ count: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Flo
 
 extension Mixed {
     /// Keys `ops` (a list of candidates, each a list of layer entries as in
-    /// `model.layers`, without names, inputs or blocks) and `alpha_std` (1e-3).
+    /// `model.layers`, without names, inputs or blocks), `alpha_std` (1e-3)
+    /// and `alpha` (a model-wide tensor name shared with other mixed layers
+    /// of the same op count; absent: the layer's own `NAME.alpha`).
     static func configured(_ m: ConfigMapping) throws -> LayerFactory {
         let opsValue = try m.require("ops")
         let opValues = try opsValue.sequence()
@@ -134,6 +141,7 @@ extension Mixed {
         }
         m.record("ops", Node(resolved))
         let alphaStd = Float(try m.double("alpha_std", default: 1e-3, 0...1))
+        let sharedAlpha = try m.optionalString("alpha")
         return { name, input in
             var ops: [[any Layer]] = []
             for (i, op) in factories.enumerated() {
@@ -151,7 +159,7 @@ extension Mixed {
                 }
                 ops.append(layers)
             }
-            return Mixed(name: name, input: input, ops: ops, alphaStd: alphaStd)
+            return Mixed(name: name, input: input, ops: ops, alphaStd: alphaStd, sharedAlpha: sharedAlpha)
         }
     }
 }

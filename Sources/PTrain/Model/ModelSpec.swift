@@ -71,10 +71,22 @@ public struct ModelSpec {
     /// Builds the layers in order, each from its inputs' output shapes.
     public func build(classes: Int? = nil) throws -> Model {
         var built: [any Layer] = []
+        // A shared tensor's first declaration, which every later one must match.
+        var shared: [String: (layer: String, spec: ParameterSpec)] = [:]
         for entry in layers {
             do {
                 let shapes = entry.inputs.map { $0 < 0 ? inputShape : built[$0].outputShape }
                 built.append(try entry.factory(entry.name, shapes))
+                for spec in built.last!.parameterSpecs {
+                    guard let key = spec.shared else { continue }
+                    if let first = shared[key] {
+                        guard first.spec.shape == spec.shape && first.spec.role == spec.role else {
+                            throw ShapeError("shares the tensor '\(key)' with \(first.layer), which declares it with shape \(first.spec.shape); here it has shape \(spec.shape)")
+                        }
+                    } else {
+                        shared[key] = (entry.name, spec)
+                    }
+                }
             } catch let e as ShapeError {
                 throw entry.origin.error("\(entry.expanded ? "\(entry.name) " : "")(\(entry.type)) \(e.message)")
             }

@@ -109,9 +109,9 @@ public final class Network {
         }
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)
-            let entries = model.layout.entries.filter { $0.layerIndex == index }
-            layer.bind(parameters: entries.map { parameters.pointer + $0.offset },
-                       gradients: entries.map { (gradients ?? parameters).pointer + $0.offset })
+            let offsets = model.layout.layerOffsets[index]
+            layer.bind(parameters: offsets.map { parameters.pointer + $0 },
+                       gradients: offsets.map { (gradients ?? parameters).pointer + $0 })
         }
         for (i, layer) in layers.enumerated() {
             guard let join = layer as? MultiInputLayer else { continue }

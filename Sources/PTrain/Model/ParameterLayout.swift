@@ -25,23 +25,51 @@ public struct ParameterLayout: Sendable {
     /// one AVX-512 vector), so a tensor never shares a line with another.
     public static let alignment = 16
 
+    /// One entry per tensor, in arena order: every layer's own tensors in
+    /// layer order, then the architecture parameters (`ParameterRole.architecture`),
+    /// so those are one contiguous range (`architectureRange`) that the
+    /// bilevel search reduces and updates by itself.
     public let entries: [Entry]
+    /// `layerOffsets[l][k]`: the arena offset of layer l's k-th parameter
+    /// spec (a shared spec's tensor is the same offset for every layer).
+    public let layerOffsets: [[Int]]
     /// Arena size in floats, padding included.
     public let totalCount: Int
 
+    /// Every spec with the same `shared` name must have the same shape and
+    /// role (`ModelSpec.build` checks and reports it).
     public init(layers: [any Layer]) {
         var entries: [Entry] = []
         var offset = 0
-        for (index, layer) in layers.enumerated() {
-            for spec in layer.parameterSpecs {
-                entries.append(Entry(name: "\(layer.name).\(spec.name)", shape: spec.shape, offset: offset,
-                                     initializer: spec.initializer, layerIndex: index,
-                                     runningAverageMomentum: spec.runningAverageMomentum, role: spec.role))
-                offset += (spec.count + Self.alignment - 1) / Self.alignment * Self.alignment
+        var sharedOffsets: [String: Int] = [:]
+        var layerOffsets = layers.map { [Int](repeating: -1, count: $0.parameterSpecs.count) }
+        for pass in [ParameterRole.weight, .architecture] {
+            for (index, layer) in layers.enumerated() {
+                for (k, spec) in layer.parameterSpecs.enumerated() where spec.role == pass {
+                    if let key = spec.shared, let known = sharedOffsets[key] {
+                        precondition(entries.first { $0.offset == known }!.shape == spec.shape)
+                        layerOffsets[index][k] = known
+                        continue
+                    }
+                    entries.append(Entry(name: spec.shared ?? "\(layer.name).\(spec.name)", shape: spec.shape, offset: offset,
+                                         initializer: spec.initializer, layerIndex: index,
+                                         runningAverageMomentum: spec.runningAverageMomentum, role: spec.role))
+                    if let key = spec.shared { sharedOffsets[key] = offset }
+                    layerOffsets[index][k] = offset
+                    offset += (spec.count + Self.alignment - 1) / Self.alignment * Self.alignment
+                }
             }
         }
         self.entries = entries
+        self.layerOffsets = layerOffsets
         totalCount = offset
+    }
+
+    /// The floats of the architecture parameters (empty when there is none).
+    public var architectureRange: Range<Int> {
+        let arch = entries.filter { $0.role == .architecture }
+        guard let first = arch.first, let last = arch.last else { return totalCount..<totalCount }
+        return first.offset..<last.offset + (last.count + Self.alignment - 1) / Self.alignment * Self.alignment
     }
 
     /// Weight count (padding, running statistics and architecture parameters excluded).

@@ -158,7 +158,7 @@ public final class SearchRunner: @unchecked Sendable {
             var overrides = spec.fixed + spec.space.overrides(job.values) + ["train.epochs=\(job.epochs)"]
             if let group, let groups { overrides += ["runtime.workers=\(groups.groups[group].count)", "runtime.bind=core"] }
             let config = try RunConfig.load(file: spec.base, overrides: overrides)
-            let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+            let data = try DataSources.load(config)
             let cores = group.map { groups!.groups[$0] }
             let placements = try cores.map { try CPUTopology.plan(workers: $0.count, bind: .core, cores: $0) }
                 ?? WorkerPlacement.plan(config.runtime, topology: topology).placements
@@ -175,7 +175,7 @@ public final class SearchRunner: @unchecked Sendable {
                 try RunEnvironment.capture(topology: topology, placements: placements, data: config.data).write(into: directory.url)
             }
             let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
-                                      validation: data.validation, classNames: data.classNames,
+                                      validation: data.validation, architecture: data.architecture, classNames: data.classNames,
                                       workers: placements.count, placement: bind, resume: checkpoint)
             let result = try trainer.run()
             let metric = spec.maximize ? result.finalEval.top1 : result.finalEval.loss

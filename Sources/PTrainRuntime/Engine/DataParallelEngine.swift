@@ -90,13 +90,19 @@ public final class DataParallelEngine {
     let leaves: [FloatBuffer]
     let leafPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let nextShard = Atomic<Int>(0)
+    /// A bilevel search's architecture side (`train.architecture`), and its
+    /// passes' next unclaimed shard (dynamic schedule).
+    let architecture: ArchitectureSearch?
+    let nextArchitectureShard = Atomic<Int>(0)
 
     /// `placement(w)` runs on worker w's own thread before anything else
     /// (pinning); its error stops the construction. `fillInWorkers`: whether
     /// the workers fill their own shards instead of the batch pipeline's
     /// thread (`BatchPipeline.inWorkers`; same data either way); nil: when
-    /// every online CPU has a worker.
-    public init(config: RunConfig, train: SampleSet, test: SampleSet, validation: SampleSet? = nil, workers: Int,
+    /// every online CPU has a worker. `architecture`: the architecture half
+    /// of the training split, which `train.architecture` needs.
+    public init(config: RunConfig, train: SampleSet, test: SampleSet, validation: SampleSet? = nil,
+                architecture architectureSet: SampleSet? = nil, workers: Int,
                 placement: @escaping @Sendable (Int) throws -> Void = { _ in },
                 group: ProcessGroup = SingleProcess(), fillInWorkers: Bool? = nil) throws {
         self.config = config
@@ -172,12 +178,32 @@ public final class DataParallelEngine {
         }()
         pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
                                  seed: config.seed, inWorkers: inWorkers)
+        if let search = config.train.architecture {
+            guard let architectureSet else {
+                pipeline.shutdown(); pool.shutdown()
+                throw RunError("train.architecture: the engine was given no architecture split (DataSources.load(config) cuts it)")
+            }
+            guard group.size == 1 else {
+                pipeline.shutdown(); pool.shutdown()
+                throw RunError("train.architecture: a bilevel search runs in one process (this job has \(group.size))")
+            }
+            let batches = BatchPipeline(set: architectureSet, batch: config.train.batch, seed: config.seed, inWorkers: inWorkers)
+            do {
+                architecture = try ArchitectureSearch(config: search, set: architectureSet, pipeline: batches, layout: model.layout)
+            } catch {
+                batches.shutdown(); pipeline.shutdown(); pool.shutdown()
+                throw error
+            }
+        } else {
+            architecture = nil
+        }
         pool.setJob { [unowned self] w in self.work(w) }
     }
 
     deinit {
         pool.shutdown()
         pipeline.shutdown()
+        architecture?.pipeline.shutdown()
         gradientPointers.deallocate(); parameterPointers.deallocate(); statePointers.deallocate()
         leafPointers.deallocate(); optimizerSteps.deallocate(); normSums.deallocate()
     }
@@ -189,11 +215,16 @@ public final class DataParallelEngine {
         state.order = epochPermutation(count: train.count, seed: config.seed, epoch: epoch)
         state.epoch = epoch
         pipeline.setOrder(state.order, epoch: epoch)
+        if let architecture {
+            architecture.pipeline.setOrder(epochPermutation(count: architecture.set.count, seed: config.seed, epoch: epoch,
+                                                            stream: .architecture), epoch: epoch)
+        }
         resetCounters()
     }
 
     /// Optimizer steps per epoch (the last partial batch is dropped).
-    public var stepsPerEpoch: Int { train.count / config.train.batch }
+    /// A bilevel search steps as many times as the smaller half allows.
+    public var stepsPerEpoch: Int { min(train.count, architecture?.set.count ?? .max) / config.train.batch }
 
     /// Runs `count` consecutive steps of the current epoch from step `first`
     /// (samples `order[first * batch ...]`), step `k` with learning rate
@@ -224,12 +255,15 @@ public final class DataParallelEngine {
             state.skipped = 0
             state.stopAfter = -1
             nextShard.store(0, ordering: .relaxed)
+            nextArchitectureShard.store(0, ordering: .relaxed)
             nonFiniteStep.store(-1, ordering: .relaxed)
             replicas.forEach { $0.waiting.reset() }
             let t0 = monotonicSeconds()
             pipeline.begin(first: first + done, count: n)
+            architecture?.pipeline.begin(first: first + done, count: n)
             pool.run()
             pipeline.finish()
+            architecture?.pipeline.finish()
             if dynamicSchedule && workers > 1,
                let note = participation.afterSubRun(seconds: monotonicSeconds() - t0, waited: { self.replicas[$0].waiting.total }) {
                 onNote?(note)
@@ -294,6 +328,7 @@ public final class DataParallelEngine {
         var updates = optimizerSteps[replica]
         defer { if averaging || rank[w] == 0 { optimizerSteps[replica] = updates } }
         for k in 0..<state.count {
+            if architecture != nil { architectureStep(w, step: k, learningRate: state.rates[k], slice: slice) }
             let applied = averaging ? averagingStep(w, step: k, learningRate: state.rates[k], update: updates + 1)
                 : synchronousStep(w, step: k, learningRate: state.rates[k], update: updates + 1, slice: slice)
             if applied { updates += 1 }
@@ -312,7 +347,10 @@ public final class DataParallelEngine {
             replicas[w].waiting.start()
             pool.barrier.wait()  // the step's updates are complete and visible; flags agree
             replicas[w].waiting.stop()
-            if rank[w] == 0 { pipeline.release(k) }  // every worker is done with step k's batch
+            if rank[w] == 0 {  // every worker is done with step k's batches
+                pipeline.release(k)
+                architecture?.pipeline.release(k)
+            }
             if nonFiniteStep.load(ordering: .relaxed) == k {
                 if !skipNonFinite { break }
                 skipped += 1

@@ -1,4 +1,5 @@
 import PTrain
+import Synchronization
 
 /// Which shards of a step a worker computes. Static: a fixed contiguous
 /// block per worker (`ShardPlan.shards(of:)`), summed in the worker's own
@@ -10,28 +11,38 @@ extension DataParallelEngine {
     /// Computes worker w's gradients of step k (k within the run of steps):
     /// in its gradient arena (static) or in the claimed shards' leaves
     /// (dynamic). `scale` multiplies each shard's loss gradient.
-    func computeGradients(_ w: Int, step k: Int, scale: Float) {
+    /// `architecture`: the pass-th gradient pass of the step's architecture
+    /// step (`ArchitectureSearch`), over the architecture batch or (`batch:
+    /// .weights`, second order) the weights' batch; its tickets are its own.
+    func computeGradients(_ w: Int, step k: Int, scale: Float, architecture pass: Int? = nil, batch: SearchBatch = .architecture) {
         let r = replicas[w]
         r.network.context.epoch = state.epoch
+        let source = pass == nil || batch == .weights ? pipeline : architecture!.pipeline
         guard dynamicSchedule else {
             let shards = plan.shards(of: w)
-            r.gradient(shards: shards.lowerBound, shards.upperBound, step: k, pipeline: pipeline,
+            r.gradient(shards: shards.lowerBound, shards.upperBound, step: k, pipeline: source,
                        shardSize: plan.shardSize, gradScale: scale)
             return
         }
-        // Step k's shards are tickets k S ..< (k + 1) S of the run; claim until none is left.
-        let first = k * plan.shards, end = first + plan.shards
+        // Step k's shards are tickets k S ..< (k + 1) S of the run (times the
+        // architecture passes per step for those); claim until none is left.
+        let first = (pass.map { k * ArchitectureSearch.maxPasses + $0 } ?? k) * plan.shards, end = first + plan.shards
         while true {
-            var t = nextShard.load(ordering: .relaxed)
-            while t < end {
-                let (exchanged, original) = nextShard.compareExchange(expected: t, desired: t + 1, ordering: .relaxed)
-                if exchanged { break }
-                t = original
-            }
-            guard t < end else { return }
+            guard let t = pass == nil ? claim(nextShard, below: end) : claim(nextArchitectureShard, below: end) else { return }
             let s = t - first
-            r.shardGradient(s, step: k, pipeline: pipeline, shardSize: plan.shardSize, gradScale: scale)
+            r.shardGradient(s, step: k, pipeline: source, shardSize: plan.shardSize, gradScale: scale)
             leafPointers[s].update(from: r.gradients.pointer, count: model.layout.totalCount)
         }
+    }
+
+    /// The next ticket of `counter` if it is below `end`.
+    private func claim(_ counter: borrowing Atomic<Int>, below end: Int) -> Int? {
+        var t = counter.load(ordering: .relaxed)
+        while t < end {
+            let (exchanged, original) = counter.compareExchange(expected: t, desired: t + 1, ordering: .relaxed)
+            if exchanged { return t }
+            t = original
+        }
+        return nil
     }
 }
