@@ -8,7 +8,7 @@ import PTrainTopology
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Search hyper-parameters or architectures: grid, random, Hyperband or successive halving over config keys.")
+        abstract: "Search hyper-parameters or architectures: grid, random, Hyperband or successive halving over config keys, or a differentiable architecture search (DARTS).")
 
     @Argument(help: "The search file (see configs/search/).")
     var file: String
@@ -36,6 +36,15 @@ struct SearchCommand: ParsableCommand {
             let dir = URL(fileURLWithPath: out ?? "runs/search-\(name)")
             let topology: CPUTopology
             do { topology = try CPUTopology() } catch let e as TopologyError { throw RunError(e.description) }
+            if case .darts(let method) = spec.method {
+                guard !ntk else { throw RunError("--ntk scores the trials of a grid, random or bandit search; a DARTS search (\(file)) has none") }
+                guard let outcome = try DartsSearch(spec: spec, method: method, out: dir).run(topology: topology, say: { say($0) }) else {
+                    say("search stopped; run the same command to resume it")
+                    return
+                }
+                _ = outcome
+                return
+            }
             let runner = try SearchRunner(spec: spec, out: dir, topology: topology, say: { say($0) })
             // The search's own record (no workers: each trial directory has its own).
             let base = try RunConfig.load(file: spec.base, overrides: spec.fixed)

@@ -39,6 +39,8 @@ public enum SearchNTKRanking {
         case .hyperband(let maxEpochs, let eta, let seed):
             let count = HyperbandSchedule(maxEpochs: Double(maxEpochs), eta: eta).brackets.reduce(0) { $0 + $1.trials }
             return (0..<count).map { ($0, spec.space.sample(seed: seed, trial: $0)) }
+        case .darts:
+            return []  // one search network, no trials
         }
     }
 

@@ -47,6 +47,7 @@ public enum SearchNTKSelection {
             let rungs = HyperbandSchedule.halving(trials: trials, firstEpochs: Double(minEpochs), eta: eta,
                                                   rungs: HyperbandSchedule.rungCount(trials: trials, eta: eta))
             return SearchRunner.wholeEpochs(rungs.last!.epochs)
+        case .darts(let m): return m.epochs
         }
     }
 
@@ -56,6 +57,7 @@ public enum SearchNTKSelection {
         switch spec.method {
         case .grid: return 1
         case .random(_, _, let seed), .hyperband(_, _, let seed), .successiveHalving(_, _, _, let seed): return seed
+        case .darts(let m): return m.seed
         }
     }
 

@@ -70,6 +70,8 @@ public final class SearchRunner: @unchecked Sendable {
             let rungs = HyperbandSchedule.rungCount(trials: trials, eta: eta)
             try runBracket(HyperbandSchedule.halving(trials: trials, firstEpochs: Double(minEpochs), eta: eta, rungs: rungs),
                            firstTrial: 0, seed: seed)
+        case .darts:
+            throw RunError("\(spec.file): a DARTS search trains one search network, not trials (DartsSearch runs it)")
         }
         try writeSummaries()
         return results
@@ -166,10 +168,7 @@ public final class SearchRunner: @unchecked Sendable {
             let bind: @Sendable (Int) throws -> Void = { w in
                 if let core = placements[w].core { try topology.bindCurrentThread(toCore: core) }
             }
-            let checkpoints = dir.appendingPathComponent("checkpoints")
-            let latest = ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? [])
-                .filter { $0.hasPrefix("step-") }.sorted().last
-            let checkpoint = try latest.map { try Checkpoint.read(checkpoints.appendingPathComponent($0)) }
+            let checkpoint = try Self.latestCheckpoint(in: dir)
             let directory = checkpoint == nil ? try RunDirectory.create(explicit: dir.path, name: config.name) : try RunDirectory.existing(dir)
             if checkpoint == nil {
                 try RunEnvironment.capture(topology: topology, placements: placements, data: config.data).write(into: directory.url)
@@ -186,6 +185,14 @@ public final class SearchRunner: @unchecked Sendable {
         } catch {
             return failed("\(error)")
         }
+    }
+
+    /// The latest checkpoint of the run directory `dir` (`checkpoints/step-N`), if any.
+    static func latestCheckpoint(in dir: URL) throws -> Checkpoint? {
+        let checkpoints = dir.appendingPathComponent("checkpoints")
+        let latest = ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? [])
+            .filter { $0.hasPrefix("step-") }.sorted { Int($0.dropFirst(5)) ?? 0 < Int($1.dropFirst(5)) ?? 0 }.last
+        return try latest.map { try Checkpoint.read(checkpoints.appendingPathComponent($0)) }
     }
 
     /// `results.csv`, the chart, and `best.yaml` (the best trial's config at its largest budget).

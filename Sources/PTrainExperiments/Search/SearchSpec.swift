@@ -11,6 +11,7 @@ import PTrainRuntime
 ///     #   grid: {type: grid, epochs: E}
 ///     #   hyperband: {type: hyperband, max_epochs: 27, eta: 3, seed: 1}
 ///     #   successive halving: {type: successive_halving, trials: 27, min_epochs: 1, eta: 3, seed: 1}
+///     #   DARTS: {type: darts, epochs: 10, cells: 5, channels: 8, nodes: 4, ...} (see DartsMethod; no space)
 ///     resources: {cores_per_trial: 1}  # or all: one trial at a time on every core
 ///     set: [train.log_every=0]         # overrides for every trial
 ///     space: {...}                     # see SearchSpace
@@ -20,6 +21,8 @@ public struct SearchSpec {
         case random(trials: Int, epochs: Int, seed: UInt64)
         case hyperband(maxEpochs: Int, eta: Int, seed: UInt64)
         case successiveHalving(trials: Int, minEpochs: Int, eta: Int, seed: UInt64)
+        /// Differentiable architecture search (`DartsMethod`); no `space`.
+        case darts(DartsMethod)
     }
 
     public let file: String
@@ -38,6 +41,7 @@ public struct SearchSpec {
     public enum MethodType: String, ConfigOption {
         case grid, random, hyperband
         case successiveHalving = "successive_halving"
+        case darts
     }
     public let method: Method
     /// Cores per concurrent trial; nil: one trial at a time on all cores.
@@ -78,6 +82,7 @@ public struct SearchSpec {
         case .successiveHalving:
             method = .successiveHalving(trials: try mm.int("trials", 1...100_000), minEpochs: try mm.int("min_epochs", 1...100_000),
                                         eta: try mm.int("eta", default: 3, 2...100), seed: UInt64(try mm.int("seed", default: 1, 0...)))
+        case .darts: method = .darts(try DartsMethod.decode(mm))
         }
         try mm.finish()
         let r = try m.mapping("resources")
@@ -87,10 +92,18 @@ public struct SearchSpec {
         }
         try r.finish()
         let fixed = try m.optional("set")?.sequence().map { try $0.string() } ?? []
-        let space = try SearchSpace.parse(try m.mapping("space"))
+        if type == .darts, let v = m.optional("space") {
+            throw v.error("a DARTS search's space is its cell (method.ops, nodes); remove 'space'")
+        }
+        let space = type == .darts ? SearchSpace(keys: [], dimensions: []) : try SearchSpace.parse(try m.mapping("space"))
         try m.finish()
         let spec = SearchSpec(file: file, base: base, metric: metric, method: method, coresPerTrial: coresPerTrial,
                               fixed: fixed, space: space)
+        if case .darts(let darts) = method {
+            // The search network must build from the base config now, not after a long load.
+            _ = try DartsSearch(spec: spec, method: darts, out: URL(fileURLWithPath: file)).supernetConfig()
+            return spec
+        }
         // Fail now, not in trial 17: the base config with the fixed overrides
         // and a first point of the space must decode.
         let probe = type == .grid ? try space.grid()[0] : space.sample(seed: 0, trial: 0)
