@@ -13,6 +13,10 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
         maxPool2x2(x, g, batch: batch, y, argmax: argmax)
         return
     }
+    if g.strideH == 1 && g.strideW == 1 {
+        maxPoolStride1(x, g, batch: batch, y, argmax: argmax)
+        return
+    }
     let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
     // Outputs whose window lies wholly inside the image take the fast path:
     // no clipping, and a branch-free running max (data-dependent branches
@@ -267,6 +271,7 @@ public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<In
 /// (padding counts, as in PyTorch's default).
 public func avgPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                            _ y: UnsafeMutablePointer<Float>) {
+    if g.strideH == 1 && g.strideW == 1 { return avgPoolStride1(x, g, batch: batch, y) }
     let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
     let inv = 1 / Float(g.kernelH * g.kernelW)
     for p in 0..<(batch * g.channels) {
@@ -294,6 +299,7 @@ public func avgPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
 /// Gradient of `avgPoolForward`, accumulated into `dx`.
 public func avgPoolBackward(_ dy: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                             _ dx: UnsafeMutablePointer<Float>) {
+    if g.strideH == 1 && g.strideW == 1 { return avgPoolStride1Backward(dy, g, batch: batch, dx) }
     let oh = g.outH, ow = g.outW, planeIn = g.height * g.width, planeOut = oh * ow
     let inv = 1 / Float(g.kernelH * g.kernelW)
     for p in 0..<(batch * g.channels) {

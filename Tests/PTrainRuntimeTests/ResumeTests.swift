@@ -246,10 +246,10 @@ let averagingConfig = resumableConfig.replacingOccurrences(of: "runtime: {shard:
 /// Trains `config` with `overrides` on `workers` workers into `dir`, from `resume` if given.
 func trainRun(_ yaml: String, overrides: [String], workers: Int, in dir: URL, resume: Checkpoint? = nil) throws -> Trainer {
     let config = try RunConfig.parse(yaml: yaml, file: "averaging.yaml", overrides: overrides)
-    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+    let data = try DataSources.load(config)
     let directory = resume == nil ? try RunDirectory.create(explicit: dir.path, name: config.name) : try RunDirectory.existing(dir)
     let trainer = try Trainer(config: config, directory: directory, train: data.train, test: data.test,
-                              workers: workers, resume: resume)
+                              architecture: data.architecture, workers: workers, resume: resume)
     _ = try trainer.run()
     return trainer
 }

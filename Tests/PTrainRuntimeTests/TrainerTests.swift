@@ -34,9 +34,10 @@ func temporaryDirectory() -> URL {
 
 func train(_ yaml: String, overrides: [String] = [], workers: Int = 1, in dir: URL, tensorboard: Bool = false) throws -> (Trainer, Trainer.Result) {
     let config = try RunConfig.parse(yaml: yaml, file: "tiny.yaml", overrides: overrides)
-    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+    let data = try DataSources.load(config)
     let trainer = try Trainer(config: config, directory: try RunDirectory.create(explicit: dir.path, name: config.name),
-                              train: data.train, test: data.test, validation: data.validation, classNames: data.classNames,
+                              train: data.train, test: data.test, validation: data.validation, architecture: data.architecture,
+                              classNames: data.classNames,
                               workers: workers, tensorboard: tensorboard)
     return (trainer, try trainer.run())
 }

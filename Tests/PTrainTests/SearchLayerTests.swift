@@ -150,8 +150,10 @@ let mixedModel = """
 func alphaIsArchitecture() throws {
     let model = try RunConfig.parse(yaml: graphConfig(mixedModel), file: "t.yaml").model.build(classes: 3)
     let layout = model.layout
-    #expect(layout.entries.map(\.name) == ["stem.weight", "stem.bias", "edge.alpha", "edge.ops.1.0.weight", "edge.ops.1.0.bias",
-                                           "2.weight", "2.bias"])
+    // Architecture parameters come last: one contiguous range.
+    #expect(layout.entries.map(\.name) == ["stem.weight", "stem.bias", "edge.ops.1.0.weight", "edge.ops.1.0.bias",
+                                           "2.weight", "2.bias", "edge.alpha"])
+    #expect(layout.architectureRange == layout.entries.last!.offset..<layout.totalCount)
     let alpha = try #require(layout.architectureParameters.first)
     #expect(layout.architectureParameters.count == 1 && alpha.name == "edge.alpha" && alpha.shape == [2])
     #expect(alpha.initializer == .normal(std: 1e-3))

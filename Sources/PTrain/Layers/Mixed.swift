@@ -93,8 +93,8 @@ public final class Mixed: Layer {
         }
         for (i, op) in ops.enumerated() {
             dAlpha[i] -= Float(Double(w[i]) * weighted)
-            let seed = op.outputGradient
-            for k in 0..<count { seed[k] = w[i] * dy[k] }
+            let seed = op.outputGradient, wi = w[i]
+            for k in 0..<count { seed[k] = wi * dy[k] }
             op.backward(x, dx, batch: batch, context: context)
         }
     }
@@ -105,11 +105,24 @@ private func axpy(_ count: Int, _ a: Float, _ x: UnsafePointer<Float>, _ y: Unsa
     for k in 0..<count { y[k] = y[k].addingProduct(a, x[k]) }
 }
 
-/// Σ a·b over `count` floats, accumulated in Double.
+/// Σ a·b over `count` floats: 16-lane Float sums over blocks of 1024
+/// floats, the blocks' sums added in Double (the same order for any worker
+/// count: it depends on the shard alone).
 private func dot(_ count: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Double {
-    var s = 0.0
-    for k in 0..<count { s += Double(a[k]) * Double(b[k]) }
-    return s
+    var total = 0.0, k = 0
+    while k < count {
+        let end = min(count, k + 1024)
+        var lanes = SIMD16<Float>()
+        while k + 16 <= end {
+            lanes.addProduct(UnsafeRawPointer(a + k).loadUnaligned(as: SIMD16<Float>.self),
+                             UnsafeRawPointer(b + k).loadUnaligned(as: SIMD16<Float>.self))
+            k += 16
+        }
+        var block = Double(lanes.sum())
+        while k < end { block += Double(a[k]) * Double(b[k]); k += 1 }
+        total += block
+    }
+    return total
 }
 
 // MARK: - config parser (keys documented in README "Config format")

@@ -101,7 +101,8 @@ public struct SearchSpec {
                               fixed: fixed, space: space)
         if case .darts(let darts) = method {
             // The search network must build from the base config now, not after a long load.
-            _ = try DartsSearch(spec: spec, method: darts, out: URL(fileURLWithPath: file)).supernetConfig()
+            _ = try DartsSearch(spec: spec, method: darts, out: URL(fileURLWithPath: file).deletingLastPathComponent())
+                .supernetConfig(label: "\(file) (method: darts, its search network)")
             return spec
         }
         // Fail now, not in trial 17: the base config with the fixed overrides

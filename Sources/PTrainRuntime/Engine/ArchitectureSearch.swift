@@ -1,6 +1,7 @@
 import PTrain
 import PTrainData
 import PTrainKernels
+import Synchronization
 
 /// The architecture side of a bilevel search (`train.architecture`, DARTS):
 /// the architecture half of the training split with its own batch pipeline
@@ -32,10 +33,12 @@ final class ArchitectureSearch {
     /// Hessian term), set by the first active worker between barriers.
     var epsilon: Float = 0
 
-    /// Gradient passes of one architecture step at most (second order: the
-    /// weights' batch, the architecture batch, then w+ and w-); the dynamic
-    /// schedule numbers each pass's tickets apart.
-    static let maxPasses = 4
+    /// Gradient passes of one architecture step (first order: the
+    /// architecture batch; second order: the weights' batch, the architecture
+    /// batch, then w+ and w-, each run exactly once per step, unless epsilon
+    /// is 0, which leaves only the last two out); the dynamic schedule numbers
+    /// each pass's tickets apart.
+    var passes: Int { config.order == .second ? 4 : 1 }
 
     static let firstMomentPrefix = "arch_exp_avg.", secondMomentPrefix = "arch_exp_avg_sq."
 
@@ -177,6 +180,8 @@ extension DataParallelEngine {
         let eps = search.epsilon
         guard eps > 0 else {
             weights.advanced(by: slice.lowerBound).update(from: saved + slice.lowerBound, count: slice.count)
+            // The two skipped passes' tickets are taken, so the next step's start where they should.
+            if first { nextArchitectureShard.add(2 * plan.shards, ordering: .relaxed) }
             pool.barrier.wait()
             return
         }

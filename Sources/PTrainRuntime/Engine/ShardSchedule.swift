@@ -24,9 +24,10 @@ extension DataParallelEngine {
                        shardSize: plan.shardSize, gradScale: scale)
             return
         }
-        // Step k's shards are tickets k S ..< (k + 1) S of the run (times the
-        // architecture passes per step for those); claim until none is left.
-        let first = (pass.map { k * ArchitectureSearch.maxPasses + $0 } ?? k) * plan.shards, end = first + plan.shards
+        // Step k's shards are tickets k S ..< (k + 1) S of the run (an
+        // architecture pass's: (k P + pass) S ..< (k P + pass + 1) S, P passes
+        // per step, every one taken: the counter never skips a block).
+        let first = (pass.map { k * architecture!.passes + $0 } ?? k) * plan.shards, end = first + plan.shards
         while true {
             guard let t = pass == nil ? claim(nextShard, below: end) : claim(nextArchitectureShard, below: end) else { return }
             let s = t - first

@@ -10,11 +10,18 @@ public struct DartsGenotype: Equatable, Sendable {
         public let op: DartsOperation
         /// The op's softmax(alpha) weight on its edge (nil for a random genotype).
         public let weight: Double?
+        public init(node: Int, input: Int, op: DartsOperation, weight: Double? = nil) {
+            self.node = node; self.input = input; self.op = op; self.weight = weight
+        }
     }
 
     public var normal: [Edge]
     public var reduce: [Edge]
     public let nodes: Int
+
+    public init(normal: [Edge], reduce: [Edge], nodes: Int) {
+        self.normal = normal; self.reduce = reduce; self.nodes = nodes
+    }
 
     public func edges(reduction: Bool) -> [Edge] { reduction ? reduce : normal }
 

@@ -41,14 +41,15 @@ public struct DartsSearch {
                             classes: model.outputShape.count)
     }
 
-    /// The search network's config text (checked by decoding it).
-    public func supernetConfig() throws -> String {
+    /// The search network's config text, checked by decoding it (`label`
+    /// names it in errors; default: `OUT/supernet.yaml`).
+    public func supernetConfig(label: String? = nil) throws -> String {
         let base = try base()
         let net = try Self.network(base, cells: method.cells, channels: method.channels, nodes: method.nodes)
         let text = try Self.config(base: base, name: "\(base.name)-darts-search", model: net.searchModel(ops: method.ops),
                                    epochs: method.epochs, architecture: method.architecture,
                                    comment: "DARTS search network of \(spec.file) (written by ptrain search; edit the search file, not this)")
-        _ = try RunConfig.parse(yaml: text, file: supernetFile.path)
+        _ = try RunConfig.parse(yaml: text, file: label ?? supernetFile.path)
         return text
     }
 
