@@ -12,7 +12,9 @@ import Yams
 ///       nodes: 4
 ///       ops: [none, max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, dil_conv_3x3]
 ///       architecture: {order: first}        # train.architecture keys (Adam lr, betas, ...)
-///       derive: {cells: 8, channels: 16, epochs: 20}   # the derived network and its budget
+///       derive: {cells: 8, channels: 16, epochs: 20, set: [data.train_limit=30000]}
+///                                   # the derived (and random) network, its budget and
+///                                   # overrides (the search's `set` is not applied to them)
 ///       seed: 1                     # the random architecture drawn as the control
 public struct DartsMethod: Equatable, Sendable {
     public let epochs: Int
@@ -26,6 +28,8 @@ public struct DartsMethod: Equatable, Sendable {
     public let derivedChannels: Int
     /// The derived (and random) network's `train.epochs`; nil: the base config's.
     public let derivedEpochs: Int?
+    /// Overrides of the base config for the derived and random networks.
+    public let derivedOverrides: [String]
     public let seed: UInt64
 
     static func decode(_ mm: ConfigMapping) throws -> DartsMethod {
@@ -53,9 +57,11 @@ public struct DartsMethod: Equatable, Sendable {
         let derivedCells = try derive.int("cells", default: cells, 1...64)
         let derivedChannels = try derive.int("channels", default: channels, 1...4096)
         let derivedEpochs = try derive.optionalInt("epochs", 1...100_000)
+        let derivedOverrides = try derive.optional("set")?.sequence().map { try $0.string() } ?? []
         try derive.finish()
         let seed = UInt64(try mm.int("seed", default: 1, 0...))
         return DartsMethod(epochs: epochs, cells: cells, channels: channels, nodes: nodes, ops: ops, architecture: architecture,
-                           derivedCells: derivedCells, derivedChannels: derivedChannels, derivedEpochs: derivedEpochs, seed: seed)
+                           derivedCells: derivedCells, derivedChannels: derivedChannels, derivedEpochs: derivedEpochs,
+                           derivedOverrides: derivedOverrides, seed: seed)
     }
 }

@@ -105,6 +105,17 @@ public struct DartsSearch {
         return try derive(result: result, data: data, say: say)
     }
 
+    /// The top-1 of the search network's last evaluation on `split` (`supernet/metrics.jsonl`).
+    func lastEvaluation(split: String) throws -> Double? {
+        let text = try String(contentsOf: runDirectory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        for line in text.split(separator: "\n").reversed() {
+            guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  record["event"] as? String == "eval", record["split"] as? String == split else { continue }
+            return record["top1"] as? Double
+        }
+        return nil
+    }
+
     /// Derives the genotype from `supernet/architecture.jsonl` and writes
     /// the architecture files.
     func derive(result: Trainer.Result, data: DataSplits, say: (String) -> Void) throws -> Outcome {
@@ -118,12 +129,14 @@ public struct DartsSearch {
         }
         let genotype = DartsGenotype.derive(nodes: method.nodes, ops: ops) { weights(last, $0, $1, $2) }
         let random = DartsGenotype.random(nodes: method.nodes, ops: ops, seed: method.seed)
-        let base = try base()
+        let base = try RunConfig.load(file: spec.base, overrides: method.derivedOverrides)
         let net = try Self.network(base, cells: method.derivedCells, channels: method.derivedChannels, nodes: method.nodes)
         let scored = data.validation == nil ? "test" : "validation"
         let seconds = result.elapsed
+        // A search run again after it finished (the files are derived again) reads its last evaluation back.
+        let top1 = result.ending == .alreadyDone ? (try lastEvaluation(split: scored) ?? .nan) : result.finalEval.top1
         let searched = String(format: "searched %d epochs in %.0f s; the search network's %@ top-1 %.2f%%",
-                              result.epochs, seconds, scored, 100 * result.finalEval.top1)
+                              result.epochs, seconds, scored, 100 * top1)
         for (name, g, what) in [("genotype", genotype, "derived by DARTS from \(spec.file)"),
                                 ("random-genotype", random, "drawn at random (seed \(method.seed)) from the space of \(spec.file)")] {
             try AtomicFile.write(g.yaml(comment: "DARTS cell genotype \(what)\n\(searched)"), to: out.appendingPathComponent("\(name).yaml"))
