@@ -41,7 +41,16 @@ public final class CPUTopology: @unchecked Sendable {
     /// Reads this machine's topology restricted to what this process may use.
     /// Throws when hwloc cannot load a topology or finds no allowed PU.
     public convenience init() throws {
-        let machine = try HwlocMachineReader.read()
+        try self.init(source: .thisMachine)
+    }
+
+    /// Reads `source` (this machine, or a simulated one: an hwloc synthetic
+    /// description or XML export), its allowed PUs further restricted to the
+    /// OS PUs `cpuset` when given (a simulated `taskset -c`). A simulated
+    /// machine is only described and planned for: binding a thread to one
+    /// of its cores fails.
+    public convenience init(source: TopologySource, cpuset: [Int]? = nil) throws {
+        let machine = try HwlocMachineReader.read(source, cpuset: cpuset)
         self.init(handle: machine.handle, model: machine.model, packageCount: machine.packageCount,
                   machineCoreCount: machine.machineCoreCount, machinePUCount: machine.machinePUCount,
                   cores: machine.cores, caches: machine.caches, numaNodes: machine.numaNodes)
