@@ -18,9 +18,13 @@ public struct MemoryPlacement: Sendable, Equatable {
     /// the worker is unbound or its core has no NUMA node.
     public let nodes: [Int?]
 
+    /// `placements` of workers 0..<n, in worker order (what `plan` returns).
     public init(_ placements: [Placement]) {
-        nodes = placements.sorted { $0.worker < $1.worker }.map { $0.core?.numaNode }
+        nodes = placements.map(Self.node)
     }
+
+    /// The node of one worker's memory: its core's, when it is pinned.
+    public static func node(_ placement: Placement) -> Int? { placement.core?.numaNode }
 
     /// The workers (ascending) whose memory is on each node, nodes ascending;
     /// workers with no node are left out.

@@ -48,12 +48,11 @@ extension CPUTopology {
     /// "worker 0 -> core 0 (PU 0), memory on NUMA node 0",
     /// "worker 2 -> unbound, memory where the kernel first runs it".
     public func describe(_ placements: [Placement]) -> String {
-        let memory = MemoryPlacement(placements)
-        return placements.map { placement in
+        placements.map { placement in
             guard let core = placement.core else {
                 return "worker \(placement.worker) -> unbound, memory where the kernel first runs it"
             }
-            let node = memory.nodes[placement.worker].map { "NUMA node \($0)" } ?? "no NUMA node"
+            let node = MemoryPlacement.node(placement).map { "NUMA node \($0)" } ?? "no NUMA node"
             return "worker \(placement.worker) -> core \(core.index) (\(formatPUs(core.pus))), memory on \(node)"
         }.joined(separator: "\n")
     }

@@ -11,16 +11,16 @@ import PTrain
 /// reduces and updates (`ShardPlan.slice`) in synchronous SGD, its whole
 /// replica under parameter averaging. The coordinator writes the initial
 /// weights only after every worker has done this.
-struct FirstTouch: @unchecked Sendable {
+package struct FirstTouch: @unchecked Sendable {
     // @unchecked: raw pointers into buffers the engine owns and keeps alive
     // for as long as the pool's threads run; worker w writes only regions[w],
     // and the regions of different workers do not overlap.
     /// `regions[w]`: the (start, float count) ranges worker w zeroes.
-    let regions: [[(UnsafeMutablePointer<Float>, Int)]]
+    package let regions: [[(UnsafeMutablePointer<Float>, Int)]]
 
     /// `parameters`/`states`: one arena (synchronous SGD: sliced among the
     /// workers) or one per worker (averaging: worker w takes all of its own).
-    init(gradients: [[FloatBuffer]], leaves: [FloatBuffer], parameters: [FloatBuffer], states: [FloatBuffer]) {
+    package init(gradients: [[FloatBuffer]], leaves: [FloatBuffer], parameters: [FloatBuffer], states: [FloatBuffer]) {
         let workers = gradients.count
         regions = (0..<workers).map { w in
             var mine = gradients[w].map { ($0.pointer, $0.count) }
@@ -39,7 +39,7 @@ struct FirstTouch: @unchecked Sendable {
 
     /// Leaves `[S w / W, S (w+1) / W)` of S: a contiguous block per worker,
     /// all S covered (also when W does not divide S).
-    static func leaves(of w: Int, workers: Int, count: Int) -> Range<Int> {
+    package static func leaves(of w: Int, workers: Int, count: Int) -> Range<Int> {
         (count * w / workers)..<(count * (w + 1) / workers)
     }
 

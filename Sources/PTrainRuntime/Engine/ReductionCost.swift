@@ -66,7 +66,8 @@ public struct ReductionCost: Sendable, Equatable {
                     if let here = nodes[worker], let there = nodes[arena], here != there { remote += bytes }
                 }
             }
-            if mine > slice || (mine == slice && remote > cross) { slice = mine; other = others; cross = remote }
+            // The worker a step waits for: most bytes, then most of them remote.
+            if (mine, remote, others) > (slice, cross, other) { slice = mine; other = others; cross = remote }
         }
         sliceBytes = slice; otherWorkerBytes = other; crossNodeBytes = cross
         let leafNode: (Int) -> Int? = { nodes[owner($0)] }
@@ -76,8 +77,10 @@ public struct ReductionCost: Sendable, Equatable {
         let subtrees = Set(treeRanges(0, leafCount))
         var byNode: [Int: [Int]] = [:]
         for i in 0..<leafCount { if let n = leafNode(i) { byNode[n, default: []].append(i) } }
+        // A node's leaves (ascending) must be exactly one subtree's range.
         reducesWithinNodesFirst = byNode.values.allSatisfy { leaves in
-            subtrees.contains(leaves[0]..<(leaves[leaves.count - 1] + 1)) && leaves.count == leaves[leaves.count - 1] + 1 - leaves[0]
+            let range = leaves[0]..<(leaves[leaves.count - 1] + 1)
+            return range.count == leaves.count && subtrees.contains(range)
         }
         barriersPerStep = 3 + (clipping ? 1 : 0) + (processes > 1 ? 3 : 0)
     }
