@@ -36,20 +36,43 @@ public final class FloatBuffer: @unchecked Sendable {
     }
 
     /// The one allocation path: 64-byte aligned, zero-filled, at least one
-    /// float. posix_memalign reports a refusal where Swift's allocator traps.
+    /// float. Buffers of `untouchedBytes` or more are fresh anonymous pages
+    /// from mmap: zero by the kernel and not yet touched, so each page is
+    /// placed on the NUMA node of the thread that first writes it (Linux's
+    /// default first-touch policy). A worker's arenas are allocated by the
+    /// coordinator but first written on the worker's own pinned thread,
+    /// which is what puts them in its node's memory. Smaller buffers come
+    /// from posix_memalign and are zeroed here. Either way a refusal is an
+    /// error where Swift's allocator would trap.
     private static func zeroed(_ count: Int, purpose: String) throws(AllocationError) -> UnsafeMutablePointer<Float> {
         precondition(count >= 0)
         let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: 4)
+        guard !overflow else { throw AllocationError(bytes: Int.max, purpose: purpose) }
+        if bytes >= untouchedBytes {
+            let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let raw, raw != MAP_FAILED else { throw AllocationError(bytes: bytes, purpose: purpose) }
+            return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        }
         var raw: UnsafeMutableRawPointer? = nil
-        guard !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            throw AllocationError(bytes: overflow ? Int.max : bytes, purpose: purpose)
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            throw AllocationError(bytes: bytes, purpose: purpose)
         }
         let pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
         return pointer
     }
 
-    deinit { free(pointer) }
+    /// From this size on (bytes) a buffer is mapped pages, left untouched:
+    /// 64 KiB, 16 pages, where page placement starts to matter and one
+    /// mapping per buffer costs nothing measurable.
+    public static let untouchedBytes = 64 << 10
+
+    /// Whether this buffer is mapped pages (see `zeroed`).
+    private var mapped: Bool { max(count, 1) * 4 >= Self.untouchedBytes }
+
+    deinit {
+        if mapped { munmap(pointer, max(count, 1) * 4) } else { free(pointer) }
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
     public func zero() { pointer.update(repeating: 0, count: count) }

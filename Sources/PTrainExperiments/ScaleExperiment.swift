@@ -3,6 +3,7 @@ import PTrain
 import PTrainData
 import PTrainReporting
 import PTrainRuntime
+import PTrainTopology
 
 /// A scaling experiment: the same training steps at several worker counts,
 /// measured in interleaved rounds (so slow drifts of a shared machine hit every
@@ -28,10 +29,14 @@ public struct ScaleExperiment {
         public let noisy: Bool
         /// Milliseconds per step in the cross-process sum (0 with one process).
         public let crossReduceMilliseconds: Double
+        /// Milliseconds per step in the shared-memory sum (partial sums and
+        /// slice sum, the slowest worker's).
+        public let reduceMilliseconds: Double
         public init(workers: Int, round: Int, imagesPerSecond: Double, otherCores: Double, noisy: Bool,
-                    crossReduceMilliseconds: Double = 0) {
+                    crossReduceMilliseconds: Double = 0, reduceMilliseconds: Double = 0) {
             self.workers = workers; self.round = round; self.imagesPerSecond = imagesPerSecond
             self.otherCores = otherCores; self.noisy = noisy; self.crossReduceMilliseconds = crossReduceMilliseconds
+            self.reduceMilliseconds = reduceMilliseconds
         }
     }
 
@@ -44,6 +49,10 @@ public struct ScaleExperiment {
         public let noisySamples: Int
         /// Median milliseconds per step in the cross-process sum.
         public let crossReduceMilliseconds: Double
+        /// Median milliseconds per step in the shared-memory sum.
+        public let reduceMilliseconds: Double
+        /// The modelled cost of that sum (nil under parameter averaging).
+        public let cost: ReductionCost?
     }
 
     public var workerCounts: [Int]
@@ -64,6 +73,7 @@ public struct ScaleExperiment {
                     placement: (Int) throws -> WorkerPlacement, group: ProcessGroup = SingleProcess(),
                     log: (String) -> Void) throws -> (samples: [Sample], rows: [Row]) {
         var engines: [(Int, DataParallelEngine, Int)] = []  // (workers, engine, batch)
+        var costs: [Int: ReductionCost] = [:]
         let ranks = group.size
         for w in workerCounts {
             var c = config
@@ -74,6 +84,10 @@ public struct ScaleExperiment {
             engines.append((w, engine, c.train.batch))
             log((ranks > 1 ? "\(ranks) processes x " : "") + "\(w) worker\(w == 1 ? "" : "s"): batch \(c.train.batch), \(engine.plan.shards * ranks) shards of \(c.runtime.shard); "
                 + p.description.replacingOccurrences(of: "\n", with: ", "))
+            if let cost = engine.reductionCost(nodes: MemoryPlacement(p.placements).nodes) {
+                costs[w] = cost
+                log("\(w) worker\(w == 1 ? "" : "s"): \(cost.summary)")
+            }
         }
         var position = [Int](repeating: 0, count: engines.count)
         func runSteps(_ i: Int, _ n: Int) throws { try engines[i].1.measurementSteps(n, position: &position[i]) }
@@ -89,34 +103,39 @@ public struct ScaleExperiment {
                 try runSteps(i, steps)
                 let seconds = monotonicSeconds() - t0
                 let other = before.otherCores(until: SystemLoad.sample())
-                let cross = 1e3 * engines[i].1.gatherCounters().crossReduce / Double(steps)
+                let counters = engines[i].1.gatherCounters()
+                let cross = 1e3 * counters.crossReduce / Double(steps)
                 let s = Sample(workers: engines[i].0, round: round, imagesPerSecond: Double(steps * engines[i].2) / seconds,
-                               otherCores: other, noisy: other > noiseThreshold, crossReduceMilliseconds: cross)
+                               otherCores: other, noisy: other > noiseThreshold, crossReduceMilliseconds: cross,
+                               reduceMilliseconds: 1e3 * counters.reduce / Double(steps))
                 samples.append(s)
                 log(String(format: "round %d: %d worker%@ %.0f img/s%@ (other processes: %.2f cores)%@", round + 1, s.workers,
                            s.workers == 1 ? "" : "s", s.imagesPerSecond, ranks > 1 ? String(format: ", across processes %.2f ms/step", cross) : "",
                            other, s.noisy ? "  [noisy]" : ""))
             }
         }
-        return (samples, Self.summarize(samples, workerCounts: workerCounts))
+        return (samples, Self.summarize(samples, workerCounts: workerCounts, costs: costs))
     }
 
     /// Median img/s per worker count over quiet samples (all samples if none
     /// was quiet), and speedup/efficiency against the first worker count.
-    public static func summarize(_ samples: [Sample], workerCounts: [Int]) -> [Row] {
-        var medians: [Int: (Double, Int, Int)] = [:], cross: [Int: Double] = [:]
+    /// `costs`: the modelled reduction cost per worker count, carried into the rows.
+    public static func summarize(_ samples: [Sample], workerCounts: [Int], costs: [Int: ReductionCost] = [:]) -> [Row] {
+        var medians: [Int: (Double, Int, Int)] = [:], cross: [Int: Double] = [:], reduce: [Int: Double] = [:]
         for w in workerCounts {
             let mine = samples.filter { $0.workers == w }
             let quiet = mine.filter { !$0.noisy }
             medians[w] = (median((quiet.isEmpty ? mine : quiet).map(\.imagesPerSecond)), mine.count, mine.count - quiet.count)
             cross[w] = median((quiet.isEmpty ? mine : quiet).map(\.crossReduceMilliseconds))
+            reduce[w] = median((quiet.isEmpty ? mine : quiet).map(\.reduceMilliseconds))
         }
         guard let base = workerCounts.first, let baseRate = medians[base]?.0, baseRate > 0 else { return [] }
         return workerCounts.map { w in
             let (rate, n, noisy) = medians[w]!
             let speedup = rate / baseRate
             return Row(workers: w, imagesPerSecond: rate, speedup: speedup, efficiency: speedup * Double(base) / Double(w),
-                       samples: n, noisySamples: noisy, crossReduceMilliseconds: cross[w] ?? 0)
+                       samples: n, noisySamples: noisy, crossReduceMilliseconds: cross[w] ?? 0,
+                       reduceMilliseconds: reduce[w] ?? 0, cost: costs[w])
         }
     }
 
@@ -133,9 +152,13 @@ public struct ScaleExperiment {
         return lines.joined(separator: "\n")
     }
 
+    /// One object per row; `reduce_ms` is measured, `reduce_bytes_per_worker`,
+    /// `cross_node_bytes` and `barriers_per_step` are `ReductionCost`'s (0 when not modelled).
     public static func jsonLines(_ rows: [Row], processes: Int = 1) -> String {
-        rows.map { String(format: "{\"processes\":%d,\"workers\":%d,\"img_s\":%.1f,\"speedup\":%.4f,\"efficiency\":%.4f,\"samples\":%d,\"noisy\":%d,\"cross_reduce_ms\":%.4f}",
-                          processes, $0.workers, $0.imagesPerSecond, $0.speedup, $0.efficiency, $0.samples, $0.noisySamples, $0.crossReduceMilliseconds) }
+        rows.map { String(format: "{\"processes\":%d,\"workers\":%d,\"img_s\":%.1f,\"speedup\":%.4f,\"efficiency\":%.4f,\"samples\":%d,\"noisy\":%d,\"cross_reduce_ms\":%.4f,"
+                          + "\"reduce_ms\":%.4f,\"reduce_bytes_per_worker\":%d,\"cross_node_bytes\":%d,\"barriers_per_step\":%d}",
+                          processes, $0.workers, $0.imagesPerSecond, $0.speedup, $0.efficiency, $0.samples, $0.noisySamples, $0.crossReduceMilliseconds,
+                          $0.reduceMilliseconds, $0.cost?.bytesPerWorker ?? 0, $0.cost?.crossNodeBytes ?? 0, $0.cost?.barriersPerStep ?? 0) }
             .joined(separator: "\n") + "\n"
     }
 

@@ -19,6 +19,9 @@ public final class CPUTopology: @unchecked Sendable {
     // topology that is not being modified. Every other property is an immutable value.
     /// The loaded hwloc topology; nil for a topology built from explicit values (tests).
     let handle: hwloc_topology_t?
+    /// Where it was read from; only `.thisMachine` can pin threads (hwloc
+    /// "binds" to a simulated machine's cores without error, doing nothing).
+    let source: TopologySource
 
     /// hwloc's "CPUModel" info (e.g. "AMD EPYC 9R14 96-Core Processor"), nil if absent.
     public let model: String?
@@ -41,8 +44,17 @@ public final class CPUTopology: @unchecked Sendable {
     /// Reads this machine's topology restricted to what this process may use.
     /// Throws when hwloc cannot load a topology or finds no allowed PU.
     public convenience init() throws {
-        let machine = try HwlocMachineReader.read()
-        self.init(handle: machine.handle, model: machine.model, packageCount: machine.packageCount,
+        try self.init(source: .thisMachine)
+    }
+
+    /// Reads `source` (this machine, or a simulated one: an hwloc synthetic
+    /// description or XML export), its allowed PUs further restricted to the
+    /// OS PUs `cpuset` when given (a simulated `taskset -c`). A simulated
+    /// machine is only described and planned for: binding a thread to one
+    /// of its cores fails.
+    public convenience init(source: TopologySource, cpuset: [Int]? = nil) throws {
+        let machine = try HwlocMachineReader.read(source, cpuset: cpuset)
+        self.init(handle: machine.handle, source: source, model: machine.model, packageCount: machine.packageCount,
                   machineCoreCount: machine.machineCoreCount, machinePUCount: machine.machinePUCount,
                   cores: machine.cores, caches: machine.caches, numaNodes: machine.numaNodes)
     }
@@ -51,13 +63,14 @@ public final class CPUTopology: @unchecked Sendable {
     /// for describe/plan. `bindCurrentThread` on it throws.
     package convenience init(model: String?, packageCount: Int, machineCoreCount: Int, machinePUCount: Int,
                              cores: [Core], caches: [Cache], numaNodes: [NUMANode]) {
-        self.init(handle: nil, model: model, packageCount: packageCount, machineCoreCount: machineCoreCount,
+        self.init(handle: nil, source: .thisMachine, model: model, packageCount: packageCount, machineCoreCount: machineCoreCount,
                   machinePUCount: machinePUCount, cores: cores, caches: caches, numaNodes: numaNodes)
     }
 
-    private init(handle: hwloc_topology_t?, model: String?, packageCount: Int, machineCoreCount: Int,
+    private init(handle: hwloc_topology_t?, source: TopologySource, model: String?, packageCount: Int, machineCoreCount: Int,
                  machinePUCount: Int, cores: [Core], caches: [Cache], numaNodes: [NUMANode]) {
         self.handle = handle
+        self.source = source
         self.model = model
         self.packageCount = packageCount
         self.machineCoreCount = machineCoreCount

@@ -15,7 +15,9 @@ enum HwlocMachineReader {
         var numaNodes: [NUMANode]
     }
 
-    static func read() throws -> Machine {
+    /// Loads `source`; `cpuset` (OS PU indices), when given, further
+    /// restricts the allowed PUs, as `taskset -c` would (a simulated limit).
+    static func read(_ source: TopologySource = .thisMachine, cpuset: [Int]? = nil) throws -> Machine {
         var maybeTopology: hwloc_topology_t?
         guard hwloc_topology_init(&maybeTopology) == 0, let topology = maybeTopology else {
             throw TopologyError("hwloc: cannot create a topology: \(systemReason())")
@@ -23,21 +25,23 @@ enum HwlocMachineReader {
         var handedOver = false
         defer { if !handedOver { hwloc_topology_destroy(topology) } }
 
+        try source.select(in: topology)
         // Keep cgroup-disallowed PUs in the tree so machine totals are real;
         // the allowed set is applied below, by us.
         guard hwloc_topology_set_flags(topology, CHwloc_include_disallowed_flags()) == 0,
               hwloc_topology_load(topology) == 0 else {
-            throw TopologyError("hwloc: cannot load the CPU topology: \(systemReason())")
+            throw TopologyError("hwloc: cannot load \(source.name): \(systemReason())")
         }
 
-        let allowed = try allowedPUs(topology)
+        let allowed = try allowedPUs(topology, processBinding: source == .thisMachine)
+        if let cpuset { try restrict(allowed, to: cpuset, in: topology) }
         let cores = readCores(topology, allowed: allowed)
         guard !cores.isEmpty else {
             throw TopologyError("hwloc: this process may run on no PU (allowed set is empty)")
         }
         let machine = Machine(
             handle: topology,
-            model: readModel(topology),
+            model: source.model(found: readModel(topology)),
             packageCount: max(1, Int(hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_PACKAGE))),
             machineCoreCount: Int(hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_CORE)),
             machinePUCount: Int(hwloc_get_nbobjs_by_type(topology, HWLOC_OBJ_PU)),
@@ -50,14 +54,27 @@ enum HwlocMachineReader {
 
     /// hwloc's allowed cpuset (cgroup cpuset) intersected with the process
     /// binding (taskset / Slurm / numactl affinity, union over all threads).
-    private static func allowedPUs(_ topology: hwloc_topology_t) throws -> HwlocBitmap {
+    /// `processBinding` false (a simulated machine): this process's binding
+    /// says nothing about it, so the topology's own allowed set stands.
+    private static func allowedPUs(_ topology: hwloc_topology_t, processBinding: Bool) throws -> HwlocBitmap {
         let allowed = try HwlocBitmap(copying: hwloc_topology_get_allowed_cpuset(topology))
         let binding = try HwlocBitmap()
         // If the OS cannot report a binding (not Linux), the cgroup set alone applies.
-        if hwloc_get_cpubind(topology, binding.raw, CHwloc_process_flags()) == 0 {
+        if processBinding && hwloc_get_cpubind(topology, binding.raw, CHwloc_process_flags()) == 0 {
             hwloc_bitmap_and(allowed.raw, allowed.raw, binding.raw)
         }
         return allowed
+    }
+
+    /// Intersects `allowed` with the OS PUs `cpuset`; a PU the machine does
+    /// not have is an error naming it and the machine's PUs.
+    private static func restrict(_ allowed: HwlocBitmap, to cpuset: [Int], in topology: hwloc_topology_t) throws {
+        let all = HwlocBitmap.indices(of: hwloc_topology_get_topology_cpuset(topology))
+        if let missing = cpuset.first(where: { !all.contains($0) }) {
+            throw TopologyError("--cpuset: PU \(missing) is not in this topology (its PUs are \(formatIndexList(all)))")
+        }
+        let set = try HwlocBitmap(indices: cpuset)
+        hwloc_bitmap_and(allowed.raw, allowed.raw, set.raw)
     }
 
     /// Cores with at least one allowed PU, in logical order, renumbered 0..<n.

@@ -43,12 +43,17 @@ extension CPUTopology {
         }
     }
 
-    /// The "worker -> core" lines printed when a run starts, one per worker:
-    /// "worker 0 -> core 0 (PU 0)", "worker 2 -> unbound".
+    /// The "worker -> core" lines printed when a run starts, one per worker,
+    /// with the NUMA node its memory goes to (`MemoryPlacement`):
+    /// "worker 0 -> core 0 (PU 0), memory on NUMA node 0",
+    /// "worker 2 -> unbound, memory where the kernel first runs it".
     public func describe(_ placements: [Placement]) -> String {
         placements.map { placement in
-            guard let core = placement.core else { return "worker \(placement.worker) -> unbound" }
-            return "worker \(placement.worker) -> core \(core.index) (\(formatPUs(core.pus)))"
+            guard let core = placement.core else {
+                return "worker \(placement.worker) -> unbound, memory where the kernel first runs it"
+            }
+            let node = MemoryPlacement.node(placement).map { "NUMA node \($0)" } ?? "no NUMA node"
+            return "worker \(placement.worker) -> core \(core.index) (\(formatPUs(core.pus))), memory on \(node)"
         }.joined(separator: "\n")
     }
 }

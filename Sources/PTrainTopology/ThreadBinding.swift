@@ -19,6 +19,9 @@ extension CPUTopology {
         guard let handle else {
             throw TopologyError("\(target): no hardware topology behind this CPUTopology (built from explicit values)")
         }
+        guard source == .thisMachine else {
+            throw TopologyError("\(target): this CPUTopology is \(source.name), not this machine")
+        }
         // hwloc would reject an empty set with EINVAL too; a negative index
         // would trap converting to the C `unsigned`, so refuse both here alike.
         guard !core.pus.isEmpty, core.pus.allSatisfy({ $0 >= 0 && $0 <= Int(Int32.max) }) else {

@@ -130,8 +130,8 @@ struct CPUQuotaTests {
         #expect(placement.description == """
             warning: x
             2 workers (cgroup cpu.max quota 2.5 CPUs limits the 8 allowed cores)
-            worker 0 -> core 0 (PU 0)
-            worker 1 -> core 1 (PU 1)
+            worker 0 -> core 0 (PU 0), memory on NUMA node 0
+            worker 1 -> core 1 (PU 1), memory on NUMA node 0
             """)
         let slurm = CPUQuota(cpus: 4, label: "SLURM_CPUS_PER_TASK=4", origin: "SLURM_CPUS_PER_TASK")
         let underSlurm = try WorkerPlacement.plan(config.runtime, topology: eightCores(), quota: .init(quota: slurm))

@@ -17,8 +17,8 @@ func scaleSummary() {
     #expect(rows[0].imagesPerSecond == 100 && rows[0].speedup == 1 && rows[0].efficiency == 1 && rows[0].noisySamples == 1)
     #expect(rows[1].imagesPerSecond == 180 && rows[1].speedup == 1.8 && abs(rows[1].efficiency - 0.9) < 1e-12)
     #expect(ScaleExperiment.jsonLines(rows) == """
-    {"processes":1,"workers":1,"img_s":100.0,"speedup":1.0000,"efficiency":1.0000,"samples":4,"noisy":1,"cross_reduce_ms":0.0000}
-    {"processes":1,"workers":2,"img_s":180.0,"speedup":1.8000,"efficiency":0.9000,"samples":4,"noisy":1,"cross_reduce_ms":0.0000}
+    {"processes":1,"workers":1,"img_s":100.0,"speedup":1.0000,"efficiency":1.0000,"samples":4,"noisy":1,"cross_reduce_ms":0.0000,"reduce_ms":0.0000,"reduce_bytes_per_worker":0,"cross_node_bytes":0,"barriers_per_step":0}
+    {"processes":1,"workers":2,"img_s":180.0,"speedup":1.8000,"efficiency":0.9000,"samples":4,"noisy":1,"cross_reduce_ms":0.0000,"reduce_ms":0.0000,"reduce_bytes_per_worker":0,"cross_node_bytes":0,"barriers_per_step":0}
 
     """)
     // All samples noisy: fall back to them rather than report nothing.

@@ -49,18 +49,18 @@ import PTrainTopology
     @Test func describesPlacementsOnePerLine() throws {
         let smt = fakeSMTTopology()
         #expect(smt.describe(try smt.plan(workers: 2, bind: .core)) == """
-            worker 0 -> core 0 (PUs 2,8)
-            worker 1 -> core 1 (PUs 3,9)
+            worker 0 -> core 0 (PUs 2,8), memory on NUMA node 0
+            worker 1 -> core 1 (PUs 3,9), memory on NUMA node 0
             """)
         let twoCore = fakeTwoCoreTopology()
         #expect(twoCore.describe(try twoCore.plan(workers: 2, bind: .core)) == """
-            worker 0 -> core 0 (PU 0)
-            worker 1 -> core 1 (PU 1)
+            worker 0 -> core 0 (PU 0), memory on NUMA node 0
+            worker 1 -> core 1 (PU 1), memory on NUMA node 0
             """)
         #expect(twoCore.describe(try twoCore.plan(workers: 3, bind: .none)) == """
-            worker 0 -> unbound
-            worker 1 -> unbound
-            worker 2 -> unbound
+            worker 0 -> unbound, memory where the kernel first runs it
+            worker 1 -> unbound, memory where the kernel first runs it
+            worker 2 -> unbound, memory where the kernel first runs it
             """)
     }
 

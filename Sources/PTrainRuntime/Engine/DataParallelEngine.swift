@@ -122,7 +122,6 @@ public final class DataParallelEngine {
         let averaging = config.runtime.syncEvery > 1
         // The arenas (the big allocations) fail as errors, not traps.
         parameterArenas = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: count, purpose: "the weights") }
-        for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
         let stateCount = update.stateCount
         optimizerStates = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: stateCount, purpose: "the optimizer state") }
         optimizerSteps = .allocate(capacity: optimizerStates.count)
@@ -160,7 +159,12 @@ public final class DataParallelEngine {
         participation = Participation(workers: workers)
         // The pool may fail (pinning) and cleans up after itself; the pipeline
         // thread starts only once nothing else can fail.
-        pool = try WorkerPool(count: workers, setUp: placement)
+        // Each worker pins itself, then first-touches its own memory (NUMA
+        // placement, `FirstTouch`); the weights are written after that.
+        let touch = FirstTouch(gradients: replicas.map { [$0.gradients] + $0.partial }, leaves: leaves,
+                               parameters: parameterArenas, states: optimizerStates)
+        pool = try WorkerPool(count: workers, setUp: { w in try placement(w); touch.run(w) })
+        for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
         if globalStatistics {
             let channels = replicas[0].network.model.layers.compactMap { ($0 as? BatchNorm)?.inputShape.channels }.max() ?? 0
             let exchange = StatisticsExchange(workers: workers, capacity: 2 * channels + 1, barrier: pool.barrier)
