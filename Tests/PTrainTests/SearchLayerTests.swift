@@ -194,3 +194,19 @@ func alphaIsArchitecture() throws {
 func searchLayerConfigErrors(_ c: (layer: String, message: String)) {
     #expect(configError(graphConfig("  layers:\n    - \(c.layer)\n    - {type: dense, units: 3}")) == c.message)
 }
+
+@Test("the memory estimate counts a mixed edge's inner outputs and gradients, and a factorized reduce's buffers")
+func compositeLayersOwnedFloats() throws {
+    // 4 ops on 2x4x4 (32 floats a sample): outputs 32 (zero) + 32 + 32 (pool, bn) + 32 (conv) + 32 + 32 (relu, conv),
+    // two gradient buffers of 32 per op; and the 4 mixture weights.
+    #expect(sampleMixed().ownedFloats(maxBatch: 5) == 5 * (192 + 4 * 2 * 32) + 4)
+    // Strided copies of the 2x4x4 input (2x2x2 each, with gradients) and the joined 4x2x2 output with its gradient.
+    let reduce = FactorizedReduce(name: "r", input: TensorShape(2, 4, 4), filters: 4, affine: true)
+    #expect(reduce.ownedFloats(maxBatch: 3) == 3 * (4 * 8 + 2 * 16))
+    let model = try RunConfig.parse(yaml: graphConfig(mixedModel), file: "t.yaml").model.build(classes: 3)
+    let inner = model.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: 4) }
+    #expect(inner == 4 * (72 + 72 + 2 * 2 * 72) + 2)
+    // The footprint adds them to the activations: the edge's inner buffers alone exceed the rest.
+    #expect(NetworkFootprint(model: model, maxBatch: 4, training: true).bytes > 4 * inner)
+    #expect(NetworkFootprint(model: model, maxBatch: 4, training: true).bytes < 8 * inner)
+}

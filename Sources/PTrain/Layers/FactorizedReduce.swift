@@ -50,6 +50,12 @@ public final class FactorizedReduce: Layer {
         max(conv1.scratchFloats(maxBatch: maxBatch), conv2.scratchFloats(maxBatch: maxBatch), bn.scratchFloats(maxBatch: maxBatch))
     }
 
+    /// The strided copies and their gradients, the joined output and its gradient.
+    public func ownedFloats(maxBatch: Int) -> Int {
+        4 * maxBatch * conv1.inputShape.count + 2 * maxBatch * outputShape.count
+            + conv1.ownedFloats(maxBatch: maxBatch) + conv2.ownedFloats(maxBatch: maxBatch) + bn.ownedFloats(maxBatch: maxBatch)
+    }
+
     public func allocate(maxBatch: Int) {
         guard even == nil else { return }
         let half = maxBatch * conv1.inputShape.count

@@ -129,6 +129,10 @@ public protocol Layer: AnyObject {
     /// Floats of `StepContext.scratch` a pass on shards of up to `maxBatch`
     /// samples uses (known before `allocate`, for the memory estimate).
     func scratchFloats(maxBatch: Int) -> Int
+    /// Floats of the buffers the layer allocates for itself in `allocate`
+    /// when they grow with the batch (composite layers' inner outputs and
+    /// gradients), for the memory estimate; 0 for most layers.
+    func ownedFloats(maxBatch: Int) -> Int
 
     /// Allocates scratch for shards of up to `maxBatch` samples.
     func allocate(maxBatch: Int)
@@ -149,6 +153,7 @@ extension Layer {
     public var parameterCount: Int { parameterSpecs.reduce(0) { $0 + ($1.isWeight ? $1.count : 0) } }
     public func allocate(maxBatch: Int) {}
     public func scratchFloats(maxBatch: Int) -> Int { 0 }
+    public func ownedFloats(maxBatch: Int) -> Int { 0 }
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {}
 }
 

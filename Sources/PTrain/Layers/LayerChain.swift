@@ -23,6 +23,12 @@ final class LayerChain {
     /// The shared scratch its layers need (they run one at a time).
     func scratchFloats(maxBatch: Int) -> Int { layers.map { $0.scratchFloats(maxBatch: maxBatch) }.max() ?? 0 }
     var forwardFLOPs: Int { layers.reduce(0) { $0 + $1.forwardFLOPs } }
+    /// What `allocate` reserves: every inner output, the two gradient
+    /// buffers, and the inner layers' own buffers.
+    func ownedFloats(maxBatch: Int) -> Int {
+        maxBatch * (layers.reduce(0) { $0 + $1.outputShape.count } + 2 * layers.map(\.outputShape.count).max()!)
+            + layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) }
+    }
 
     /// The last forward's output, `[batch, outputShape]`.
     var output: UnsafeMutablePointer<Float> { outputs.last!.pointer }

@@ -49,6 +49,8 @@ public final class Mixed: Layer {
     /// The candidates run one at a time: the largest scratch any of them needs.
     public func scratchFloats(maxBatch: Int) -> Int { ops.map { $0.scratchFloats(maxBatch: maxBatch) }.max() ?? 0 }
 
+    public func ownedFloats(maxBatch: Int) -> Int { ops.count + ops.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) } }
+
     public func allocate(maxBatch: Int) {
         guard weights == nil else { return }
         weights = FloatBuffer(count: ops.count)

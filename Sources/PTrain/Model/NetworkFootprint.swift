@@ -2,7 +2,9 @@
 /// built (for `MemoryEstimate`): the input `[maxBatch, input]` and labels,
 /// the value buffers (a training network keeps every owner's output for
 /// backward; an inference network shares buffers between owners never live
-/// at once) and, when training, the shared activation-gradient buffers;
+/// at once) and, when training, the shared activation-gradient buffers, and
+/// the buffers composite layers own (`Layer.ownedFloats`: a mixed edge's
+/// inner outputs);
 /// apart, the layer scratch it reserves (`LayerScratch`: im2col columns,
 /// padded planes, Winograd tiles), which networks may share.
 public struct NetworkFootprint: Sendable, Equatable {
@@ -18,6 +20,7 @@ public struct NetworkFootprint: Sendable, Equatable {
         let owned = model.layers.indices.filter { plan.owner[$0] == $0 }.reduce(0) { $0 + model.layers[$1].outputShape.count }
         let perSample = model.inputShape.count + (training ? owned + slots : slots)
         bytes = 4 * maxBatch * (perSample + 1)  // + 1: the label
+            + 4 * model.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) }
         scratchBytes = 4 * model.scratchFloats(maxBatch: maxBatch)
     }
 }
