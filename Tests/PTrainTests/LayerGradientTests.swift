@@ -1,5 +1,6 @@
 import Testing
 import PTrain
+import Foundation
 
 // Every layer's backward (input and parameter gradients) against central
 // finite differences of sum(y * r), over several shapes including tiny ones.
@@ -211,5 +212,26 @@ func winogradMatchesDirect(_ i: Int) {
         let worst = zip(fast[k], direct[k]).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 3e-4 * scale, "\(what): worst difference \(worst) at scale \(scale)")
         #expect(fast[k] != direct[k] || k == 3, "\(what): identical, so the Winograd path did not run")
+    }
+}
+
+@Test("local response normalisation: the square-root powers (beta 0.75, 0.5, 1) match pow, and other betas use it", arguments: [Float(0.75), 0.5, 1, 0.6])
+func lrnPowers(_ beta: Float) {
+    let layer = LocalResponseNorm(name: "lrn", input: TensorShape(4, 2, 3), size: 3, alpha: 0.7, beta: beta, k: 1.5)
+    layer.allocate(maxBatch: 2)
+    let x = testValues(48, seed: 9).map { $0 * 2 }
+    var y = [Float](repeating: 0, count: 48)
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer {
+        layer.forward(xs.baseAddress!, $0.baseAddress!, batch: 2, context: StepContext(seed: 0, maxBatch: 2))
+    } }
+    for n in 0..<2 {
+        for c in 0..<4 {
+            for p in 0..<6 {
+                var s = 1.5
+                for c2 in max(0, c - 1)...min(3, c + 1) { s += 0.7 / 3 * Double(x[n * 24 + c2 * 6 + p] * x[n * 24 + c2 * 6 + p]) }
+                let expected = Double(x[n * 24 + c * 6 + p]) * pow(s, -Double(beta))
+                #expect(abs(Double(y[n * 24 + c * 6 + p]) - expected) < 1e-5 * max(1, abs(expected)), "beta \(beta) at \(n), \(c), \(p)")
+            }
+        }
     }
 }

@@ -31,6 +31,22 @@ public final class LocalResponseNorm: Layer {
 
     public func allocate(maxBatch: Int) {
         if scales == nil { scales = FloatBuffer(count: maxBatch * inputShape.count) }
+        if terms == nil { terms = FloatBuffer(count: inputShape.count) }
+    }
+
+    /// `[C, H, W]`: backward's `dy y / s` of one sample (reused per sample).
+    private var terms: FloatBuffer?
+
+    /// `out[i] = base[i]^-beta` over `count` floats: for AlexNet's beta 0.75
+    /// (and 0.5, 1) square roots and a division, which vectorise, instead of
+    /// one `pow` call per element (LRN cost as much as conv1 on W4 with it).
+    private func negativePower(_ base: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        switch beta {
+        case 0.75: for i in 0..<count { let r = base[i].squareRoot(); out[i] = 1 / (r * r.squareRoot()) }
+        case 0.5: for i in 0..<count { out[i] = 1 / base[i].squareRoot() }
+        case 1: for i in 0..<count { out[i] = 1 / base[i] }
+        default: for i in 0..<count { out[i] = base[i].pow_(-beta) }
+        }
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
@@ -46,30 +62,36 @@ public final class LocalResponseNorm: Layer {
                     let xc = xn + c2 * plane
                     for i in 0..<plane { sc[i] += a * xc[i] * xc[i] }
                 }
+                // y = x s^-beta, the power written into y first.
                 let xc = xn + c * plane, yc = yn + c * plane
-                for i in 0..<plane { yc[i] = xc[i] * sc[i].pow_(-beta) }
+                negativePower(sc, yc, count: plane)
+                for i in 0..<plane { yc[i] *= xc[i] }
             }
         }
     }
 
     /// dx[j] += dy[j] s[j]^-beta - (2 alpha beta / n) x[j] sum_{i: j in window(i)} dy[i] y[i] / s[i]
+    /// (the terms dy y / s computed once per element, then summed per window).
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         guard let dx else { return }
         let channels = inputShape.channels, plane = inputShape.spatial
         let coefficient = 2 * alpha * beta / Float(size)
-        let s = scales!.pointer
+        let s = scales!.pointer, t = terms!.pointer
         for n in 0..<batch {
             let off = n * inputShape.count
+            for i in 0..<inputShape.count { t[i] = dy[off + i] * y[off + i] / s[off + i] }
             for j in 0..<channels {
                 let base = off + j * plane
-                for p in 0..<plane { dx[base + p] += dy[base + p] * s[base + p].pow_(-beta) }
-                // Channels i whose window holds j: i in [j - (n-1)/2, j + n/2].
+                let d = dx + base, g = dy + base, xj = x + base
                 for i in max(0, j - (size - 1) / 2)...min(channels - 1, j + size / 2) {
-                    let bi = off + i * plane
-                    for p in 0..<plane {
-                        dx[base + p] -= coefficient * x[base + p] * dy[bi + p] * y[bi + p] / s[bi + p]
-                    }
+                    let ti = t + i * plane
+                    for p in 0..<plane { d[p] -= coefficient * xj[p] * ti[p] }
+                }
+                if beta == 0.75 {
+                    for p in 0..<plane { let r = s[base + p].squareRoot(); d[p] += g[p] / (r * r.squareRoot()) }
+                } else {
+                    for p in 0..<plane { d[p] += g[p] * s[base + p].pow_(-beta) }
                 }
             }
         }
