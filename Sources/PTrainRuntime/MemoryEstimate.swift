@@ -42,7 +42,11 @@ public struct MemoryEstimate: Sendable, Equatable {
         let shards = max(config.train.batch / shard, 1)
         let tree: Int  // gradient-sized buffers of the shard tree
         if !averaging && config.runtime.schedule == .dynamic {
-            tree = shards
+            // A leaf per claimable block, and each worker's partial sums within one block.
+            let blocks = ShardPlan(batch: config.train.batch, shardSize: shard, workers: max(workers, 1), dynamic: true).blocks
+            var depth = 0
+            while (1 << depth) < blocks.map(\.count).max()! { depth += 1 }
+            tree = blocks.count + workers * depth
         } else {
             var depth = 0
             while (1 << depth) < shards / max(workers, 1) { depth += 1 }

@@ -104,7 +104,7 @@ extension DataParallelEngine {
         let loss = r.lossSum, correct = r.correct
         defer { r.lossSum = loss; r.correct = correct }
         let sums = dynamicSchedule ? leafPointers : gradientPointers
-        let leaves = dynamicSchedule ? plan.shards : workers
+        let leaves = dynamicSchedule ? blocks.count : workers
         let scale = 1 / Float(config.train.batch)
         if search.config.order == .second {
             unrolledGradient(w, step: k, xi: search.config.xi.map(Float.init) ?? learningRate, slice: slice)
@@ -146,7 +146,7 @@ extension DataParallelEngine {
         let search = architecture!
         let first = participation.rank[w] == 0
         let sums = dynamicSchedule ? leafPointers : gradientPointers
-        let leaves = dynamicSchedule ? plan.shards : workers
+        let leaves = dynamicSchedule ? blocks.count : workers
         let scale = 1 / Float(config.train.batch)
         let weights = parameterPointers[0], saved = search.saved!.pointer, direction = search.direction!.pointer
         let trainable = optimizerStep.trainableRanges.compactMap { r -> Range<Int>? in
@@ -181,7 +181,7 @@ extension DataParallelEngine {
         guard eps > 0 else {
             weights.advanced(by: slice.lowerBound).update(from: saved + slice.lowerBound, count: slice.count)
             // The two skipped passes' tickets are taken, so the next step's start where they should.
-            if first { nextArchitectureShard.add(2 * plan.shards, ordering: .relaxed) }
+            if first { nextArchitectureShard.add(2 * blocks.count, ordering: .relaxed) }
             pool.barrier.wait()
             return
         }

@@ -85,8 +85,10 @@ public final class DataParallelEngine {
     public var onNote: ((ParticipationChange) -> Void)?
     /// Steps per sub-run between participation decisions.
     static let subRunSteps = 25
-    /// Dynamic schedule: one gradient buffer per shard (the tree's leaves),
-    /// and the next unclaimed shard of the step.
+    /// Dynamic schedule: the claimable blocks of shards (`ShardPlan.blocks`),
+    /// one gradient buffer per block (the tree's leaves), and the next
+    /// unclaimed block of the run.
+    let blocks: [Range<Int>]
     let leaves: [FloatBuffer]
     let leafPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let nextShard = Atomic<Int>(0)
@@ -129,6 +131,9 @@ public final class DataParallelEngine {
         normSums = .allocate(capacity: max(workers * (clipping?.blocks.count ?? 0), 1))
         normSums.initialize(repeating: 0, count: max(workers * (clipping?.blocks.count ?? 0), 1))
         var replicas: [WorkerReplica] = []
+        let dynamic = !averaging && config.runtime.schedule == .dynamic
+        // The largest subtree one worker sums at once (its partial sums' depth).
+        let blockSize = dynamic ? plan.blocks.map(\.count).max()! : plan.shards / workers
         for w in 0..<workers {
             // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
             let m = w == 0 ? model : try config.model.build(classes: train.classes)
@@ -139,11 +144,10 @@ public final class DataParallelEngine {
             // Evaluation and training never run at once on a worker: one layer scratch.
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: nil, seed: config.seed, scratch: network.context.scratch)
-            replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: plan.shards / workers,
-                                          partials: !(config.runtime.schedule == .dynamic && !averaging)))
+            replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: blockSize))
         }
-        let dynamic = !averaging && config.runtime.schedule == .dynamic
-        leaves = try dynamic ? (0..<plan.shards).map { _ in try FloatBuffer(count: count, purpose: "the gradient tree") } : []
+        blocks = dynamic ? plan.blocks : []
+        leaves = try blocks.map { _ in try FloatBuffer(count: count, purpose: "the gradient tree") }
         leafPointers = .allocate(capacity: max(leaves.count, 1))
         for (i, leaf) in leaves.enumerated() { leafPointers[i] = leaf.pointer }
         self.replicas = replicas

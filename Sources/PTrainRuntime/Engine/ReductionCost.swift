@@ -21,7 +21,7 @@ public struct ReductionCost: Sendable, Equatable {
     /// Per worker per step, bytes read and written outside the slice sum:
     /// the in-worker partial sums of its shard block (static: per tree node a
     /// copy, read P + write P, and an addition, read 2P + write P) or the
-    /// copies of its shards' gradients into their leaves (dynamic).
+    /// partial sums of each claimed block and its copy into the block's leaf (dynamic).
     public let localBytes: Int
     /// Per worker per step, bytes of its slice of the tree sum (each addition
     /// reads two slices and writes one). The largest over the workers.
@@ -47,13 +47,17 @@ public struct ReductionCost: Sendable, Equatable {
         precondition(nodes.count == plan.workers)
         let w = plan.workers, p = parameters
         workers = w
-        let leafCount = plan.dynamic ? plan.shards : w
+        let leafCount = plan.dynamic ? plan.blocks.count : w
         // Which worker first touched leaf i: its owner.
         let owner: (Int) -> Int = { i in
             plan.dynamic ? (0..<w).first { FirstTouch.leaves(of: $0, workers: w, count: leafCount).contains(i) }! : i
         }
         let perWorker = plan.shards / w
-        localBytes = plan.dynamic ? 8 * p * perWorker : 20 * p * max(perWorker - 1, 0)
+        // Dynamic: each claimed block is summed in the worker's own tree (a copy
+        // and an addition per inner node), then copied into its leaf.
+        let blocksPerWorker = (leafCount + w - 1) / w
+        localBytes = plan.dynamic ? 20 * p * max(perWorker - blocksPerWorker, 0) + 8 * p * blocksPerWorker
+                                  : 20 * p * max(perWorker - 1, 0)
         let additions = treeAdditions(0, leafCount)
         var slice = 0, other = 0, cross = 0
         for worker in 0..<w {

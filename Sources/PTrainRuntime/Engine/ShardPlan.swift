@@ -10,9 +10,12 @@
 /// every such W (floating-point addition is commutative but not associative:
 /// only the tree shape matters, not who computes it).
 ///
-/// With the dynamic schedule, shards go to whichever worker is free and each
-/// shard's gradient is kept in its own leaf buffer; the tree is then summed
-/// over the leaves, so the result is the same for ANY worker count.
+/// With the dynamic schedule, blocks of shards (`blocks`: the tree's subtrees
+/// at the depth that gives about two per worker) go to whichever worker is
+/// free; each block's sum (the canonical subtree, computed by one worker) is
+/// kept in its own leaf buffer and the tree is then summed over the leaves,
+/// so the result is the same for ANY worker count, and the leaf buffers
+/// number about twice the workers, not the shards.
 public struct ShardPlan: Sendable, Equatable {
     public let batch: Int, shardSize: Int, workers: Int
     /// Shards claimed dynamically rather than in fixed blocks.
@@ -36,6 +39,19 @@ public struct ShardPlan: Sendable, Equatable {
     /// Whether results are bitwise identical to any other deterministic plan
     /// with the same batch and shard size.
     public var isCanonical: Bool { dynamic || (workers & (workers - 1) == 0 && shards % workers == 0) }
+
+    /// Dynamic schedule: the claimable blocks, in shard order: the canonical
+    /// tree's nodes at the first depth with at least 2 W nodes (a power of
+    /// two), or at the last depth where every node has two shards or more.
+    /// Node i of that depth is leaf i: the tree over the leaves (split at the
+    /// middle leaf) is the shards' tree above that depth.
+    public var blocks: [Range<Int>] {
+        var ranges = [0..<shards]
+        while ranges.count < 2 * workers && ranges.allSatisfy({ $0.count >= 2 }) {
+            ranges = ranges.flatMap { r in [r.lowerBound..<(r.lowerBound + r.count / 2), (r.lowerBound + r.count / 2)..<r.upperBound] }
+        }
+        return ranges
+    }
 
     /// Shards of worker w.
     public func shards(of w: Int) -> Range<Int> {

@@ -10,7 +10,7 @@ import Synchronization
 extension DataParallelEngine {
     /// Computes worker w's gradients of step k (k within the run of steps):
     /// in its gradient arena (static) or in the claimed shards' leaves
-    /// (dynamic). `scale` multiplies each shard's loss gradient.
+    /// (dynamic: the claimed blocks' leaves). `scale` multiplies each shard's loss gradient.
     /// `architecture`: the pass-th gradient pass of the step's architecture
     /// step (`ArchitectureSearch`), over the architecture batch or (`batch:
     /// .weights`, second order) the weights' batch; its tickets are its own.
@@ -24,15 +24,17 @@ extension DataParallelEngine {
                        shardSize: plan.shardSize, gradScale: scale)
             return
         }
-        // Step k's shards are tickets k S ..< (k + 1) S of the run (an
-        // architecture pass's: (k P + pass) S ..< (k P + pass + 1) S, P passes
+        // Step k's blocks are tickets k B ..< (k + 1) B of the run (an
+        // architecture pass's: (k P + pass) B ..< (k P + pass + 1) B, P passes
         // per step, every one taken: the counter never skips a block).
-        let first = (pass.map { k * architecture!.passes + $0 } ?? k) * plan.shards, end = first + plan.shards
+        let first = (pass.map { k * architecture!.passes + $0 } ?? k) * blocks.count, end = first + blocks.count
         while true {
             guard let t = pass == nil ? claim(nextShard, below: end) : claim(nextArchitectureShard, below: end) else { return }
-            let s = t - first
-            r.shardGradient(s, step: k, pipeline: source, shardSize: plan.shardSize, gradScale: scale)
-            leafPointers[s].update(from: r.gradients.pointer, count: model.layout.totalCount)
+            let b = t - first
+            // The block's canonical subtree, summed by this worker alone, is leaf b.
+            r.gradient(shards: blocks[b].lowerBound, blocks[b].upperBound, step: k, pipeline: source,
+                       shardSize: plan.shardSize, gradScale: scale)
+            leafPointers[b].update(from: r.gradients.pointer, count: model.layout.totalCount)
         }
     }
 

@@ -18,7 +18,7 @@ extension DataParallelEngine {
         r.waiting.stop()
         let sums = dynamicSchedule ? leafPointers : gradientPointers
         r.reduce.start()
-        treeReduce(sums, 0, dynamicSchedule ? plan.shards : workers, range: slice)
+        treeReduce(sums, 0, dynamicSchedule ? blocks.count : workers, range: slice)
         r.reduce.stop()
         guard gradientsReady(w, step: k, sum: sums[0], slice: slice) else { return false }
         r.update.start()

@@ -29,7 +29,8 @@ final class WorkerReplica {
     /// Time spent waiting for the other workers at step barriers (this sub-run).
     var waiting = Stopwatch()
 
-    init(network: Network, evalNetwork: Network, shardsPerWorker: Int, partials: Bool = true) throws(AllocationError) {
+    /// `shardsPerWorker`: the most shards the worker sums in one subtree.
+    init(network: Network, evalNetwork: Network, shardsPerWorker: Int) throws(AllocationError) {
         self.network = network
         gradients = network.gradients!
         self.evalNetwork = evalNetwork
@@ -37,7 +38,7 @@ final class WorkerReplica {
         var depth = 0
         while (1 << depth) < shardsPerWorker { depth += 1 }
         let count = network.gradients!.count
-        partial = try partials ? (0..<depth).map { _ throws(AllocationError) in try FloatBuffer(count: count, purpose: "the gradient tree") } : []
+        partial = try (0..<depth).map { _ throws(AllocationError) in try FloatBuffer(count: count, purpose: "the gradient tree") }
     }
 
     func resetCounters() {
