@@ -80,7 +80,7 @@ func configErrorMessages() {
         (baseConfig.replacingOccurrences(of: "filters: 4, kernel: 3}", with: "filters: 4, kernel: 3, algorithm: fft}"),
          "t.yaml:7:56: model.layers[0].algorithm: expected one of: auto, direct, found 'fft'"),
         (baseConfig.replacingOccurrences(of: "  batch: 8", with: "  batch: 8\n  epoch: 3"),
-         "t.yaml:15:3: train.epoch: unknown key; did you mean 'epochs'? (expected one of: batch, clip_grad_norm, epochs, eval_batch, freeze, init_from, label_smoothing, log_every, on_nan, optimizer, schedule, steps, stop)"),
+         "t.yaml:15:3: train.epoch: unknown key; did you mean 'epochs'? (expected one of: architecture, batch, clip_grad_norm, epochs, eval_batch, freeze, init_from, label_smoothing, log_every, on_nan, optimizer, schedule, steps, stop)"),
     ]
     for (yaml, expected) in cases {
         #expect(configError(yaml) == expected)
