@@ -58,7 +58,7 @@ struct ScaleCommand: ParsableCommand {
     private func execute(group: ProcessGroup) throws {
         let lead = group.rank == 0
         let config = try options.load(extra: bind.map { ["runtime.bind=\($0)"] } ?? [])
-        let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+        let data = try DataSources.load(config)
         let directory = lead ? try RunDirectory.create(explicit: out, name: "\(config.name)-scale") : nil
         let environment = lead ? try widestEnvironment(config) : nil
         let experiment = ScaleExperiment(workerCounts: Self.parseCounts(workers)!, mode: ScaleExperiment.Mode(rawValue: mode)!,
@@ -71,7 +71,7 @@ struct ScaleCommand: ParsableCommand {
             r.workers = w
             return try WorkerPlacement.plan(r)
         }
-        let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test,
+        let (samples, rows) = try experiment.run(config: config, train: data.train, test: data.test, architecture: data.architecture,
                                                  placement: placement, group: group, log: log)
         guard let directory, let environment else { return }
         let processes = group.size

@@ -69,7 +69,9 @@ public struct ScaleExperiment {
 
     /// Runs the experiment. `placement(W)` gives the engine's worker count
     /// binding for W workers. Returns every sample and the summary rows.
-    public func run(config: RunConfig, train: SampleSet, test: SampleSet,
+    /// `architecture`: a bilevel search's architecture split (its steps are
+    /// measured whole, the architecture step included).
+    public func run(config: RunConfig, train: SampleSet, test: SampleSet, architecture: SampleSet? = nil,
                     placement: (Int) throws -> WorkerPlacement, group: ProcessGroup = SingleProcess(),
                     log: (String) -> Void) throws -> (samples: [Sample], rows: [Row]) {
         var engines: [(Int, DataParallelEngine, Int)] = []  // (workers, engine, batch)
@@ -79,7 +81,8 @@ public struct ScaleExperiment {
             var c = config
             if mode == .weak { c.train.batch = config.train.batch * w * ranks }
             let p = try placement(w)
-            let engine = try DataParallelEngine(config: c, train: train, test: test, workers: w, placement: p.bindCurrentThread, group: group)
+            let engine = try DataParallelEngine(config: c, train: train, test: test, architecture: architecture, workers: w,
+                                                placement: p.bindCurrentThread, group: group)
             engine.beginEpoch(0)
             engines.append((w, engine, c.train.batch))
             log((ranks > 1 ? "\(ranks) processes x " : "") + "\(w) worker\(w == 1 ? "" : "s"): batch \(c.train.batch), \(engine.plan.shards * ranks) shards of \(c.runtime.shard); "

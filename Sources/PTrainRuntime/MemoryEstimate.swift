@@ -8,14 +8,15 @@ import PTrainData
 /// - weights: P x replicas (1 in synchronous SGD, one per worker with
 ///   `runtime.sync.every > 1`);
 /// - gradients and momentum: P per worker (its gradient arena), plus P per
-///   shard with `runtime.schedule: dynamic` (the tree's leaves) or P per
-///   level of each worker's partial-sum tree otherwise, plus P x replicas of
-///   momentum;
+///   claimable block with `runtime.schedule: dynamic` (the tree's leaves) and
+///   P per level of each worker's partial-sum tree, plus P x replicas of
+///   momentum, plus 2 P for a second-order bilevel search;
 /// - activations per worker: the training network at the shard size, the
 ///   evaluation network at `train.eval_batch` (`NetworkFootprint`), the
 ///   evaluation's class probabilities and the layer scratch both networks
 ///   share (the larger of their needs);
-/// - data: both splits in memory and the batch pipeline's two batches.
+/// - data: both splits in memory and the batch pipeline's two batches (two
+///   pipelines in a bilevel search).
 /// The runtime itself (GEMM packing buffers, threads) is not counted; the
 /// engine's arenas are allocated with
 /// `FloatBuffer(count:purpose:)`, so a shortfall the estimate missed is still
@@ -56,13 +57,17 @@ public struct MemoryEstimate: Sendable, Equatable {
         let evalBatch = config.train.evalBatch
         let training = NetworkFootprint(model: model, maxBatch: shard, training: true)
         let evaluation = NetworkFootprint(model: model, maxBatch: evalBatch, training: false)
+        // A bilevel search's second order keeps the weights and a direction aside.
+        let unrolled = config.train.architecture?.order == .second ? 2 * arena : 0
+        // A bilevel search's architecture batches have their own pipeline buffers.
+        let pipelines = config.train.architecture == nil ? 1 : 2
         self.init(weights: arena * replicas,
-                  gradientsAndMomentum: arena * (workers + tree + replicas),
+                  gradientsAndMomentum: arena * (workers + tree + replicas) + unrolled,
                   activationsPerWorker: training.bytes + evaluation.bytes + 4 * evalBatch * classes
                       + max(training.scratchBytes, evaluation.scratchBytes),
                   workers: workers,
                   data: DataSources.residentBytes(config.data, model: config.model)
-                      + 2 * 4 * config.train.batch * (model.inputShape.count + 1))
+                      + pipelines * 2 * 4 * config.train.batch * (model.inputShape.count + 1))
     }
 
     /// `weights 1.6 GiB, gradients and momentum 3.2 GiB, activations 2 workers x 1.0 GiB, data 47.1 MiB`.
