@@ -38,11 +38,10 @@ struct SearchCommand: ParsableCommand {
             do { topology = try CPUTopology() } catch let e as TopologyError { throw RunError(e.description) }
             if case .darts(let method) = spec.method {
                 guard !ntk else { throw RunError("--ntk scores the trials of a grid, random or bandit search; a DARTS search (\(file)) has none") }
-                guard let outcome = try DartsSearch(spec: spec, method: method, out: dir).run(topology: topology, say: { say($0) }) else {
+                // The outcome is printed and written by the search itself; nil: a signal stopped it.
+                if try DartsSearch(spec: spec, method: method, out: dir).run(topology: topology, say: { say($0) }) == nil {
                     say("search stopped; run the same command to resume it")
-                    return
                 }
-                _ = outcome
                 return
             }
             let runner = try SearchRunner(spec: spec, out: dir, topology: topology, say: { say($0) })
