@@ -149,9 +149,12 @@ extension DataParallelEngine {
         let leaves = dynamicSchedule ? blocks.count : workers
         let scale = 1 / Float(config.train.batch)
         let weights = parameterPointers[0], saved = search.saved!.pointer, direction = search.direction!.pointer
-        let trainable = optimizerStep.trainableRanges.compactMap { r -> Range<Int>? in
-            let lo = max(r.lowerBound, slice.lowerBound), hi = min(r.upperBound, slice.upperBound)
-            return lo < hi ? lo..<hi : nil
+        /// Runs `body` over the trainable tensors' indices in this worker's slice (no array built: this is the step).
+        func eachTrainable(_ body: (Int) -> Void) {
+            for r in optimizerStep.trainableRanges {
+                var i = max(r.lowerBound, slice.lowerBound)
+                while i < min(r.upperBound, slice.upperBound) { body(i); i += 1 }
+            }
         }
         let n = search.range.count, alpha = search.range.lowerBound
         let decay = Float(config.train.optimizer.weightDecay)
@@ -160,9 +163,7 @@ extension DataParallelEngine {
         pool.barrier.wait()
         treeReduce(sums, 0, leaves, range: slice)
         saved.advanced(by: slice.lowerBound).update(from: weights + slice.lowerBound, count: slice.count)
-        for r in trainable {
-            for i in r { weights[i] -= xi * (sums[0][i] + decay * weights[i]) }
-        }
+        eachTrainable { i in weights[i] -= xi * (sums[0][i] + decay * weights[i]) }
         pool.barrier.wait()  // w' everywhere; the sums may be overwritten
         // The architecture batch's gradient at w': alpha's part and the direction.
         computeGradients(w, step: k, scale: scale, architecture: 1)
@@ -186,11 +187,10 @@ extension DataParallelEngine {
             return
         }
         // dL_train/dalpha at w + eps d and at w - eps d.
-        for sign: Float in [1, -1] {
+        for pass in 0..<2 {
+            let sign: Float = pass == 0 ? 1 : -1
             weights.advanced(by: slice.lowerBound).update(from: saved + slice.lowerBound, count: slice.count)
-            for r in trainable {
-                for i in r { weights[i] = saved[i] + sign * eps * direction[i] }
-            }
+            eachTrainable { i in weights[i] = saved[i] + sign * eps * direction[i] }
             pool.barrier.wait()
             computeGradients(w, step: k, scale: scale, architecture: sign > 0 ? 2 : 3, batch: .weights)
             pool.barrier.wait()
