@@ -32,10 +32,13 @@ public final class LocalResponseNorm: Layer {
     public func allocate(maxBatch: Int) {
         if scales == nil { scales = FloatBuffer(count: maxBatch * inputShape.count) }
         if terms == nil { terms = FloatBuffer(count: inputShape.count) }
+        if powers == nil { powers = FloatBuffer(count: inputShape.spatial) }
     }
 
     /// `[C, H, W]`: backward's `dy y / s` of one sample (reused per sample).
     private var terms: FloatBuffer?
+    /// `[H, W]`: backward's `s^-beta` of one channel plane.
+    private var powers: FloatBuffer?
 
     /// `out[i] = base[i]^-beta` over `count` floats: for AlexNet's beta 0.75
     /// (and 0.5, 1) square roots and a division, which vectorise, instead of
@@ -77,7 +80,7 @@ public final class LocalResponseNorm: Layer {
         guard let dx else { return }
         let channels = inputShape.channels, plane = inputShape.spatial
         let coefficient = 2 * alpha * beta / Float(size)
-        let s = scales!.pointer, t = terms!.pointer
+        let s = scales!.pointer, t = terms!.pointer, power = powers!.pointer
         for n in 0..<batch {
             let off = n * inputShape.count
             for i in 0..<inputShape.count { t[i] = dy[off + i] * y[off + i] / s[off + i] }
@@ -88,11 +91,8 @@ public final class LocalResponseNorm: Layer {
                     let ti = t + i * plane
                     for p in 0..<plane { d[p] -= coefficient * xj[p] * ti[p] }
                 }
-                if beta == 0.75 {
-                    for p in 0..<plane { let r = s[base + p].squareRoot(); d[p] += g[p] / (r * r.squareRoot()) }
-                } else {
-                    for p in 0..<plane { d[p] += g[p] * s[base + p].pow_(-beta) }
-                }
+                negativePower(s + base, power, count: plane)
+                for p in 0..<plane { d[p] += g[p] * power[p] }
             }
         }
     }
