@@ -129,20 +129,4 @@ import PTrainTopology
         for _ in 0..<Participation.probeEvery where back == nil { back = participation.beforeSubRun() }
         #expect(back == .allBack(workers: 4) && participation.activeCount == 4)
     }
-
-    @Test("a benched worker among 4 (oversubscribed on 2 cores) changes no bit of the weights")
-    func benchedAmongFourIsInvisible() throws {
-        let config = try RunConfig.parse(yaml: tinyConfig, file: "tiny.yaml", overrides: shardedOverrides + ["runtime.schedule=dynamic"])
-        let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
-        let one = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 1)
-        one.beginEpoch(0)
-        #expect(one.steps(first: 0, count: 4, learningRate: { _ in 0.05 }).completed == 4)
-        let four = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 4)
-        four.beginEpoch(0)
-        four.setParticipation([true, true, false, true])
-        #expect(four.steps(first: 0, count: 2, learningRate: { _ in 0.05 }).completed == 2)
-        four.setParticipation([false, true, true, false])
-        #expect(four.steps(first: 2, count: 2, learningRate: { _ in 0.05 }).completed == 2)
-        #expect(one.parameters.array == four.parameters.array)
-    }
 }
