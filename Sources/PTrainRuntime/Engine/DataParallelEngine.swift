@@ -114,6 +114,12 @@ public final class DataParallelEngine {
         evaluationSet = test
         self.group = group
         plan = try Self.plan(config: config, workers: workers, processes: group.size)
+        if config.train.architecture != nil {
+            guard architectureSet != nil else {
+                throw RunError("train.architecture: the engine was given no architecture split (DataSources.load(config) cuts it)")
+            }
+            guard group.size == 1 else { throw RunError("train.architecture: a bilevel search runs in one process (this job has \(group.size))") }
+        }
         let globalStatistics = config.runtime.batchNormStatistics == .global
         model = try config.model.build(classes: train.classes)
         let update = ParameterUpdate(optimizer: config.train.optimizer, layout: model.layout,
@@ -186,15 +192,7 @@ public final class DataParallelEngine {
         }()
         pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
                                  seed: config.seed, inWorkers: inWorkers)
-        if let search = config.train.architecture {
-            guard let architectureSet else {
-                pipeline.shutdown(); pool.shutdown()
-                throw RunError("train.architecture: the engine was given no architecture split (DataSources.load(config) cuts it)")
-            }
-            guard group.size == 1 else {
-                pipeline.shutdown(); pool.shutdown()
-                throw RunError("train.architecture: a bilevel search runs in one process (this job has \(group.size))")
-            }
+        if let search = config.train.architecture, let architectureSet {  // both or neither (checked at the start)
             let batches = BatchPipeline(set: architectureSet, batch: config.train.batch, seed: config.seed, inWorkers: inWorkers)
             do {
                 architecture = try ArchitectureSearch(config: search, set: architectureSet, pipeline: batches, layout: model.layout)
