@@ -4,7 +4,6 @@ import PTrain
 import PTrainData
 import PTrainExperiments
 import PTrainRuntime
-import CMallocCounter
 
 // The bilevel architecture search (train.architecture, DARTS): alpha's step
 // is Adam on the architecture half's gradient, the bits do not depend on the
@@ -168,16 +167,5 @@ func architectureRecords() throws {
       .serialized, arguments: [("first", "static"), ("first", "dynamic"), ("second", "static"), ("second", "dynamic")])
 func bilevelNoAllocationInSteps(_ c: (order: String, schedule: String)) throws {
     let config = try RunConfig.parse(yaml: bilevelConfig(order: c.order), file: "b.yaml", overrides: ["runtime.schedule=\(c.schedule)"])
-    let data = try DataSources.load(config)
-    let session = Int64(991)
-    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, architecture: data.architecture,
-                                        workers: 2, placement: { _ in CMallocCounter_track(session) })
-    engine.beginEpoch(0)
-    _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up
-    CMallocCounter_track(session)
-    CMallocCounter_start(session)
-    let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 })
-    let allocations = CMallocCounter_stop()
-    #expect(outcome.completed == 2)
-    #expect(allocations == 0, "\(allocations) heap allocations in 2 bilevel steps (\(c.order) order, \(c.schedule))")
+    try expectNoAllocationInSteps(config, workers: 2, session: 991 + Int64(c.order.count + c.schedule.count))
 }

@@ -180,8 +180,8 @@ func noAllocationInSteps(_ c: (workers: Int, mode: String)) throws {
 /// first moment) and on this thread; expects none. `session` tells this
 /// test's allocations from those of tests running meanwhile.
 func expectNoAllocationInSteps(_ config: RunConfig, workers: Int, session: Int64) throws {
-    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
-    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: workers,
+    let data = try DataSources.load(config)
+    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, architecture: data.architecture, workers: workers,
                                         placement: { _ in CMallocCounter_track(session) })
     engine.beginEpoch(0)
     _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up

@@ -4,7 +4,6 @@ import PTrain
 import PTrainData
 import PTrainReporting
 import PTrainRuntime
-import CMallocCounter
 
 // Graph models with batch norm in the data-parallel runtime: per-shard
 // statistics keep the weights (running statistics included) bitwise
@@ -75,18 +74,7 @@ func graphBitwiseAcrossWorkers() throws {
 func graphNoAllocationInSteps(_ file: String?) throws {
     let config = try file.map { try RunConfig.load(file: packageRoot.appendingPathComponent("configs/\($0)").path) }
         ?? RunConfig.parse(yaml: tinyResidualConfig, file: "tiny.yaml", overrides: ["train.epochs=20"])
-    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
-    let session = Int64(977)
-    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2,
-                                        placement: { _ in CMallocCounter_track(session) })
-    engine.beginEpoch(0)
-    _ = engine.steps(first: 0, count: 2, learningRate: { _ in 0.01 })  // warm-up
-    CMallocCounter_track(session)
-    CMallocCounter_start(session)
-    let outcome = engine.steps(first: 2, count: 2, learningRate: { _ in 0.01 })
-    let allocations = CMallocCounter_stop()
-    #expect(outcome.completed == 2)
-    #expect(allocations == 0, "\(allocations) heap allocations in 2 steps")
+    try expectNoAllocationInSteps(config, workers: 2, session: 977)
 }
 
 @Test("deeper architectures have their published parameter counts", arguments: [
