@@ -5,6 +5,8 @@
 //   PTrainKernels <- PTrain <- PTrainData <- PTrainRuntime <- PTrainExperiments <- PTrainCLI (the `ptrain` executable)
 //   PTrain <- PTrainReporting <- PTrainRuntime
 // CBuildInfo (C) holds the build's provenance and the start-up CPU check.
+// CBF16 (C) holds what Swift cannot emit for the bf16 path: the AVX512_BF16
+// micro-kernels, the fp32 -> bf16 packing and the CPU check.
 // CZlib (zlib, for .gz datasets), CTurboJPEG and CPNG (libjpeg-turbo and libpng,
 // for image files) and CHwloc (core topology and pinning) are system-library
 // targets; CPNGCodec (C) holds the libpng calls, whose errors longjmp;
@@ -82,7 +84,10 @@ let package = Package(
                        providers: [.apt(["libhwloc-dev"])]),
         // Compiled without hostISA: its constructor checks the CPU before any wide-ISA code runs.
         .target(name: "CBuildInfo", cSettings: buildInfo),
-        .target(name: "PTrainKernels", exclude: ["README.md"], swiftSettings: hostISA),
+        // Compiled without hostISA: its AVX512_BF16 functions carry their own
+        // target attribute, and run only after its CPU check says yes.
+        .target(name: "CBF16"),
+        .target(name: "PTrainKernels", dependencies: ["CBF16"], exclude: ["README.md"], swiftSettings: hostISA),
         .target(name: "PTrainTopology", dependencies: ["CHwloc"], exclude: ["README.md"]),
         .target(name: "PTrain",
                 dependencies: ["PTrainKernels", .product(name: "Yams", package: "Yams")],
@@ -102,7 +107,7 @@ let package = Package(
                           dependencies: ["PTrainRuntime", "PTrainExperiments", "PTrainReporting", "PTrainTopology",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")] + cliMPI,
                           exclude: ["README.md"], swiftSettings: cliSettings),
-        .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels"], swiftSettings: hostISA),
+        .testTarget(name: "PTrainKernelsTests", dependencies: ["PTrainKernels", "CBF16"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTests", dependencies: ["PTrain"], swiftSettings: hostISA),
         .testTarget(name: "PTrainDataTests", dependencies: ["PTrainData", "CTurboJPEG"], swiftSettings: hostISA),
         .testTarget(name: "PTrainTopologyTests", dependencies: ["PTrainTopology"]),

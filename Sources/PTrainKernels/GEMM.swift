@@ -47,18 +47,24 @@ public final class GEMMWorkspace: @unchecked Sendable {
     let packedA: UnsafeMutablePointer<Float>
     let packedB: UnsafeMutablePointer<Float>
     let edgeTile: UnsafeMutablePointer<Float>
+    /// The precision `gemm` computes in (BF16GEMM.swift); `sgemm` is fp32 regardless.
+    public let precision: ComputePrecision
+    /// bf16 packing buffers (~1.1 MiB), only in a bf16 workspace.
+    let bf16: BF16PackingBuffers?
 
     /// Default blocking for Zen 4 (32 KiB L1D, 1 MiB L2): MC = 128, KC = 256
     /// (a prototype's measured shape, docs/platform.md; 192...512 and MC 64...256 measured within
     /// noise of it), NC = 2048.
-    public convenience init() {
-        self.init(mc: 128, kc: 256, nc: 2048)
+    /// `precision: .bf16` needs `BF16Support.available`.
+    public convenience init(precision: ComputePrecision = .fp32) {
+        self.init(mc: 128, kc: 256, nc: 2048, precision: precision)
     }
 
     /// Custom blocking, for tests (tiny blocks exercise every loop edge) and tuning.
     /// `mc` is rounded up to a multiple of 8 and `nc` to a multiple of 32.
+    /// With bf16, `mc`, `kc` (made even) and `nc` block the bf16 GEMM as well.
     package init(mc: Int, kc: Int, nc: Int, bPacking: GEMMBPacking = .whenTransposed,
-                 dotProducts: GEMMDotProducts = .automatic) {
+                 dotProducts: GEMMDotProducts = .automatic, precision: ComputePrecision = .fp32) {
         precondition(mc > 0 && kc > 0 && nc > 0, "GEMM blocking sizes must be positive")
         self.mc = (mc + gemmMR - 1) / gemmMR * gemmMR
         self.kc = kc
@@ -68,6 +74,8 @@ public final class GEMMWorkspace: @unchecked Sendable {
         packedA = Self.allocate(self.mc * kc)
         packedB = Self.allocate(kc * self.nc)
         edgeTile = Self.allocate(gemmMR * gemmNR)
+        self.precision = precision
+        bf16 = precision == .bf16 ? BF16PackingBuffers(mc: mc, kc: max(kc, 2), nc: nc) : nil
     }
 
     deinit {
@@ -281,7 +289,7 @@ private func mergeTile(_ tile: UnsafeMutablePointer<Float>, ldt: Int, rows: Int,
 }
 
 /// `C[m, n] *= beta`; beta == 0 writes zeros without reading C.
-private func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if beta == 1 { return }
     for i in 0..<m {
         let row = c + i * ldc
