@@ -39,6 +39,7 @@ struct TopoCommand: ParsableCommand {
             let quota = cpuQuota.map { CPUQuota.Reading(quota: TopologyReport.simulatedQuota($0)) }
                 ?? (source == .thisMachine ? CPUQuota.read() : CPUQuota.Reading(quota: nil))
             say(try TopologyReport.text(topology: topology, quota: quota))
+            if source == .thisMachine { say(TopologyReport.bf16Line()) }
         }
     }
 }

@@ -45,10 +45,13 @@ public struct Benchmark {
         public let peakGFLOPsPerCore: Double
         public let rssMB: Double
         public let layers: [LayerTime]
+        /// `runtime.precision` of the measured run. The peak stays the fp32
+        /// FMA probe's (bf16's vdpbf16ps peak is twice that).
+        public let precision: ComputePrecision
         public init(workers: Int, batch: Int, trainImagesPerSecond: Double, inferImagesPerSecond: Double,
                     trainFLOPPerImage: Double, peakGFLOPs: Double, peakGFLOPsPerCore: Double, rssMB: Double,
-                    layers: [LayerTime]) {
-            self.workers = workers; self.batch = batch
+                    layers: [LayerTime], precision: ComputePrecision = .fp32) {
+            self.workers = workers; self.batch = batch; self.precision = precision
             self.trainImagesPerSecond = trainImagesPerSecond; self.inferImagesPerSecond = inferImagesPerSecond
             self.trainFLOPPerImage = trainFLOPPerImage; self.peakGFLOPs = peakGFLOPs; self.peakGFLOPsPerCore = peakGFLOPsPerCore
             self.rssMB = rssMB; self.layers = layers
@@ -99,7 +102,7 @@ public struct Benchmark {
         return Report(workers: placement.workers, batch: batch, trainImagesPerSecond: median(trainRates),
                       inferImagesPerSecond: median(inferRates), trainFLOPPerImage: 3 * Double(gemmFLOPs),
                       peakGFLOPs: peak, peakGFLOPsPerCore: perCore, rssMB: Self.peakRSSMegabytes(),
-                      layers: try profileLayers(config: config, train: train))
+                      layers: try profileLayers(config: config, train: train), precision: config.runtime.precision)
     }
 
     /// Forward and backward time of every layer on one shard, single-threaded
@@ -110,7 +113,7 @@ public struct Benchmark {
         let params = FloatBuffer(count: count)
         model.layout.initialize(params, seed: config.seed)
         let net = Network(model: model, maxBatch: config.runtime.shard, parameters: params,
-                          gradients: FloatBuffer(count: count), seed: config.seed)
+                          gradients: FloatBuffer(count: count), seed: config.seed, precision: config.runtime.precision)
         let times = UnsafeMutablePointer<Double>.allocate(capacity: 2 * model.layers.count)
         defer { times.deallocate() }
         let shard = config.runtime.shard
@@ -145,7 +148,8 @@ public struct Benchmark {
     }
 
     public static func text(_ r: Report, config: RunConfig) -> String {
-        var lines = [String(format: "%@: %d worker%@, batch %d", config.name, r.workers, r.workers == 1 ? "" : "s", r.batch),
+        var lines = [String(format: "%@: %d worker%@, batch %d, %@", config.name, r.workers, r.workers == 1 ? "" : "s", r.batch,
+                            r.precision.rawValue),
                      String(format: "train: %.0f img/s, %.1f GFLOP/s (%.1f%% of the %.1f GFLOP/s peak; %.2f MFLOP/image)",
                             r.trainImagesPerSecond, r.trainGFLOPs, r.percentOfPeak, r.peakGFLOPs, r.trainFLOPPerImage / 1e6),
                      String(format: "inference: %.0f img/s", r.inferImagesPerSecond),
@@ -178,8 +182,8 @@ public struct Benchmark {
             }
             return s + "}"
         }.joined(separator: ",")
-        return String(format: "{\"workers\":%d,\"batch\":%d,\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]%@}",
-                      r.workers, r.batch, r.trainImagesPerSecond, r.inferImagesPerSecond, r.trainGFLOPs, r.peakGFLOPs,
+        return String(format: "{\"workers\":%d,\"batch\":%d,\"precision\":\"%@\",\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]%@}",
+                      r.workers, r.batch, r.precision.rawValue, r.trainImagesPerSecond, r.inferImagesPerSecond, r.trainGFLOPs, r.peakGFLOPs,
                       r.percentOfPeak, r.rssMB, layers, environment.map { ",\"environment\":\($0)" } ?? "")
     }
 }

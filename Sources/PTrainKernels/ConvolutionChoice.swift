@@ -18,17 +18,30 @@
 /// with 6-row micro-kernels LeNet's valid 5x5 conv2 (6 input channels)
 /// measured W1 training 8.7% faster this way than by col2im (tools/ab-bench,
 /// 4 rounds).
+///
+/// bf16 (`runtime.precision`): only the algorithms whose GEMMs go through
+/// `gemm` compute in bf16, so the others are skipped: pointwise, then
+/// im2col for every other kernel (depthwise stays fp32: it has no GEMM).
+/// Winograd is not used in bf16: its transforms multiply the operands'
+/// rounding error (F(4x4, 3x3)'s input transform sums up to 6 terms with
+/// coefficients up to 5), so bf16 Winograd tiles lose several more bits than
+/// the bf16 GEMM (docs/kernels.md, "bf16").
 public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
         DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
+    /// The algorithms of the bf16 path, in order of preference.
+    static let bf16Preference: [any ConvolutionAlgorithm.Type] = [
+        DepthwiseAlgorithm.self, PointwiseAlgorithm.self, Im2ColAlgorithm.self,
+    ]
 
-    /// The algorithm for `pass` of `shape`; `winograd: false` (the config's
-    /// `algorithm: direct`) rules Winograd tiles out.
+    /// The algorithm for `pass` of `shape` in `precision`; `winograd: false`
+    /// (the config's `algorithm: direct`) rules Winograd tiles out.
     public static func choose(_ shape: ConvolutionShape, _ pass: ConvolutionPass,
-                              winograd: Bool = true) -> any ConvolutionAlgorithm.Type {
-        for algorithm in preference where winograd || ObjectIdentifier(algorithm) != ObjectIdentifier(WinogradAlgorithm.self) {
+                              winograd: Bool = true, precision: ComputePrecision = .fp32) -> any ConvolutionAlgorithm.Type {
+        let candidates = precision == .bf16 ? bf16Preference : preference
+        for algorithm in candidates where winograd || ObjectIdentifier(algorithm) != ObjectIdentifier(WinogradAlgorithm.self) {
             if algorithm.supports(shape, pass) { return algorithm }
         }
         preconditionFailure("im2col supports every convolution")

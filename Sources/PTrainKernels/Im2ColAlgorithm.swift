@@ -73,7 +73,7 @@ public struct Im2ColAlgorithm: ConvolutionAlgorithm {
             let width = images * cols
             fillColumns(x, inputStride: inputStride, first: first, images: images, group: g, into: col)
             // y_g[O/g, width] = W_g[O/g, rows] * col[rows, width], then each image's columns out.
-            sgemm(transA: false, transB: false, m: og, n: width, k: rows, alpha: 1, a: weights + g * shape.groupWeights,
+            gemm(transA: false, transB: false, m: og, n: width, k: rows, alpha: 1, a: weights + g * shape.groupWeights,
                   lda: rows, b: col, ldb: width, beta: 0, c: out, ldc: width, workspace: workspace.gemm)
             for i in 0..<images {
                 for o in 0..<og {
@@ -94,7 +94,7 @@ public struct Im2ColAlgorithm: ConvolutionAlgorithm {
             let (dyG, ld) = gather(dy, outputStride: outputStride, first: first, images: images, group: g,
                                    into: workspace.floats + gathered)
             // dcol = W_g^T * dY_g, scattered back into each image.
-            sgemm(transA: true, transB: false, m: rows, n: width, k: og, alpha: 1, a: weights + g * shape.groupWeights,
+            gemm(transA: true, transB: false, m: rows, n: width, k: og, alpha: 1, a: weights + g * shape.groupWeights,
                   lda: rows, b: dyG, ldb: ld, beta: 0, c: col, ldc: width, workspace: workspace.gemm)
             for i in 0..<images {
                 col2imAccumulate(col + i * cols, shape.geometry, dx + (first + i) * inputStride + shape.inputGroupOffset(g),
@@ -113,7 +113,7 @@ public struct Im2ColAlgorithm: ConvolutionAlgorithm {
             let (dyG, ld) = gather(dy, outputStride: outputStride, first: first, images: images, group: g,
                                    into: workspace.floats + gathered)
             // dW_g[O/g, rows] += dY_g[O/g, width] * col^T[width, rows]
-            sgemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
+            gemm(transA: false, transB: true, m: og, n: rows, k: width, alpha: 1, a: dyG, lda: ld,
                   b: col, ldb: width, beta: 1, c: dW + g * shape.groupWeights, ldc: rows, workspace: workspace.gemm)
         }
     }

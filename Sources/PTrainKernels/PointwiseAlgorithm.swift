@@ -23,7 +23,7 @@ public struct PointwiseAlgorithm: ConvolutionAlgorithm {
         for n in 0..<batch {
             for g in 0..<shape.groups {
                 // y_g[O/g, cols] = W_g[O/g, rows] * x_g[rows, cols]
-                sgemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1, a: weights + g * shape.groupWeights,
+                gemm(transA: false, transB: false, m: og, n: cols, k: rows, alpha: 1, a: weights + g * shape.groupWeights,
                       lda: rows, b: x + n * inputStride + shape.inputGroupOffset(g), ldb: cols, beta: 0,
                       c: y + n * outputStride + shape.outputGroupOffset(g), ldc: cols, workspace: workspace.gemm)
             }
@@ -37,7 +37,7 @@ public struct PointwiseAlgorithm: ConvolutionAlgorithm {
         for n in 0..<batch {
             for g in 0..<shape.groups {
                 // dx_g[rows, cols] += W_g^T * dy_g
-                sgemm(transA: true, transB: false, m: rows, n: cols, k: og, alpha: 1, a: weights + g * shape.groupWeights,
+                gemm(transA: true, transB: false, m: rows, n: cols, k: og, alpha: 1, a: weights + g * shape.groupWeights,
                       lda: rows, b: dy + n * outputStride + shape.outputGroupOffset(g), ldb: cols, beta: 1,
                       c: dx + n * inputStride + shape.inputGroupOffset(g), ldc: cols, workspace: workspace.gemm)
             }
@@ -50,7 +50,7 @@ public struct PointwiseAlgorithm: ConvolutionAlgorithm {
         for n in 0..<batch {
             for g in 0..<shape.groups {
                 // dW_g[O/g, rows] += dy_g[O/g, cols] * x_g^T[cols, rows]
-                sgemm(transA: false, transB: true, m: og, n: rows, k: cols, alpha: 1,
+                gemm(transA: false, transB: true, m: og, n: rows, k: cols, alpha: 1,
                       a: dy + n * outputStride + shape.outputGroupOffset(g), lda: cols,
                       b: x + n * inputStride + shape.inputGroupOffset(g), ldb: cols, beta: 1,
                       c: dW + g * shape.groupWeights, ldc: rows, workspace: workspace.gemm)

@@ -1,3 +1,4 @@
+import PTrainKernels
 import PTrainTopology
 
 /// What `ptrain topo` prints about a machine, real or simulated: its cores,
@@ -17,6 +18,12 @@ public enum TopologyReport {
         lines.append(topology.describe(placement))
         lines.append(MemoryPlacement(placement).summary)
         return lines.joined(separator: "\n")
+    }
+
+    /// Whether this CPU runs `runtime.precision: bf16` (printed for this
+    /// machine only: a simulated topology has no instruction set).
+    public static func bf16Line(available: Bool = BF16Support.available) -> String {
+        available ? "bf16: yes (AVX512_BF16)" : "bf16: no (this CPU lacks AVX512_BF16; runtime.precision: bf16 is refused)"
     }
 
     /// A quota given on the command line (`--cpu-quota 3.5`), to show the

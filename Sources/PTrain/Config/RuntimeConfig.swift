@@ -1,3 +1,4 @@
+import PTrainKernels
 import Yams
 
 /// `runtime:` — workers, pinning, sharding and synchronisation.
@@ -68,6 +69,10 @@ public struct RuntimeConfig: Sendable {
     public var batchNormStatistics: BatchNormStatistics = .shard
     /// Who prepares the training samples: the workers, a pipeline thread, or `auto`.
     public var loader: Loader = .auto
+    /// The GEMM operands' format (`runtime.precision`): fp32, or bf16 with
+    /// fp32 accumulation, weights and optimizer state (needs AVX512_BF16;
+    /// `PrecisionCheck` in PTrainRuntime refuses it elsewhere).
+    public var precision: ComputePrecision = .fp32
 
     /// Decodes the `runtime:` section; `batch` (the global batch, `train.batch`)
     /// is the default shard and must be a multiple of it.
@@ -91,12 +96,15 @@ public struct RuntimeConfig: Sendable {
         }
         let batchNormStatistics: BatchNormStatistics = try r.option("batchnorm", default: .shard)
         let loader: Loader = try r.option("loader", default: .auto)
+        let precision: ComputePrecision = try r.option("precision", default: .fp32)
         let sync = try r.mapping("sync")
         let syncEvery = try sync.int("every", default: 1, 1...1_000_000)
         let momentum: MomentumSync = try sync.option("momentum", default: .average)
         try sync.finish()
         try r.finish()
         return RuntimeConfig(workers: workers, bind: bind, shard: shard, syncEvery: syncEvery, momentum: momentum,
-                             schedule: schedule, batchNormStatistics: batchNormStatistics, loader: loader)
+                             schedule: schedule, batchNormStatistics: batchNormStatistics, loader: loader, precision: precision)
     }
 }
+
+extension ComputePrecision: ConfigOption {}

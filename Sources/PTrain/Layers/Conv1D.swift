@@ -1,8 +1,10 @@
+import PTrainKernels
+
 /// 1-D convolution over `[N, C, L]` (stored as `[N, C, 1, L]`):
 /// `y [N, O, OL]`, weights `[O, C/groups, K]` (PyTorch's `Conv1d` layout),
 /// bias `[O]`. It is a 2-D convolution with a `1 x K` kernel on a height-1
 /// plane, and runs as one; only the names and the weight shape differ.
-public final class Conv1D: Layer {
+public final class Conv1D: PrecisionSelectable {
     public let name: String
     public let typeName = "conv1d"
     private let plane: Conv2D
@@ -20,6 +22,10 @@ public final class Conv1D: Layer {
         }
     }
 
+    public var precision: ComputePrecision {
+        get { plane.precision }
+        set { plane.precision = newValue }
+    }
     public var inputShape: TensorShape { plane.inputShape }
     public var outputShape: TensorShape { plane.outputShape }
     public var forwardFLOPs: Int { plane.forwardFLOPs }

@@ -8,8 +8,9 @@ import PTrainKernels
 /// The GEMM work of each pass is done by a `ConvolutionAlgorithm` from
 /// PTrainKernels (pointwise, taps, window planes, Winograd tiles or
 /// im2col), picked per pass by `ConvolutionChoice.choose`; `init(winograd:
-/// false)` (the config's `algorithm: direct`) rules Winograd out.
-public final class Conv2D: StridedOutputLayer, ReLUFusable {
+/// false)` (the config's `algorithm: direct`) rules Winograd out, and
+/// `precision` bf16 leaves the algorithms whose GEMMs run in bf16.
+public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable {
     public let name: String
     public let typeName = "conv2d"
     public let inputShape: TensorShape
@@ -26,9 +27,20 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
     public var rectifiesOutput = false
     /// The convolution as the algorithms see it.
     private let shape: ConvolutionShape
+    /// Whether Winograd tiles may be used (the config's `algorithm`).
+    private let allowWinograd: Bool
+    /// The precision of the GEMMs (`runtime.precision`, set by `Network`
+    /// before `allocate`); it decides which algorithms may be chosen.
+    public var precision: ComputePrecision = .fp32 {
+        didSet { precondition(planned == nil, "\(name): precision set after allocate") }
+    }
     /// The algorithm of each pass: forward, input gradient, weight gradient.
-    private let algorithms: (forward: any ConvolutionAlgorithm.Type, inputGradient: any ConvolutionAlgorithm.Type,
-                             weightGradient: any ConvolutionAlgorithm.Type)
+    private var algorithms: (forward: any ConvolutionAlgorithm.Type, inputGradient: any ConvolutionAlgorithm.Type,
+                             weightGradient: any ConvolutionAlgorithm.Type) {
+        (ConvolutionChoice.choose(shape, .forward, winograd: allowWinograd, precision: precision),
+         ConvolutionChoice.choose(shape, .inputGradient, winograd: allowWinograd, precision: precision),
+         ConvolutionChoice.choose(shape, .weightGradient, winograd: allowWinograd, precision: precision))
+    }
     /// Each pass's algorithm, planned for maxBatch (set by `allocate`:
     /// planning allocates). Their workspace is the replica's shared scratch
     /// (`StepContext.scratch`), which holds nothing from one pass to the next.
@@ -51,9 +63,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
         outputShape = TensorShape(filters, geometry.outH, geometry.outW)
         outputSampleStride = outputShape.count
         shape = ConvolutionShape(geometry: geometry, outputs: filters / groups, groups: groups)
-        algorithms = (ConvolutionChoice.choose(shape, .forward, winograd: allowWinograd),
-                      ConvolutionChoice.choose(shape, .inputGradient, winograd: allowWinograd),
-                      ConvolutionChoice.choose(shape, .weightGradient, winograd: allowWinograd))
+        self.allowWinograd = allowWinograd
         let fanIn = geometry.columnRows
         let fanOut = filters / groups * kernel.0 * kernel.1
         var specs = [ParameterSpec(name: "weight", shape: [filters, input.channels / groups, kernel.0, kernel.1],
@@ -85,7 +95,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable {
             plans[ObjectIdentifier(type)] = p
             return p
         }
-        return (plan(algorithms.forward), plan(algorithms.inputGradient), plan(algorithms.weightGradient))
+        let chosen = algorithms
+        return (plan(chosen.forward), plan(chosen.inputGradient), plan(chosen.weightGradient))
     }
 
     /// The largest workspace of the three passes (they run one at a time).

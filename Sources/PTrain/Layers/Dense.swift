@@ -34,7 +34,7 @@ public final class Dense: Layer {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let i = inputShape.count, o = outputShape.count
-        sgemm(transA: false, transB: true, m: batch, n: o, k: i, alpha: 1, a: x, lda: i,
+        gemm(transA: false, transB: true, m: batch, n: o, k: i, alpha: 1, a: x, lda: i,
               b: weight, ldb: i, beta: 0, c: y, ldc: o, workspace: context.gemm)
         if let bias {
             for n in 0..<batch { accumulate(bias, into: y + n * o, count: o) }
@@ -45,11 +45,11 @@ public final class Dense: Layer {
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         let i = inputShape.count, o = outputShape.count
         if let dx {  // dx[N, I] += dy[N, O] * W[O, I]
-            sgemm(transA: false, transB: false, m: batch, n: i, k: o, alpha: 1, a: dy, lda: o,
+            gemm(transA: false, transB: false, m: batch, n: i, k: o, alpha: 1, a: dy, lda: o,
                   b: weight, ldb: i, beta: 1, c: dx, ldc: i, workspace: context.gemm)
         }
         // dW[O, I] += dy^T[O, N] * x[N, I]
-        sgemm(transA: true, transB: false, m: o, n: i, k: batch, alpha: 1, a: dy, lda: o,
+        gemm(transA: true, transB: false, m: o, n: i, k: batch, alpha: 1, a: dy, lda: o,
               b: x, ldb: i, beta: 1, c: dWeight, ldc: i, workspace: context.gemm)
         if let dBias {
             for n in 0..<batch { accumulate(dy + n * o, into: dBias, count: o) }

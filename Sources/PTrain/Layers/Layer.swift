@@ -95,13 +95,14 @@ public final class StepContext: @unchecked Sendable {
 
     /// `scratch`: another context's, to share it (a worker's evaluation
     /// network shares its training network's); nil: a new, empty one.
-    public init(seed: UInt64, maxBatch: Int, scratch: LayerScratch? = nil) {
+    /// `precision`: of the GEMM workspace (bf16 needs `BF16Support.available`).
+    public init(seed: UInt64, maxBatch: Int, scratch: LayerScratch? = nil, precision: ComputePrecision = .fp32) {
         self.seed = seed
         self.maxBatch = maxBatch
         self.scratch = scratch ?? LayerScratch()
         sampleIndices = .allocate(capacity: max(maxBatch, 1))
         sampleIndices.initialize(repeating: 0, count: max(maxBatch, 1))
-        gemm = GEMMWorkspace()
+        gemm = GEMMWorkspace(precision: precision)
     }
     deinit { sampleIndices.deallocate() }
 }
@@ -227,4 +228,13 @@ public protocol StridedOutputLayer: Layer {
 public protocol ReLUFusable: Layer {
     /// Set by the network before `allocate`; false unless fused.
     var rectifiesOutput: Bool { get set }
+}
+
+/// A layer whose algorithms depend on the GEMM precision (`runtime.precision`):
+/// the convolutions, whose bf16 path uses only the algorithms that compute
+/// through `gemm` (ConvolutionChoice). Layers that call `gemm` directly
+/// (dense, locally connected) follow `StepContext.gemm`'s precision alone.
+public protocol PrecisionSelectable: Layer {
+    /// Set by the network before `allocate`; fp32 unless the run says bf16.
+    var precision: ComputePrecision { get set }
 }

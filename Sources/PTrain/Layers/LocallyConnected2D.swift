@@ -75,7 +75,7 @@ public final class LocallyConnected2D: Layer {
         }
         let out = positionBlock.pointer
         for p in 0..<positions {
-            sgemm(transA: false, transB: false, m: f, n: batch, k: k, alpha: 1, a: weight + p * f * k, lda: k,
+            gemm(transA: false, transB: false, m: f, n: batch, k: k, alpha: 1, a: weight + p * f * k, lda: k,
                   b: fields.pointer + p * k * batch, ldb: batch, beta: 0, c: out, ldc: batch, workspace: context.gemm)
             for o in 0..<f {
                 let b = bias?[o * positions + p] ?? 0
@@ -96,11 +96,11 @@ public final class LocallyConnected2D: Layer {
             }
             let block = fields.pointer + p * k * batch
             // dW_p [F, K] += dY_p [F, N] x X_p^T
-            sgemm(transA: false, transB: true, m: f, n: k, k: batch, alpha: 1, a: g, lda: batch, b: block, ldb: batch,
+            gemm(transA: false, transB: true, m: f, n: k, k: batch, alpha: 1, a: g, lda: batch, b: block, ldb: batch,
                   beta: 1, c: dWeight + p * f * k, ldc: k, workspace: context.gemm)
             // dX_p [K, N] = W_p^T x dY_p, into the position's (now used) fields.
             if dx != nil {
-                sgemm(transA: true, transB: false, m: k, n: batch, k: f, alpha: 1, a: weight + p * f * k, lda: k,
+                gemm(transA: true, transB: false, m: k, n: batch, k: f, alpha: 1, a: weight + p * f * k, lda: k,
                       b: g, ldb: batch, beta: 0, c: block, ldc: batch, workspace: context.gemm)
             }
         }

@@ -1,3 +1,5 @@
+import PTrainKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -69,15 +71,18 @@ public final class Network {
     /// every relu as a layer of its own (the same results; for tests and
     /// measurements). `scratch`: another network's layer scratch, to share
     /// (networks that never run at once: a worker's training and evaluation
-    /// networks); nil: its own.
+    /// networks); nil: its own. `precision` (`runtime.precision`): of the
+    /// GEMMs (bf16 needs `BF16Support.available`; the caller checks).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
-                fuseReLU: Bool = true, scratch: LayerScratch? = nil) {
+                fuseReLU: Bool = true, scratch: LayerScratch? = nil, precision: ComputePrecision = .fp32) {
         precondition(parameters.count == model.layout.totalCount && (gradients?.count ?? model.layout.totalCount) == model.layout.totalCount)
         self.model = model
         self.maxBatch = maxBatch
         self.parameters = parameters
         self.gradients = gradients
-        context = StepContext(seed: seed, maxBatch: maxBatch, scratch: scratch)
+        context = StepContext(seed: seed, maxBatch: maxBatch, scratch: scratch, precision: precision)
+        // Before any layer plans (scratch sizes depend on the algorithms).
+        for case let layer as PrecisionSelectable in model.layers { layer.precision = precision }
         scratchFloats = model.scratchFloats(maxBatch: maxBatch)
         context.scratch.reserve(scratchFloats)
         input = FloatBuffer(count: maxBatch * model.inputShape.count)

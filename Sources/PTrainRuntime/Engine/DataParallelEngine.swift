@@ -113,6 +113,7 @@ public final class DataParallelEngine {
         self.validation = validation
         evaluationSet = test
         self.group = group
+        try PrecisionCheck.check(config.runtime.precision)
         plan = try Self.plan(config: config, workers: workers, processes: group.size)
         if config.train.architecture != nil {
             guard architectureSet != nil else {
@@ -145,11 +146,13 @@ public final class DataParallelEngine {
             let m = w == 0 ? model : try config.model.build(classes: train.classes)
             let params = parameterArenas[averaging ? w : 0]
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
-                                  gradients: try FloatBuffer(count: count, purpose: "the gradients"), seed: config.seed)
+                                  gradients: try FloatBuffer(count: count, purpose: "the gradients"), seed: config.seed,
+                                  precision: config.runtime.precision)
             network.labelSmoothing = Float(config.train.labelSmoothing)
             // Evaluation and training never run at once on a worker: one layer scratch.
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
-                                      parameters: params, gradients: nil, seed: config.seed, scratch: network.context.scratch)
+                                      parameters: params, gradients: nil, seed: config.seed, scratch: network.context.scratch,
+                                      precision: config.runtime.precision)
             replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: blockSize))
         }
         blocks = dynamic ? plan.blocks : []
