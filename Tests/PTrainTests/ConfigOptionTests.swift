@@ -1,5 +1,6 @@
 import Testing
 import PTrain
+import PTrainKernels
 
 /// The `String`-typed stored properties of a config section (recursing into
 /// the optimizer and schedule), as `section.property` paths.
@@ -36,6 +37,7 @@ func optionSpellings() {
     #expect(ScheduleConfig.Kind.spellings == ["constant", "step", "multistep", "cosine"])
     #expect(RuntimeConfig.Binding.spellings == ["core", "none"])
     #expect(RuntimeConfig.ShardSchedule.spellings == ["dynamic", "static"])
+    #expect(ComputePrecision.spellings == ["fp32", "bf16"])
     #expect(RuntimeConfig.BatchNormStatistics.spellings == ["shard", "global"])
     #expect(RuntimeConfig.MomentumSync.spellings == ["average", "local"])
     #expect(CheckpointConfig.BestMetric.spellings == ["top1", "loss", "none"])
@@ -52,16 +54,16 @@ func typedOptionsDecode() throws {
         with: "  dataset: synthetic\n  augment: [{type: flip}, {type: random_crop, padding: 2}]\n  eval_views: ten_crop\n")
     let c = try RunConfig.parse(yaml: yaml, file: "t.yaml", overrides: [
         "runtime.bind=none", "runtime.schedule=static", "runtime.batchnorm=global", "runtime.sync.momentum=local",
-        "train.on_nan=skip", "checkpoint.best=loss"])
+        "train.on_nan=skip", "checkpoint.best=loss", "runtime.precision=bf16"])
     #expect(c.data.dataset == .synthetic && c.data.evalViews == .tenCrop)
     #expect(c.data.augment == [.flip, .randomCrop(padding: 2)])
     #expect(c.data.randomCrop && c.data.cropPadding == 2 && c.data.flip && c.data.lightingStd == 0)
     #expect(c.runtime.bind == .none && c.runtime.schedule == .static && c.runtime.batchNormStatistics == .global)
-    #expect(c.runtime.momentum == .local && c.train.onNaN == .skip && c.checkpoint.best == .loss)
+    #expect(c.runtime.momentum == .local && c.train.onNaN == .skip && c.checkpoint.best == .loss && c.runtime.precision == .bf16)
     #expect(c.train.optimizer.kind == .sgd)
     // The resolved config spells them as the YAML does.
     for line in ["eval_views: ten_crop", "bind: none", "schedule: static", "batchnorm: global", "momentum: local",
-                 "on_nan: skip", "best: loss"] {
+                 "on_nan: skip", "best: loss", "precision: bf16"] {
         #expect(c.resolvedYAML.contains(line), "\(line)")
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 import PTrain
+import PTrainKernels
 
 /// A valid config to start from; tests change one thing at a time.
 let baseConfig = """
@@ -42,6 +43,7 @@ func validConfig() throws {
     // The resolved config holds the defaults and decodes to the same run.
     #expect(c.resolvedYAML.contains("shard: 8"))
     #expect(c.resolvedYAML.contains("weight_decay: 0.0"))
+    #expect(c.runtime.precision == .fp32 && c.resolvedYAML.contains("precision: fp32"))
     let again = try RunConfig.parse(yaml: c.resolvedYAML, file: "resolved.yaml")
     #expect(again.resolvedYAML == c.resolvedYAML)
 }
@@ -79,6 +81,10 @@ func configErrorMessages() {
          "t.yaml:11:38: model.layers[4].bias: expected true or false, found 'maybe'"),
         (baseConfig.replacingOccurrences(of: "filters: 4, kernel: 3}", with: "filters: 4, kernel: 3, algorithm: fft}"),
          "t.yaml:7:56: model.layers[0].algorithm: expected one of: auto, direct, found 'fft'"),
+        (baseConfig + "\nruntime: {precision: fp16}\n",
+         "t.yaml:16:22: runtime.precision: expected one of: fp32, bf16, found 'fp16'"),
+        (baseConfig + "\nruntime: {precision: [bf16]}\n",
+         "t.yaml:16:22: runtime.precision: expected one of: fp32, bf16, found a list of 1 item"),
         (baseConfig.replacingOccurrences(of: "  batch: 8", with: "  batch: 8\n  epoch: 3"),
          "t.yaml:15:3: train.epoch: unknown key; did you mean 'epochs'? (expected one of: architecture, batch, clip_grad_norm, epochs, eval_batch, freeze, init_from, label_smoothing, log_every, on_nan, optimizer, schedule, steps, stop)"),
     ]
