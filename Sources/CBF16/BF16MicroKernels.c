@@ -25,7 +25,8 @@ static inline BF16_TARGET void update(float *c, __mmask16 mask, __m512 v, float 
 /// The shared body; H (rows) and W (16 or 32 columns) are constants at each
 /// call, so the unused accumulators fold away.
 static inline __attribute__((always_inline)) BF16_TARGET void
-kernel(const int H, const int W, ptrdiff_t pairs, const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,
+kernel(const int H, const int W, ptrdiff_t pairs, ptrdiff_t segments, const ptrdiff_t *offsets,
+       const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,
        const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta) {
     __m512 acc[8][2];
     const uint32_t *ar[8];
@@ -34,15 +35,19 @@ kernel(const int H, const int W, ptrdiff_t pairs, const uint32_t *a, ptrdiff_t a
         acc[i][1] = _mm512_setzero_ps();
         ar[i] = a + (i < rows ? i : 0) * aRow;   // rows past `rows` repeat row 0 (never stored)
     }
-    for (ptrdiff_t p = 0; p < pairs; p++) {
-        const uint32_t *bp = b + p * bPair;
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp);
-        __m512bh b1 = W == 32 ? (__m512bh)_mm512_loadu_si512(bp + 16) : b0;
-        ptrdiff_t ap = p * aPair;
-        for (int i = 0; i < H; i++) {
-            __m512bh s = (__m512bh)_mm512_set1_epi32((int)ar[i][ap]);
-            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], s, b0);
-            if (W == 32) acc[i][1] = _mm512_dpbf16_ps(acc[i][1], s, b1);
+    for (ptrdiff_t segment = 0; segment < segments; segment++) {
+        const uint32_t *bs = b + (offsets ? offsets[segment] : 0);
+        const ptrdiff_t first = segment * pairs;   // A's pairs continue across segments
+        for (ptrdiff_t p = 0; p < pairs; p++) {
+            const uint32_t *bp = bs + p * bPair;
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp);
+            __m512bh b1 = W == 32 ? (__m512bh)_mm512_loadu_si512(bp + 16) : b0;
+            ptrdiff_t ap = (first + p) * aPair;
+            for (int i = 0; i < H; i++) {
+                __m512bh s = (__m512bh)_mm512_set1_epi32((int)ar[i][ap]);
+                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], s, b0);
+                if (W == 32) acc[i][1] = _mm512_dpbf16_ps(acc[i][1], s, b1);
+            }
         }
     }
     __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
@@ -52,11 +57,12 @@ kernel(const int H, const int W, ptrdiff_t pairs, const uint32_t *a, ptrdiff_t a
     }
 }
 
-#define BF16_KERNEL(H, W)                                                                                        \
-    void BF16_TARGET ptrain_bf16_kernel_##H##x##W(ptrdiff_t pairs, const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair, \
-                                                  const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc,     \
-                                                  ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta) {      \
-        kernel(H, W, pairs, a, aRow, aPair, b, bPair, c, ldc, rows, cols, alpha, beta);                         \
+#define BF16_KERNEL(H, W)                                                                                            \
+    void BF16_TARGET ptrain_bf16_kernel_##H##x##W(ptrdiff_t pairs, ptrdiff_t segments, const ptrdiff_t *offsets,        \
+                                                  const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,                   \
+                                                  const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc,          \
+                                                  ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta) {           \
+        kernel(H, W, pairs, segments, offsets, a, aRow, aPair, b, bPair, c, ldc, rows, cols, alpha, beta);           \
     }
 
 BF16_KERNEL(8, 32)

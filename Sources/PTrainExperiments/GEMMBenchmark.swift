@@ -4,8 +4,9 @@ import PTrainKernels
 import PTrainReporting
 import PTrainRuntime
 
-/// Single-thread SGEMM throughput at the shapes ptrain's layers produce,
-/// against the FMA peak measured in the same run (`ptrain bench-gemm`).
+/// Single-thread GEMM throughput (fp32, or bf16 operands) at the shapes
+/// ptrain's layers produce, against the fp32 FMA peak measured in the same
+/// run (`ptrain bench-gemm`; bf16's vdpbf16ps peak is twice that).
 public enum GEMMBenchmark {
     public struct Shape: Sendable {
         public let label: String
@@ -51,8 +52,10 @@ public enum GEMMBenchmark {
         .init(label: "W3 stage3 bwd-weights", m: 64, k: 192, n: 576, transA: false, transB: true),
     ]
 
-    public static func run(_ shapes: [Shape], repetitions: Int) -> [Result] {
-        let workspace = GEMMWorkspace()
+    /// `precision` bf16: the bf16 GEMM (`gemm` in a bf16 workspace; needs
+    /// `BF16Support.available`).
+    public static func run(_ shapes: [Shape], repetitions: Int, precision: ComputePrecision = .fp32) -> [Result] {
+        let workspace = GEMMWorkspace(precision: precision)
         return shapes.map { s in
             let a = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.k)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: s.k * s.n)
@@ -62,7 +65,7 @@ public enum GEMMBenchmark {
             for i in 0..<(s.k * s.n) { b[i] = Float(i % 5) * 0.1 - 0.2 }
             let lda = s.transA ? s.m : s.k, ldb = s.transB ? s.k : s.n
             func call() {
-                sgemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1, a: a, lda: lda,
+                gemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1, a: a, lda: lda,
                       b: b, ldb: ldb, beta: 0, c: c, ldc: s.n, workspace: workspace)
             }
             // Calls per repetition so that one repetition takes >= 40 ms.

@@ -121,16 +121,8 @@ func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                         let rows = min(gemmMR, mc - ir)
                         let ap = UnsafePointer(packedA + ir * aRow)
                         let cp = c + ((ic + ir) * ldc + jc + jr)
-                        switch (rows > 4, cols > gemmNRNarrow) {
-                        case (true, true):
-                            ptrain_bf16_kernel_8x32(pairs, ap, aRow, aPair, bp, gemmNR, cp, ldc, rows, cols, alpha, blockBeta)
-                        case (true, false):
-                            ptrain_bf16_kernel_8x16(pairs, ap, aRow, aPair, bp, gemmNR, cp, ldc, rows, cols, alpha, blockBeta)
-                        case (false, true):
-                            ptrain_bf16_kernel_4x32(pairs, ap, aRow, aPair, bp, gemmNR, cp, ldc, rows, cols, alpha, blockBeta)
-                        case (false, false):
-                            ptrain_bf16_kernel_4x16(pairs, ap, aRow, aPair, bp, gemmNR, cp, ldc, rows, cols, alpha, blockBeta)
-                        }
+                        bf16MicroKernel(rows: rows, cols: cols, pairs: pairs, a: ap, aRow: aRow, aPair: aPair,
+                                        b: bp, bPair: gemmNR, c: cp, ldc: ldc, alpha: alpha, beta: blockBeta)
                         ir += gemmMR
                     }
                     jr += gemmNR
@@ -140,5 +132,24 @@ func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
             pc += buffers.kc
         }
         jc += buffers.nc
+    }
+}
+
+/// The C micro-kernel that covers a `rows` x `cols` tile (rows <= 8, cols
+/// <= 32) with the least padding: 8 or 4 rows, 32 or 16 columns (CBF16.h
+/// has the contract; `segments` and `offsets` as there).
+@inline(__always)
+func bf16MicroKernel(rows: Int, cols: Int, pairs: Int, segments: Int = 1, offsets: UnsafePointer<Int>? = nil,
+                     a: UnsafePointer<UInt32>, aRow: Int, aPair: Int, b: UnsafePointer<UInt32>, bPair: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float) {
+    switch (rows > 4, cols > gemmNRNarrow) {
+    case (true, true):
+        ptrain_bf16_kernel_8x32(pairs, segments, offsets, a, aRow, aPair, b, bPair, c, ldc, rows, cols, alpha, beta)
+    case (true, false):
+        ptrain_bf16_kernel_8x16(pairs, segments, offsets, a, aRow, aPair, b, bPair, c, ldc, rows, cols, alpha, beta)
+    case (false, true):
+        ptrain_bf16_kernel_4x32(pairs, segments, offsets, a, aRow, aPair, b, bPair, c, ldc, rows, cols, alpha, beta)
+    case (false, false):
+        ptrain_bf16_kernel_4x16(pairs, segments, offsets, a, aRow, aPair, b, bPair, c, ldc, rows, cols, alpha, beta)
     }
 }

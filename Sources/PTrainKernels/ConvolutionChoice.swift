@@ -19,9 +19,11 @@
 /// measured W1 training 8.7% faster this way than by col2im (tools/ab-bench,
 /// 4 rounds).
 ///
-/// bf16 (`runtime.precision`): only the algorithms whose GEMMs go through
-/// `gemm` compute in bf16, so the others are skipped: pointwise, then
-/// im2col for every other kernel (depthwise stays fp32: it has no GEMM).
+/// bf16 (`runtime.precision`): only the algorithms with a bf16 path run:
+/// pointwise and im2col (their GEMMs go through `gemm`) and the bf16 tap
+/// GEMMs (BF16TapAlgorithm: forward, and stride-1 input gradients), so
+/// weight gradients other than pointwise go to im2col (depthwise stays
+/// fp32: it has no GEMM).
 /// Winograd is not used in bf16: its transforms multiply the operands'
 /// rounding error (F(4x4, 3x3)'s input transform sums up to 6 terms with
 /// coefficients up to 5), so bf16 Winograd tiles lose several more bits than
@@ -33,7 +35,7 @@ public enum ConvolutionChoice {
     ]
     /// The algorithms of the bf16 path, in order of preference.
     static let bf16Preference: [any ConvolutionAlgorithm.Type] = [
-        DepthwiseAlgorithm.self, PointwiseAlgorithm.self, Im2ColAlgorithm.self,
+        DepthwiseAlgorithm.self, PointwiseAlgorithm.self, BF16TapAlgorithm.self, Im2ColAlgorithm.self,
     ]
 
     /// The algorithm for `pass` of `shape` in `precision`; `winograd: false`

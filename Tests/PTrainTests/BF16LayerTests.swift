@@ -56,15 +56,17 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 struct BF16LayerTests {
     /// Each layer is built twice (a layer plans its algorithms once).
     static let layers: [(String, @Sendable () -> any Layer)] = [
-        ("conv 3x3 pad 1 (im2col)", { Conv2D(name: "c", input: TensorShape(16, 9, 11), filters: 20, kernel: (3, 3), padding: (1, 1)) }),
-        ("conv 3x3 stride 2", { Conv2D(name: "c", input: TensorShape(5, 12, 12), filters: 7, kernel: (3, 3), stride: (2, 2), padding: (1, 1)) }),
+        ("conv 3x3 pad 1 (bf16 taps; im2col weight gradient)", { Conv2D(name: "c", input: TensorShape(16, 9, 11), filters: 20, kernel: (3, 3), padding: (1, 1)) }),
+        ("conv 3x3 stride 2 (polyphase taps; im2col)", { Conv2D(name: "c", input: TensorShape(5, 12, 12), filters: 7, kernel: (3, 3), stride: (2, 2), padding: (1, 1)) }),
         ("conv 1x1 (pointwise)", { Conv2D(name: "c", input: TensorShape(17, 6, 6), filters: 9, kernel: (1, 1)) }),
         ("conv 5x5 groups 2", { Conv2D(name: "c", input: TensorShape(6, 10, 10), filters: 4, kernel: (5, 5), padding: (2, 2), groups: 2) }),
+        ("conv 5x5 valid (tap input gradient padded by 4)", { Conv2D(name: "c", input: TensorShape(7, 10, 10), filters: 9, kernel: (5, 5)) }),
+        ("conv 3x3 on 16 wide (taps skip junk)", { Conv2D(name: "c", input: TensorShape(4, 16, 16), filters: 8, kernel: (3, 3), padding: (1, 1)) }),
         ("conv1d", { Conv1D(name: "c", input: TensorShape(6, 1, 30), filters: 5, kernel: 3, padding: 1) }),
         ("dense", { Dense(name: "d", input: TensorShape(3, 5, 7), units: 37) }),
     ]
 
-    @Test("forward, input and parameter gradients within bf16 accuracy", arguments: 0..<6)
+    @Test("forward, input and parameter gradients within bf16 accuracy", arguments: 0..<8)
     func agreesWithFP32(_ index: Int) {
         let (name, make) = Self.layers[index]
         let fp32 = runLayer(make(), batch: 3, precision: .fp32)
@@ -80,13 +82,14 @@ struct BF16LayerTests {
         }
     }
 
-    @Test("bf16 convolutions choose only algorithms that compute through gemm")
+    @Test("bf16 convolutions choose only algorithms with a bf16 path")
     func choices() {
         let shape = ConvolutionShape(geometry: WindowGeometry(channels: 16, height: 8, width: 8, kernelH: 3, kernelW: 3,
                                                               strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1),
                                      outputs: 16, groups: 1)
         for pass in ConvolutionPass.allCases {
-            #expect(ObjectIdentifier(ConvolutionChoice.choose(shape, pass, precision: .bf16)) == ObjectIdentifier(Im2ColAlgorithm.self))
+            let expected: any ConvolutionAlgorithm.Type = pass == .weightGradient ? Im2ColAlgorithm.self : BF16TapAlgorithm.self
+            #expect(ObjectIdentifier(ConvolutionChoice.choose(shape, pass, precision: .bf16)) == ObjectIdentifier(expected))
             #expect(ObjectIdentifier(ConvolutionChoice.choose(shape, pass)) == ObjectIdentifier(WinogradAlgorithm.self))
         }
     }

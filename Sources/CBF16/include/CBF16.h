@@ -50,23 +50,22 @@ void ptrain_bf16_pack_transposed(const float *src, ptrdiff_t ld, ptrdiff_t n, pt
                                  uint32_t *dst, ptrdiff_t width, ptrdiff_t panelStride);
 
 /// The micro-kernels, H rows x W columns of C (names ..._HxW):
-///   C[i*ldc + j] = alpha * sum_{p < pairs} dot(a(i, p), b(p, j)) + beta * C[i*ldc + j]
-/// for i < rows (<= H), j < cols (<= W), where a(i, p) = a[i*aRow + p*aPair]
-/// (rows >= `rows` are not read) and b(p, j) = b[p*bPair + j] (W words
-/// read per pair). Each pair's two products are summed into the fp32
-/// accumulator in one vdpbf16ps, the pairs in order of p: the summation
-/// order depends on nothing but `pairs`. beta == 0 does not read C.
-void ptrain_bf16_kernel_8x32(ptrdiff_t pairs, const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,
-                             const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc,
-                             ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta);
-void ptrain_bf16_kernel_8x16(ptrdiff_t pairs, const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,
-                             const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc,
-                             ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta);
-void ptrain_bf16_kernel_4x32(ptrdiff_t pairs, const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,
-                             const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc,
-                             ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta);
-void ptrain_bf16_kernel_4x16(ptrdiff_t pairs, const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair,
-                             const uint32_t *b, ptrdiff_t bPair, float *c, ptrdiff_t ldc,
-                             ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta);
+///   C[i*ldc + j] = alpha * sum_{s < segments} sum_{p < pairs} dot(a(i, s*pairs + p), b_s(p, j))
+///                  + beta * C[i*ldc + j]
+/// for i < rows (<= H), j < cols (<= W), where a(i, q) = a[i*aRow + q*aPair]
+/// (rows >= `rows` are not read) and b_s(p, j) = b[offsets[s] + p*bPair + j]
+/// (W words read per pair; `offsets` NULL: one segment at offset 0). The
+/// segments are the taps of a convolution over padded planes
+/// (PTrainKernels/BF16TapAlgorithm.swift); a plain GEMM has one. Each pair's
+/// two products are summed into the fp32 accumulator in one vdpbf16ps, in
+/// order of s, then p: the summation order depends on nothing but the
+/// shapes. beta == 0 does not read C.
+#define PTRAIN_BF16_KERNEL_ARGS ptrdiff_t pairs, ptrdiff_t segments, const ptrdiff_t *offsets, \
+    const uint32_t *a, ptrdiff_t aRow, ptrdiff_t aPair, const uint32_t *b, ptrdiff_t bPair, \
+    float *c, ptrdiff_t ldc, ptrdiff_t rows, ptrdiff_t cols, float alpha, float beta
+void ptrain_bf16_kernel_8x32(PTRAIN_BF16_KERNEL_ARGS);
+void ptrain_bf16_kernel_8x16(PTRAIN_BF16_KERNEL_ARGS);
+void ptrain_bf16_kernel_4x32(PTRAIN_BF16_KERNEL_ARGS);
+void ptrain_bf16_kernel_4x16(PTRAIN_BF16_KERNEL_ARGS);
 
 #endif

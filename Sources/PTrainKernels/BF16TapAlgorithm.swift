@@ -1,0 +1,189 @@
+import CBF16
+
+/// The bf16 twin of `TapAlgorithm`: tap GEMMs over zero-padded planes
+/// (TapConvolution.swift's plans; no im2col) with bf16 operands, for the
+/// forward pass of any undilated shape (polyphase planes when strided,
+/// strips of images when narrow) and the input gradient of stride-1 shapes
+/// with pad <= K - 1. The weight gradient is left to im2col.
+///
+/// vdpbf16ps multiplies PAIRS of k steps (CBF16.h); here a pair is two
+/// consecutive input channels of one tap. The padded fp32 planes are
+/// converted into channel-pair planes of words (pair plane q holds channels
+/// 2q and 2q + 1 at each position; an odd last channel pairs with zero), so
+/// tap t's B rows are the pair planes shifted by the tap's offset, exactly as
+/// in fp32, and the C micro-kernel runs one segment per tap. The weights
+/// become rows of `[tap][channel pair]` words.
+///
+/// Workspace, in order (floats; the word regions hold UInt32 words): one
+/// strip's fp32 padded planes (zeroed each pass), the pair planes and their
+/// slack, every group's tap-ordered weights, their words, and the staging
+/// of one strip's padded-width output `[O/g, columns]`.
+public struct BF16TapAlgorithm: ConvolutionAlgorithm {
+    let shape: ConvolutionShape
+    let plan: TapConvolution
+    /// The input gradient's plan (nil: that pass is not supported).
+    let gradientPlan: TapConvolution?
+    /// Words per group of paired weights (the larger of both plans').
+    let weightWords: Int
+    /// Offsets of the workspace regions above, in floats.
+    let padded: Int, pairPlanes: Int, ordered: Int, pairedWeights: Int, staging: Int
+    public let workspaceFloats: Int
+
+    public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
+        let g = shape.geometry
+        guard !g.isDilated else { return false }
+        switch pass {
+        case .forward: return true
+        case .inputGradient: return g.strideH == 1 && g.strideW == 1 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
+        case .weightGradient: return false
+        }
+    }
+
+    public init(_ shape: ConvolutionShape, maxBatch: Int) {
+        self.shape = shape
+        plan = tapPlan(shape, maxBatch: maxBatch)
+        gradientPlan = plan.inputGradient
+        let plans = [plan] + (gradientPlan.map { [$0] } ?? [])
+        weightWords = plans.map(Self.weightWords).max()!
+        var end = 0
+        func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
+        padded = region(plans.map(\.paddedCount).max()!)
+        pairPlanes = region(plans.map(Self.pairPlaneWords).max()!)
+        ordered = region(shape.groups * shape.groupWeights)
+        pairedWeights = region(shape.groups * weightWords)
+        staging = region(plans.map { $0.outputs * $0.columns }.max()!)
+        workspaceFloats = end
+    }
+
+    /// Channel pairs of `p`'s input.
+    static func channelPairs(_ p: TapConvolution) -> Int { (p.channels + 1) / 2 }
+    /// Words between pair planes: one channel's plane (all its phases), rounded up to 16.
+    static func pairStride(_ p: TapConvolution) -> Int { roundUp(p.planeStride, 16) }
+    /// Words of the pair planes plus the slack that the last plane's junk
+    /// columns read past it (as `TapConvolution.paddedCount`).
+    static func pairPlaneWords(_ p: TapConvolution) -> Int {
+        channelPairs(p) * pairStride(p) + roundUp(p.paddedW + p.kernelW + 16, 16)
+    }
+    /// Words of one group's paired weights: `outputs` rows of `taps * channelPairs`.
+    static func weightWords(_ p: TapConvolution) -> Int { p.outputs * p.kernelH * p.kernelW * channelPairs(p) }
+
+    /// The words at float offset `offset` of the workspace.
+    private func words(_ w: UnsafeMutablePointer<Float>, _ offset: Int) -> UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(w + offset).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// Every group's weights in tap order (`rotated`: transposed and rotated,
+    /// for the input gradient) as rows of `[tap][channel pair]` words.
+    private func pairWeights(_ weights: UnsafePointer<Float>, for p: TapConvolution, rotated: Bool,
+                             workspace w: UnsafeMutablePointer<Float>) {
+        let geometry = shape.geometry, taps = p.kernelH * p.kernelW
+        for g in 0..<shape.groups {
+            let dst = w + ordered + g * shape.groupWeights
+            tapOrderWeights(weights + g * shape.groupWeights, outputs: shape.outputs, channels: geometry.channels,
+                            kernelH: geometry.kernelH, kernelW: geometry.kernelW, rotated: rotated, into: dst)
+            // [p.outputs * taps rows][p.channels] -> [p.outputs * taps rows][channel pairs]
+            ptrain_bf16_pack_rows(dst, p.channels, p.outputs * taps, p.channels, words(w, pairedWeights) + g * weightWords,
+                                  Self.channelPairs(p))
+        }
+    }
+
+    /// `out[o, e] = sum_t sum_q W[o, t, q] . planes[q, offset_t + e]` for the
+    /// columns e that hold output pixels (all e < columns unless the plan
+    /// skips junk), row stride `p.columns`: one micro-kernel call per tile,
+    /// one segment per tap.
+    private func multiply(_ p: TapConvolution, weights: UnsafePointer<UInt32>, planes: UnsafePointer<UInt32>,
+                          into out: UnsafeMutablePointer<Float>) {
+        let pairs = Self.channelPairs(p), taps = p.kernelH * p.kernelW, aRow = taps * pairs
+        let bPair = Self.pairStride(p), ldOut = p.columns
+        p.tapOffsets.withUnsafeBufferPointer { offsets in
+            @inline(__always) func tile(_ jr: Int, width: Int) {
+                var ir = 0
+                while ir < p.outputs {
+                    bf16MicroKernel(rows: min(gemmMR, p.outputs - ir), cols: width, pairs: pairs, segments: taps,
+                                    offsets: offsets.baseAddress!, a: weights + ir * aRow, aRow: aRow, aPair: 1,
+                                    b: planes + jr, bPair: bPair, c: out + (ir * ldOut + jr), ldc: ldOut, beta: 0)
+                    ir += gemmMR
+                }
+            }
+            if p.skipsJunk {
+                for oy in 0..<p.outH {
+                    var jr = 0
+                    while jr < p.outW {
+                        tile(oy * p.paddedW + jr, width: min(gemmNR, p.outW - jr))
+                        jr += gemmNR
+                    }
+                }
+            } else {
+                var jr = 0
+                while jr < p.columns {
+                    tile(jr, width: min(gemmNR, p.columns - jr))
+                    jr += gemmNR
+                }
+            }
+        }
+    }
+
+    /// `out_n (+)= conv_p(source_n)` for group `g` of every image, a strip at
+    /// a time: pad (fp32), convert to pair planes, one tap GEMM, copy (or add)
+    /// each image's valid columns out. Slots left empty by a short last strip
+    /// hold stale images, whose outputs are computed and dropped.
+    private func convolve(_ p: TapConvolution, group g: Int, source: UnsafePointer<Float>, sourceStride: Int,
+                          workspace w: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, outStride: Int,
+                          batch: Int, accumulate: Bool) {
+        let planes = words(w, pairPlanes), weights = UnsafePointer(words(w, pairedWeights) + g * weightWords)
+        let inPlane = p.height * p.width, outPlane = p.outH * p.outW
+        var first = 0
+        while first < batch {
+            let count = min(p.images, batch - first)
+            for slot in 0..<count {
+                p.pad(source + (first + slot) * sourceStride + g * p.channels * inPlane, slot: slot,
+                      channelStride: inPlane, into: w + padded)
+            }
+            // Channel c's plane is row c of [channels, planeStride]; pairs of rows -> pair planes.
+            ptrain_bf16_pack_columns(w + padded, p.planeStride, p.channels, p.planeStride, planes, Self.pairStride(p), 0)
+            multiply(p, weights: weights, planes: UnsafePointer(planes), into: w + staging)
+            for slot in 0..<count {
+                p.extract(w + staging, ldOut: p.columns, slot: slot, into: out + (first + slot) * outStride + g * p.outputs * outPlane,
+                          channelStride: outPlane, accumulate: accumulate)
+            }
+            first += count
+        }
+    }
+
+    /// Zeroes `p`'s padded planes (their borders must be zero) and the pair
+    /// planes' slack (read only by junk columns, but read).
+    private func clear(for p: TapConvolution, workspace w: UnsafeMutablePointer<Float>) {
+        (w + padded).update(repeating: 0, count: p.paddedCount)
+        let written = Self.channelPairs(p) * Self.pairStride(p)
+        (words(w, pairPlanes) + written).update(repeating: 0, count: Self.pairPlaneWords(p) - written)
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        let w = workspace.floats
+        clear(for: plan, workspace: w)
+        pairWeights(weights, for: plan, rotated: false, workspace: w)
+        for g in 0..<shape.groups {
+            convolve(plan, group: g, source: x, sourceStride: inputStride, workspace: w, into: y, outStride: outputStride,
+                     batch: batch, accumulate: false)
+        }
+    }
+
+    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
+                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
+                              workspace: ConvolutionWorkspace) {
+        guard let gradientPlan else { preconditionFailure("bf16 tap input gradient of an unsupported shape") }
+        let w = workspace.floats
+        clear(for: gradientPlan, workspace: w)
+        pairWeights(weights, for: gradientPlan, rotated: true, workspace: w)
+        for g in 0..<shape.groups {
+            convolve(gradientPlan, group: g, source: dy, sourceStride: outputStride, workspace: w, into: dx,
+                     outStride: inputStride, batch: batch, accumulate: true)
+        }
+    }
+
+    public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
+                               into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
+        preconditionFailure("the bf16 tap algorithm has no weight gradient (ConvolutionChoice takes im2col)")
+    }
+}
