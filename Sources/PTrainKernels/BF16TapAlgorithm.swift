@@ -2,9 +2,9 @@ import CBF16
 
 /// The bf16 twin of `TapAlgorithm`: tap GEMMs over zero-padded planes
 /// (TapConvolution.swift's plans; no im2col) with bf16 operands, for the
-/// forward pass of any undilated shape (polyphase planes when strided,
-/// strips of images when narrow) and the input gradient of stride-1 shapes
-/// with pad <= K - 1. The weight gradient is left to im2col.
+/// forward pass and the weight gradient of any undilated shape (polyphase
+/// planes when strided, strips of images when narrow) and the input
+/// gradient of stride-1 shapes with pad <= K - 1.
 ///
 /// vdpbf16ps multiplies PAIRS of k steps (CBF16.h); here a pair is two
 /// consecutive input channels of one tap. The padded fp32 planes are
@@ -14,10 +14,20 @@ import CBF16
 /// in fp32, and the C micro-kernel runs one segment per tap. The weights
 /// become rows of `[tap][channel pair]` words.
 ///
+/// The weight gradient pairs k = output positions instead: per tap t,
+/// `dW_t[o, c] = sum_e dY[o, e] * planes[c, offset_t + e]`, with dY spread
+/// into the padded-width columns (junk columns zero) and paired along e,
+/// and the planes transposed into position-pair-major words twice, from
+/// even positions (`(2r, 2r + 1)`) and from odd ones (`(2r + 1, 2r + 2)`), so
+/// that every tap offset, even or odd, starts at a whole pair of one of them.
+///
 /// Workspace, in order (floats; the word regions hold UInt32 words): one
-/// strip's fp32 padded planes (zeroed each pass), the pair planes and their
-/// slack, every group's tap-ordered weights, their words, and the staging
-/// of one strip's padded-width output `[O/g, columns]`.
+/// strip's fp32 padded planes (zeroed each pass) with 64 floats of extra
+/// slack, the pair planes and their slack, every group's tap-ordered
+/// weights, their words, the staging of one strip's padded-width output
+/// `[O/g, columns]` (also dY spread out), dY's pairs and the two transposed
+/// pair planes (weight gradient), and every group's tap-ordered weight
+/// gradient.
 public struct BF16TapAlgorithm: ConvolutionAlgorithm {
     let shape: ConvolutionShape
     let plan: TapConvolution
@@ -27,6 +37,10 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
     let weightWords: Int
     /// Offsets of the workspace regions above, in floats.
     let padded: Int, pairPlanes: Int, ordered: Int, pairedWeights: Int, staging: Int
+    let gradientPairs: Int, evenPairs: Int, oddPairs: Int, orderedGradient: Int
+    /// The weight gradient's transposed planes: position pairs per plane and
+    /// words per pair (the channels rounded up to 16).
+    let positionPairs: Int, channelWords: Int
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
@@ -35,7 +49,7 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
         switch pass {
         case .forward: return true
         case .inputGradient: return g.strideH == 1 && g.strideW == 1 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
-        case .weightGradient: return false
+        case .weightGradient: return true
         }
     }
 
@@ -47,13 +61,26 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
         weightWords = plans.map(Self.weightWords).max()!
         var end = 0
         func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
-        padded = region(plans.map(\.paddedCount).max()!)
+        padded = region(plans.map(\.paddedCount).max()! + Self.extraSlack)
         pairPlanes = region(plans.map(Self.pairPlaneWords).max()!)
         ordered = region(shape.groups * shape.groupWeights)
         pairedWeights = region(shape.groups * weightWords)
         staging = region(plans.map { $0.outputs * $0.columns }.max()!)
+        // Positions the weight gradient reads: every column at every tap offset.
+        positionPairs = (plan.columns + plan.tapOffsets.max()!) / 2 + 1
+        channelWords = roundUp(plan.channels, 16)
+        precondition((plan.channels - 1) * plan.planeStride + 2 * positionPairs + 1 <= plan.paddedCount + Self.extraSlack,
+                     "bf16 tap weight gradient reads past its planes")
+        gradientPairs = region(plan.outputs * plan.columns / 2)
+        evenPairs = region(positionPairs * channelWords)
+        oddPairs = region(positionPairs * channelWords)
+        orderedGradient = region(shape.groups * shape.groupWeights)
         workspaceFloats = end
     }
+
+    /// Floats past the padded planes that the weight gradient's transposes
+    /// may read (zeroed each pass).
+    static let extraSlack = 64
 
     /// Channel pairs of `p`'s input.
     static func channelPairs(_ p: TapConvolution) -> Int { (p.channels + 1) / 2 }
@@ -184,6 +211,57 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
 
     public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
                                into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("the bf16 tap algorithm has no weight gradient (ConvolutionChoice takes im2col)")
+        let w = workspace.floats, geometry = shape.geometry
+        (w + padded + plan.paddedCount).update(repeating: 0, count: Self.extraSlack)
+        stripWeightGradient(plan, shape, x, inputStride: inputStride, dy, outputStride: outputStride, batch: batch,
+                            padded: w + padded, ordered: w + orderedGradient, depth: geometry.columnRows) { count, gradient, into in
+            accumulateWeightGradient(gradient, sampleStride: outputStride, images: count, workspace: w, into: into)
+        }
+        for g in 0..<shape.groups {
+            addTapOrderGradient(w + orderedGradient + g * shape.groupWeights, outputs: shape.outputs, channels: geometry.channels,
+                                kernelH: geometry.kernelH, kernelW: geometry.kernelW, into: dW + g * shape.groupWeights)
+        }
+    }
+
+    /// `into[o, t * C + c] += sum_e dY[o, e] * planes[c, offset_t + e]` for
+    /// one strip of `images` images whose padded planes are in place; `dy`
+    /// is the strip's first image's gradient of this group (`[O/g, OH, OW]`
+    /// each, `sampleStride` apart).
+    private func accumulateWeightGradient(_ dy: UnsafePointer<Float>, sampleStride: Int, images: Int,
+                                          workspace w: UnsafeMutablePointer<Float>, into: UnsafeMutablePointer<Float>) {
+        let p = plan, c = p.channels, taps = p.kernelH * p.kernelW, outPlane = p.outH * p.outW
+        // dY in padded-width columns, junk zero: column e of image slot s is
+        // output (oy, ox) when e = oy * Wp + s * slotPitch + ox.
+        let spread = w + staging
+        spread.update(repeating: 0, count: p.outputs * p.columns)
+        for slot in 0..<images {
+            for o in 0..<p.outputs {
+                for oy in 0..<p.outH {
+                    copyRow(dy + slot * sampleStride + o * outPlane + oy * p.outW,
+                            to: spread + o * p.columns + oy * p.paddedW + slot * p.slotPitch, count: p.outW)
+                }
+            }
+        }
+        let dyPairs = words(w, gradientPairs), pairs = p.columns / 2
+        ptrain_bf16_pack_rows(spread, p.columns, p.outputs, p.columns, dyPairs, pairs)
+        // The planes, position-pair-major, from even and from odd positions.
+        let even = words(w, evenPairs), odd = words(w, oddPairs)
+        ptrain_bf16_pack_transposed(w + padded, p.planeStride, c, 2 * positionPairs, even, channelWords, 0)
+        ptrain_bf16_pack_transposed(w + padded + 1, p.planeStride, c, 2 * positionPairs, odd, channelWords, 0)
+        for t in 0..<taps {
+            let offset = p.tapOffsets[t]
+            let b = UnsafePointer((offset % 2 == 0 ? even : odd) + (offset / 2) * channelWords)
+            var jr = 0
+            while jr < c {
+                var ir = 0
+                while ir < p.outputs {
+                    bf16MicroKernel(rows: min(gemmMR, p.outputs - ir), cols: min(gemmNR, c - jr), pairs: pairs,
+                                    a: UnsafePointer(dyPairs + ir * pairs), aRow: pairs, aPair: 1, b: b + jr, bPair: channelWords,
+                                    c: into + (ir * taps * c + t * c + jr), ldc: taps * c, beta: 1)
+                    ir += gemmMR
+                }
+                jr += gemmNR
+            }
+        }
     }
 }

@@ -20,10 +20,10 @@
 /// 4 rounds).
 ///
 /// bf16 (`runtime.precision`): only the algorithms with a bf16 path run:
-/// pointwise and im2col (their GEMMs go through `gemm`) and the bf16 tap
-/// GEMMs (BF16TapAlgorithm: forward, and stride-1 input gradients), so
-/// weight gradients other than pointwise go to im2col (depthwise stays
-/// fp32: it has no GEMM).
+/// pointwise, the bf16 tap GEMMs (BF16TapAlgorithm: every pass of undilated
+/// kernels but the input gradients of strided ones or of pad > K - 1), and
+/// im2col for the rest (pointwise and im2col compute through `gemm`).
+/// Depthwise stays fp32: it has no GEMM.
 /// Winograd is not used in bf16: its transforms multiply the operands'
 /// rounding error (F(4x4, 3x3)'s input transform sums up to 6 terms with
 /// coefficients up to 5), so bf16 Winograd tiles lose several more bits than
