@@ -50,6 +50,10 @@ public enum GEMMBenchmark {
         // W3 stage 3: 64 channels at 8x8, three images per GEMM.
         .init(label: "W3 stage3 fwd", m: 64, k: 576, n: 192, transA: false, transB: false),
         .init(label: "W3 stage3 bwd-weights", m: 64, k: 192, n: 576, transA: false, transB: true),
+        // W4 (AlexNet, ImageNet) fc6 on a shard of 16: 151 MB of weights, DRAM-bound.
+        .init(label: "W4 fc6 fwd", m: 16, k: 9216, n: 4096, transA: false, transB: true),
+        .init(label: "W4 fc6 bwd-data", m: 16, k: 4096, n: 9216, transA: false, transB: false),
+        .init(label: "W4 fc6 bwd-weights", m: 4096, k: 16, n: 9216, transA: true, transB: false),
     ]
 
     /// `precision` bf16: the bf16 GEMM (`gemm` in a bf16 workspace; needs

@@ -2,9 +2,9 @@ import CBF16
 
 /// The bf16 twin of `TapAlgorithm`: tap GEMMs over zero-padded planes
 /// (TapConvolution.swift's plans; no im2col) with bf16 operands, for the
-/// forward pass and the weight gradient of any undilated shape (polyphase
-/// planes when strided, strips of images when narrow) and the input
-/// gradient of stride-1 shapes with pad <= K - 1.
+/// forward pass of any undilated shape (polyphase planes when strided,
+/// strips of images when narrow), its weight gradient from 16 input
+/// channels up, and the input gradient of stride-1 shapes with pad <= K - 1.
 ///
 /// vdpbf16ps multiplies PAIRS of k steps (CBF16.h); here a pair is two
 /// consecutive input channels of one tap. The padded fp32 planes are
@@ -49,7 +49,10 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
         switch pass {
         case .forward: return true
         case .inputGradient: return g.strideH == 1 && g.strideW == 1 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
-        case .weightGradient: return true
+        // Per tap the weight gradient is a GEMM with n = channels: below 16 the
+        // 16-wide micro-tile is mostly padding (measured: W2's 3-channel conv1
+        // 3.5x slower than im2col, whose n is C*KH*KW).
+        case .weightGradient: return g.channels >= 16
         }
     }
 

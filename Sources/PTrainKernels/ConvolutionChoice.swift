@@ -21,13 +21,14 @@
 ///
 /// bf16 (`runtime.precision`): only the algorithms with a bf16 path run:
 /// pointwise, the bf16 tap GEMMs (BF16TapAlgorithm: every pass of undilated
-/// kernels but the input gradients of strided ones or of pad > K - 1), and
-/// im2col for the rest (pointwise and im2col compute through `gemm`).
-/// Depthwise stays fp32: it has no GEMM.
-/// Winograd is not used in bf16: its transforms multiply the operands'
-/// rounding error (F(4x4, 3x3)'s input transform sums up to 6 terms with
-/// coefficients up to 5), so bf16 Winograd tiles lose several more bits than
-/// the bf16 GEMM (docs/kernels.md, "bf16").
+/// kernels but the input gradients of strided ones or of pad > K - 1 and the
+/// weight gradients of fewer than 16 channels), and im2col for the rest
+/// (pointwise and im2col compute through `gemm`). Depthwise stays fp32: it
+/// has no GEMM.
+/// Winograd is not used in bf16: its transforms amplify the operands'
+/// rounding error (coefficients up to 5 in B^T, 8 in A^T); with the
+/// transformed tiles rounded to bf16, F(4x4, 3x3) measured ~10x the error of
+/// the bf16 direct sum (docs/kernels.md, "bf16").
 public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
