@@ -30,9 +30,10 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     /// Whether Winograd tiles may be used (the config's `algorithm`).
     private let allowWinograd: Bool
     /// The precision of the GEMMs (`runtime.precision`, set by `Network`
-    /// before `allocate`); it decides which algorithms may be chosen.
+    /// before `allocate`); it decides which algorithms may be chosen. A
+    /// planned layer keeps its precision (another network may set it again).
     public var precision: ComputePrecision = .fp32 {
-        didSet { precondition(planned == nil, "\(name): precision set after allocate") }
+        didSet { precondition(planned == nil || precision == oldValue, "\(name): precision changed after allocate") }
     }
     /// The algorithm of each pass: forward, input gradient, weight gradient.
     private var algorithms: (forward: any ConvolutionAlgorithm.Type, inputGradient: any ConvolutionAlgorithm.Type,
