@@ -55,6 +55,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         }
         let classes = model.outputShape.count
         let evalBatch = config.train.evalBatch
+        // The convolutions' algorithms, and so their scratch, depend on the precision.
+        for case let layer as PrecisionSelectable in model.layers { layer.precision = config.runtime.precision }
         let training = NetworkFootprint(model: model, maxBatch: shard, training: true)
         let evaluation = NetworkFootprint(model: model, maxBatch: evalBatch, training: false)
         // A bilevel search's second order keeps the weights and a direction aside.
