@@ -32,17 +32,26 @@ public struct ScaleExperiment {
         /// Milliseconds per step in the shared-memory sum (partial sums and
         /// slice sum, the slowest worker's).
         public let reduceMilliseconds: Double
+        /// Milliseconds per step computing shard gradients, and waiting at the
+        /// step's barriers for slower workers (each the slowest worker's): where
+        /// a step's time goes besides the sum.
+        public let computeMilliseconds: Double, waitingMilliseconds: Double
         public init(workers: Int, round: Int, imagesPerSecond: Double, otherCores: Double, noisy: Bool,
-                    crossReduceMilliseconds: Double = 0, reduceMilliseconds: Double = 0) {
+                    crossReduceMilliseconds: Double = 0, reduceMilliseconds: Double = 0,
+                    computeMilliseconds: Double = 0, waitingMilliseconds: Double = 0) {
             self.workers = workers; self.round = round; self.imagesPerSecond = imagesPerSecond
             self.otherCores = otherCores; self.noisy = noisy; self.crossReduceMilliseconds = crossReduceMilliseconds
             self.reduceMilliseconds = reduceMilliseconds
+            self.computeMilliseconds = computeMilliseconds; self.waitingMilliseconds = waitingMilliseconds
         }
     }
 
     public struct Row: Sendable {
         public let workers: Int
+        /// Median over the (quiet) samples.
         public let imagesPerSecond: Double
+        /// Median over rounds of img/s against the first count's sample of
+        /// the same round (see `summarize`).
         public let speedup: Double
         public let efficiency: Double
         public let samples: Int
@@ -51,6 +60,8 @@ public struct ScaleExperiment {
         public let crossReduceMilliseconds: Double
         /// Median milliseconds per step in the shared-memory sum.
         public let reduceMilliseconds: Double
+        /// Median milliseconds per step computing gradients and waiting at barriers.
+        public let computeMilliseconds: Double, waitingMilliseconds: Double
         /// The modelled cost of that sum (nil under parameter averaging).
         public let cost: ReductionCost?
     }
@@ -107,14 +118,17 @@ public struct ScaleExperiment {
                 let seconds = monotonicSeconds() - t0
                 let other = before.otherCores(until: SystemLoad.sample())
                 let counters = engines[i].1.gatherCounters()
-                let cross = 1e3 * counters.crossReduce / Double(steps)
+                let perStep = 1e3 / Double(steps)  // seconds in all steps -> ms per step
+                let cross = perStep * counters.crossReduce
                 let s = Sample(workers: engines[i].0, round: round, imagesPerSecond: Double(steps * engines[i].2) / seconds,
                                otherCores: other, noisy: other > noiseThreshold, crossReduceMilliseconds: cross,
-                               reduceMilliseconds: 1e3 * counters.reduce / Double(steps))
+                               reduceMilliseconds: perStep * counters.reduce, computeMilliseconds: perStep * counters.compute,
+                               waitingMilliseconds: perStep * counters.waiting)
                 samples.append(s)
-                log(String(format: "round %d: %d worker%@ %.0f img/s%@ (other processes: %.2f cores)%@", round + 1, s.workers,
-                           s.workers == 1 ? "" : "s", s.imagesPerSecond, ranks > 1 ? String(format: ", across processes %.2f ms/step", cross) : "",
-                           other, s.noisy ? "  [noisy]" : ""))
+                log(String(format: "round %d: %d worker%@ %.0f img/s%@ (other processes: %.2f cores; per step: compute %.1f ms, waiting %.1f ms)%@",
+                           round + 1, s.workers, s.workers == 1 ? "" : "s", s.imagesPerSecond,
+                           ranks > 1 ? String(format: ", across processes %.2f ms/step", cross) : "",
+                           other, s.computeMilliseconds, s.waitingMilliseconds, s.noisy ? "  [noisy]" : ""))
             }
         }
         return (samples, Self.summarize(samples, workerCounts: workerCounts, costs: costs))
@@ -122,46 +136,60 @@ public struct ScaleExperiment {
 
     /// Median img/s per worker count over quiet samples (all samples if none
     /// was quiet), and speedup/efficiency against the first worker count.
+    ///
+    /// Speedup is paired: the median over rounds of img/s(W) / img/s(first
+    /// count) within one round, whose two samples ran seconds apart, using the
+    /// rounds where both are quiet (all rounds with both, if none is). A shared
+    /// machine drifts between fast and slow phases lasting tens of seconds;
+    /// a ratio of the two overall medians mixes phases, a within-round ratio
+    /// mostly does not. Without any pair it falls back to the ratio of medians.
     /// `costs`: the modelled reduction cost per worker count, carried into the rows.
     public static func summarize(_ samples: [Sample], workerCounts: [Int], costs: [Int: ReductionCost] = [:]) -> [Row] {
-        var medians: [Int: (Double, Int, Int)] = [:], cross: [Int: Double] = [:], reduce: [Int: Double] = [:]
-        for w in workerCounts {
-            let mine = samples.filter { $0.workers == w }
+        func quietOrAll(_ mine: [Sample]) -> [Sample] {
             let quiet = mine.filter { !$0.noisy }
-            medians[w] = (median((quiet.isEmpty ? mine : quiet).map(\.imagesPerSecond)), mine.count, mine.count - quiet.count)
-            cross[w] = median((quiet.isEmpty ? mine : quiet).map(\.crossReduceMilliseconds))
-            reduce[w] = median((quiet.isEmpty ? mine : quiet).map(\.reduceMilliseconds))
+            return quiet.isEmpty ? mine : quiet
         }
-        guard let base = workerCounts.first, let baseRate = medians[base]?.0, baseRate > 0 else { return [] }
+        guard let base = workerCounts.first else { return [] }
+        let baseSamples = samples.filter { $0.workers == base }
+        let baseRate = median(quietOrAll(baseSamples).map(\.imagesPerSecond))
+        guard baseRate > 0 else { return [] }
         return workerCounts.map { w in
-            let (rate, n, noisy) = medians[w]!
-            let speedup = rate / baseRate
+            let mine = samples.filter { $0.workers == w }
+            let used = quietOrAll(mine)
+            let rate = median(used.map(\.imagesPerSecond))
+            let pairs = mine.compactMap { s in baseSamples.first { $0.round == s.round }.map { (s, $0) } }
+            let quietPairs = pairs.filter { !$0.0.noisy && !$0.1.noisy }
+            let ratios = (quietPairs.isEmpty ? pairs : quietPairs).map { $0.0.imagesPerSecond / $0.1.imagesPerSecond }
+            let speedup = ratios.isEmpty ? rate / baseRate : median(ratios)
             return Row(workers: w, imagesPerSecond: rate, speedup: speedup, efficiency: speedup * Double(base) / Double(w),
-                       samples: n, noisySamples: noisy, crossReduceMilliseconds: cross[w] ?? 0,
-                       reduceMilliseconds: reduce[w] ?? 0, cost: costs[w])
+                       samples: mine.count, noisySamples: mine.filter(\.noisy).count,
+                       crossReduceMilliseconds: median(used.map(\.crossReduceMilliseconds)),
+                       reduceMilliseconds: median(used.map(\.reduceMilliseconds)),
+                       computeMilliseconds: median(used.map(\.computeMilliseconds)),
+                       waitingMilliseconds: median(used.map(\.waitingMilliseconds)), cost: costs[w])
         }
     }
 
     /// The summary; `processes` > 1 adds the cross-process column.
     public static func table(_ rows: [Row], processes: Int = 1) -> String {
         let multi = processes > 1
-        var lines = ["workers      img/s   speedup  efficiency  samples (noisy)" + (multi ? "  across processes ms/step" : "")]
+        var lines = ["workers      img/s   speedup  efficiency  samples (noisy)  waiting ms/step" + (multi ? "  across processes ms/step" : "")]
         for r in rows {
-            lines.append(String(format: "%7d %10.0f %9.2f %10.1f%%  %7d (%d)", r.workers, r.imagesPerSecond, r.speedup,
-                                100 * r.efficiency, r.samples, r.noisySamples)
+            lines.append(String(format: "%7d %10.0f %9.2f %10.1f%%  %7d (%d)  %15.2f", r.workers, r.imagesPerSecond, r.speedup,
+                                100 * r.efficiency, r.samples, r.noisySamples, r.waitingMilliseconds)
                          + (multi ? String(format: "  %24.3f", r.crossReduceMilliseconds) : ""))
         }
         if multi { lines.insert("\(processes) processes (MPI ranks); workers per process", at: 0) }
         return lines.joined(separator: "\n")
     }
 
-    /// One object per row; `reduce_ms` is measured, `reduce_bytes_per_worker`,
+    /// One object per row; `reduce_ms`, `compute_ms` and `wait_ms` (per step) are measured, `reduce_bytes_per_worker`,
     /// `cross_node_bytes` and `barriers_per_step` are `ReductionCost`'s (0 when not modelled).
     public static func jsonLines(_ rows: [Row], processes: Int = 1) -> String {
         rows.map { String(format: "{\"processes\":%d,\"workers\":%d,\"img_s\":%.1f,\"speedup\":%.4f,\"efficiency\":%.4f,\"samples\":%d,\"noisy\":%d,\"cross_reduce_ms\":%.4f,"
-                          + "\"reduce_ms\":%.4f,\"reduce_bytes_per_worker\":%d,\"cross_node_bytes\":%d,\"barriers_per_step\":%d}",
+                          + "\"reduce_ms\":%.4f,\"compute_ms\":%.3f,\"wait_ms\":%.3f,\"reduce_bytes_per_worker\":%d,\"cross_node_bytes\":%d,\"barriers_per_step\":%d}",
                           processes, $0.workers, $0.imagesPerSecond, $0.speedup, $0.efficiency, $0.samples, $0.noisySamples, $0.crossReduceMilliseconds,
-                          $0.reduceMilliseconds, $0.cost?.bytesPerWorker ?? 0, $0.cost?.crossNodeBytes ?? 0, $0.cost?.barriersPerStep ?? 0) }
+                          $0.reduceMilliseconds, $0.computeMilliseconds, $0.waitingMilliseconds, $0.cost?.bytesPerWorker ?? 0, $0.cost?.crossNodeBytes ?? 0, $0.cost?.barriersPerStep ?? 0) }
             .joined(separator: "\n") + "\n"
     }
 

@@ -302,3 +302,66 @@ func repeatedBackwardIsIdentical() throws {
     let differs = first.indices.first { first[$0] != again[$0] }
     #expect(differs == nil, "first difference in \(differs.flatMap { d in model.layout.entries.first { $0.range.contains(d) }?.name } ?? "-")")
 }
+
+/// Residual joins after batch norms: a 2-input add over a batch norm (its
+/// output written over the norm's: in place), a 3-input add whose first
+/// input is a batch norm (in place), an add whose batch norm is its second
+/// input (not: only input 0 may host), and an add over a batch norm that
+/// has a second reader (not).
+let joinModel = """
+  layers:
+    - {name: stem, type: conv2d, filters: 4, kernel: 3, padding: 1}
+    - {name: c1, type: conv2d, filters: 4, kernel: 3, padding: 1, bias: false}
+    - {name: bn1, type: batchnorm}
+    - {name: add1, type: add, inputs: [bn1, stem]}
+    - {name: r1, type: relu}
+    - {name: c2, type: conv2d, filters: 4, kernel: 3, padding: 1, bias: false}
+    - {name: bn2, type: batchnorm}
+    - {name: add2, type: add, inputs: [bn2, r1, stem]}
+    - {name: c3, type: conv2d, filters: 4, kernel: 1, bias: false}
+    - {name: bn3, type: batchnorm}
+    - {name: add3, type: add, inputs: [add2, bn3]}
+    - {name: r3, type: relu}
+    - {name: c4, type: conv2d, filters: 4, kernel: 1, bias: false}
+    - {name: bn4, type: batchnorm}
+    - {name: add4, type: add, inputs: [bn4, r3]}
+    - {name: side, type: maxpool, kernel: 3, stride: 1, padding: 1, input: bn4}
+    - {name: add5, type: add, inputs: [add4, side]}
+    - {name: pool, type: global_avgpool}
+    - {name: fc, type: dense, units: 3}
+"""
+
+@Test("a residual join written over its batch norm input gives bitwise the values and gradients of separate buffers, with one buffer less")
+func inPlaceJoinsMatchSeparateBuffers() throws {
+    let yaml = graphConfig(joinModel)
+    let build = { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
+    let model = try build()
+    let params = FloatBuffer(count: model.layout.totalCount)
+    model.layout.initialize(params, seed: 9)
+    let batch = 4
+    let x = testValues(batch * model.inputShape.count, seed: 17)
+    var results: [(output: [Float], gradients: [Float], stored: Int)] = []
+    for inPlace in [true, false] {
+        let grads = FloatBuffer(count: model.layout.totalCount)
+        let net = Network(model: try build(), maxBatch: batch, parameters: params, gradients: grads, seed: 1, inPlaceJoins: inPlace)
+        net.input.pointer.update(from: x, count: x.count)
+        for i in 0..<batch { net.labels.pointer[i] = Int32(i % 3) }
+        var correct = 0
+        // Two steps: the second reads buffers the first one overwrote.
+        for _ in 0..<2 {
+            grads.zero()
+            net.forward(batch: batch, training: true)
+            _ = net.loss(batch: batch, gradScale: 1, correct: &correct)
+            net.backward(batch: batch)
+        }
+        results.append((Array(UnsafeBufferPointer(start: net.output, count: batch * 3)), grads.array, net.storedFloatsPerSample))
+    }
+    #expect(results[0].output == results[1].output)
+    #expect(results[0].gradients == results[1].gradients)
+    #expect(results[0].gradients.filter { $0 != 0 }.count > model.layout.totalCount / 2)
+    // add1 and add2 (4 channels of 6x6 each) live in bn1's and bn2's buffers;
+    // add3 (bn3 is its second input) and add4 (bn4 has a second reader) do not.
+    #expect(results[1].stored - results[0].stored == 2 * 4 * 36)
+    #expect(NetworkFootprint(model: model, maxBatch: batch, training: true).bytes
+            == 4 * (batch * model.inputShape.count + batch * (results[0].stored + model.sharedBuffersPerSample) + batch))
+}

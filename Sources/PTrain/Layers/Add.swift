@@ -3,6 +3,10 @@ import PTrainKernels
 /// Element-wise sum of two or more tensors of one shape (a residual join):
 /// `y = x0 + x1 + ...`; every input receives `dy` unchanged (masked by
 /// `y > 0` when the relu after the join is fused into it).
+///
+/// In a training network `y` may be the buffer of input 0 itself
+/// (`StoragePlan.valueHost`): every element is read before it is written
+/// at the same index, so the sum and its order are those of separate buffers.
 public final class Add: MultiInputLayer, ReLUFusable {
     public let name: String
     public let typeName = "add"
@@ -30,7 +34,8 @@ public final class Add: MultiInputLayer, ReLUFusable {
                            into: out, count: per, rectify: rectifiesOutput)
                 continue
             }
-            out.update(from: ports[0].values + n * ports[0].sampleStride, count: per)
+            let first = ports[0].values + n * ports[0].sampleStride
+            if first != UnsafePointer(out) { out.update(from: first, count: per) }
             for p in ports.dropFirst() { accumulate(p.values + n * p.sampleStride, into: out, count: per) }
             if rectifiesOutput { reluForward(out, out, count: per) }
         }

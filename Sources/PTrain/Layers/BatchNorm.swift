@@ -16,7 +16,7 @@ import PTrainKernels
 /// `affine: false` (PyTorch's `affine=False`, DARTS's search cells) there is
 /// no `weight`/`bias`: gamma is 1 and beta 0, and only the running
 /// statistics are tensors.
-public final class BatchNorm: StridedInputLayer, ReLUFusable {
+public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward {
     public let name: String
     public let typeName = "batchnorm"
     public let inputShape: TensorShape

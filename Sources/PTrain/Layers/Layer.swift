@@ -218,6 +218,14 @@ public protocol StridedOutputLayer: Layer {
     var outputSampleStride: Int { get set }
 }
 
+/// A layer whose backward reads its input and its output gradient, never its
+/// output: once the output's readers have run forward, nothing needs its
+/// values. A residual join (`Add`) that is that output's only reader writes
+/// its own output over it (`StoragePlan.valueHost`), one activation buffer
+/// less per join in a training network. Not for a layer that may rectify its
+/// output from y (the mask would be lost); batch norm takes its mask from x.
+public protocol OutputFreeBackward: Layer {}
+
 /// A layer that can rectify its own output. When a `relu` is the only reader
 /// of such a layer's output, the network fuses it (`StoragePlan`): the layer
 /// writes `max(y, 0)` in the pass that writes y, the relu node is stored as

@@ -37,7 +37,8 @@ public final class Network {
     public var labelSmoothing: Float = 0
     /// Value buffers: one per owner (`owner[i] == i`) in a training network,
     /// which keeps every activation for backward; shared by owners never live
-    /// at once in an inference-only network. `valueSlot[r]` is owner r's.
+    /// at once in an inference-only network. `valueSlot[r]` is owner r's
+    /// (in a training network a residual join's is its input's, `StoragePlan.valueHost`).
     private let values: [FloatBuffer]
     private let valueSlot: [Int]
     /// Gradient buffers, shared by owners whose gradients are never live at
@@ -69,12 +70,14 @@ public final class Network {
     /// and no activation-gradient buffers (half the memory); `backward` and
     /// `loss(gradScale:)` must not be called on it. `fuseReLU: false` runs
     /// every relu as a layer of its own (the same results; for tests and
-    /// measurements). `scratch`: another network's layer scratch, to share
+    /// measurements), `inPlaceJoins: false` stores every residual join's
+    /// values apart from its input (`StoragePlan.valueHost`; likewise). `scratch`: another network's layer scratch, to share
     /// (networks that never run at once: a worker's training and evaluation
     /// networks); nil: its own. `precision` (`runtime.precision`): of the
     /// GEMMs (bf16 needs `BF16Support.available`; the caller checks).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
-                fuseReLU: Bool = true, scratch: LayerScratch? = nil, precision: ComputePrecision = .fp32) {
+                fuseReLU: Bool = true, inPlaceJoins: Bool = true, scratch: LayerScratch? = nil,
+                precision: ComputePrecision = .fp32) {
         precondition(parameters.count == model.layout.totalCount && (gradients?.count ?? model.layout.totalCount) == model.layout.totalCount)
         self.model = model
         self.maxBatch = maxBatch
@@ -88,17 +91,20 @@ public final class Network {
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
-        let plan = StoragePlan(model: model, fuseReLU: fuseReLU)
+        let plan = StoragePlan(model: model, fuseReLU: fuseReLU, inPlaceJoins: inPlaceJoins)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
         fusedReLUs = layers.indices.filter { plan.skipped[$0] && layers[$0] is ReLU }.map { layers[$0].name }
         if gradients == nil {
             values = plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
             valueSlot = plan.sharedSlot
         } else {
-            let owners = (0..<n).filter { plan.owner[$0] == $0 }
-            values = owners.map { FloatBuffer(count: maxBatch * layers[$0].outputShape.count) }
+            // One buffer per owner that hosts its own values; a join written
+            // over its input uses that input's (`StoragePlan.valueHost`).
+            let hosts = (0..<n).filter { plan.owner[$0] == $0 && plan.valueHost[$0] == $0 }
+            values = hosts.map { FloatBuffer(count: maxBatch * layers[$0].outputShape.count) }
             var slot = [Int](repeating: -1, count: n)
-            for (k, r) in owners.enumerated() { slot[r] = k }
+            for (k, r) in hosts.enumerated() { slot[r] = k }
+            for r in 0..<n where plan.owner[r] == r && plan.valueHost[r] != r { slot[r] = slot[plan.valueHost[r]] }
             valueSlot = slot
         }
         deltas = gradients == nil ? [] : plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }

@@ -17,7 +17,8 @@ public struct NetworkFootprint: Sendable, Equatable {
     public init(model: Model, maxBatch: Int, training: Bool) {
         let plan = StoragePlan(model: model)
         let slots = plan.slotSizes.reduce(0, +)
-        let owned = model.layers.indices.filter { plan.owner[$0] == $0 }.reduce(0) { $0 + model.layers[$1].outputShape.count }
+        let owned = model.layers.indices.filter { plan.owner[$0] == $0 && plan.valueHost[$0] == $0 }
+            .reduce(0) { $0 + model.layers[$1].outputShape.count }
         let perSample = model.inputShape.count + (training ? owned + slots : slots)
         bytes = 4 * maxBatch * (perSample + 1)  // + 1: the label
             + 4 * model.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) }

@@ -38,10 +38,18 @@ struct StoragePlan {
     /// the floats per sample buffer k must hold.
     var sharedSlot: [Int]
     var slotSizes: [Int]
+    /// In a training network, the owner whose value buffer holds owner r's
+    /// values (r itself, or for a residual join, `Add` r, its input 0 when
+    /// that input's layer never reads its output in backward
+    /// (`OutputFreeBackward`), owns plain storage and has no other reader).
+    /// The join writes over it; gradients keep their own buffers. Only
+    /// training networks use it: an inference network's `sharedSlot`
+    /// colouring already reuses buffers by liveness.
+    var valueHost: [Int]
 
-    /// `fuseReLU: false` keeps every relu a layer of its own (tests compare
-    /// the two).
-    init(model: Model, fuseReLU: Bool = true) {
+    /// `fuseReLU: false` keeps every relu a layer of its own, `inPlaceJoins:
+    /// false` every join's values in a buffer of its own (tests compare them).
+    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true) {
         let layers = model.layers, n = layers.count
         var readers = [[Int]](repeating: [], count: n)
         for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
@@ -76,6 +84,13 @@ struct StoragePlan {
             skipped[r] = true
             owner[r] = j
             sampleStride[r] = sampleStride[j]
+        }
+        valueHost = Array(0..<n)
+        for i in 0..<n where inPlaceJoins && layers[i] is Add && owner[i] == i && inPlaceIn[i] == nil {
+            let j = model.inputs[i][0]
+            guard j >= 0, j != n - 1, layers[j] is OutputFreeBackward, owner[j] == j, inPlaceIn[j] == nil,
+                  readers[j] == [i], !model.inputs[i].dropFirst().contains(j) else { continue }
+            valueHost[i] = j
         }
         for j in 0..<(n - 1) {
             guard let shortcut = layers[j] as? PaddedShortcut, shortcut.isIdentity, inPlaceIn[j] == nil else { continue }

@@ -60,6 +60,9 @@ public final class DataParallelEngine {
     /// (`[workers][blocks]`: one row per replica under parameter averaging).
     let clipping: GradientClipping?
     let normSums: UnsafeMutablePointer<Double>
+    /// Each worker's barrier waiting time (seconds) at the start of the current
+    /// sub-run, so the straggler check sees that sub-run's waits alone.
+    private var waitedBefore: [Double]
     /// Whether every replica of every process holds the same parameters and
     /// momentum (always in synchronous SGD; with parameter averaging, right
     /// after an averaging point that averages momentum too).
@@ -135,6 +138,7 @@ public final class DataParallelEngine {
         optimizerStates = try (0..<(averaging ? workers : 1)).map { _ in try FloatBuffer(count: stateCount, purpose: "the optimizer state") }
         optimizerSteps = .allocate(capacity: optimizerStates.count)
         optimizerSteps.initialize(repeating: 0, count: optimizerStates.count)
+        waitedBefore = [Double](repeating: 0, count: workers)
         normSums = .allocate(capacity: max(workers * (clipping?.blocks.count ?? 0), 1))
         normSums.initialize(repeating: 0, count: max(workers * (clipping?.blocks.count ?? 0), 1))
         var replicas: [WorkerReplica] = []
@@ -266,7 +270,7 @@ public final class DataParallelEngine {
             nextShard.store(0, ordering: .relaxed)
             nextArchitectureShard.store(0, ordering: .relaxed)
             nonFiniteStep.store(-1, ordering: .relaxed)
-            replicas.forEach { $0.waiting.reset() }
+            for (w, r) in replicas.enumerated() { waitedBefore[w] = r.waiting.total }
             let t0 = monotonicSeconds()
             pipeline.begin(first: first + done, count: n)
             architecture?.pipeline.begin(first: first + done, count: n)
@@ -274,7 +278,7 @@ public final class DataParallelEngine {
             pipeline.finish()
             architecture?.pipeline.finish()
             if dynamicSchedule && workers > 1,
-               let note = participation.afterSubRun(seconds: monotonicSeconds() - t0, waited: { self.replicas[$0].waiting.total }) {
+               let note = participation.afterSubRun(seconds: monotonicSeconds() - t0, waited: { self.replicas[$0].waiting.total - self.waitedBefore[$0] }) {
                 onNote?(note)
             }
             outcome.completed += state.completed

@@ -7,6 +7,8 @@ extension DataParallelEngine {
         public var data = 0.0, compute = 0.0, reduce = 0.0, update = 0.0
         /// Adding the processes' sums (MPI), part of the step's reduction time.
         public var crossReduce = 0.0
+        /// Waiting at the step's barriers for slower workers (the step's idle time).
+        public var waiting = 0.0
     }
 
     public func resetCounters() { replicas.forEach { $0.resetCounters() } }
@@ -22,6 +24,7 @@ extension DataParallelEngine {
             c.data = max(c.data, r.data.total); c.compute = max(c.compute, r.compute.total)
             c.reduce = max(c.reduce, r.reduce.total); c.update = max(c.update, r.update.total)
             c.crossReduce = max(c.crossReduce, r.crossReduce.total)
+            c.waiting = max(c.waiting, r.waiting.total)
         }
         if group.size > 1 {
             var totals = [c.loss, Double(c.correct)]

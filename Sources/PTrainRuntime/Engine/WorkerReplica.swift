@@ -43,7 +43,7 @@ final class WorkerReplica {
 
     func resetCounters() {
         lossSum = 0; correct = 0
-        data.reset(); compute.reset(); reduce.reset(); update.reset(); crossReduce.reset()
+        data.reset(); compute.reset(); reduce.reset(); update.reset(); crossReduce.reset(); waiting.reset()
     }
 
     /// The gradient of shard `shard` of step `step` alone, left in
