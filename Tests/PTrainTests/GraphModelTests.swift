@@ -123,6 +123,20 @@ let fusionModel = """
     - {name: fc, type: dense, units: 3}
 """
 
+/// One training pass of a 3-class `net` on input `x` (labels `i % 3`):
+/// forward, loss, backward, the gradients added into its arena. Returns the
+/// output, `[batch, 3]`.
+func trainingPass(_ net: Network, _ x: [Float], batch: Int) -> [Float] {
+    net.input.pointer.update(from: x, count: x.count)
+    for i in 0..<batch { net.labels.pointer[i] = Int32(i % 3) }
+    var correct = 0
+    net.forward(batch: batch, training: true)
+    let output = Array(UnsafeBufferPointer(start: net.output, count: batch * 3))
+    _ = net.loss(batch: batch, gradScale: 1, correct: &correct)
+    net.backward(batch: batch)
+    return output
+}
+
 @Test("a relu fused into the layer before it gives bitwise the outputs and gradients of the two run apart")
 func fusedReLUsMatchSeparateOnes() throws {
     let yaml = graphConfig(fusionModel)
@@ -136,13 +150,7 @@ func fusedReLUsMatchSeparateOnes() throws {
     for fuse in [true, false] {
         let grads = FloatBuffer(count: model.layout.totalCount)
         let net = Network(model: try build(), maxBatch: batch, parameters: params, gradients: grads, seed: 1, fuseReLU: fuse)
-        net.input.pointer.update(from: x, count: x.count)
-        for i in 0..<batch { net.labels.pointer[i] = Int32(i % 3) }
-        var correct = 0
-        net.forward(batch: batch, training: true)
-        let output = Array(UnsafeBufferPointer(start: net.output, count: batch * 3))
-        _ = net.loss(batch: batch, gradScale: 1, correct: &correct)
-        net.backward(batch: batch)
+        let output = trainingPass(net, x, batch: batch)
         let inference = Network(model: try build(), maxBatch: batch, parameters: params, gradients: nil, seed: 1, fuseReLU: fuse)
         inference.input.pointer.update(from: x, count: x.count)
         inference.forward(batch: batch, training: false)
@@ -344,17 +352,11 @@ func inPlaceJoinsMatchSeparateBuffers() throws {
     for inPlace in [true, false] {
         let grads = FloatBuffer(count: model.layout.totalCount)
         let net = Network(model: try build(), maxBatch: batch, parameters: params, gradients: grads, seed: 1, inPlaceJoins: inPlace)
-        net.input.pointer.update(from: x, count: x.count)
-        for i in 0..<batch { net.labels.pointer[i] = Int32(i % 3) }
-        var correct = 0
-        // Two steps: the second reads buffers the first one overwrote.
-        for _ in 0..<2 {
-            grads.zero()
-            net.forward(batch: batch, training: true)
-            _ = net.loss(batch: batch, gradScale: 1, correct: &correct)
-            net.backward(batch: batch)
-        }
-        results.append((Array(UnsafeBufferPointer(start: net.output, count: batch * 3)), grads.array, net.storedFloatsPerSample))
+        // Two passes: the second reads buffers the first one overwrote.
+        _ = trainingPass(net, x, batch: batch)
+        grads.zero()
+        let output = trainingPass(net, x, batch: batch)
+        results.append((output, grads.array, net.storedFloatsPerSample))
     }
     #expect(results[0].output == results[1].output)
     #expect(results[0].gradients == results[1].gradients)
