@@ -25,53 +25,6 @@ func bf16Bits(_ x: Float) -> UInt16 {
 /// `x` rounded to bf16, as an fp32.
 func bf16Rounded(_ x: Float) -> Float { Float(bitPattern: UInt32(bf16Bits(x)) << 16) }
 
-/// Runs `gemm` in a bf16 workspace and compares with the reference; returns
-/// the first mismatch, or nil. A's and B's padding is NaN, C's a sentinel.
-func runBF16Case(_ t: Transposes, _ s: Shape, workspace: GEMMWorkspace, nanC: Bool = false) -> String? {
-    var rng = SplitMix64(state: UInt64(s.m * 1_000_003 + s.n * 1009 + s.k) &+ (t.a ? 7 : 0) &+ (t.b ? 13 : 0))
-    let (rowsA, colsA) = t.a ? (s.k, s.m) : (s.m, s.k)
-    let (rowsB, colsB) = t.b ? (s.n, s.k) : (s.k, s.n)
-    let lda = colsA + s.pad, ldb = colsB + s.pad, ldc = s.n + s.pad
-    let sentinel: Float = 12345
-    let a = makeMatrix(rows: rowsA, cols: colsA, ld: lda, rng: &rng, fill: .nan)
-    let b = makeMatrix(rows: rowsB, cols: colsB, ld: ldb, rng: &rng, fill: .nan)
-    var c = makeMatrix(rows: s.m, cols: s.n, ld: ldc, rng: &rng, fill: sentinel)
-    if nanC { for i in 0..<s.m { for j in 0..<s.n { c[i * ldc + j] = .nan } } }
-    let c0 = c
-    a.withUnsafeBufferPointer { ap in
-        b.withUnsafeBufferPointer { bp in
-            c.withUnsafeMutableBufferPointer { cp in
-                gemm(transA: t.a, transB: t.b, m: s.m, n: s.n, k: s.k, alpha: s.alpha,
-                     a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                     beta: s.beta, c: cp.baseAddress!, ldc: ldc, workspace: workspace)
-            }
-        }
-    }
-    let eps = Double(Float.ulpOfOne) * Double(s.k + 4)
-    for i in 0..<s.m {
-        for j in 0..<s.n {
-            var dot = 0.0, mag = 0.0
-            for p in 0..<s.k {
-                let x = Double(bf16Rounded(t.a ? a[p * lda + i] : a[i * lda + p]))
-                let y = Double(bf16Rounded(t.b ? b[j * ldb + p] : b[p * ldb + j]))
-                dot += x * y
-                mag += abs(x * y)
-            }
-            let old = s.beta == 0 ? 0 : Double(s.beta) * Double(c0[i * ldc + j])
-            let expected = Double(s.alpha) * dot + old
-            let tolerance = eps * (abs(Double(s.alpha)) * mag + abs(old)) + 1e-30
-            let got = Double(c[i * ldc + j])
-            if !(abs(got - expected) <= tolerance) {
-                return "C[\(i), \(j)] = \(got), expected \(expected) (tolerance \(tolerance))"
-            }
-        }
-        for j in s.n..<ldc where c[i * ldc + j] != sentinel {
-            return "padding C[\(i), \(j)] overwritten with \(c[i * ldc + j])"
-        }
-    }
-    return nil
-}
-
 /// Odd k everywhere (the last pair's high half is padding), m and n off the
 /// 8 x 32 tile and off the 16-column pack blocks.
 let bf16Shapes: [Shape] = [
@@ -107,7 +60,7 @@ struct BF16GEMMTests {
 
     @Test("odd shapes, default blocking", arguments: Transposes.all, bf16Shapes)
     func shapes(_ t: Transposes, _ shape: Shape) {
-        #expect(runBF16Case(t, shape, workspace: GEMMWorkspace(precision: .bf16)) == nil)
+        #expect(runCase(t, shape, workspace: GEMMWorkspace(precision: .bf16)) == nil)
     }
 
     /// Tiny blocks: every NC, KC and MC loop takes several trips, and an odd
@@ -117,15 +70,15 @@ struct BF16GEMMTests {
         let workspace = GEMMWorkspace(mc: 16, kc: 25, nc: 64, precision: .bf16)
         for shape in [Shape(m: 65, n: 300, k: 257, alpha: -2, beta: 0.3, pad: 3), Shape(m: 16, n: 64, k: 24),
                       Shape(m: 17, n: 65, k: 25, beta: 1), Shape(m: 40, n: 16, k: 101, pad: 1)] {
-            #expect(runBF16Case(t, shape, workspace: workspace) == nil, "\(shape)")
+            #expect(runCase(t, shape, workspace: workspace) == nil, "\(shape)")
         }
     }
 
     @Test("beta = 0 ignores NaN in C; k = 0 and alpha = 0 scale C", arguments: Transposes.all)
     func edges(_ t: Transposes) {
         let workspace = GEMMWorkspace(precision: .bf16)
-        #expect(runBF16Case(t, Shape(m: 9, n: 33, k: 5), workspace: workspace, nanC: true) == nil)
-        #expect(runBF16Case(t, Shape(m: 9, n: 40, k: 0, alpha: 0.5, beta: 0.3, pad: 2), workspace: workspace) == nil)
-        #expect(runBF16Case(t, Shape(m: 9, n: 40, k: 7, alpha: 0, beta: 1), workspace: workspace) == nil)
+        #expect(runCase(t, Shape(m: 9, n: 33, k: 5), workspace: workspace, nanC: true) == nil)
+        #expect(runCase(t, Shape(m: 9, n: 40, k: 0, alpha: 0.5, beta: 0.3, pad: 2), workspace: workspace) == nil)
+        #expect(runCase(t, Shape(m: 9, n: 40, k: 7, alpha: 0, beta: 1), workspace: workspace) == nil)
     }
 }

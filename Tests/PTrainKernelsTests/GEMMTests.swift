@@ -83,8 +83,9 @@ func makeMatrix(rows: Int, cols: Int, ld: Int, rng: inout SplitMix64, fill: Floa
     return x
 }
 
-/// Runs sgemm on one case and compares with the Double reference; returns a
-/// description of the first mismatch, or nil.
+/// Runs sgemm on one case (or, with a bf16 workspace, `gemm` in bf16, whose
+/// reference multiplies the bf16-rounded operands) and compares with the
+/// Double reference; returns a description of the first mismatch, or nil.
 func runCase(_ t: Transposes, _ s: Shape, workspace: GEMMWorkspace = GEMMWorkspace(),
              nanC: Bool = false, nanAB: Bool = false) -> String? {
     var rng = SplitMix64(state: UInt64(s.m * 1_000_003 + s.n * 1009 + s.k) &+ (t.a ? 7 : 0) &+ (t.b ? 13 : 0))
@@ -102,21 +103,22 @@ func runCase(_ t: Transposes, _ s: Shape, workspace: GEMMWorkspace = GEMMWorkspa
     a.withUnsafeBufferPointer { ap in
         b.withUnsafeBufferPointer { bp in
             c.withUnsafeMutableBufferPointer { cp in
-                sgemm(transA: t.a, transB: t.b, m: s.m, n: s.n, k: s.k, alpha: s.alpha,
-                      a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                      beta: s.beta, c: cp.baseAddress!, ldc: ldc, workspace: workspace)
+                let run = workspace.precision == .bf16 ? gemm : sgemm
+                run(t.a, t.b, s.m, s.n, s.k, s.alpha, ap.baseAddress!, lda, bp.baseAddress!, ldb,
+                    s.beta, cp.baseAddress!, ldc, workspace)
             }
         }
     }
 
     let eps = Double(Float.ulpOfOne) * Double(s.k + 4)
+    let operand: (Float) -> Double = workspace.precision == .bf16 ? { Double(bf16Rounded($0)) } : { Double($0) }
     for i in 0..<s.m {
         for j in 0..<s.n {
             var dot = 0.0, mag = 0.0
             if s.alpha != 0 {
                 for p in 0..<s.k {
-                    let x = Double(t.a ? a[p * lda + i] : a[i * lda + p])
-                    let y = Double(t.b ? b[j * ldb + p] : b[p * ldb + j])
+                    let x = operand(t.a ? a[p * lda + i] : a[i * lda + p])
+                    let y = operand(t.b ? b[j * ldb + p] : b[p * ldb + j])
                     dot += x * y
                     mag += abs(x * y)
                 }
