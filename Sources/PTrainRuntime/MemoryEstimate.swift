@@ -7,10 +7,15 @@ import PTrainData
 /// `WorkerReplica`s build, P = parameters, 4 bytes a float):
 /// - weights: P x replicas (1 in synchronous SGD, one per worker with
 ///   `runtime.sync.every > 1`);
-/// - gradients and momentum: P per worker (its gradient arena), plus P per
+/// - gradients and momentum: G per worker (its gradient arena), plus G per
 ///   claimable block with `runtime.schedule: dynamic` (the tree's leaves) and
-///   P per level of each worker's partial-sum tree, plus P x replicas of
-///   momentum, plus 2 P for a second-order bilevel search;
+///   G per level of each worker's partial-sum tree, plus P x replicas of
+///   momentum, plus 2 P for a second-order bilevel search. G = P, except in
+///   synchronous SGD outside a bilevel search, where the dense layers'
+///   weight gradients are summed over the batch straight into one summed
+///   arena of P (`BatchWeightGradients`): G is the other tensors, plus the
+///   dense layers' recorded inputs and output gradients and each worker's
+///   partial-sum tiles;
 /// - activations per worker: the training network at the shard size, the
 ///   evaluation network at `train.eval_batch` (`NetworkFootprint`), the
 ///   evaluation's class probabilities and the layer scratch both networks
@@ -42,16 +47,27 @@ public struct MemoryEstimate: Sendable, Equatable {
         let shard = max(config.runtime.shard, 1)
         let shards = max(config.train.batch / shard, 1)
         let tree: Int  // gradient-sized buffers of the shard tree
-        if !averaging && config.runtime.schedule == .dynamic {
+        let dynamic = !averaging && config.runtime.schedule == .dynamic
+        let plan = ShardPlan(batch: config.train.batch, shardSize: shard, workers: max(workers, 1), dynamic: dynamic)
+        if dynamic {
             // A leaf per claimable block, and each worker's partial sums within one block.
-            let blocks = ShardPlan(batch: config.train.batch, shardSize: shard, workers: max(workers, 1), dynamic: true).blocks
             var depth = 0
-            while (1 << depth) < blocks.map(\.count).max()! { depth += 1 }
-            tree = blocks.count + workers * depth
+            while (1 << depth) < plan.blocks.map(\.count).max()! { depth += 1 }
+            tree = plan.blocks.count + workers * depth
         } else {
             var depth = 0
             while (1 << depth) < shards / max(workers, 1) { depth += 1 }
             tree = workers * depth
+        }
+        // Synchronous SGD: compact per-shard arenas, the summed arena and the batch-wide dense gradients' buffers.
+        let gradients: Int
+        if !averaging && config.train.architecture == nil {
+            let batchPlan = BatchWeightGradients.Plan(model: model)
+            let leaves = dynamic ? plan.blocks : (0..<max(workers, 1)).map { w in (w * shards / max(workers, 1))..<((w + 1) * shards / max(workers, 1)) }
+            gradients = 4 * batchPlan.compactCount * (workers + tree) + arena
+                + 4 * (shards * shard * batchPlan.recordedFloatsPerSample + workers * batchPlan.scratchFloats(leaves: leaves))
+        } else {
+            gradients = arena * (workers + tree)
         }
         let classes = model.outputShape.count
         let evalBatch = config.train.evalBatch
@@ -64,7 +80,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         // A bilevel search's architecture batches have their own pipeline buffers.
         let pipelines = config.train.architecture == nil ? 1 : 2
         self.init(weights: arena * replicas,
-                  gradientsAndMomentum: arena * (workers + tree + replicas) + unrolled,
+                  gradientsAndMomentum: gradients + arena * replicas + unrolled,
                   activationsPerWorker: training.bytes + evaluation.bytes + 4 * evalBatch * classes
                       + max(training.scratchBytes, evaluation.scratchBytes),
                   workers: workers,

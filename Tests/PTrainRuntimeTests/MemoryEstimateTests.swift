@@ -32,13 +32,18 @@ func memoryEstimateParts() throws {
     // Data: 2 splits x 10 images x (4 pixels + 2 label bytes) = 120, plus the
     // pipeline's two batches of 16 x (4 inputs + label) x 4 bytes = 640.
     let dynamic = try estimate([])
-    // Gradients and momentum: 2 worker arenas, 4 shard leaves, 1 momentum.
-    #expect(dynamic == MemoryEstimate(weights: 128, gradientsAndMomentum: 128 * (2 + 4 + 1), activationsPerWorker: 784,
+    // Gradients and momentum: the dense layer's gradient is summed over the
+    // batch (`BatchWeightGradients`), so the 2 worker arenas and 4 shard
+    // leaves hold nothing; the summed arena (128), the recorded x and dy
+    // (16 samples x (4 + 3) floats = 448), each worker's partial-sum tiles
+    // (2 levels, the 4 leaves' tree, x 3 rows x (4 inputs + 1 bias) floats =
+    // 120) and the momentum (128).
+    #expect(dynamic == MemoryEstimate(weights: 128, gradientsAndMomentum: 128 + 448 + 2 * 120 + 128, activationsPerWorker: 784,
                                       workers: 2, data: 760))
-    #expect(dynamic.total == 128 + 896 + 2 * 784 + 760)
-    // Static: no per-shard leaves, but each worker's tree over its 2 shards has one level.
-    #expect(try estimate(["runtime.schedule=static"]).gradientsAndMomentum == 128 * (2 + 2 + 1))
-    // Averaging: one replica of the weights and momentum per worker.
+    #expect(dynamic.total == 128 + 944 + 2 * 784 + 760)
+    // Static: two leaves of two shards, again 2 levels of tiles.
+    #expect(try estimate(["runtime.schedule=static"]).gradientsAndMomentum == 944)
+    // Averaging: whole gradient arenas, one replica of the weights and momentum per worker.
     let averaging = try estimate(["runtime.sync.every=4"])
     #expect(averaging.weights == 256 && averaging.gradientsAndMomentum == 128 * (2 + 2 + 2))
 }

@@ -12,6 +12,10 @@ public final class Dense: Layer {
     public let hasBias: Bool
     private var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>?
     private var dWeight: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>?
+    /// Set when the step computes this layer's weight gradient over the
+    /// whole batch (`BatchWeightGradients`): backward then records its x and
+    /// dy there (at `StepContext.shard`) instead of accumulating dW and db.
+    var batchGradient: BatchWeightGradients.Slot?
 
     public init(name: String, input: TensorShape, units: Int, bias: Bool = true, initScheme: InitScheme = .pytorch) {
         self.name = name
@@ -47,6 +51,10 @@ public final class Dense: Layer {
         if let dx {  // dx[N, I] += dy[N, O] * W[O, I]
             gemm(transA: false, transB: false, m: batch, n: i, k: o, alpha: 1, a: dy, lda: o,
                   b: weight, ldb: i, beta: 1, c: dx, ldc: i, workspace: context.gemm)
+        }
+        if let batchGradient {
+            batchGradient.record(x: x, dy: dy, batch: batch, shard: context.shard)
+            return
         }
         // dW[O, I] += dy^T[O, N] * x[N, I]
         gemm(transA: true, transB: false, m: o, n: i, k: batch, alpha: 1, a: dy, lda: o,

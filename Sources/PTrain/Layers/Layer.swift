@@ -92,6 +92,9 @@ public final class StepContext: @unchecked Sendable {
     public var statistics: StatisticsExchange?
     public var worker = 0
     public var exchangeRound = 0
+    /// The current shard's index within the process's batch (where layers
+    /// with a batch-wide weight gradient record it: `BatchWeightGradients`).
+    public var shard = 0
 
     /// `scratch`: another context's, to share it (a worker's evaluation
     /// network shares its training network's); nil: a new, empty one.

@@ -75,10 +75,15 @@ public final class Network {
     /// (networks that never run at once: a worker's training and evaluation
     /// networks); nil: its own. `precision` (`runtime.precision`): of the
     /// GEMMs (bf16 needs `BF16Support.available`; the caller checks).
+    /// `batchGradients`: the dense layers whose weight gradients the step
+    /// computes over the whole batch; `gradients` is then a compact arena of
+    /// the other tensors (`BatchWeightGradients.compactCount`).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
                 fuseReLU: Bool = true, inPlaceJoins: Bool = true, scratch: LayerScratch? = nil,
-                precision: ComputePrecision = .fp32) {
-        precondition(parameters.count == model.layout.totalCount && (gradients?.count ?? model.layout.totalCount) == model.layout.totalCount)
+                precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil) {
+        precondition(parameters.count == model.layout.totalCount)
+        precondition((gradients?.count ?? model.layout.totalCount) == (batchGradients?.compactCount ?? model.layout.totalCount))
+        precondition(batchGradients == nil || gradients != nil, "an inference-only network has no gradients")
         self.model = model
         self.maxBatch = maxBatch
         self.parameters = parameters
@@ -121,8 +126,19 @@ public final class Network {
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)
             let offsets = model.layout.layerOffsets[index]
-            layer.bind(parameters: offsets.map { parameters.pointer + $0 },
-                       gradients: offsets.map { (gradients ?? parameters).pointer + $0 })
+            let gradientPointers: [UnsafeMutablePointer<Float>]
+            if let batchGradients, let gradients {
+                // A deferred layer's gradient lives in the step's summed arena
+                // (written by `reduce`, never by the layer); the others are compacted.
+                let deferred = batchGradients.slot(layer: index)
+                (layer as? Dense)?.batchGradient = deferred
+                gradientPointers = offsets.map {
+                    deferred != nil ? batchGradients.target.pointer + $0 : gradients.pointer + batchGradients.compactOffset($0)!
+                }
+            } else {
+                gradientPointers = offsets.map { (gradients ?? parameters).pointer + $0 }
+            }
+            layer.bind(parameters: offsets.map { parameters.pointer + $0 }, gradients: gradientPointers)
         }
         for (i, layer) in layers.enumerated() {
             guard let join = layer as? MultiInputLayer else { continue }

@@ -95,6 +95,13 @@ public final class DataParallelEngine {
     let leaves: [FloatBuffer]
     let leafPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let nextShard = Atomic<Int>(0)
+    /// Synchronous SGD: the step's summed gradient (full layout), and the
+    /// dense layers whose weight gradients are computed into it over the
+    /// whole batch (`BatchWeightGradients`; the per-shard arenas, leaves and
+    /// partial sums then hold only the other tensors). Nil with parameter
+    /// averaging and in a bilevel search, whose gradients stay whole per worker.
+    let summed: FloatBuffer?
+    let batchGradients: BatchWeightGradients?
     /// A bilevel search's architecture side (`train.architecture`), and its
     /// passes' next unclaimed shard (dynamic schedule).
     let architecture: ArchitectureSearch?
@@ -106,10 +113,21 @@ public final class DataParallelEngine {
     /// thread (`BatchPipeline.inWorkers`; same data either way); nil: when
     /// every online CPU has a worker. `architecture`: the architecture half
     /// of the training split, which `train.architecture` needs.
-    public init(config: RunConfig, train: SampleSet, test: SampleSet, validation: SampleSet? = nil,
+    public convenience init(config: RunConfig, train: SampleSet, test: SampleSet, validation: SampleSet? = nil,
                 architecture architectureSet: SampleSet? = nil, workers: Int,
                 placement: @escaping @Sendable (Int) throws -> Void = { _ in },
                 group: ProcessGroup = SingleProcess(), fillInWorkers: Bool? = nil) throws {
+        try self.init(config: config, train: train, test: test, validation: validation, architecture: architectureSet,
+                      workers: workers, placement: placement, group: group, fillInWorkers: fillInWorkers,
+                      batchWeightGradients: true)
+    }
+
+    /// `batchWeightGradients: false` sums every tensor through the shard
+    /// tree (tests compare the two ways bit for bit).
+    package init(config: RunConfig, train: SampleSet, test: SampleSet, validation: SampleSet? = nil,
+                 architecture architectureSet: SampleSet? = nil, workers: Int,
+                 placement: @escaping @Sendable (Int) throws -> Void = { _ in },
+                 group: ProcessGroup = SingleProcess(), fillInWorkers: Bool? = nil, batchWeightGradients: Bool) throws {
         self.config = config
         self.train = train
         self.test = test
@@ -145,22 +163,36 @@ public final class DataParallelEngine {
         let dynamic = !averaging && config.runtime.schedule == .dynamic
         // The largest subtree one worker sums at once (its partial sums' depth).
         let blockSize = dynamic ? plan.blocks.map(\.count).max()! : plan.shards / workers
+        if !averaging && config.train.architecture == nil && batchWeightGradients {
+            let total = try FloatBuffer(count: count, purpose: "the summed gradient")
+            // The engine's tree: the dynamic schedule's blocks, or each worker's block.
+            let shardPlan = plan
+            let leaves = dynamic ? shardPlan.blocks : (0..<workers).map { shardPlan.shards(of: $0) }
+            summed = total
+            batchGradients = try BatchWeightGradients(model: model, shards: shardPlan.shards, shardSize: shardPlan.shardSize,
+                                                      leaves: leaves, target: total)
+        } else {
+            summed = nil
+            batchGradients = nil
+        }
+        let gradientCount = batchGradients?.compactCount ?? count
         for w in 0..<workers {
             // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
             let m = w == 0 ? model : try config.model.build(classes: train.classes)
             let params = parameterArenas[averaging ? w : 0]
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
-                                  gradients: try FloatBuffer(count: count, purpose: "the gradients"), seed: config.seed,
-                                  precision: config.runtime.precision)
+                                  gradients: try FloatBuffer(count: gradientCount, purpose: "the gradients"), seed: config.seed,
+                                  precision: config.runtime.precision, batchGradients: batchGradients)
             network.labelSmoothing = Float(config.train.labelSmoothing)
             // Evaluation and training never run at once on a worker: one layer scratch.
             let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: nil, seed: config.seed, scratch: network.context.scratch,
                                       precision: config.runtime.precision)
-            replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: blockSize))
+            replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: blockSize,
+                                              batchScratch: batchGradients?.scratchFloats ?? 0))
         }
         blocks = dynamic ? plan.blocks : []
-        leaves = try blocks.map { _ in try FloatBuffer(count: count, purpose: "the gradient tree") }
+        leaves = try blocks.map { _ in try FloatBuffer(count: gradientCount, purpose: "the gradient tree") }
         leafPointers = .allocate(capacity: max(leaves.count, 1))
         for (i, leaf) in leaves.enumerated() { leafPointers[i] = leaf.pointer }
         self.replicas = replicas
@@ -178,8 +210,8 @@ public final class DataParallelEngine {
         // thread starts only once nothing else can fail.
         // Each worker pins itself, then first-touches its own memory (NUMA
         // placement, `FirstTouch`); the weights are written after that.
-        let touch = FirstTouch(gradients: replicas.map { [$0.gradients] + $0.partial }, leaves: leaves,
-                               parameters: parameterArenas, states: optimizerStates)
+        let touch = FirstTouch(gradients: replicas.map { [$0.gradients, $0.batchScratch] + $0.partial }, leaves: leaves,
+                               parameters: parameterArenas, states: optimizerStates, summed: summed)
         pool = try WorkerPool(count: workers, setUp: { w in try placement(w); touch.run(w) })
         for arena in parameterArenas { model.layout.initialize(arena, seed: config.seed) }
         if globalStatistics {
@@ -308,7 +340,14 @@ public final class DataParallelEngine {
 
     /// The last step's summed gradient (for diagnostics after a non-finite step).
     public var lastGradient: UnsafePointer<Float> {
-        UnsafePointer(dynamicSchedule ? leafPointers[0] : gradientPointers[0])
+        UnsafePointer(summed?.pointer ?? (dynamicSchedule ? leafPointers[0] : gradientPointers[0]))
+    }
+
+    /// Floats of each gradient buffer: every worker's arena and partial sums,
+    /// the dynamic schedule's leaves, the summed arena (tests check what
+    /// `BatchWeightGradients` leaves out).
+    package var gradientBufferCounts: (workers: [Int], partials: [Int], leaves: [Int], summed: Int?) {
+        (replicas.map(\.gradients.count), replicas.flatMap { $0.partial.map(\.count) }, leaves.map(\.count), summed?.count)
     }
 
     /// Sets which workers take part (tests; the engine also decides by itself).
@@ -331,9 +370,10 @@ public final class DataParallelEngine {
     private func trainSteps(_ w: Int) {
         let rank = participation.rank
         guard rank[w] >= 0 else { return }  // sitting out this sub-run
-        let count = model.layout.totalCount
-        let slice = dynamicSchedule ? ShardPlan.slice(of: rank[w], workers: participation.activeCount, count: count)
-                                    : ShardPlan.slice(of: w, workers: workers, count: count)
+        // This worker's part of the step's reduction and update.
+        let part = dynamicSchedule ? rank[w] : w, parts = dynamicSchedule ? participation.activeCount : workers
+        let slice = ShardPlan.slice(of: part, workers: parts, count: model.layout.totalCount)
+        let reduced = ShardPlan.slice(of: part, workers: parts, count: replicas[w].gradients.count)
         var done = 0, skipped = 0
         // This replica's optimizer updates so far (in synchronous SGD every
         // worker counts the same: they agree on every update).
@@ -343,7 +383,8 @@ public final class DataParallelEngine {
         for k in 0..<state.count {
             if architecture != nil { architectureStep(w, step: k, learningRate: state.rates[k], slice: slice) }
             let applied = averaging ? averagingStep(w, step: k, learningRate: state.rates[k], update: updates + 1)
-                : synchronousStep(w, step: k, learningRate: state.rates[k], update: updates + 1, slice: slice)
+                : synchronousStep(w, step: k, learningRate: state.rates[k], update: updates + 1,
+                                  part: part, of: parts, slice: slice, reduced: reduced)
             if applied { updates += 1 }
             if averaging && state.averageAfter[k] {
                 pool.barrier.wait()

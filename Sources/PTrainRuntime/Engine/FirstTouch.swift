@@ -20,12 +20,14 @@ package struct FirstTouch: @unchecked Sendable {
 
     /// `parameters`/`states`: one arena (synchronous SGD: sliced among the
     /// workers) or one per worker (averaging: worker w takes all of its own).
-    package init(gradients: [[FloatBuffer]], leaves: [FloatBuffer], parameters: [FloatBuffer], states: [FloatBuffer]) {
+    /// `summed`: the step's summed gradient (synchronous SGD), sliced like the weights.
+    package init(gradients: [[FloatBuffer]], leaves: [FloatBuffer], parameters: [FloatBuffer], states: [FloatBuffer],
+                 summed: FloatBuffer? = nil) {
         let workers = gradients.count
         regions = (0..<workers).map { w in
             var mine = gradients[w].map { ($0.pointer, $0.count) }
             mine += Self.leaves(of: w, workers: workers, count: leaves.count).map { (leaves[$0].pointer, leaves[$0].count) }
-            for arena in [parameters, states] {
+            for arena in [parameters, states, summed.map { [$0] } ?? []] where !arena.isEmpty {
                 if arena.count == workers && workers > 1 {
                     mine.append((arena[w].pointer, arena[w].count))
                 } else {

@@ -34,7 +34,7 @@ extension DataParallelEngine {
             // The block's canonical subtree, summed by this worker alone, is leaf b.
             r.gradient(shards: blocks[b].lowerBound, blocks[b].upperBound, step: k, pipeline: source,
                        shardSize: plan.shardSize, gradScale: scale)
-            leafPointers[b].update(from: r.gradients.pointer, count: model.layout.totalCount)
+            leafPointers[b].update(from: r.gradients.pointer, count: r.gradients.count)
         }
     }
 

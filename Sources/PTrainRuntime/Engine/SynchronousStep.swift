@@ -8,8 +8,12 @@ import PTrainKernels
 extension DataParallelEngine {
     /// Returns whether the update was applied (false: the summed gradient was
     /// not finite, so no worker applied it). `update`: the optimizer's
-    /// 1-based update number, if applied.
-    func synchronousStep(_ w: Int, step k: Int, learningRate: Float, update: Int, slice: Range<Int>) -> Bool {
+    /// 1-based update number, if applied. The worker is part `part` of
+    /// `parts`: it reduces `reduced` of the per-shard arenas and its rows of
+    /// the batch-wide dense gradients, then checks and updates `slice` of the
+    /// full arena.
+    func synchronousStep(_ w: Int, step k: Int, learningRate: Float, update: Int,
+                         part: Int, of parts: Int, slice: Range<Int>, reduced: Range<Int>) -> Bool {
         let r = replicas[w]
         // Each shard's loss is scaled by 1/B so the tree sum is the mean gradient of the global batch.
         computeGradients(w, step: k, scale: 1 / Float(config.train.batch))
@@ -18,22 +22,42 @@ extension DataParallelEngine {
         r.waiting.stop()
         let sums = dynamicSchedule ? leafPointers : gradientPointers
         r.reduce.start()
-        treeReduce(sums, 0, dynamicSchedule ? blocks.count : workers, range: slice)
+        treeReduce(sums, 0, dynamicSchedule ? blocks.count : workers, range: reduced)
+        if let batchGradients, let summed { scatter(sums[0], reduced, of: batchGradients, into: summed) }
         r.reduce.stop()
-        guard gradientsReady(w, step: k, sum: sums[0], slice: slice) else { return false }
+        if let batchGradients {
+            r.compute.start()
+            batchGradients.reduce(part: part, of: parts, workspace: r.network.context.gemm, scratch: r.batchScratch.pointer)
+            r.compute.stop()
+            r.waiting.start()
+            pool.barrier.wait()  // the summed gradient is complete
+            r.waiting.stop()
+        }
+        let total = summed?.pointer ?? sums[0]
+        guard gradientsReady(w, step: k, sum: total, slice: slice) else { return false }
         r.update.start()
         var scale: Float = 1
         if let clipping {
             // Every worker sums its blocks of the reduced gradient, then all
             // add every block's sum in the same order: one norm, same bits.
-            clipping.blockSums(sums[0], startingIn: slice, into: normSums)
+            clipping.blockSums(total, startingIn: slice, into: normSums)
             pool.barrier.wait()
             scale = clipping.coefficient(norm: clipping.norm(normSums))
         }
-        optimizerStep.apply(parameters: parameterPointers[0], gradients: sums[0], state: statePointers[0],
+        optimizerStep.apply(parameters: parameterPointers[0], gradients: total, state: statePointers[0],
                             range: slice, learningRate: learningRate, step: update, gradientScale: scale)
         r.update.stop()
         return true
+    }
+
+    /// Copies `range` of the compact tree sum `compact` to its tensors' places in `summed`.
+    private func scatter(_ compact: UnsafeMutablePointer<Float>, _ range: Range<Int>, of batch: BatchWeightGradients,
+                         into summed: FloatBuffer) {
+        for segment in batch.segments {
+            let lo = max(range.lowerBound, segment.compact), hi = min(range.upperBound, segment.compact + segment.count)
+            guard lo < hi else { continue }
+            (summed.pointer + segment.layout + (lo - segment.compact)).update(from: compact + lo, count: hi - lo)
+        }
     }
 
     /// The one point where this process's summed gradient is complete: the

@@ -14,6 +14,9 @@ final class WorkerReplica {
     /// `partial[d]` holds the left subtree's sum at depth d while the right
     /// subtree is computed (depth <= log2(shards per worker)).
     let partial: [FloatBuffer]
+    /// This worker's partial sums for its rows of the batch-wide dense
+    /// gradients (`BatchWeightGradients.scratchFloats`).
+    let batchScratch: FloatBuffer
 
     var lossSum: Double = 0
     var correct = 0
@@ -29,8 +32,9 @@ final class WorkerReplica {
     /// Time spent waiting for the other workers at step barriers (this sub-run).
     var waiting = Stopwatch()
 
-    /// `shardsPerWorker`: the most shards the worker sums in one subtree.
-    init(network: Network, evalNetwork: Network, shardsPerWorker: Int) throws(AllocationError) {
+    /// `shardsPerWorker`: the most shards the worker sums in one subtree;
+    /// `batchScratch`: floats of `BatchWeightGradients` scratch (0: none).
+    init(network: Network, evalNetwork: Network, shardsPerWorker: Int, batchScratch: Int = 0) throws(AllocationError) {
         self.network = network
         gradients = network.gradients!
         self.evalNetwork = evalNetwork
@@ -39,6 +43,7 @@ final class WorkerReplica {
         while (1 << depth) < shardsPerWorker { depth += 1 }
         let count = network.gradients!.count
         partial = try (0..<depth).map { _ throws(AllocationError) in try FloatBuffer(count: count, purpose: "the gradient tree") }
+        self.batchScratch = try FloatBuffer(count: batchScratch, purpose: "the dense gradients' partial sums")
     }
 
     func resetCounters() {
@@ -53,6 +58,7 @@ final class WorkerReplica {
         g.zero()
         data.start()
         let first = shard * shardSize
+        network.context.shard = shard
         pipeline.loadShard(step: step, from: first, count: shardSize, scratch: samples, input: network.input.pointer,
                            labels: network.labels.pointer)
         for i in 0..<shardSize { network.context.sampleIndices[i] = pipeline.sampleIndex(step: step, first + i) }
