@@ -118,3 +118,15 @@ func batchWeightGradientsEstimate() throws {
     let estimate = MemoryEstimate(config: config, model: try config.model.build(classes: 4), workers: 2)
     #expect(estimate.gradientsAndMomentum == 4 * (arenas + recorded + 2 * tiles + momentum))
 }
+
+@Test("the reduction cost counts the per-shard arenas' floats and the summed gradient's barrier")
+func batchWeightGradientsReductionCost() throws {
+    let config = try RunConfig.parse(yaml: denseConfig, file: "dense.yaml", overrides: ["runtime.schedule=dynamic"])
+    let data = try DataSources.load(config.data, model: config.model, seed: config.seed)
+    let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2)
+    let cost = try #require(engine.reductionCost(nodes: [nil, nil]))
+    #expect(cost == ReductionCost(plan: engine.plan, parameters: 64, nodes: [nil, nil], batchWeightGradients: true))
+    #expect(cost.barriersPerStep == 4)
+    let whole = try DataParallelEngine(config: config, train: data.train, test: data.test, workers: 2, batchWeightGradients: false)
+    #expect(whole.reductionCost(nodes: [nil, nil])?.barriersPerStep == 3)
+}
