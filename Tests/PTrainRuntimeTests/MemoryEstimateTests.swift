@@ -56,11 +56,38 @@ func footprintMatchesNetwork(_ training: Bool) throws {
         let model = try config.model.build()
         let p = FloatBuffer(count: model.layout.totalCount)
         let net = Network(model: model, maxBatch: 5, parameters: p, gradients: training ? FloatBuffer(count: p.count) : nil, seed: 1)
-        let floats = net.input.count + 5 * (net.storedFloatsPerSample + (training ? net.storedGradientFloatsPerSample : 0))
+        let owned = model.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: 5) }
+        let floats = net.input.count + 5 * (net.storedFloatsPerSample + (training ? net.storedGradientFloatsPerSample : 0)) + owned
         let footprint = NetworkFootprint(model: model, maxBatch: 5, training: training)
         #expect(footprint.bytes == 4 * (floats + net.labels.count), "\(config.name)")
         #expect(footprint.scratchBytes == 4 * net.context.scratch.count, "\(config.name)")
     }
+}
+
+@Test("the footprint counts the buffers layers own: LRN's scales and work planes, dropout's mask, batch norm's statistics")
+func footprintCountsOwnedBuffers() throws {
+    // The same network with one layer swapped for a sigmoid (same shapes, stores its output, owns nothing).
+    func bytes(_ layer: String) throws -> Int {
+        let yaml = """
+        name: owned
+        data: {dataset: synthetic, synthetic_count: 10, synthetic_classes: 3}
+        model:
+          input: [2, 4, 4]
+          layers:
+            - \(layer)
+            - {type: flatten}
+            - {type: dense, units: 3}
+        train: {epochs: 1, batch: 10, optimizer: {lr: 0.1}}
+        """
+        let config = try RunConfig.parse(yaml: yaml, file: "owned.yaml")
+        return NetworkFootprint(model: try config.model.build(), maxBatch: 5, training: true).bytes
+    }
+    let base = try bytes("{type: sigmoid}")
+    // 5 samples x 32 scales, a 32-float term plane, a 16-float power plane.
+    #expect(try bytes("{type: lrn, size: 3}") - base == 4 * (5 * 32 + 32 + 16))
+    #expect(try bytes("{type: dropout, p: 0.5}") - base == 4 * 5 * 32)
+    // 2 channels: 5 vectors and 2 x 2 + 1 doubles.
+    #expect(try bytes("{type: batchnorm}") - base == 4 * (5 * 2 + 2 * 5))
 }
 
 @Test("the over-the-limit message names the file, the total, its parts and the limit")

@@ -364,6 +364,7 @@ func inPlaceJoinsMatchSeparateBuffers() throws {
     // add1 and add2 (4 channels of 6x6 each) live in bn1's and bn2's buffers;
     // add3 (bn3 is its second input) and add4 (bn4 has a second reader) do not.
     #expect(results[1].stored - results[0].stored == 2 * 4 * 36)
+    // Plus the four batch norms' statistics (4 channels: 5 vectors, 2 x 4 + 1 doubles).
     #expect(NetworkFootprint(model: model, maxBatch: batch, training: true).bytes
-            == 4 * (batch * model.inputShape.count + batch * (results[0].stored + model.sharedBuffersPerSample) + batch))
+            == 4 * (batch * model.inputShape.count + batch * (results[0].stored + model.sharedBuffersPerSample) + batch + 4 * (5 * 4 + 2 * 9)))
 }

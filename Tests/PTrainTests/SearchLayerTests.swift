@@ -198,11 +198,13 @@ func searchLayerConfigErrors(_ c: (layer: String, message: String)) {
 @Test("the memory estimate counts a mixed edge's inner outputs and gradients, and a factorized reduce's buffers")
 func compositeLayersOwnedFloats() throws {
     // 4 ops on 2x4x4 (32 floats a sample): outputs 32 (zero) + 32 + 32 (pool, bn) + 32 (conv) + 32 + 32 (relu, conv),
-    // two gradient buffers of 32 per op; and the 4 mixture weights.
-    #expect(sampleMixed().ownedFloats(maxBatch: 5) == 5 * (192 + 4 * 2 * 32) + 4)
-    // Strided copies of the 2x4x4 input (2x2x2 each, with gradients) and the joined 4x2x2 output with its gradient.
+    // two gradient buffers of 32 per op; the 4 mixture weights; the batch norm's statistics
+    // (2 channels without affine: 5 vectors, 2 x 2 + 1 doubles, a unit scale and a zero shift).
+    #expect(sampleMixed().ownedFloats(maxBatch: 5) == 5 * (192 + 4 * 2 * 32) + 4 + (5 * 2 + 2 * 5 + 2 * 2))
+    // Strided copies of the 2x4x4 input (2x2x2 each, with gradients) and the joined 4x2x2 output with its gradient;
+    // the batch norm's statistics (4 channels: 5 vectors, 2 x 4 + 1 doubles).
     let reduce = FactorizedReduce(name: "r", input: TensorShape(2, 4, 4), filters: 4, affine: true)
-    #expect(reduce.ownedFloats(maxBatch: 3) == 3 * (4 * 8 + 2 * 16))
+    #expect(reduce.ownedFloats(maxBatch: 3) == 3 * (4 * 8 + 2 * 16) + (5 * 4 + 2 * 9))
     let model = try RunConfig.parse(yaml: graphConfig(mixedModel), file: "t.yaml").model.build(classes: 3)
     let inner = model.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: 4) }
     #expect(inner == 4 * (72 + 72 + 2 * 2 * 72) + 2)

@@ -71,6 +71,10 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
     }
     public var forwardFLOPs: Int { 2 * inputShape.count }
 
+    /// Five per-channel vectors, the `[2C + 1]` doubles of sums (two floats
+    /// each) and, without affine, the unit scale and zero shift (`NetworkFootprint` counts them).
+    public func ownedFloats(maxBatch: Int) -> Int { 5 * channels + 2 * (2 * channels + 1) + (affine ? 0 : 2 * channels) }
+
     public func allocate(maxBatch: Int) {
         guard mean == nil else { return }
         mean = FloatBuffer(count: channels); invStd = FloatBuffer(count: channels); variance = FloatBuffer(count: channels)

@@ -26,6 +26,9 @@ public final class Dropout: Layer {
     public var detail: String { "p \(probability)" }
     public var forwardFLOPs: Int { inputShape.count }
 
+    /// The mask (`NetworkFootprint` counts it).
+    public func ownedFloats(maxBatch: Int) -> Int { maxBatch * inputShape.count }
+
     public func allocate(maxBatch: Int) {
         if mask == nil { mask = FloatBuffer(count: maxBatch * inputShape.count) }
     }

@@ -29,6 +29,9 @@ public final class LocalResponseNorm: Layer {
     /// Per element: n multiply-adds for the window, a power, a multiply.
     public var forwardFLOPs: Int { inputShape.count * (2 * size + 4) }
 
+    /// `scales`, `terms` and `powers` (`NetworkFootprint` counts them).
+    public func ownedFloats(maxBatch: Int) -> Int { maxBatch * inputShape.count + inputShape.count + inputShape.spatial }
+
     public func allocate(maxBatch: Int) {
         if scales == nil { scales = FloatBuffer(count: maxBatch * inputShape.count) }
         if terms == nil { terms = FloatBuffer(count: inputShape.count) }
