@@ -150,8 +150,11 @@ public final class BatchWeightGradients: @unchecked Sendable {
     /// Computes part `part` of `parts` of every deferred gradient (rows in
     /// tiles of 8-row multiples, split evenly) into `target`, using
     /// `workspace` (the worker's: its precision is the layers') and `scratch`
-    /// (`scratchFloats`).
-    public func reduce(part: Int, of parts: Int, workspace: GEMMWorkspace, scratch: UnsafeMutablePointer<Float>) {
+    /// (`scratchFloats`). Returns whether every value it wrote is finite (the
+    /// sum of each tile is: the engine's finiteness test), so the step needs
+    /// no barrier before its check.
+    public func reduce(part: Int, of parts: Int, workspace: GEMMWorkspace, scratch: UnsafeMutablePointer<Float>) -> Bool {
+        var finite = true
         for e in entries {
             let panels = (e.outputs + 7) / 8
             let lo = min(e.outputs, panels * part / parts * 8), hi = min(e.outputs, panels * (part + 1) / parts * 8)
@@ -161,9 +164,11 @@ public final class BatchWeightGradients: @unchecked Sendable {
                 let tile = Tile(entry: e, row: row, rows: rows, shardSize: shardSize, target: target.pointer,
                                 scratch: scratch, levelFloats: levelFloats, workspace: workspace)
                 tile.sumLeaves(leaves[...], level: 0)
+                finite = finite && tile.isFinite
                 row += rows
             }
         }
+        return finite
     }
 
     /// One tile of rows `[row, row + rows)` of one layer's dW (and db).
@@ -220,6 +225,11 @@ public final class BatchWeightGradients: @unchecked Sendable {
                 b.update(repeating: 0, count: rows)
                 for k in 0..<n { accumulate(dy + k * o + row, into: b, count: rows) }
             }
+        }
+
+        /// Whether the finished tile (level 0) holds only finite values.
+        var isFinite: Bool {
+            sum(weights(0), count: rows * entry.inputs).isFinite && (bias(0).map { sum($0, count: rows).isFinite } ?? true)
         }
 
         func add(_ from: Int, into to: Int) {

@@ -40,14 +40,12 @@ public struct ReductionCost: Sendable, Equatable {
 
     public var bytesPerWorker: Int { localBytes + sliceBytes }
 
-    /// `parameters`: floats in the per-shard arenas (the tree's; with
-    /// `batchWeightGradients`, the tensors outside the dense layers, whose
-    /// gradients are GEMMs over the batch, not sums of arenas, and one more
-    /// barrier); `nodes[w]`: NUMA node of worker w (`MemoryPlacement.nodes`);
+    /// `parameters`: floats in the per-shard arenas (the tree's: with
+    /// `BatchWeightGradients`, the tensors outside the dense layers, whose
+    /// gradients are GEMMs over the batch, not sums of arenas); `nodes[w]`: NUMA node of worker w (`MemoryPlacement.nodes`);
     /// `clipping`: `train.clip_grad_norm` is set (one more barrier);
     /// `processes`: MPI ranks (three more barriers).
-    public init(plan: ShardPlan, parameters: Int, nodes: [Int?], clipping: Bool = false, processes: Int = 1,
-                batchWeightGradients: Bool = false) {
+    public init(plan: ShardPlan, parameters: Int, nodes: [Int?], clipping: Bool = false, processes: Int = 1) {
         precondition(nodes.count == plan.workers)
         let w = plan.workers, p = parameters
         workers = w
@@ -90,7 +88,7 @@ public struct ReductionCost: Sendable, Equatable {
             let range = leaves[0]..<(leaves[leaves.count - 1] + 1)
             return range.count == leaves.count && subtrees.contains(range)
         }
-        barriersPerStep = 3 + (batchWeightGradients ? 1 : 0) + (clipping ? 1 : 0) + (processes > 1 ? 3 : 0)
+        barriersPerStep = 3 + (clipping ? 1 : 0) + (processes > 1 ? 3 : 0)
     }
 
     /// "1.0 MiB per worker per step (0 B partial sums, 1.0 MiB slice sum: 512.0 KiB
@@ -125,7 +123,6 @@ extension DataParallelEngine {
     /// exchange (every K steps) is not this sum.
     public func reductionCost(nodes: [Int?]) -> ReductionCost? {
         averaging ? nil : ReductionCost(plan: plan, parameters: batchGradients?.compactCount ?? model.layout.totalCount,
-                                        nodes: nodes, clipping: clipping != nil, processes: group.size,
-                                        batchWeightGradients: batchGradients != nil)
+                                        nodes: nodes, clipping: clipping != nil, processes: group.size)
     }
 }

@@ -25,16 +25,16 @@ extension DataParallelEngine {
         treeReduce(sums, 0, dynamicSchedule ? blocks.count : workers, range: reduced)
         if let batchGradients, let summed { scatter(sums[0], reduced, of: batchGradients, into: summed) }
         r.reduce.stop()
+        // What this worker wrote into the summed arena, checked as it is written.
+        var wroteFinite: Bool?
         if let batchGradients {
             r.compute.start()
-            batchGradients.reduce(part: part, of: parts, workspace: r.network.context.gemm, scratch: r.batchScratch.pointer)
+            let rows = batchGradients.reduce(part: part, of: parts, workspace: r.network.context.gemm, scratch: r.batchScratch.pointer)
             r.compute.stop()
-            r.waiting.start()
-            pool.barrier.wait()  // the summed gradient is complete
-            r.waiting.stop()
+            wroteFinite = rows && sum(sums[0] + reduced.lowerBound, count: reduced.count).isFinite
         }
         let total = summed?.pointer ?? sums[0]
-        guard gradientsReady(w, step: k, sum: total, slice: slice) else { return false }
+        guard gradientsReady(w, step: k, sum: total, slice: slice, wroteFinite: wroteFinite) else { return false }
         r.update.start()
         var scale: Float = 1
         if let clipping {
@@ -64,7 +64,12 @@ extension DataParallelEngine {
     /// processes' sums are added (one thread, same tree), each worker checks
     /// its slice for NaN and infinity, and after a barrier every worker agrees
     /// whether to update. Returns false when step k's gradient is not finite.
-    private func gradientsReady(_ w: Int, step k: Int, sum total: UnsafeMutablePointer<Float>, slice: Range<Int>) -> Bool {
+    /// `wroteFinite`: whether the parts of the sum this worker wrote were
+    /// finite (one process with `BatchWeightGradients`: the parts cover the
+    /// sum, so that check replaces the slice's, and the sum need not be
+    /// complete before it: the agreement barrier completes it).
+    private func gradientsReady(_ w: Int, step k: Int, sum total: UnsafeMutablePointer<Float>, slice: Range<Int>,
+                                wroteFinite: Bool?) -> Bool {
         let r = replicas[w]
         if group.size > 1 {
             pool.barrier.wait()  // this process's sum is complete
@@ -75,7 +80,8 @@ extension DataParallelEngine {
             }
             pool.barrier.wait()
         }
-        if !sum(total + slice.lowerBound, count: slice.count).isFinite { nonFiniteStep.store(k, ordering: .relaxed) }
+        let finite = group.size == 1 && wroteFinite != nil ? wroteFinite! : sum(total + slice.lowerBound, count: slice.count).isFinite
+        if !finite { nonFiniteStep.store(k, ordering: .relaxed) }
         pool.barrier.wait()  // every slice is checked: all workers agree whether to update
         return nonFiniteStep.load(ordering: .relaxed) != k
     }
