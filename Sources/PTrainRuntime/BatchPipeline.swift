@@ -49,6 +49,17 @@ final class BatchPipeline: @unchecked Sendable {
     /// Workers fill their own shards (`loadShard`); the batch buffers stay empty.
     let inWorkers: Bool
 
+    /// Whether `workers` workers fill their own shards under `runtime.loader`:
+    /// `auto` when every online CPU has a worker (`cpus`).
+    static func fillsInWorkers(_ loader: RuntimeConfig.Loader, workers: Int,
+                               cpus: Int = ProcessInfo.processInfo.activeProcessorCount) -> Bool {
+        switch loader {
+        case .auto: workers >= cpus
+        case .workers: true
+        case .thread: false
+        }
+    }
+
     init(set: SampleSet, batch: Int, part: Range<Int>? = nil, seed: UInt64, inWorkers: Bool = false) {
         self.set = set
         self.inWorkers = inWorkers

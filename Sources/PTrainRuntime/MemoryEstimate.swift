@@ -21,7 +21,8 @@ import PTrainData
 ///   evaluation's class probabilities and the layer scratch both networks
 ///   share (the larger of their needs);
 /// - data: both splits in memory and the batch pipeline's two batches (two
-///   pipelines in a bilevel search).
+///   pipelines in a bilevel search), unless the workers fill their own
+///   shards (`BatchPipeline.fillsInWorkers`: then the pipelines hold none).
 /// The runtime itself (GEMM packing buffers, threads) is not counted; the
 /// engine's arenas are allocated with
 /// `FloatBuffer(count:purpose:)`, so a shortfall the estimate missed is still
@@ -39,8 +40,9 @@ public struct MemoryEstimate: Sendable, Equatable {
         self.activationsPerWorker = activationsPerWorker; self.workers = workers; self.data = data
     }
 
-    /// The estimate of training `config` (whose model is `model`) with `workers` workers.
-    public init(config: RunConfig, model: Model, workers: Int) {
+    /// The estimate of training `config` (whose model is `model`) with
+    /// `workers` workers on a machine with `cpus` online CPUs.
+    public init(config: RunConfig, model: Model, workers: Int, cpus: Int = ProcessInfo.processInfo.activeProcessorCount) {
         let arena = 4 * model.layout.totalCount
         let averaging = config.runtime.syncEvery > 1
         let replicas = averaging ? workers : 1
@@ -78,7 +80,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         // A bilevel search's second order keeps the weights and a direction aside.
         let unrolled = config.train.architecture?.order == .second ? 2 * arena : 0
         // A bilevel search's architecture batches have their own pipeline buffers.
-        let pipelines = config.train.architecture == nil ? 1 : 2
+        let pipelines = BatchPipeline.fillsInWorkers(config.runtime.loader, workers: workers, cpus: cpus) ? 0
+            : config.train.architecture == nil ? 1 : 2
         self.init(weights: arena * replicas,
                   gradientsAndMomentum: gradients + arena * replicas + unrolled,
                   activationsPerWorker: training.bytes + evaluation.bytes + 4 * evalBatch * classes

@@ -21,9 +21,10 @@ runtime: {shard: 4, bind: none}
 
 @Test("the memory estimate of a small model, part by part, in each runtime mode")
 func memoryEstimateParts() throws {
-    func estimate(_ overrides: [String]) throws -> MemoryEstimate {
+    // 2 workers on 4 CPUs: the pipeline thread fills the batches (`runtime.loader: auto`).
+    func estimate(_ overrides: [String], cpus: Int = 4) throws -> MemoryEstimate {
         let config = try RunConfig.parse(yaml: smallConfig, file: "small.yaml", overrides: overrides)
-        return MemoryEstimate(config: config, model: try config.model.build(), workers: 2)
+        return MemoryEstimate(config: config, model: try config.model.build(), workers: 2, cpus: cpus)
     }
     // Activations per worker: training network at shard 4, per sample input 4
     // + values 4 + 3 + gradients 4 + 3 + label 1 = 19 (x 4 bytes x 4 samples =
@@ -43,6 +44,11 @@ func memoryEstimateParts() throws {
     #expect(dynamic.total == 128 + 944 + 2 * 784 + 760)
     // Static: two leaves of two shards, again 2 levels of tiles.
     #expect(try estimate(["runtime.schedule=static"]).gradientsAndMomentum == 944)
+    // Workers filling their own shards (a worker on every CPU, or `runtime.loader: workers`):
+    // the pipeline allocates no batches, only the splits remain.
+    #expect(try estimate([], cpus: 2).data == 120)
+    #expect(try estimate(["runtime.loader=workers"]).data == 120)
+    #expect(try estimate(["runtime.loader=thread"], cpus: 2).data == 760)
     // Averaging: whole gradient arenas, one replica of the weights and momentum per worker.
     let averaging = try estimate(["runtime.sync.every=4"])
     #expect(averaging.weights == 256 && averaging.gradientsAndMomentum == 128 * (2 + 2 + 2))

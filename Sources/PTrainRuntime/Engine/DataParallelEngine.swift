@@ -222,13 +222,7 @@ public final class DataParallelEngine {
                 r.network.context.worker = w
             }
         }
-        let inWorkers = fillInWorkers ?? {
-            switch config.runtime.loader {
-            case .auto: workers >= ProcessInfo.processInfo.activeProcessorCount
-            case .workers: true
-            case .thread: false
-            }
-        }()
+        let inWorkers = fillInWorkers ?? BatchPipeline.fillsInWorkers(config.runtime.loader, workers: workers)
         pipeline = BatchPipeline(set: train, batch: config.train.batch, part: plan.batch * group.rank ..< plan.batch * (group.rank + 1),
                                  seed: config.seed, inWorkers: inWorkers)
         if let search = config.train.architecture, let architectureSet {  // both or neither (checked at the start)
