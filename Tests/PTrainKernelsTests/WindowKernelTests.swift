@@ -12,6 +12,20 @@ let windowCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
     (2, 21, 40, 3, 5, 2, 2),  // stride 2, 18 outputs per row: 8 + 8 vectors then a scalar tail
 ]
 
+/// `maxPoolForward` with outputs, argmax and a scratch of its own, which
+/// starts as NaN (the kernel must not read scratch it did not write).
+func maxPoolWithArgmax(_ x: [Float], _ g: WindowGeometry, batch: Int) -> (y: [Float], argmax: [Int32]) {
+    let count = batch * g.channels * g.outH * g.outW
+    var y = [Float](repeating: .nan, count: count), arg = [Int32](repeating: -7, count: count)
+    var scratch = [Float](repeating: .nan, count: maxPoolScratchCount(g))
+    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer { a in
+        scratch.withUnsafeMutableBufferPointer {
+            maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: a.baseAddress!, scratch: $0.baseAddress!)
+        }
+    } } }
+    return (y, arg)
+}
+
 func geometry(_ c: (Int, Int, Int, Int, Int, Int, Int)) -> WindowGeometry {
     WindowGeometry(channels: c.0, height: c.1, width: c.2, kernelH: c.3, kernelW: c.4,
                    strideH: c.5, strideW: c.5, padH: c.6, padW: min(c.6, c.4 / 2))
@@ -101,11 +115,7 @@ func maxPoolMatchesReference(_ i: Int) {
     let batch = 2
     let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(300 + i))
     let outCount = batch * g.channels * g.outH * g.outW
-    var y = [Float](repeating: 0, count: outCount)
-    var arg = [Int32](repeating: 0, count: outCount)
-    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
-        maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
-    } } }
+    let (y, arg) = maxPoolWithArgmax(x, g, batch: batch)
     #expect(y == referenceMaxPool(x, g, batch: batch))
     // Backward: every output's gradient lands on an input holding the max.
     let dy = randomFloats(outCount, seed: UInt64(400 + i))
@@ -136,18 +146,16 @@ func maxPoolValuesMatchArgmaxPath(_ i: Int) {
         let batch = 2
         let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(600 + i))
         let outCount = batch * g.channels * g.outH * g.outW
-        var expected = [Float](repeating: 0, count: outCount), got = [Float](repeating: .nan, count: outCount)
-        var arg = [Int32](repeating: 0, count: outCount)
+        let expected = maxPoolWithArgmax(x, g, batch: batch).y
+        var got = [Float](repeating: .nan, count: outCount)
         var scratch = [Float](repeating: .nan, count: maxPoolScratchCount(g))
         x.withUnsafeBufferPointer { xs in
-            expected.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
-                maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
-            } }
             got.withUnsafeMutableBufferPointer { ys in scratch.withUnsafeMutableBufferPointer {
                 maxPoolValues(xs.baseAddress!, g, batch: batch, ys.baseAddress!, scratch: $0.baseAddress!)
             } }
         }
         #expect(got == expected, "pad \(pad)")
+        #expect(got == referenceMaxPool(x, g, batch: batch), "pad \(pad)")
     }
 }
 
@@ -174,11 +182,7 @@ func maxPool2x2FirstMaximum(_ size: (Int, Int)) {
     let batch = 2, planeIn = g.height * g.width, planeOut = g.outH * g.outW
     // Values from {0, 1, 2}: most windows hold ties, which must resolve to the first tap in row-major order.
     let x = randomFloats(batch * g.channels * planeIn, seed: UInt64(size.1)).map { Float(Int(($0 + 1) * 1.5)) }
-    var y = [Float](repeating: 0, count: batch * g.channels * planeOut)
-    var arg = [Int32](repeating: -7, count: y.count)
-    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
-        maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
-    } } }
+    let (y, arg) = maxPoolWithArgmax(x, g, batch: batch)
     for p in 0..<(batch * g.channels) {
         for oy in 0..<g.outH {
             for ox in 0..<g.outW {
@@ -193,18 +197,29 @@ func maxPool2x2FirstMaximum(_ size: (Int, Int)) {
     }
 }
 
-@Test("stride-2 max pooling (the 8-wide SIMD path and its scalar borders): values and the first maximum's index, ties included",
-      arguments: [(24, 24, 3, 1), (12, 12, 3, 1), (40, 37, 3, 1), (35, 36, 2, 1), (27, 33, 3, 0), (30, 30, 5, 2)])
-func maxPoolStride2FirstMaximum(_ c: (Int, Int, Int, Int)) {
-    let (h, w, k, pad) = c
-    let g = WindowGeometry(channels: 2, height: h, width: w, kernelH: k, kernelW: k, strideH: 2, strideW: 2, padH: pad, padW: pad)
+/// (height, width, kernel, padding, stride) of the separable max pool's cases.
+let separablePoolCases = [
+    (24, 24, 3, 1, 2), (12, 12, 3, 1, 2), (40, 37, 3, 1, 2), (35, 36, 2, 1, 2), (27, 33, 3, 0, 2), (30, 30, 5, 2, 2),
+    (55, 55, 3, 0, 2), (13, 13, 3, 0, 2),  // the 2012 AlexNet's pools: 8-wide groups with overlap, and 6 outputs
+    (5, 5, 3, 1, 2), (7, 9, 3, 0, 2), (9, 17, 2, 0, 2),  // rows of < 8 and < 16 columns, fewer than 8 outputs
+    (11, 11, 3, 3, 2), (6, 8, 2, 3, 3),  // padding >= kernel: windows of padding only
+    (31, 29, 3, 1, 3), (16, 16, 4, 0, 4), (9, 20, 3, 1, 1),  // strides 3 and 4; 1 (its own path)
+]
+
+@Test("separable max pooling (8-wide row groups, overlapped or short; 16-, 8- and 1-wide column passes; padding-only windows; other strides): values and the first maximum's index, ties included",
+      arguments: separablePoolCases)
+func maxPoolSeparableFirstMaximum(_ c: (Int, Int, Int, Int, Int)) {
+    let (h, w, k, pad, stride) = c
+    let g = WindowGeometry(channels: 2, height: h, width: w, kernelH: k, kernelW: k, strideH: stride, strideW: stride, padH: pad, padW: pad)
     let batch = 2, planeIn = h * w, planeOut = g.outH * g.outW
-    let x = randomFloats(batch * g.channels * planeIn, seed: UInt64(h * w + k)).map { Float(Int(($0 + 1) * 1.5)) }
-    var y = [Float](repeating: 0, count: batch * g.channels * planeOut)
-    var arg = [Int32](repeating: -7, count: y.count)
-    x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { ys in arg.withUnsafeMutableBufferPointer {
-        maxPoolForward(xs.baseAddress!, g, batch: batch, ys.baseAddress!, argmax: $0.baseAddress!)
-    } } }
+    // Values from {0, 1, 2}: most windows hold ties. A third of the zeros
+    // become -inf, which an in-image tap still beats the border with (the
+    // stride-1 path names no tap for an all -inf window: left out there).
+    let x = randomFloats(batch * g.channels * planeIn, seed: UInt64(h * w + k)).enumerated().map { i, r in
+        let v = Float(Int((r + 1) * 1.5))
+        return v == 0 && i % 3 == 0 && stride > 1 ? -Float.infinity : v
+    }
+    let (y, arg) = maxPoolWithArgmax(x, g, batch: batch)
     var mismatches = 0
     for p in 0..<(batch * g.channels) {
         for oy in 0..<g.outH {
@@ -213,7 +228,7 @@ func maxPoolStride2FirstMaximum(_ c: (Int, Int, Int, Int)) {
                 var best = -Float.infinity, at = -1
                 for ki in 0..<k {
                     for kj in 0..<k {
-                        let iy = 2 * oy - pad + ki, ix = 2 * ox - pad + kj
+                        let iy = stride * oy - pad + ki, ix = stride * ox - pad + kj
                         guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
                         if at < 0 || x[p * planeIn + iy * w + ix] > best { best = x[p * planeIn + iy * w + ix]; at = iy * w + ix }
                     }

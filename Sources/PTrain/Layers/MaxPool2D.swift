@@ -11,7 +11,7 @@ public final class MaxPool2D: Layer {
     public let parameterSpecs: [ParameterSpec] = []
     public let geometry: WindowGeometry
     private var argmax: Int32Buffer?
-    /// One input row for the inference path (`maxPoolValues`).
+    /// The padded row of the separable kernels (`maxPoolScratchCount`).
     private var scratch: FloatBuffer?
 
     public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
@@ -36,7 +36,7 @@ public final class MaxPool2D: Layer {
     /// 2x2/2 windows have a SIMD path with argmax that is as fast).
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         if context.training || maxPoolIsPlain2x2(geometry) {
-            maxPoolForward(x, geometry, batch: batch, y, argmax: argmax!.pointer)
+            maxPoolForward(x, geometry, batch: batch, y, argmax: argmax!.pointer, scratch: scratch!.pointer)
         } else {
             maxPoolValues(x, geometry, batch: batch, y, scratch: scratch!.pointer)
         }

@@ -1,0 +1,270 @@
+// Separable max pooling (AlexNet's overlapping 3x3/2, with or without
+// padding; in training every stride but 1 and 2x2/2, which have their own
+// paths, in inference every window). For each output row, the window's
+// in-image input rows are reduced column by column into a padded row (the
+// column maximum and, for training, the plane index of its first
+// occurrence), then each output takes the maximum of its window's columns of
+// that row: K + K comparisons per output instead of K * K, every one a SIMD
+// lane, and no clipped windows (the padded row's borders hold -inf).
+//
+// Ties resolve to the first maximum in row-major order, the rule of the
+// reference and of PyTorch: within a window the row-major order of taps is
+// the order of their plane indices `iy * W + ix`, so the column pass keeps
+// the topmost of equal values (strict `>` going down) and the row pass
+// prefers, among equal values, the smaller index. A border column holds
+// (-inf, Int32.max): it never wins against an in-image tap, even one that is
+// -inf, and a window of border only (padding >= kernel) reports -inf and -1.
+// NaN inputs may pick a different tap than a K * K scan would; a step with
+// a NaN activation is refused anyway.
+
+/// The padded row the separable kernels reduce into: the image's columns at
+/// offset `padW`, -inf (index Int32.max) elsewhere, wide enough for the
+/// 16-float loads of the stride-2 row pass. `scratch` holds the values, then
+/// as many Int32 indices, then 16 floats for one group of outputs.
+struct PoolRowLayout {
+    /// Floats (and Int32s) in the padded row.
+    let width: Int
+
+    init(_ g: WindowGeometry) {
+        let ow = g.outW
+        // The row pass reads padded columns up to S (OW - 1) + KW - 1; the
+        // stride-2 groups of 8 outputs read 16 floats from 2 s + kj, s <= max(OW, 8) - 8.
+        let reach = max(g.padW + g.width, g.strideW * (ow - 1) + g.kernelW, 2 * max(ow, 8) + g.kernelW - 1)
+        width = (reach + 15) / 16 * 16
+    }
+
+    /// Floats of scratch the kernels need.
+    var scratchCount: Int { 2 * width + 16 }
+
+    /// Fills the whole row with the border (-inf, Int32.max); the column
+    /// passes later write only the image's columns.
+    func reset(_ scratch: UnsafeMutablePointer<Float>, indices: Bool) {
+        scratch.update(repeating: -.infinity, count: width)
+        if indices { self.indices(scratch).initializeMemory(as: Int32.self, repeating: .max, count: width) }
+    }
+
+    func indices(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(scratch + width)
+    }
+}
+
+/// Floats of scratch `maxPoolForward` and `maxPoolValues` need.
+public func maxPoolScratchCount(_ g: WindowGeometry) -> Int { PoolRowLayout(g).scratchCount }
+
+/// `maxPoolForward` for strides other than 1 (see the file comment).
+func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                      _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                      scratch: UnsafeMutablePointer<Float>) {
+    let layout = PoolRowLayout(g)
+    layout.reset(scratch, indices: true)
+    let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
+    let values = scratch + g.padW, indices = layout.indices(scratch) + 4 * g.padW
+    let group = scratch + 2 * layout.width
+    for p in 0..<(batch * g.channels) {
+        let src = x + p * planeIn
+        for oy in 0..<oh {
+            let out = y + p * planeOut + oy * ow, at = argmax + p * planeOut + oy * ow
+            let y0 = oy * g.strideH - g.padH
+            let top = max(0, y0), bottom = min(g.height, y0 + g.kernelH)
+            guard top < bottom else {   // the window holds padding only
+                out.update(repeating: -.infinity, count: ow)
+                at.update(repeating: -1, count: ow)
+                continue
+            }
+            columnMaxima(src, width: w, rows: top..<bottom, into: values, indices: indices)
+            if g.strideW == 2 {
+                // 8 outputs at a time, the last group overlapping the one
+                // before (rewriting equal results); fewer than 8 via `group`.
+                var start = 0
+                while start < ow {
+                    let s = ow >= 8 ? min(start, ow - 8) : 0
+                    if ow >= 8 {
+                        rowMaxStride2x8(scratch, layout, from: 2 * s, kernel: g.kernelW,
+                                        into: out + s, argmax: UnsafeMutableRawPointer(at + s))
+                    } else {
+                        rowMaxStride2x8(scratch, layout, from: 0, kernel: g.kernelW,
+                                        into: group, argmax: UnsafeMutableRawPointer(group + 8))
+                        out.update(from: group, count: ow)
+                        at.update(from: UnsafeRawPointer(group + 8).assumingMemoryBound(to: Int32.self), count: ow)
+                    }
+                    start = s + 8
+                }
+            } else {
+                let rowIndices = layout.indices(scratch)
+                for ox in 0..<ow {
+                    let c0 = ox * g.strideW
+                    var best = scratch[c0]
+                    var index = rowIndices.load(fromByteOffset: 4 * c0, as: Int32.self)
+                    for kj in 1..<max(1, g.kernelW) {
+                        let v = scratch[c0 + kj], i = rowIndices.load(fromByteOffset: 4 * (c0 + kj), as: Int32.self)
+                        if v > best || (v == best && i < index) { best = v; index = i }
+                    }
+                    out[ox] = best
+                    at[ox] = index == .max ? -1 : index
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling without argmax (inference), any stride: the column maxima
+/// into the padded row, then each window's maximum of them. The values are
+/// `maxPoolForward`'s (max is order-free; only the sign of an all-zero max
+/// and NaN propagation may differ). `scratch` holds `maxPoolScratchCount(g)`
+/// floats.
+public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
+                          _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    let layout = PoolRowLayout(g)
+    layout.reset(scratch, indices: false)
+    let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
+    let values = scratch + g.padW, group = scratch + 2 * layout.width
+    for p in 0..<(batch * g.channels) {
+        let src = x + p * planeIn
+        for oy in 0..<oh {
+            let out = y + p * planeOut + oy * ow
+            let y0 = oy * g.strideH - g.padH
+            let top = max(0, y0), bottom = min(g.height, y0 + g.kernelH)
+            guard top < bottom else {
+                out.update(repeating: -.infinity, count: ow)
+                continue
+            }
+            columnMaxima(src, width: w, rows: top..<bottom, into: values)
+            if g.strideW == 2 {
+                var start = 0
+                while start < ow {
+                    let s = ow >= 8 ? min(start, ow - 8) : 0
+                    var best = UnsafeRawPointer(scratch + 2 * s).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                    for kj in 1..<max(1, g.kernelW) {
+                        let v = UnsafeRawPointer(scratch + 2 * s + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                        best.replace(with: v, where: v .> best)
+                    }
+                    if ow >= 8 {
+                        UnsafeMutableRawPointer(out + s).storeBytes(of: best, as: SIMD8<Float>.self)
+                    } else {
+                        UnsafeMutableRawPointer(group).storeBytes(of: best, as: SIMD8<Float>.self)
+                        out.update(from: group, count: ow)
+                    }
+                    start = s + 8
+                }
+            } else {
+                for ox in 0..<ow {
+                    let c0 = ox * g.strideW
+                    var best = scratch[c0]
+                    for kj in 1..<max(1, g.kernelW) { best = max(best, scratch[c0 + kj]) }
+                    out[ox] = best
+                }
+            }
+        }
+    }
+}
+
+/// Eight stride-2 windows of the padded row starting at padded column
+/// `from`: tap kj of the eight is the even lanes of 16 values (and indices)
+/// loaded at `from + kj`. Larger value wins; equal values, the smaller index.
+/// Writes 8 maxima to `into` and their indices (Int32, -1 for border only) to `argmax`.
+@inline(__always)
+private func rowMaxStride2x8(_ scratch: UnsafeMutablePointer<Float>, _ layout: PoolRowLayout, from c0: Int, kernel: Int,
+                             into out: UnsafeMutablePointer<Float>, argmax: UnsafeMutableRawPointer) {
+    let indices = UnsafeRawPointer(layout.indices(scratch))
+    var best = UnsafeRawPointer(scratch + c0).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+    var at = indices.loadUnaligned(fromByteOffset: 4 * c0, as: SIMD16<Int32>.self).evenHalf
+    for kj in 1..<max(1, kernel) {
+        let v = UnsafeRawPointer(scratch + c0 + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        let i = indices.loadUnaligned(fromByteOffset: 4 * (c0 + kj), as: SIMD16<Int32>.self).evenHalf
+        let better = (v .> best) .| ((v .== best) .& (i .< at))
+        best.replace(with: v, where: better)
+        at.replace(with: i, where: better)
+    }
+    // Int32.max (the border) -> -1: only it overflows to Int32.min when
+    // incremented (a masked replace compiled to a scalar loop).
+    at |= (at &+ 1) & Int32.min
+    UnsafeMutableRawPointer(out).storeBytes(of: best, as: SIMD8<Float>.self)
+    argmax.storeBytes(of: at, as: SIMD8<Int32>.self)
+}
+
+/// Column maxima of the input rows `rows` of a `width`-wide plane into
+/// `values`, with the plane index of each column's topmost maximum into
+/// `indices` (Int32s). Overlapping last vectors recompute equal results.
+@inline(__always)
+private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
+                          into values: UnsafeMutablePointer<Float>, indices: UnsafeMutableRawPointer) {
+    let lanes16 = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    let lanes8 = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+    if w >= 16 {
+        var i = 0
+        while i < w {
+            let c = min(i, w - 16)
+            var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD16<Float>.self)
+            var at = lanes16 &+ Int32(truncatingIfNeeded: rows.lowerBound * w + c)
+            for r in rows.dropFirst() {
+                let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD16<Float>.self)
+                let better = v .> best
+                best.replace(with: v, where: better)
+                at.replace(with: lanes16 &+ Int32(truncatingIfNeeded: r * w + c), where: better)
+            }
+            UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD16<Float>.self)
+            indices.storeBytes(of: at, toByteOffset: 4 * c, as: SIMD16<Int32>.self)
+            i = c + 16
+        }
+    } else if w >= 8 {
+        var i = 0
+        while i < w {
+            let c = min(i, w - 8)
+            var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD8<Float>.self)
+            var at = lanes8 &+ Int32(truncatingIfNeeded: rows.lowerBound * w + c)
+            for r in rows.dropFirst() {
+                let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD8<Float>.self)
+                let better = v .> best
+                best.replace(with: v, where: better)
+                at.replace(with: lanes8 &+ Int32(truncatingIfNeeded: r * w + c), where: better)
+            }
+            UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD8<Float>.self)
+            indices.storeBytes(of: at, toByteOffset: 4 * c, as: SIMD8<Int32>.self)
+            i = c + 8
+        }
+    } else {
+        for c in 0..<w {
+            var best = src[rows.lowerBound * w + c], at = rows.lowerBound * w + c
+            for r in rows.dropFirst() where src[r * w + c] > best { best = src[r * w + c]; at = r * w + c }
+            values[c] = best
+            indices.storeBytes(of: Int32(truncatingIfNeeded: at), toByteOffset: 4 * c, as: Int32.self)
+        }
+    }
+}
+
+/// Column maxima without indices (inference).
+@inline(__always)
+private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
+                          into values: UnsafeMutablePointer<Float>) {
+    if w >= 16 {
+        var i = 0
+        while i < w {
+            let c = min(i, w - 16)
+            var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD16<Float>.self)
+            for r in rows.dropFirst() {
+                let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD16<Float>.self)
+                best.replace(with: v, where: v .> best)
+            }
+            UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD16<Float>.self)
+            i = c + 16
+        }
+    } else if w >= 8 {
+        var i = 0
+        while i < w {
+            let c = min(i, w - 8)
+            var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD8<Float>.self)
+            for r in rows.dropFirst() {
+                let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD8<Float>.self)
+                best.replace(with: v, where: v .> best)
+            }
+            UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD8<Float>.self)
+            i = c + 8
+        }
+    } else {
+        for c in 0..<w {
+            var best = src[rows.lowerBound * w + c]
+            for r in rows.dropFirst() { best = max(best, src[r * w + c]) }
+            values[c] = best
+        }
+    }
+}
