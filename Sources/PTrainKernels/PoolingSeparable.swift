@@ -72,23 +72,16 @@ func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int
                 continue
             }
             columnMaxima(src, width: w, rows: top..<bottom, into: values, indices: indices)
-            if g.strideW == 2 {
-                // 8 outputs at a time, the last group overlapping the one
-                // before (rewriting equal results); fewer than 8 via `group`.
-                var start = 0
-                while start < ow {
-                    let s = ow >= 8 ? min(start, ow - 8) : 0
-                    if ow >= 8 {
-                        rowMaxStride2x8(scratch, layout, from: 2 * s, kernel: g.kernelW,
-                                        into: out + s, argmax: UnsafeMutableRawPointer(at + s))
-                    } else {
-                        rowMaxStride2x8(scratch, layout, from: 0, kernel: g.kernelW,
-                                        into: group, argmax: UnsafeMutableRawPointer(group + 8))
-                        out.update(from: group, count: ow)
-                        at.update(from: UnsafeRawPointer(group + 8).assumingMemoryBound(to: Int32.self), count: ow)
-                    }
-                    start = s + 8
+            if g.strideW == 2 && ow >= 8 {
+                forEachGroupOf8(ow) { s in
+                    rowMaxStride2x8(scratch, layout, from: 2 * s, kernel: g.kernelW,
+                                    into: out + s, argmax: UnsafeMutableRawPointer(at + s))
                 }
+            } else if g.strideW == 2 {
+                // Fewer than 8 outputs: one group into `group`, then its first `ow`.
+                rowMaxStride2x8(scratch, layout, from: 0, kernel: g.kernelW, into: group, argmax: UnsafeMutableRawPointer(group + 8))
+                out.update(from: group, count: ow)
+                UnsafeMutableRawPointer(at).copyMemory(from: group + 8, byteCount: 4 * ow)
             } else {
                 let rowIndices = layout.indices(scratch)
                 for ox in 0..<ow {
@@ -129,23 +122,14 @@ public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch:
                 continue
             }
             columnMaxima(src, width: w, rows: top..<bottom, into: values)
-            if g.strideW == 2 {
-                var start = 0
-                while start < ow {
-                    let s = ow >= 8 ? min(start, ow - 8) : 0
-                    var best = UnsafeRawPointer(scratch + 2 * s).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                    for kj in 1..<max(1, g.kernelW) {
-                        let v = UnsafeRawPointer(scratch + 2 * s + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                        best.replace(with: v, where: v .> best)
-                    }
-                    if ow >= 8 {
-                        UnsafeMutableRawPointer(out + s).storeBytes(of: best, as: SIMD8<Float>.self)
-                    } else {
-                        UnsafeMutableRawPointer(group).storeBytes(of: best, as: SIMD8<Float>.self)
-                        out.update(from: group, count: ow)
-                    }
-                    start = s + 8
+            if g.strideW == 2 && ow >= 8 {
+                forEachGroupOf8(ow) { s in
+                    UnsafeMutableRawPointer(out + s).storeBytes(of: rowMaxStride2x8(scratch, from: 2 * s, kernel: g.kernelW),
+                                                                as: SIMD8<Float>.self)
                 }
+            } else if g.strideW == 2 {
+                UnsafeMutableRawPointer(group).storeBytes(of: rowMaxStride2x8(scratch, from: 0, kernel: g.kernelW), as: SIMD8<Float>.self)
+                out.update(from: group, count: ow)
             } else {
                 for ox in 0..<ow {
                     let c0 = ox * g.strideW
@@ -156,6 +140,31 @@ public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch:
             }
         }
     }
+}
+
+/// Calls `body(start)` for groups of 8 outputs covering `count >= 8`
+/// outputs: 0, 8, ..., the last at `count - 8`, overlapping the one before
+/// (whose equal results it rewrites).
+@inline(__always)
+private func forEachGroupOf8(_ count: Int, _ body: (Int) -> Void) {
+    var start = 0
+    while start < count {
+        let s = min(start, count - 8)
+        body(s)
+        start = s + 8
+    }
+}
+
+/// The maxima of eight stride-2 windows of the padded row of values from
+/// padded column `from` (inference: no indices).
+@inline(__always)
+private func rowMaxStride2x8(_ values: UnsafePointer<Float>, from c0: Int, kernel: Int) -> SIMD8<Float> {
+    var best = UnsafeRawPointer(values + c0).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+    for kj in 1..<max(1, kernel) {
+        let v = UnsafeRawPointer(values + c0 + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        best.replace(with: v, where: v .> best)
+    }
+    return best
 }
 
 /// Eight stride-2 windows of the padded row starting at padded column
