@@ -5,8 +5,8 @@
 /// - depthwise (one input channel and one filter per group), every pass:
 ///   direct SIMD loops, any kernel, stride, padding and dilation;
 /// - forward: Winograd (when allowed), pointwise, taps, im2col;
-/// - input gradient: Winograd, pointwise, taps (stride 1, pad <= K - 1),
-///   im2col/col2im;
+/// - input gradient: Winograd, pointwise, taps (stride 1 with pad <= K - 1,
+///   or strided: one stride-1 tap GEMM per input phase), im2col/col2im;
 /// - weight gradient: Winograd, pointwise, taps (whole 16-channel panels),
 ///   window planes (stride 1), im2col.
 ///

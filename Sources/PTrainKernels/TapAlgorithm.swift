@@ -1,7 +1,8 @@
 /// Tap GEMMs over zero-padded planes, no im2col (TapConvolution.swift),
 /// undilated: the forward pass of any shape (polyphase planes when strided; strips of
 /// images when narrow), the input gradient of stride-1 shapes with pad <=
-/// K - 1 (the same GEMM over the output gradient, rotated weights), and the
+/// K - 1 (the same GEMM over the output gradient, rotated weights) and of
+/// strided shapes (one such GEMM per input phase, TapStridedGradient.swift), and the
 /// weight gradient tap by tap when a group's channels come in whole
 /// 16-channel panels.
 ///
@@ -12,16 +13,19 @@
 /// `[groups, C/g, KH*KW*O/g]` for the gradient), refreshed each pass, and
 /// packed (`groups` blocks of `packedWeights` floats), the staging of one
 /// strip's padded-width output `[O/g, columns]`, then for the weight gradient
-/// the transposed planes and the tap-ordered gradient `[groups, O/g, KH*KW*C/g]`.
+/// the transposed planes and the tap-ordered gradient `[groups, O/g, KH*KW*C/g]`;
+/// for a strided input gradient, last, one sub-kernel and its tap order.
 public struct TapAlgorithm: ConvolutionAlgorithm {
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// The input gradient's plan (nil: that pass is not supported).
     let gradientPlan: TapConvolution?
+    /// The strided input gradient's phases (nil at stride 1).
+    let strided: TapStridedGradient?
     /// Floats per group of the packed weights (the larger of both plans').
     let packedWeights: Int
     /// Offsets of the workspace regions above, in floats.
-    let padded: Int, ordered: Int, packed: Int, staging: Int, transposed: Int, orderedGradient: Int
+    let padded: Int, ordered: Int, packed: Int, staging: Int, transposed: Int, orderedGradient: Int, subKernel: Int
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
@@ -29,7 +33,8 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
         guard !g.isDilated else { return false }
         switch pass {
         case .forward: return true
-        case .inputGradient: return g.strideH == 1 && g.strideW == 1 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
+        case .inputGradient:
+            return g.strideH > 1 || g.strideW > 1 || (g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1)
         case .weightGradient: return g.channels % 16 == 0
         }
     }
@@ -38,17 +43,20 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
         self.shape = shape
         plan = tapPlan(shape, maxBatch: maxBatch)
         gradientPlan = plan.inputGradient
-        packedWeights = max(plan.packedWeightCount, gradientPlan?.packedWeightCount ?? 0)
+        strided = TapStridedGradient(shape, maxBatch: maxBatch)
+        packedWeights = max(plan.packedWeightCount, gradientPlan?.packedWeightCount ?? 0, strided?.packedWeightCount ?? 0)
         let weightGradient = Self.supports(shape, .weightGradient)
         let weightCount = shape.groups * shape.groupWeights
         var end = 0
         func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
-        padded = region(max(plan.paddedCount, gradientPlan?.paddedCount ?? 0))
+        padded = region(max(plan.paddedCount, gradientPlan?.paddedCount ?? 0, strided?.paddedCount ?? 0))
         ordered = region(weightCount)
         packed = region(shape.groups * packedWeights)
-        staging = region(max(plan.outputs * plan.columns, gradientPlan.map { $0.outputs * $0.columns } ?? 0))
+        staging = region(max(plan.outputs * plan.columns, gradientPlan.map { $0.outputs * $0.columns } ?? 0,
+                             strided?.stagingCount ?? 0))
         transposed = region(weightGradient ? plan.transposedCount : 0)
         orderedGradient = region(weightGradient ? weightCount : 0)
+        subKernel = region(strided?.scratchCount ?? 0)
         workspaceFloats = end
     }
 
@@ -104,8 +112,21 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
                               into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
                               workspace: ConvolutionWorkspace) {
-        guard let gradientPlan else { preconditionFailure("tap input gradient of an unsupported shape") }
         let w = workspace.floats
+        if let strided {
+            (w + padded).update(repeating: 0, count: strided.paddedCount)
+            for g in 0..<shape.groups {
+                strided.packWeights(weights + g * shape.groupWeights, scratch: w + subKernel, into: w + packed + g * packedWeights)
+            }
+            for g in 0..<shape.groups {
+                strided.accumulate(dy + shape.outputGroupOffset(g), outputStride: outputStride, outChannelStride: shape.outputPlane,
+                                   packed: w + packed + g * packedWeights, padded: w + padded, stage: w + staging,
+                                   into: dx + shape.inputGroupOffset(g), inputStride: inputStride,
+                                   inChannelStride: shape.inputPlane, batch: batch)
+            }
+            return
+        }
+        guard let gradientPlan else { preconditionFailure("tap input gradient of an unsupported shape") }
         (w + padded).update(repeating: 0, count: gradientPlan.paddedCount)
         packTapWeights(weights, for: gradientPlan, rotated: true, workspace: w)
         for g in 0..<shape.groups {

@@ -16,6 +16,14 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (16, 6, 7, 16, (3, 3), (1, 1), (1, 1), 1),      // Winograd 3x3
     (16, 5, 5, 32, (5, 5), (1, 1), (2, 2), 1),      // Winograd 5x5
     (2, 4, 9, 3, (2, 5), (1, 1), (0, 2), 1),        // non-square kernel, unequal padding
+    // Strided input gradients by phases (TapStridedGradient): ResNet's
+    // transition (16-wide rows: the 8-wide scatter), 5x5/2, stride 3, kernel
+    // smaller than the stride, unequal strides with pad > K - 1.
+    (16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1),
+    (3, 11, 10, 5, (5, 5), (2, 2), (2, 2), 1),
+    (2, 10, 11, 3, (3, 3), (3, 3), (1, 0), 1),
+    (4, 9, 8, 3, (2, 2), (3, 3), (0, 1), 1),
+    (3, 9, 9, 4, (3, 3), (2, 1), (3, 0), 1),
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
@@ -140,8 +148,8 @@ func choiceRoutes() {
     // Grouped: no Winograd; 8 channels per group: no tap weight gradient.
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (1, 1), 2)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
-    #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "Im2ColAlgorithm", "TapAlgorithm"])
-    #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "Im2ColAlgorithm", "Im2ColAlgorithm"])
+    #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
+    #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
     #expect(chosen((16, 8, 8, 32, (1, 1), (1, 1), (0, 0), 1)) == ["PointwiseAlgorithm", "PointwiseAlgorithm", "PointwiseAlgorithm"])
     #expect(chosen((4, 8, 8, 4, (1, 1), (1, 1), (1, 1), 1)) == ["TapAlgorithm", "Im2ColAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (2, 2), 1), winograd: false) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
@@ -154,11 +162,13 @@ func algorithmSupportEdges() {
     #expect(PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (0, 0), 2)), .inputGradient))
     #expect(!PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (1, 1), 1)), .forward))
     #expect(!PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (2, 2), (0, 0), 1)), .forward))
-    // Taps: every forward; input gradients at stride 1 with pad <= K - 1; weight gradients on 16-channel panels.
+    // Taps: every forward; input gradients at stride 1 with pad <= K - 1 and
+    // strided ones with any padding (by phases); weight gradients on 16-channel panels.
     #expect(TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (2, 2), (1, 1), 1)), .forward))
     #expect(TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (2, 2), 1)), .inputGradient))
     #expect(!TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (3, 3), 1)), .inputGradient))
-    #expect(!TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (2, 2), (1, 1), 1)), .inputGradient))
+    #expect(TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (2, 2), (1, 1), 1)), .inputGradient))
+    #expect(TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (2, 1), (3, 0), 1)), .inputGradient))
     #expect(TapAlgorithm.supports(s((32, 9, 9, 4, (3, 3), (2, 2), (1, 1), 2)), .weightGradient))
     #expect(!TapAlgorithm.supports(s((32, 9, 9, 4, (3, 3), (1, 1), (1, 1), 4)), .weightGradient))
     // Window planes: weight gradients at stride 1 only.
