@@ -8,7 +8,7 @@
 /// products, tiled output, vector scratch), the transformed weights (forward;
 /// reused as the weight gradient's accumulator) and the gradient plan's
 /// transformed weights (also the forward weight transform's scratch).
-public struct WinogradAlgorithm: ConvolutionAlgorithm {
+public struct WinogradAlgorithm: EpilogueFusing {
     let plan: WinogradConvolution, gradientPlan: WinogradConvolution
     /// Offsets of the workspace regions above, in floats.
     let padded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int
@@ -51,10 +51,17 @@ public struct WinogradAlgorithm: ConvolutionAlgorithm {
 
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        forward(x, inputStride: inputStride, weights: w, into: y, outputStride: outputStride, batch: batch, epilogue: .none,
+                workspace: workspace)
+    }
+
+    /// The forward pass with the epilogue applied as the tiles are stored (`EpilogueFusing`).
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        outputStride: Int, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
         let f = workspace.floats
         plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
         plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
-                     accumulate: false, buffers: buffers(f, for: plan))
+                     accumulate: false, epilogue: epilogue, buffers: buffers(f, for: plan))
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,

@@ -5,10 +5,12 @@
 
 extension WinogradConvolution {
     /// `y_n (+)= conv(x_n)` for `batch` NCHW images (`sampleStride` and
-    /// `outSampleStride` floats apart), with `u` from `transformWeights`.
+    /// `outSampleStride` floats apart), with `u` from `transformWeights`;
+    /// `epilogue` applied as the outputs are stored (not with `accumulate`).
     public func forward(_ x: UnsafePointer<Float>, sampleStride: Int, batch: Int, weights u: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outSampleStride: Int, accumulate: Bool,
-                        buffers b: WinogradBuffers) {
+                        epilogue: ChannelEpilogue = .none, buffers b: WinogradBuffers) {
+        precondition(!accumulate || !epilogue.fusable)
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
@@ -17,7 +19,7 @@ extension WinogradConvolution {
             multiply(b.transformed, u, tiles: count * tilesPerImage, into: b.products)
             transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
             storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
-                        accumulate: accumulate)
+                        accumulate: accumulate, epilogue: epilogue)
             first += count
         }
     }
@@ -150,9 +152,12 @@ extension WinogradConvolution {
     }
 
     /// The valid pixels of the channels-last tiles into NCHW images (added
-    /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`.
+    /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`,
+    /// through `epilogue` when it is fusable (the plane's 16-pixel blocks and
+    /// its last pixels, as the separate passes split them).
     func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
-                     accumulate: Bool) {
+                     accumulate: Bool, epilogue: ChannelEpilogue = .none) {
+        let fused = epilogue.fusable
         let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
         for n in 0..<count {
             let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
@@ -164,14 +169,18 @@ extension WinogradConvolution {
                     block.transpose()
                     block.forEachRow { k, v in
                         let d = dst + (ob + k) * plane + p
-                        storeVector(accumulate ? v + loadVector(d) : v, d)
+                        storeVector(accumulate ? v + loadVector(d) : fused ? epilogue.apply(v, channel: ob + k) : v, d)
                     }
                     p += 16
                 }
                 for q in whole..<plane {
                     let s = src + source.next() + ob
                     for k in 0..<16 {
-                        if accumulate { dst[(ob + k) * plane + q] += s[k] } else { dst[(ob + k) * plane + q] = s[k] }
+                        if accumulate {
+                            dst[(ob + k) * plane + q] += s[k]
+                        } else {
+                            dst[(ob + k) * plane + q] = fused ? epilogue.apply(s[k], channel: ob + k) : s[k]
+                        }
                     }
                 }
             }

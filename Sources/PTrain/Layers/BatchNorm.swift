@@ -101,7 +101,7 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
-        let m = mean.pointer, v = variance.pointer, r = invStd.pointer
+        let m = mean.pointer, v = variance.pointer
         if context.training, let exchange = context.statistics {
             // Two exchanges: the global mean, then squared deviations from it.
             let s = sums!
@@ -121,13 +121,29 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
             m.update(from: runningMean, count: channels)
             v.update(from: runningVar, count: channels)
         }
+        foldStatistics()
+        channelAffine(x, sampleStride: inputSampleStride, y, batch: batch, channels: channels, spatial: spatial,
+                      scale: scale.pointer, shift: shift.pointer, rectify: rectifiesOutput)
+    }
+
+    /// The inference map `x * scale + shift` (from the running statistics),
+    /// computed as the inference forward computes it, in this layer's
+    /// buffers: for a convolution this norm is folded into (`Conv2D.foldedNorm`).
+    public func inferenceAffine() -> (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+        mean.pointer.update(from: runningMean, count: channels)
+        variance.pointer.update(from: runningVar, count: channels)
+        foldStatistics()
+        return (UnsafePointer(scale.pointer), UnsafePointer(shift.pointer))
+    }
+
+    /// `invStd`, `scale` and `shift` from `mean` and `variance`.
+    private func foldStatistics() {
+        let m = mean.pointer, v = variance.pointer, r = invStd.pointer
         for c in 0..<channels {
             r[c] = 1 / (v[c] + epsilon).squareRoot()
             scale.pointer[c] = gamma[c] * r[c]
             shift.pointer[c] = beta[c] - m[c] * scale.pointer[c]
         }
-        channelAffine(x, sampleStride: inputSampleStride, y, batch: batch, channels: channels, spatial: spatial,
-                      scale: scale.pointer, shift: shift.pointer, rectify: rectifiesOutput)
     }
 
     /// Backward of the training-mode forward (the only mode that runs backward).

@@ -25,6 +25,11 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     /// A relu fused into this layer (`ReLUFusable`): applied with the bias
     /// (or alone) after the GEMMs; backward masks dy in place first.
     public var rectifiesOutput = false
+    /// In an inference-only network, the batch norm that is this layer's
+    /// only reader, folded into its output (`StoragePlan.foldedNorm`): the
+    /// norm's per-channel affine map (and its relu, `rectifiesOutput`) is
+    /// applied as the outputs are stored, and the norm does not run.
+    public var foldedNorm: BatchNorm?
     /// The convolution as the algorithms see it.
     private let shape: ConvolutionShape
     /// Whether Winograd tiles may be used (the config's `algorithm`).
@@ -47,6 +52,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     /// (`StepContext.scratch`), which holds nothing from one pass to the next.
     private var planned: (forward: any ConvolutionAlgorithm, inputGradient: any ConvolutionAlgorithm,
                           weightGradient: any ConvolutionAlgorithm)?
+    /// The forward algorithm when it applies a fusable epilogue itself.
+    private var fusingForward: (any EpilogueFusing)?
     private var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>?
     private var dWeight: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>?
 
@@ -109,6 +116,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     public func allocate(maxBatch: Int) {
         guard planned == nil else { return }
         planned = plan(maxBatch: maxBatch)
+        fusingForward = planned!.forward as? any EpilogueFusing
     }
 
     public func bind(parameters: [UnsafeMutablePointer<Float>], gradients: [UnsafeMutablePointer<Float>]) {
@@ -123,15 +131,18 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let p = planned!.forward
-        p.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
-                  batch: batch, workspace: workspace(p, context))
-        if let bias {
-            for n in 0..<batch {
-                addChannelBias(y + n * outputSampleStride, bias, batch: 1, channels: filters, spatial: outputShape.spatial,
-                               rectify: rectifiesOutput)
-            }
-        } else if rectifiesOutput {
-            for n in 0..<batch { reluForward(y + n * outputSampleStride, y + n * outputSampleStride, count: outputShape.count) }
+        let affine = foldedNorm.map { $0.inferenceAffine() }
+        precondition(affine == nil || !context.training, "\(name): a folded batch norm in a training pass")
+        let epilogue = ChannelEpilogue(bias: bias.map { UnsafePointer($0) }, scale: affine?.scale, shift: affine?.shift,
+                                       rectify: rectifiesOutput)
+        if epilogue.fusable, let fusing = fusingForward {
+            fusing.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
+                           batch: batch, epilogue: epilogue, workspace: workspace(p, context))
+        } else {
+            p.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
+                      batch: batch, workspace: workspace(p, context))
+            epilogue.applySeparately(y, sampleStride: outputSampleStride, batch: batch, channels: filters,
+                                     spatial: outputShape.spatial)
         }
     }
 

@@ -71,7 +71,9 @@ public final class Network {
     /// `loss(gradScale:)` must not be called on it. `fuseReLU: false` runs
     /// every relu as a layer of its own (the same results; for tests and
     /// measurements), `inPlaceJoins: false` stores every residual join's
-    /// values apart from its input (`StoragePlan.valueHost`; likewise). `scratch`: another network's layer scratch, to share
+    /// values apart from its input (`StoragePlan.valueHost`; likewise),
+    /// `foldNorms: false` runs an inference network's batch norms as layers
+    /// of their own (likewise; `StoragePlan.foldedNorm`). `scratch`: another network's layer scratch, to share
     /// (networks that never run at once: a worker's training and evaluation
     /// networks); nil: its own. `precision` (`runtime.precision`): of the
     /// GEMMs (bf16 needs `BF16Support.available`; the caller checks).
@@ -79,7 +81,7 @@ public final class Network {
     /// computes over the whole batch; `gradients` is then a compact arena of
     /// the other tensors (`BatchWeightGradients.compactCount`).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
-                fuseReLU: Bool = true, inPlaceJoins: Bool = true, scratch: LayerScratch? = nil,
+                fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, scratch: LayerScratch? = nil,
                 precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil) {
         precondition(parameters.count == model.layout.totalCount)
         precondition((gradients?.count ?? model.layout.totalCount) == (batchGradients?.compactCount ?? model.layout.totalCount))
@@ -96,7 +98,8 @@ public final class Network {
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
-        let plan = StoragePlan(model: model, fuseReLU: fuseReLU, inPlaceJoins: inPlaceJoins)
+        let plan = StoragePlan(model: model, fuseReLU: fuseReLU, inPlaceJoins: inPlaceJoins,
+                               foldNorms: gradients == nil && foldNorms)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
         fusedReLUs = layers.indices.filter { plan.skipped[$0] && layers[$0] is ReLU }.map { layers[$0].name }
         if gradients == nil {
@@ -122,6 +125,7 @@ public final class Network {
                 reader.inputSampleStride = plan.sampleStride[source]
             }
             if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
+            if let conv = layer as? Conv2D { conv.foldedNorm = plan.foldedNorm[i].map { layers[$0] as! BatchNorm } }
         }
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)

@@ -15,7 +15,8 @@ public struct NetworkFootprint: Sendable, Equatable {
     public let scratchBytes: Int
 
     public init(model: Model, maxBatch: Int, training: Bool) {
-        let plan = StoragePlan(model: model)
+        // The plan the network builds: an inference network folds its batch norms.
+        let plan = StoragePlan(model: model, foldNorms: !training)
         let slots = plan.slotSizes.reduce(0, +)
         let owned = model.layers.indices.filter { plan.owner[$0] == $0 && plan.valueHost[$0] == $0 }
             .reduce(0) { $0 + model.layers[$1].outputShape.count }

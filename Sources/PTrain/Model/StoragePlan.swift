@@ -24,6 +24,11 @@ struct StoragePlan {
     /// output's only reader is fused into them (`ReLUFusable`), and the relu
     /// node, stored as theirs, is `skipped`.
     var rectifies: [Bool]
+    /// Inference-only networks (`foldNorms`): `foldedNorm[j]` is the batch
+    /// norm that is convolution j's only reader, applied by j as it stores
+    /// its outputs (`Conv2D.foldedNorm`); the norm node is `skipped`, stored
+    /// as j, and a relu fused into the norm moves to j (`rectifies`).
+    var foldedNorm: [Int?]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -48,8 +53,10 @@ struct StoragePlan {
     var valueHost: [Int]
 
     /// `fuseReLU: false` keeps every relu a layer of its own, `inPlaceJoins:
-    /// false` every join's values in a buffer of its own (tests compare them).
-    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true) {
+    /// false` every join's values in a buffer of its own (tests compare
+    /// them); `foldNorms: true` (inference-only networks) folds batch norms
+    /// into the convolutions before them.
+    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = false) {
         let layers = model.layers, n = layers.count
         var readers = [[Int]](repeating: [], count: n)
         for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
@@ -84,6 +91,19 @@ struct StoragePlan {
             skipped[r] = true
             owner[r] = j
             sampleStride[r] = sampleStride[j]
+        }
+        foldedNorm = [Int?](repeating: nil, count: n)
+        for r in 0..<n where foldNorms && layers[r] is BatchNorm && owner[r] == r && inPlaceIn[r] == nil && r != n - 1 {
+            let j = model.inputs[r][0]
+            // The convolution must own plain storage, feed only this norm
+            // and write its output densely (the norm reads it so).
+            guard j >= 0, layers[j] is Conv2D, owner[j] == j, inPlaceIn[j] == nil, !rectifies[j], readers[j] == [r],
+                  sampleStride[j] == layers[j].outputShape.count else { continue }
+            foldedNorm[j] = r
+            rectifies[j] = rectifies[r]
+            rectifies[r] = false
+            skipped[r] = true
+            for k in 0..<n where owner[k] == r { owner[k] = j; sampleStride[k] = sampleStride[j] }
         }
         valueHost = Array(0..<n)
         for i in 0..<n where inPlaceJoins && layers[i] is Add && owner[i] == i && inPlaceIn[i] == nil {

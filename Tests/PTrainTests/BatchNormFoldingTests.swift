@@ -1,0 +1,64 @@
+import Testing
+import PTrain
+
+// Inference networks fold a batch norm that is a convolution's only reader
+// into the convolution's store (StoragePlan.foldedNorm, ChannelEpilogue):
+// the outputs must be bitwise those of the norm run as a layer.
+
+/// Convolutions of each kind a norm can follow: a 16-channel 3x3 with bias
+/// (Winograd tiles, the fused store: bias, affine and relu at once), a
+/// stride-2 one (taps, the separate epilogue), a 1x1 without relu, and one
+/// whose output has a second reader (not folded).
+let foldingModel = """
+  layers:
+    - {name: c1, type: conv2d, filters: 16, kernel: 3, padding: 1}
+    - {name: n1, type: batchnorm}
+    - {name: r1, type: relu}
+    - {name: c2, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
+    - {name: n2, type: batchnorm}
+    - {name: add, type: add, inputs: [n2, r1]}
+    - {name: c3, type: conv2d, filters: 16, kernel: 3, stride: 2, padding: 1, bias: false}
+    - {name: n3, type: batchnorm}
+    - {name: r3, type: relu}
+    - {name: c4, type: conv2d, filters: 8, kernel: 1}
+    - {name: n4, type: batchnorm}
+    - {name: c5, type: conv2d, filters: 8, kernel: 3, padding: 1}
+    - {name: n5, type: batchnorm}
+    - {name: r5, type: relu}
+    - {name: join, type: add, inputs: [r5, c5]}
+    - {type: global_avgpool}
+    - {type: dense, units: 3}
+"""
+
+@Test("an inference network folds each batch norm that is a convolution's only reader into its store, bitwise equal to running it (Winograd's fused store, taps' separate epilogue, with and without bias and relu)")
+func batchNormFolding() throws {
+    let yaml = graphConfig(foldingModel, input: "[16, 10, 10]")
+    func build() throws -> Model { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
+    let folded = try build(), plain = try build()
+    let params = FloatBuffer(count: folded.layout.totalCount)
+    folded.layout.initialize(params, seed: 5)
+    // Statistics and affine maps far from the identity, so that folding matters.
+    let noise = testValues(folded.layout.totalCount, seed: 9)
+    for entry in folded.layout.entries where folded.layers[entry.layerIndex] is BatchNorm {
+        for i in entry.range {
+            params.pointer[i] = entry.name.hasSuffix("running_var") ? 0.5 + abs(noise[i]) : noise[i]
+        }
+    }
+    let a = Network(model: folded, maxBatch: 3, parameters: params, gradients: nil, seed: 1)
+    let b = Network(model: plain, maxBatch: 3, parameters: params, gradients: nil, seed: 1, foldNorms: false)
+    let names = folded.layers.compactMap { ($0 as? Conv2D).flatMap { c in c.foldedNorm.map { "\(c.name)<-\($0.name)" } } }
+    #expect(names == ["c1<-n1", "c2<-n2", "c3<-n3", "c4<-n4"])
+    #expect(plain.layers.allSatisfy { ($0 as? Conv2D)?.foldedNorm == nil })
+    // The footprint of an inference network is that of the folded plan.
+    #expect(NetworkFootprint(model: folded, maxBatch: 3, training: false).bytes
+            == 4 * 3 * (folded.inputShape.count + a.storedFloatsPerSample + 1)
+               + 4 * folded.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: 3) })
+    let x = testValues(3 * folded.inputShape.count, seed: 3)
+    for net in [a, b] {
+        net.input.pointer.update(from: x, count: x.count)
+        net.forward(batch: 3, training: false)
+    }
+    let outA = Array(UnsafeBufferPointer(start: a.output, count: 9)), outB = Array(UnsafeBufferPointer(start: b.output, count: 9))
+    #expect(outA == outB)
+    #expect(Set(outA).count > 1)
+}
