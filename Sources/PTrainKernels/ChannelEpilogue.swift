@@ -21,6 +21,12 @@ public struct ChannelEpilogue {
 
     public static var none: ChannelEpilogue { ChannelEpilogue() }
 
+    /// The epilogue of channels `first...` (a group's), as channel 0 onward.
+    public func forChannels(from first: Int) -> ChannelEpilogue {
+        ChannelEpilogue(bias: bias.map { $0 + first }, scale: scale.map { $0 + first }, shift: shift.map { $0 + first },
+                        rectify: rectify)
+    }
+
     /// Whether a fused store may apply it: with a bias or an affine map.
     /// A lone ReLU stays `reluForward` over the whole sample (its blocks of
     /// 16 differ from a plane's, and so could the sign of a zero).

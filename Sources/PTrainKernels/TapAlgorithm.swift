@@ -15,7 +15,7 @@
 /// strip's padded-width output `[O/g, columns]`, then for the weight gradient
 /// the transposed planes and the tap-ordered gradient `[groups, O/g, KH*KW*C/g]`;
 /// for a strided input gradient, last, one sub-kernel and its tap order.
-public struct TapAlgorithm: ConvolutionAlgorithm {
+public struct TapAlgorithm: EpilogueFusing {
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// The input gradient's plan (nil: that pass is not supported).
@@ -75,11 +75,13 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
 
     /// `out_n (+)= conv_plan(source_n)` for group `g` of every image, a strip
     /// of images at a time: pad them, one tap GEMM, copy (or add) each one's
-    /// valid columns out. Slots left empty by a short last strip hold stale
-    /// images, whose outputs are computed and dropped.
+    /// valid columns out, then apply `epilogue` (of this group's channels) to
+    /// them while they are in cache. Slots left empty by a short last strip
+    /// hold stale images, whose outputs are computed and dropped.
     private func convolve(_ plan: TapConvolution, group g: Int, source: UnsafePointer<Float>, sourceStride: Int,
                           padded: UnsafeMutablePointer<Float>, workspace w: UnsafeMutablePointer<Float>,
-                          into out: UnsafeMutablePointer<Float>, outStride: Int, batch: Int, accumulate: Bool) {
+                          into out: UnsafeMutablePointer<Float>, outStride: Int, batch: Int, accumulate: Bool,
+                          epilogue: ChannelEpilogue = .none) {
         let stage = w + staging, packedWeights = w + packed + g * self.packedWeights
         let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
         var first = 0
@@ -91,8 +93,12 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
             }
             plan.multiply(packedWeights: packedWeights, padded: padded, beta: 0, into: stage, ldOut: plan.columns)
             for slot in 0..<count {
-                plan.extract(stage, ldOut: plan.columns, slot: slot, into: out + (first + slot) * outStride + g * plan.outputs * outPlane,
-                             channelStride: outPlane, accumulate: accumulate)
+                let image = out + (first + slot) * outStride + g * plan.outputs * outPlane
+                plan.extract(stage, ldOut: plan.columns, slot: slot, into: image, channelStride: outPlane, accumulate: accumulate)
+                if epilogue.fusable {
+                    epilogue.applySeparately(image, sampleStride: plan.outputs * outPlane, batch: 1, channels: plan.outputs,
+                                             spatial: outPlane)
+                }
             }
             first += count
         }
@@ -100,12 +106,22 @@ public struct TapAlgorithm: ConvolutionAlgorithm {
 
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        forward(x, inputStride: inputStride, weights: weights, into: y, outputStride: outputStride, batch: batch,
+                epilogue: .none, workspace: workspace)
+    }
+
+    /// The forward pass with the epilogue applied to each image's outputs
+    /// right after they are copied out (`EpilogueFusing`: the same passes
+    /// as after the whole batch, on data still in cache).
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        outputStride: Int, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
         let w = workspace.floats
         (w + padded).update(repeating: 0, count: plan.paddedCount)
         packTapWeights(weights, for: plan, rotated: false, workspace: w)
         for g in 0..<shape.groups {
             convolve(plan, group: g, source: x, sourceStride: inputStride, padded: w + padded, workspace: w,
-                     into: y, outStride: outputStride, batch: batch, accumulate: false)
+                     into: y, outStride: outputStride, batch: batch, accumulate: false,
+                     epilogue: epilogue.forChannels(from: g * plan.outputs))
         }
     }
 

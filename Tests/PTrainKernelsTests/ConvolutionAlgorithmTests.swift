@@ -183,3 +183,41 @@ func algorithmSupportEdges() {
     // im2col: everything.
     #expect(ConvolutionPass.allCases.allSatisfy { Im2ColAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (2, 1), (3, 0), 1)), $0) })
 }
+
+@Test("a fused output epilogue (bias, affine, relu; per group's channels) equals the forward pass then the separate passes, bit for bit",
+      arguments: algorithmCases.indices)
+func fusedEpilogueMatchesSeparatePasses(_ index: Int) {
+    let s = convolutionShape(algorithmCases[index])
+    let g = s.geometry, batch = 3, channels = s.groups * s.outputs, spatial = g.columnCols
+    let inCount = s.groups * g.channels * g.height * g.width, outCount = channels * spatial
+    let x = randomFloats(batch * inCount, seed: 1), w = randomFloats(s.groups * s.outputs * g.columnRows, seed: 2)
+    let bias = randomFloats(channels, seed: 5), scale = randomFloats(channels, seed: 6), shift = randomFloats(channels, seed: 7)
+    let gemm = GEMMWorkspace()
+    for type in algorithmTypes where type.supports(s, .forward) {
+        let algorithm = type.init(s, maxBatch: batch)
+        guard let fusing = algorithm as? any EpilogueFusing else { continue }
+        var workspace = [Float](repeating: .nan, count: max(1, algorithm.workspaceFloats))
+        var fused = [Float](repeating: .nan, count: batch * outCount), separate = fused
+        for affine in [false, true] {
+            bias.withUnsafeBufferPointer { b in scale.withUnsafeBufferPointer { a in shift.withUnsafeBufferPointer { c in
+                let epilogue = ChannelEpilogue(bias: b.baseAddress!, scale: affine ? a.baseAddress! : nil,
+                                               shift: affine ? c.baseAddress! : nil, rectify: true)
+                workspace.withUnsafeMutableBufferPointer { ws in
+                    let work = ConvolutionWorkspace(floats: ws.baseAddress!, gemm: gemm)
+                    fused.withUnsafeMutableBufferPointer {
+                        fusing.forward(x, inputStride: inCount, weights: w, into: $0.baseAddress!, outputStride: outCount,
+                                       batch: batch, epilogue: epilogue, workspace: work)
+                    }
+                    separate.withUnsafeMutableBufferPointer {
+                        algorithm.forward(x, inputStride: inCount, weights: w, into: $0.baseAddress!, outputStride: outCount,
+                                          batch: batch, workspace: work)
+                        epilogue.applySeparately($0.baseAddress!, sampleStride: outCount, batch: batch, channels: channels,
+                                                 spatial: spatial)
+                    }
+                }
+            } } }
+            #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "\(type) case \(index) affine \(affine)")
+            #expect(fused.contains { $0 > 0 } && fused.contains { $0 == 0 })
+        }
+    }
+}
