@@ -150,7 +150,8 @@ struct TapStridedGradient: Sendable, Hashable {
                 let dst = dx + c * channelStride + iy * width + phase.firstColumn
                 if strideW == 2 {
                     var b = 0
-                    // 8 values onto the even lanes of 16: the odd lanes add 0.
+                    // 8 values onto the even lanes of 16; the odd lanes (another
+                    // phase's pixels) are stored back unchanged.
                     while b + 8 <= n && phase.firstColumn + 2 * b + 16 <= width {
                         let v = UnsafeRawPointer(src + b).loadUnaligned(as: SIMD8<Float>.self)
                         var d = UnsafeRawPointer(dst + 2 * b).loadUnaligned(as: SIMD16<Float>.self)
