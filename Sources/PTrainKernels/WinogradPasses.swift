@@ -1,5 +1,5 @@
 // WinogradConvolution's passes: a block of images at a time, copy to
-// channels-last padded planes, transform, 36 GEMMs, inverse transform, copy
+// channels-last padded planes, transform, alpha^2 GEMMs, inverse transform, copy
 // out (WinogradConvolution.swift has the method, WinogradTransforms.swift
 // the transforms).
 
@@ -58,30 +58,29 @@ extension WinogradConvolution {
     /// then tile rows, then columns).
     func transformInput(_ padded: UnsafePointer<Float>, count: Int, into v: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>) {
-        let a = Self.alpha, c = channels, rowStride = paddedW * c, eStride = inputElementStride
-        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
-            forEachTile(count: count) { t, n, th, tw in
-                let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
-                for cb in stride(from: 0, to: c, by: 16) {
-                    // Columns: tmp[k][j] = (B^T d[., j])[k].
-                    for j in 0..<a {
-                        let p = base + j * c + cb
-                        let r = inputTransform((loadVector(p), loadVector(p + rowStride), loadVector(p + 2 * rowStride),
-                                                loadVector(p + 3 * rowStride), loadVector(p + 4 * rowStride),
-                                                loadVector(p + 5 * rowStride)))
-                        tmp[j] = r.0; tmp[a + j] = r.1; tmp[2 * a + j] = r.2
-                        tmp[3 * a + j] = r.3; tmp[4 * a + j] = r.4; tmp[5 * a + j] = r.5
-                    }
-                    // Rows: v[k][l] = (B^T tmp[k, .])[l].
-                    for k in 0..<a {
-                        let q = tmp + k * a
-                        let r = inputTransform((q[0], q[1], q[2], q[3], q[4], q[5]))
-                        let out = v + k * a * eStride + t * c + cb
-                        storeVector(r.0, out); storeVector(r.1, out + eStride); storeVector(r.2, out + 2 * eStride)
-                        storeVector(r.3, out + 3 * eStride); storeVector(r.4, out + 4 * eStride)
-                        storeVector(r.5, out + 5 * eStride)
-                    }
-                }
+        switch (alpha, tile) {
+        case (8, _): transformInput(WinogradF45.self, padded, count: count, into: v, scratch: scratch)
+        case (_, 4): transformInput(WinogradF43.self, padded, count: count, into: v, scratch: scratch)
+        default: transformInput(WinogradF25.self, padded, count: count, into: v, scratch: scratch)
+        }
+    }
+
+    @inline(__always)
+    private func transformInput<T: WinogradTiles>(_: T.Type, _ padded: UnsafePointer<Float>, count: Int,
+                                                  into v: UnsafeMutablePointer<Float>, scratch tmp: UnsafeMutablePointer<Float>) {
+        // Strides and pointers stepped, not multiplied, in the loops: an
+        // overflow-checked product per call costs ~8% of a 3x3 layer here.
+        let a = T.alpha, c = channels, rowStride = paddedW * c, eStride = inputElementStride
+        let tmpRow = 16 * a, outRow = a * eStride
+        forEachTile(count: count) { t, n, th, tw in
+            let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
+            for cb in stride(from: 0, to: c, by: 16) {
+                // Columns: tmp[k][j] = (B^T d[., j])[k].
+                var source = base + cb, column = tmp
+                for _ in 0..<a { T.input(source, rowStride, column, tmpRow); source += c; column += 16 }
+                // Rows: v[k * a + l] = (B^T tmp[k, .])[l].
+                var row = UnsafePointer(tmp), out = v + t * c + cb
+                for _ in 0..<a { T.input(row, 16, out, eStride); row += tmpRow; out += outRow }
             }
         }
     }
@@ -104,7 +103,7 @@ extension WinogradConvolution {
     /// `M[e][t][o] = sum_c V[e][t][c] * U[e][c][o]` for `tiles` tiles.
     func multiply(_ v: UnsafePointer<Float>, _ u: UnsafePointer<Float>, tiles: Int, into m: UnsafeMutablePointer<Float>) {
         let c = channels, o = outputs
-        for e in 0..<Self.elements {
+        for e in 0..<elements {
             let ve = v + e * inputElementStride, ue = u + e * c * o, me = m + e * productElementStride
             var r = 0
             while r < tiles {
@@ -124,29 +123,27 @@ extension WinogradConvolution {
     /// Channels-last output tiles `A^T M_t A` (m x m pixels each).
     func transformOutput(_ m: UnsafePointer<Float>, count: Int, into tiled: UnsafeMutablePointer<Float>,
                          scratch: UnsafeMutablePointer<Float>) {
-        let a = Self.alpha, o = outputs, edge = tile, four = tile == 4, tiledW = tilesW * tile
-        let eStride = productElementStride
-        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
-            forEachTile(count: count) { t, n, th, tw in
-                let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
-                for ob in stride(from: 0, to: o, by: 16) {
-                    // Columns: tmp[i][b] = (A^T M[., b])[i].
-                    for b in 0..<a {
-                        let p = m + b * eStride + t * o + ob, col = a * eStride
-                        let r = outputTransform((loadVector(p), loadVector(p + col), loadVector(p + 2 * col),
-                                                 loadVector(p + 3 * col), loadVector(p + 4 * col),
-                                                 loadVector(p + 5 * col)), four: four)
-                        tmp[b] = r.0; tmp[a + b] = r.1
-                        if four { tmp[2 * a + b] = r.2; tmp[3 * a + b] = r.3 }
-                    }
-                    // Rows: y[i][j] = (A^T tmp[i, .])[j].
-                    for i in 0..<edge {
-                        let q = tmp + i * a, out = base + i * tiledW * o + ob
-                        let r = outputTransform((q[0], q[1], q[2], q[3], q[4], q[5]), four: four)
-                        storeVector(r.0, out); storeVector(r.1, out + o)
-                        if four { storeVector(r.2, out + 2 * o); storeVector(r.3, out + 3 * o) }
-                    }
-                }
+        switch (alpha, tile) {
+        case (8, _): transformOutput(WinogradF45.self, m, count: count, into: tiled, scratch: scratch)
+        case (_, 4): transformOutput(WinogradF43.self, m, count: count, into: tiled, scratch: scratch)
+        default: transformOutput(WinogradF25.self, m, count: count, into: tiled, scratch: scratch)
+        }
+    }
+
+    @inline(__always)
+    private func transformOutput<T: WinogradTiles>(_: T.Type, _ m: UnsafePointer<Float>, count: Int,
+                                                   into tiled: UnsafeMutablePointer<Float>, scratch tmp: UnsafeMutablePointer<Float>) {
+        let a = T.alpha, o = outputs, tiledW = tilesW * tile, eStride = productElementStride
+        let tmpRow = 16 * a, column = a * eStride, outRow = tiledW * o
+        forEachTile(count: count) { t, n, th, tw in
+            let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+            for ob in stride(from: 0, to: o, by: 16) {
+                // Columns: tmp[i][b] = (A^T M[., b])[i].
+                var source = m + t * o + ob, into = tmp
+                for _ in 0..<a { T.output(source, column, into, tmpRow); source += eStride; into += 16 }
+                // Rows: y[i][j] = (A^T tmp[i, .])[j].
+                var row = UnsafePointer(tmp), out = base + ob
+                for _ in 0..<T.m { T.output(row, 16, out, o); row += tmpRow; out += outRow }
             }
         }
     }
@@ -205,33 +202,36 @@ extension WinogradConvolution {
     /// `[e][o / 8][t][8]` (8 output channels per k step).
     func transformGradient(_ tiled: UnsafePointer<Float>, count: Int, into packed: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Float>) {
-        let a = Self.alpha, o = outputs, rows = rowsPerBlock, four = tile == 4, tiledW = tilesW * tile
-        let eStride = productElementStride
-        let zero = WinogradVector()
-        scratch.withMemoryRebound(to: WinogradVector.self, capacity: Self.scratchVectors) { tmp in
-            forEachTile(count: count) { t, n, th, tw in
-                let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
-                for ob in stride(from: 0, to: o, by: 16) {
-                    // Columns: tmp[x][j] = (A dy[., j])[x].
-                    for j in 0..<tile {
-                        let p = base + j * o + ob, row = tiledW * o
-                        let r = gradientTransform((loadVector(p), loadVector(p + row),
-                                                   four ? loadVector(p + 2 * row) : zero,
-                                                   four ? loadVector(p + 3 * row) : zero), four: four)
-                        tmp[j] = r.0; tmp[4 + j] = r.1; tmp[8 + j] = r.2
-                        tmp[12 + j] = r.3; tmp[16 + j] = r.4; tmp[20 + j] = r.5
+        switch (alpha, tile) {
+        case (8, _): transformGradient(WinogradF45.self, tiled, count: count, into: packed, scratch: scratch)
+        case (_, 4): transformGradient(WinogradF43.self, tiled, count: count, into: packed, scratch: scratch)
+        default: transformGradient(WinogradF25.self, tiled, count: count, into: packed, scratch: scratch)
+        }
+    }
+
+    @inline(__always)
+    private func transformGradient<T: WinogradTiles>(_: T.Type, _ tiled: UnsafePointer<Float>, count: Int,
+                                                     into packed: UnsafeMutablePointer<Float>,
+                                                     scratch tmp: UnsafeMutablePointer<Float>) {
+        let a = T.alpha, m = T.m, o = outputs, rows = rowsPerBlock, tiledW = tilesW * tile
+        let eStride = productElementStride, row = tmp + 16 * a * m, tmpRow = 16 * m, half = rows * gemmMR
+        forEachTile(count: count) { t, n, th, tw in
+            let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+            for ob in stride(from: 0, to: o, by: 16) {
+                // Columns: tmp[x][j] = (A dy[., j])[x].
+                var source = base + ob, column = tmp
+                for _ in 0..<m { T.gradient(source, tiledW * o, column, tmpRow); source += o; column += 16 }
+                // Rows: z[x][y] = (A tmp[x, .])[y], stored as two 8-channel panels.
+                var panel = packed + ((ob / gemmMR) * rows + t) * gemmMR, q = UnsafePointer(tmp)
+                for _ in 0..<a {
+                    T.gradient(q, 16, row, 16)
+                    for y in 0..<a {
+                        let z = loadVector(row + 16 * y)
+                        UnsafeMutableRawPointer(panel).storeBytes(of: z.lowHalf, as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(panel + half).storeBytes(of: z.highHalf, as: SIMD8<Float>.self)
+                        panel += eStride
                     }
-                    // Rows: z[x][y] = (A tmp[x, .])[y], stored as two 8-channel panels.
-                    for x in 0..<a {
-                        let q = tmp + 4 * x
-                        let r = gradientTransform((q[0], q[1], four ? q[2] : zero, four ? q[3] : zero), four: four)
-                        @inline(__always) func store(_ y: Int, _ z: WinogradVector) {
-                            let panel = packed + (x * a + y) * eStride + ((ob / gemmMR) * rows + t) * gemmMR
-                            UnsafeMutableRawPointer(panel).storeBytes(of: z.lowHalf, as: SIMD8<Float>.self)
-                            UnsafeMutableRawPointer(panel + rows * gemmMR).storeBytes(of: z.highHalf, as: SIMD8<Float>.self)
-                        }
-                        store(0, r.0); store(1, r.1); store(2, r.2); store(3, r.3); store(4, r.4); store(5, r.5)
-                    }
+                    q += tmpRow
                 }
             }
         }
@@ -241,7 +241,7 @@ extension WinogradConvolution {
     func accumulateProducts(_ packed: UnsafePointer<Float>, _ v: UnsafePointer<Float>, tiles: Int,
                             into du: UnsafeMutablePointer<Float>) {
         let c = channels, o = outputs, rows = rowsPerBlock, panels = o / gemmMR
-        for e in 0..<Self.elements {
+        for e in 0..<elements {
             let ve = v + e * inputElementStride
             for p in 0..<panels {
                 let a = packed + e * productElementStride + p * rows * gemmMR

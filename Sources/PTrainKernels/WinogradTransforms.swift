@@ -1,6 +1,6 @@
-// The 1-D tile transforms of Winograd's F(4x4, 3x3) and F(2x2, 5x5) on
-// vectors of 16 channels, the channels-last copies around them and the
-// caller's buffers (WinogradConvolution.swift has the method).
+// The 1-D tile transforms of Winograd's F(4x4, 3x3), F(2x2, 5x5) and
+// F(4x4, 5x5) on vectors of 16 channels, the channels-last copies around
+// them and the caller's buffers (WinogradConvolution.swift has the method).
 
 /// 16 channels of one pixel or tile element.
 typealias WinogradVector = SIMD16<Float>
@@ -15,43 +15,140 @@ func storeVector(_ v: WinogradVector, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: WinogradVector.self)
 }
 
-/// Six vectors: one row or column of a 6x6 tile.
-typealias WinogradSix = (WinogradVector, WinogradVector, WinogradVector, WinogradVector, WinogradVector, WinogradVector)
+/// The 1-D transforms of one Winograd variant F(m, r) on tiles of `alpha`
+/// = m + r - 1 elements, on vectors of 16 channels addressed in floats:
+/// element i of the source at `s + i * ss`, of the destination at
+/// `d + i * ds`. The matrices are those of `WinogradConvolution.kernelRows`'
+/// interpolation points (B^T is the same for every variant of one alpha).
+protocol WinogradTiles {
+    static var alpha: Int { get }
+    /// Outputs per tile edge.
+    static var m: Int { get }
+    /// `B^T d`: alpha vectors to alpha.
+    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int)
+    /// `A^T s`: alpha vectors to m.
+    static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int)
+    /// `A q` (the transpose of `output`): m vectors to alpha.
+    static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int)
+}
 
-/// B^T d for one column of six:
+/// B^T d on 6 points (0, 1, -1, 2, -2, infinity), for F(4, 3) and F(2, 5):
 ///   [4  0 -5  0 1 0]   [0 -4 -4  1 1 0]   [0 4 -4 -1 1 0]
 ///   [0 -2 -1  2 1 0]   [0  2 -1 -2 1 0]   [0 4  0 -5 0 1]
 @inline(__always)
-func inputTransform(_ d: WinogradSix) -> WinogradSix {
-    let p12 = d.1 + d.2, m12 = d.1 - d.2, m31 = d.3 - d.1, m42 = d.4 - d.2
-    return ((d.4 - 5 * d.2).addingProduct(4, d.0),
-            (d.3 + d.4).addingProduct(-4, p12),
-            (d.4 - d.3).addingProduct(4, m12),
-            m42.addingProduct(2, m31),
-            m42.addingProduct(-2, m31),
-            (d.5 - 5 * d.3).addingProduct(4, d.1))
+private func inputSix(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+    let d0 = loadVector(s), d1 = loadVector(s + ss), d2 = loadVector(s + 2 * ss)
+    let d3 = loadVector(s + 3 * ss), d4 = loadVector(s + 4 * ss), d5 = loadVector(s + 5 * ss)
+    let p12 = d1 + d2, m12 = d1 - d2, m31 = d3 - d1, m42 = d4 - d2
+    storeVector((d4 - 5 * d2).addingProduct(4, d0), d)
+    storeVector((d3 + d4).addingProduct(-4, p12), d + ds)
+    storeVector((d4 - d3).addingProduct(4, m12), d + 2 * ds)
+    storeVector(m42.addingProduct(2, m31), d + 3 * ds)
+    storeVector(m42.addingProduct(-2, m31), d + 4 * ds)
+    storeVector((d5 - 5 * d3).addingProduct(4, d1), d + 5 * ds)
 }
 
-/// A^T s for one column of six, m = 4 (`four`) or 2 outputs in .0 ... .3:
-///   [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1]   (m = 4)
-///   [1 1 1 1 1 0], [0 1 -1 2 -2 1]                                    (m = 2)
-@inline(__always)
-func outputTransform(_ s: WinogradSix, four: Bool) -> (WinogradVector, WinogradVector, WinogradVector, WinogradVector) {
-    let p12 = s.1 + s.2, m12 = s.1 - s.2, p34 = s.3 + s.4, m34 = s.3 - s.4
-    if four {
-        return (s.0 + p12 + p34, m12.addingProduct(2, m34), p12.addingProduct(4, p34), (m12 + s.5).addingProduct(8, m34))
+/// F(4x4, 3x3) on 6x6 tiles. A^T (4 x 6):
+///   [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1]
+enum WinogradF43: WinogradTiles {
+    static var alpha: Int { 6 }
+    static var m: Int { 4 }
+    @inline(__always)
+    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        inputSix(s, ss, d, ds)
     }
-    return (s.0 + p12 + p34, (m12 + s.5).addingProduct(2, m34), WinogradVector(), WinogradVector())
+    @inline(__always)
+    static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss)
+        let s3 = loadVector(s + 3 * ss), s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss)
+        let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4
+        storeVector(s0 + p12 + p34, d)
+        storeVector(m12.addingProduct(2, m34), d + ds)
+        storeVector(p12.addingProduct(4, p34), d + 2 * ds)
+        storeVector((m12 + s5).addingProduct(8, m34), d + 3 * ds)
+    }
+    @inline(__always)
+    static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let q0 = loadVector(s), q1 = loadVector(s + ss), q2 = loadVector(s + 2 * ss), q3 = loadVector(s + 3 * ss)
+        let p02 = q0 + q2, p13 = q1 + q3, e = q0.addingProduct(4, q2), o = (2 * q1).addingProduct(8, q3)
+        storeVector(q0, d); storeVector(p02 + p13, d + ds); storeVector(p02 - p13, d + 2 * ds)
+        storeVector(e + o, d + 3 * ds); storeVector(e - o, d + 4 * ds); storeVector(q3, d + 5 * ds)
+    }
 }
 
-/// A q for m = 4 or 2 values q (the transpose of `outputTransform`).
-@inline(__always)
-func gradientTransform(_ q: (WinogradVector, WinogradVector, WinogradVector, WinogradVector), four: Bool) -> WinogradSix {
-    if four {
-        let p02 = q.0 + q.2, p13 = q.1 + q.3, e = q.0.addingProduct(4, q.2), o = (2 * q.1).addingProduct(8, q.3)
-        return (q.0, p02 + p13, p02 - p13, e + o, e - o, q.3)
+/// F(2x2, 5x5) on 6x6 tiles. A^T (2 x 6): [1 1 1 1 1 0], [0 1 -1 2 -2 1]
+enum WinogradF25: WinogradTiles {
+    static var alpha: Int { 6 }
+    static var m: Int { 2 }
+    @inline(__always)
+    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        inputSix(s, ss, d, ds)
     }
-    return (q.0, q.0 + q.1, q.0 - q.1, q.0.addingProduct(2, q.1), q.0.addingProduct(-2, q.1), q.1)
+    @inline(__always)
+    static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss)
+        let s3 = loadVector(s + 3 * ss), s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss)
+        let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4
+        storeVector(s0 + p12 + p34, d)
+        storeVector((m12 + s5).addingProduct(2, m34), d + ds)
+    }
+    @inline(__always)
+    static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let q0 = loadVector(s), q1 = loadVector(s + ss)
+        storeVector(q0, d); storeVector(q0 + q1, d + ds); storeVector(q0 - q1, d + 2 * ds)
+        storeVector(q0.addingProduct(2, q1), d + 3 * ds); storeVector(q0.addingProduct(-2, q1), d + 4 * ds)
+        storeVector(q1, d + 5 * ds)
+    }
+}
+
+/// F(4x4, 5x5) on 8x8 tiles, points 0, 1, -1, 2, -2, 1/2, -1/2, infinity:
+/// 64 products per 16 outputs instead of F(2x2, 5x5)'s 36 per 4 (2.25x
+/// fewer). Rows of B^T (8 x 8), in pairs for the points +-p (even part e,
+/// odd part o: e + o and e - o):
+///   [-1 0 21/4 0 -21/4 0 1 0]                  [0 -1 0 21/4 0 -21/4 0 1]
+///   [0 +-1 1 -+17/4 -17/4 +-1 1 0]
+///   [0 +-1/2 1/4 -+5/2 -5/4 +-2 1 0]
+///   [0 +-2 4 -+5/2 -5 +-1/2 1 0]
+/// A^T (4 x 8): [1 1 1 1 1 1 1 0], [0 1 -1 2 -2 1/2 -1/2 0],
+///              [0 1 1 4 4 1/4 1/4 0], [0 1 -1 8 -8 1/8 -1/8 1]
+enum WinogradF45: WinogradTiles {
+    static var alpha: Int { 8 }
+    static var m: Int { 4 }
+    @inline(__always)
+    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let d0 = loadVector(s), d1 = loadVector(s + ss), d2 = loadVector(s + 2 * ss), d3 = loadVector(s + 3 * ss)
+        let d4 = loadVector(s + 4 * ss), d5 = loadVector(s + 5 * ss), d6 = loadVector(s + 6 * ss), d7 = loadVector(s + 7 * ss)
+        storeVector((d6 - d0).addingProduct(5.25, d2 - d4), d)
+        let e1 = (d2 + d6).addingProduct(-4.25, d4), o1 = (d1 + d5).addingProduct(-4.25, d3)
+        storeVector(e1 + o1, d + ds); storeVector(e1 - o1, d + 2 * ds)
+        let e3 = d6.addingProduct(0.25, d2).addingProduct(-1.25, d4), o3 = (0.5 * d1).addingProduct(-2.5, d3).addingProduct(2, d5)
+        storeVector(e3 + o3, d + 3 * ds); storeVector(e3 - o3, d + 4 * ds)
+        let e5 = d6.addingProduct(4, d2).addingProduct(-5, d4), o5 = (2 * d1).addingProduct(-2.5, d3).addingProduct(0.5, d5)
+        storeVector(e5 + o5, d + 5 * ds); storeVector(e5 - o5, d + 6 * ds)
+        storeVector((d7 - d1).addingProduct(5.25, d3 - d5), d + 7 * ds)
+    }
+    @inline(__always)
+    static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss), s3 = loadVector(s + 3 * ss)
+        let s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss), s6 = loadVector(s + 6 * ss), s7 = loadVector(s + 7 * ss)
+        let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4, p56 = s5 + s6, m56 = s5 - s6
+        storeVector(s0 + p12 + p34 + p56, d)
+        storeVector(m12.addingProduct(2, m34).addingProduct(0.5, m56), d + ds)
+        storeVector(p12.addingProduct(4, p34).addingProduct(0.25, p56), d + 2 * ds)
+        storeVector((m12 + s7).addingProduct(8, m34).addingProduct(0.125, m56), d + 3 * ds)
+    }
+    @inline(__always)
+    static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        let q0 = loadVector(s), q1 = loadVector(s + ss), q2 = loadVector(s + 2 * ss), q3 = loadVector(s + 3 * ss)
+        storeVector(q0, d)
+        let e1 = q0 + q2, o1 = q1 + q3
+        storeVector(e1 + o1, d + ds); storeVector(e1 - o1, d + 2 * ds)
+        let e3 = q0.addingProduct(4, q2), o3 = (2 * q1).addingProduct(8, q3)
+        storeVector(e3 + o3, d + 3 * ds); storeVector(e3 - o3, d + 4 * ds)
+        let e5 = q0.addingProduct(0.25, q2), o5 = (0.5 * q1).addingProduct(0.125, q3)
+        storeVector(e5 + o5, d + 5 * ds); storeVector(e5 - o5, d + 6 * ds)
+        storeVector(q3, d + 7 * ds)
+    }
 }
 
 /// Offsets (floats) of an image's pixels in plane order within a layout of

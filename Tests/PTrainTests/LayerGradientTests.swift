@@ -29,7 +29,8 @@ let convCases: [(Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
     (1, 16, 6, 6, 4, 3, 1, 0, 1),  // valid 3x3, 16 channels: forward and weight gradient by taps, input gradient by col2im
     (2, 16, 7, 7, 4, 3, 2, 1, 1),  // strided, 16 channels: polyphase taps forward and weight gradient, col2im input gradient
     (2, 16, 5, 6, 16, 3, 1, 1, 1), // Winograd F(4x4, 3x3), all three passes; the output is not whole tiles
-    (1, 16, 6, 6, 32, 5, 1, 2, 1), // Winograd F(2x2, 5x5)
+    (1, 16, 6, 6, 32, 5, 1, 2, 1), // Winograd F(4x4, 5x5) on 8x8 tiles
+    (2, 16, 2, 2, 16, 5, 1, 2, 1), // Winograd F(2x2, 5x5) on 6x6 tiles: a 2x2 output
     (2, 32, 6, 5, 16, 3, 1, 0, 1), // Winograd, valid 3x3 (the input gradient's plan pads by 2)
 ]
 
