@@ -19,24 +19,27 @@
 /// measured W1 training 8.7% faster this way than by col2im (tools/ab-bench,
 /// 4 rounds).
 ///
-/// bf16 (`runtime.precision`): only the algorithms with a bf16 path run:
+/// bf16 (`runtime.precision`): the algorithms with a bf16 path run:
 /// pointwise, the bf16 tap GEMMs (BF16TapAlgorithm: every pass of undilated
 /// kernels but the input gradients of strided ones or of pad > K - 1 and the
 /// weight gradients of fewer than 16 channels), and im2col for the rest
 /// (pointwise and im2col compute through `gemm`). Depthwise stays fp32: it
-/// has no GEMM.
-/// Winograd is not used in bf16: its transforms amplify the operands'
-/// rounding error (coefficients up to 5 in B^T, 8 in A^T); with the
+/// has no GEMM. So does Winograd: its transforms amplify the operands'
+/// rounding error (coefficients up to 5 in B^T, 8 in A^T; with the
 /// transformed tiles rounded to bf16, F(4x4, 3x3) measured ~10x the error of
-/// the bf16 direct sum (docs/kernels.md, "bf16").
+/// the bf16 direct sum), but in fp32 it does fewer multiplies than the bf16
+/// taps gain by their 2x rate (4x fewer for 3x3, 6.25x for 5x5), so a bf16
+/// run computes every layer Winograd takes in fp32, with fp32's accuracy
+/// (docs/kernels.md, "bf16").
 public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
         DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
-    /// The algorithms of the bf16 path, in order of preference.
+    /// The algorithms of the bf16 path, in order of preference (Winograd's
+    /// in fp32).
     static let bf16Preference: [any ConvolutionAlgorithm.Type] = [
-        DepthwiseAlgorithm.self, PointwiseAlgorithm.self, BF16TapAlgorithm.self, Im2ColAlgorithm.self,
+        DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, BF16TapAlgorithm.self, Im2ColAlgorithm.self,
     ]
 
     /// The algorithm for `pass` of `shape` in `precision`; `winograd: false`
