@@ -82,14 +82,25 @@ struct BF16LayerTests {
         }
     }
 
-    @Test("bf16 convolutions choose only algorithms with a bf16 path")
+    @Test("bf16 convolutions choose algorithms with a bf16 path, or Winograd's fp32 tiles where they apply")
     func choices() {
-        let shape = ConvolutionShape(geometry: WindowGeometry(channels: 16, height: 8, width: 8, kernelH: 3, kernelW: 3,
-                                                              strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1),
-                                     outputs: 16, groups: 1)
-        for pass in ConvolutionPass.allCases {
-            #expect(ObjectIdentifier(ConvolutionChoice.choose(shape, pass, precision: .bf16)) == ObjectIdentifier(BF16TapAlgorithm.self))
-            #expect(ObjectIdentifier(ConvolutionChoice.choose(shape, pass)) == ObjectIdentifier(WinogradAlgorithm.self))
+        func shape(channels: Int, stride: Int) -> ConvolutionShape {
+            ConvolutionShape(geometry: WindowGeometry(channels: channels, height: 8, width: 8, kernelH: 3, kernelW: 3,
+                                                      strideH: stride, strideW: stride, padH: 1, padW: 1, dilationH: 1, dilationW: 1),
+                             outputs: 16, groups: 1)
         }
+        let winograd = shape(channels: 16, stride: 1)
+        for pass in ConvolutionPass.allCases {
+            #expect(ObjectIdentifier(ConvolutionChoice.choose(winograd, pass, precision: .bf16)) == ObjectIdentifier(WinogradAlgorithm.self))
+            #expect(ObjectIdentifier(ConvolutionChoice.choose(winograd, pass)) == ObjectIdentifier(WinogradAlgorithm.self))
+            // `algorithm: direct` rules the tiles out: the bf16 taps.
+            #expect(ObjectIdentifier(ConvolutionChoice.choose(winograd, pass, winograd: false, precision: .bf16))
+                    == ObjectIdentifier(BF16TapAlgorithm.self))
+        }
+        // 8 channels (not whole 16-channel vectors): no Winograd, bf16 taps forward.
+        #expect(ObjectIdentifier(ConvolutionChoice.choose(shape(channels: 8, stride: 1), .forward, precision: .bf16))
+                == ObjectIdentifier(BF16TapAlgorithm.self))
+        #expect(ObjectIdentifier(ConvolutionChoice.choose(shape(channels: 16, stride: 2), .forward, precision: .bf16))
+                == ObjectIdentifier(BF16TapAlgorithm.self))
     }
 }
