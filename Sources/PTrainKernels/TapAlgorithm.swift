@@ -84,6 +84,8 @@ public struct TapAlgorithm: EpilogueFusing {
                           epilogue: ChannelEpilogue = .none) {
         let stage = w + staging, packedWeights = w + packed + g * self.packedWeights
         let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
+        // Bias (and relu) in the copy-out when that gives the separate pass's bits.
+        let inExtract = epilogue.bias != nil && epilogue.scale == nil && outPlane % 16 == 0 && !accumulate
         var first = 0
         while first < batch {
             let count = min(plan.images, batch - first)
@@ -94,6 +96,11 @@ public struct TapAlgorithm: EpilogueFusing {
             plan.multiply(packedWeights: packedWeights, padded: padded, beta: 0, into: stage, ldOut: plan.columns)
             for slot in 0..<count {
                 let image = out + (first + slot) * outStride + g * plan.outputs * outPlane
+                if inExtract, let bias = epilogue.bias {
+                    plan.extract(stage, ldOut: plan.columns, slot: slot, into: image, channelStride: outPlane, bias: bias,
+                                 rectify: epilogue.rectify)
+                    continue
+                }
                 plan.extract(stage, ldOut: plan.columns, slot: slot, into: image, channelStride: outPlane, accumulate: accumulate)
                 if epilogue.fusable {
                     epilogue.applySeparately(image, sampleStride: plan.outputs * outPlane, batch: 1, channels: plan.outputs,

@@ -318,4 +318,34 @@ public struct TapConvolution: Sendable, Hashable {
             }
         }
     }
+
+    /// `extract` (not accumulating) with `addChannelBias`'s `+ bias[o]` and,
+    /// with `rectify`, its ReLU applied on the way: one pass over the
+    /// outputs instead of two. Bitwise the same only when every output plane
+    /// is whole 16-pixel blocks (`outH * outW % 16 == 0`, a precondition),
+    /// which that pass computes as vectors: here every value, row by row,
+    /// gets the vector semantics (`v < 0 -> 0`, keeping NaN and -0).
+    public func extract(_ out: UnsafePointer<Float>, ldOut: Int, slot: Int = 0, into y: UnsafeMutablePointer<Float>,
+                        channelStride: Int, bias: UnsafePointer<Float>, rectify: Bool) {
+        precondition(outH * outW % 16 == 0)
+        for o in 0..<outputs {
+            let src = out + o * ldOut + slot * slotPitch, dst = y + o * channelStride
+            let b = SIMD16<Float>(repeating: bias[o])
+            @inline(__always) func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { rectify ? rectified(v + b) : v + b }
+            for oy in 0..<outH {
+                let from = src + oy * paddedW, to = dst + oy * outW
+                var i = 0
+                while i + 16 <= outW {
+                    UnsafeMutableRawPointer(to + i).storeBytes(of: apply(UnsafeRawPointer(from + i).loadUnaligned(as: SIMD16<Float>.self)),
+                                                               as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < outW {
+                    let v = from[i] + bias[o]
+                    to[i] = rectify && v < 0 ? 0 : v
+                    i += 1
+                }
+            }
+        }
+    }
 }

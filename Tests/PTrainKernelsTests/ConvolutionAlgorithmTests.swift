@@ -16,6 +16,10 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (16, 6, 7, 16, (3, 3), (1, 1), (1, 1), 1),      // Winograd 3x3
     (16, 5, 5, 32, (5, 5), (1, 1), (2, 2), 1),      // Winograd 5x5
     (2, 4, 9, 3, (2, 5), (1, 1), (0, 2), 1),        // non-square kernel, unequal padding
+    // Output planes of whole 16-pixel blocks: the tap algorithm adds bias and
+    // relu in its copy-out (rows of 12: scalar tails; W2's conv1: 16 + 8).
+    (3, 4, 12, 5, (3, 3), (1, 1), (1, 1), 1),
+    (3, 24, 24, 6, (5, 5), (1, 1), (2, 2), 1),
     // Strided input gradients by phases (TapStridedGradient): ResNet's
     // transition (16-wide rows: the 8-wide scatter), 5x5/2, stride 3, kernel
     // smaller than the stride, unequal strides with pad > K - 1.
