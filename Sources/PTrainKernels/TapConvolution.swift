@@ -340,6 +340,18 @@ public struct TapConvolution: Sendable, Hashable {
                                                                as: SIMD16<Float>.self)
                     i += 16
                 }
+                if i + 8 <= outW {
+                    var v = UnsafeRawPointer(from + i).loadUnaligned(as: SIMD8<Float>.self) + b.lowHalf
+                    if rectify { v.replace(with: 0, where: v .< 0) }
+                    UnsafeMutableRawPointer(to + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                if i + 4 <= outW {
+                    var v = UnsafeRawPointer(from + i).loadUnaligned(as: SIMD4<Float>.self) + b.lowHalf.lowHalf
+                    if rectify { v.replace(with: 0, where: v .< 0) }
+                    UnsafeMutableRawPointer(to + i).storeBytes(of: v, as: SIMD4<Float>.self)
+                    i += 4
+                }
                 while i < outW {
                     let v = from[i] + bias[o]
                     to[i] = rectify && v < 0 ? 0 : v
