@@ -48,6 +48,17 @@ private func inputSix(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePo
     storeVector((d5 - 5 * d3).addingProduct(4, d1), d + 5 * ds)
 }
 
+/// The shared terms of A^T s on 6 points: sum = s0 + (s1 + s2) + (s3 + s4),
+/// s1 +- s2, s3 +- s4 and s5.
+@inline(__always)
+private func outputSums(_ s: UnsafePointer<Float>, _ ss: Int)
+    -> (sum: WinogradVector, p12: WinogradVector, m12: WinogradVector, p34: WinogradVector, m34: WinogradVector, s5: WinogradVector) {
+    let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss)
+    let s3 = loadVector(s + 3 * ss), s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss)
+    let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4
+    return (s0 + p12 + p34, p12, m12, p34, m34, s5)
+}
+
 /// F(4x4, 3x3) on 6x6 tiles. A^T (4 x 6):
 ///   [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1]
 enum WinogradF43: WinogradTiles {
@@ -59,13 +70,11 @@ enum WinogradF43: WinogradTiles {
     }
     @inline(__always)
     static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss)
-        let s3 = loadVector(s + 3 * ss), s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss)
-        let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4
-        storeVector(s0 + p12 + p34, d)
-        storeVector(m12.addingProduct(2, m34), d + ds)
-        storeVector(p12.addingProduct(4, p34), d + 2 * ds)
-        storeVector((m12 + s5).addingProduct(8, m34), d + 3 * ds)
+        let t = outputSums(s, ss)
+        storeVector(t.sum, d)
+        storeVector(t.m12.addingProduct(2, t.m34), d + ds)
+        storeVector(t.p12.addingProduct(4, t.p34), d + 2 * ds)
+        storeVector((t.m12 + t.s5).addingProduct(8, t.m34), d + 3 * ds)
     }
     @inline(__always)
     static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
@@ -86,11 +95,9 @@ enum WinogradF25: WinogradTiles {
     }
     @inline(__always)
     static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss)
-        let s3 = loadVector(s + 3 * ss), s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss)
-        let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4
-        storeVector(s0 + p12 + p34, d)
-        storeVector((m12 + s5).addingProduct(2, m34), d + ds)
+        let t = outputSums(s, ss)
+        storeVector(t.sum, d)
+        storeVector((t.m12 + t.s5).addingProduct(2, t.m34), d + ds)
     }
     @inline(__always)
     static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
