@@ -5,10 +5,7 @@ import PTrainKernels
 // 5x5) on 8x8) against the direct definition in Double: forward, input
 // gradient and weight gradient, over batches that end in a partial block,
 // outputs that are not whole tiles, and sample strides wider than one image
-// (concatenation slices). Tolerance 3e-4 of max(1, |value|): the
-// transforms' coefficients (up to 5 for 3x3, 8 for 5x5, 21/4 and 8 with
-// G's 32/45 on 8x8 tiles) make the rounding error about 10x the direct
-// sum's (measured worst: 1.2e-4, 64 channels 3x3; WINOGRAD8 on 8x8 tiles).
+// (concatenation slices). Tolerance: `winogradTolerance`.
 
 /// (channels, outputs, height, width, kernel, pad, output tile edge)
 let winogradCases: [(Int, Int, Int, Int, Int, Int, Int)] = [
