@@ -32,6 +32,14 @@ public struct ChannelEpilogue {
     /// 16 differ from a plane's, and so could the sign of a zero).
     public var fusable: Bool { bias != nil || scale != nil }
 
+    /// Whether a copy of the outputs may apply it value by value in any
+    /// blocking (`TapConvolution.extract(..., bias:rectify:)`) and give the
+    /// separate pass's bits: a bias (with or without relu) and no affine
+    /// map, on planes of `spatial` pixels that are whole 16-pixel blocks,
+    /// which that pass computes as vector lanes (`v < 0 -> 0`, NaN and -0
+    /// kept) throughout.
+    public func appliesInCopy(spatial: Int) -> Bool { bias != nil && scale == nil && spatial % 16 == 0 }
+
     /// 16 values of channel c (from a whole 16-pixel block of its plane).
     @inline(__always)
     func apply(_ v: SIMD16<Float>, channel c: Int) -> SIMD16<Float> {

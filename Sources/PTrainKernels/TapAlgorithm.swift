@@ -84,8 +84,7 @@ public struct TapAlgorithm: EpilogueFusing {
                           epilogue: ChannelEpilogue = .none) {
         let stage = w + staging, packedWeights = w + packed + g * self.packedWeights
         let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
-        // Bias (and relu) in the copy-out when that gives the separate pass's bits.
-        let inExtract = epilogue.bias != nil && epilogue.scale == nil && outPlane % 16 == 0 && !accumulate
+        let inExtract = !accumulate && epilogue.appliesInCopy(spatial: outPlane)
         var first = 0
         while first < batch {
             let count = min(plan.images, batch - first)

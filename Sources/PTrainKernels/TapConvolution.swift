@@ -321,10 +321,10 @@ public struct TapConvolution: Sendable, Hashable {
 
     /// `extract` (not accumulating) with `addChannelBias`'s `+ bias[o]` and,
     /// with `rectify`, its ReLU applied on the way: one pass over the
-    /// outputs instead of two. Bitwise the same only when every output plane
-    /// is whole 16-pixel blocks (`outH * outW % 16 == 0`, a precondition),
-    /// which that pass computes as vectors: here every value, row by row,
-    /// gets the vector semantics (`v < 0 -> 0`, keeping NaN and -0).
+    /// outputs instead of two; every value, row by row, gets the vector
+    /// semantics (`v < 0 -> 0`, keeping NaN and -0), the bits of that pass
+    /// when `ChannelEpilogue.appliesInCopy` holds (whole 16-pixel planes, a
+    /// precondition).
     public func extract(_ out: UnsafePointer<Float>, ldOut: Int, slot: Int = 0, into y: UnsafeMutablePointer<Float>,
                         channelStride: Int, bias: UnsafePointer<Float>, rectify: Bool) {
         precondition(outH * outW % 16 == 0)

@@ -48,6 +48,17 @@ private func inputSix(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePo
     storeVector((d5 - 5 * d3).addingProduct(4, d1), d + 5 * ds)
 }
 
+/// The variants on 6x6 tiles: alpha 6 and the input transform `inputSix`.
+protocol WinogradSixTiles: WinogradTiles {}
+
+extension WinogradSixTiles {
+    static var alpha: Int { 6 }
+    @inline(__always)
+    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
+        inputSix(s, ss, d, ds)
+    }
+}
+
 /// The shared terms of A^T s on 6 points: sum = s0 + (s1 + s2) + (s3 + s4),
 /// s1 +- s2, s3 +- s4 and s5.
 @inline(__always)
@@ -61,13 +72,8 @@ private func outputSums(_ s: UnsafePointer<Float>, _ ss: Int)
 
 /// F(4x4, 3x3) on 6x6 tiles. A^T (4 x 6):
 ///   [1 1 1 1 1 0], [0 1 -1 2 -2 0], [0 1 1 4 4 0], [0 1 -1 8 -8 1]
-enum WinogradF43: WinogradTiles {
-    static var alpha: Int { 6 }
+enum WinogradF43: WinogradSixTiles {
     static var m: Int { 4 }
-    @inline(__always)
-    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        inputSix(s, ss, d, ds)
-    }
     @inline(__always)
     static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
         let t = outputSums(s, ss)
@@ -86,13 +92,8 @@ enum WinogradF43: WinogradTiles {
 }
 
 /// F(2x2, 5x5) on 6x6 tiles. A^T (2 x 6): [1 1 1 1 1 0], [0 1 -1 2 -2 1]
-enum WinogradF25: WinogradTiles {
-    static var alpha: Int { 6 }
+enum WinogradF25: WinogradSixTiles {
     static var m: Int { 2 }
-    @inline(__always)
-    static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        inputSix(s, ss, d, ds)
-    }
     @inline(__always)
     static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
         let t = outputSums(s, ss)
