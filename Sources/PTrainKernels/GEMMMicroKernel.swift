@@ -79,7 +79,7 @@ private func update(_ c: UnsafeMutablePointer<Float>, _ v: GEMMVector, _ beta: F
 /// segment s reads B rows at `b + taps[s] + p*bRowStride`, and A holds
 /// `tapCount * kc` steps. One accumulation chain runs across all segments.
 ///
-/// `aRowStride`: 0 for a packed A panel (row i of step p at `a[p*8 + i]`;
+/// `aRowStride`: nil for a packed A panel (row i of step p at `a[p*8 + i]`;
 /// rows i < height are read). Otherwise A is an unpacked row-major matrix,
 /// row i of step p at `a[i*aRowStride + p]`, and only rows i < `rows` are
 /// read (the others repeat row 0, computed and not stored): the Winograd
@@ -92,7 +92,7 @@ func microKernel(height: Int, twoVectors: Bool, kc: Int,
                          b: UnsafePointer<Float>, bRowStride: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int,
                          rows: Int, beta: Float,
-                         taps: UnsafePointer<Int>? = nil, tapCount: Int = 1, aRowStride: Int = 0) {
+                         taps: UnsafePointer<Int>? = nil, tapCount: Int = 1, aRowStride: Int? = nil) {
     var c00 = GEMMVector(), c01 = GEMMVector()
     var c10 = GEMMVector(), c11 = GEMMVector()
     var c20 = GEMMVector(), c21 = GEMMVector()
@@ -101,12 +101,19 @@ func microKernel(height: Int, twoVectors: Bool, kc: Int,
     var c50 = GEMMVector(), c51 = GEMMVector()
     var c60 = GEMMVector(), c61 = GEMMVector()
     var c70 = GEMMVector(), c71 = GEMMVector()
+    // Packed A: one pointer, rows at constant offsets, stepped by 8 floats.
+    // Row-major A: one pointer per row, each stepped by one float (with one
+    // base and seven offsets, LLVM's unrolled loop kept 4 x 7 offsets and
+    // spilled them: a stack load per FMA, 13% of a Winograd layer's time).
+    let packed = aRowStride == nil
     var pa = a
-    let packed = aRowStride == 0
-    // Offsets of A's rows 1..<8 (floats) and the step between k steps.
-    @inline(__always) func offset(_ i: Int) -> Int { packed ? i : (i < rows ? i &* aRowStride : 0) }
-    let o1 = offset(1), o2 = offset(2), o3 = offset(3), o4 = offset(4), o5 = offset(5), o6 = offset(6), o7 = offset(7)
-    let aStep = packed ? gemmMR : 1
+    @inline(__always) func start(_ i: Int) -> UnsafePointer<Float> { a + (i < rows ? i &* (aRowStride ?? 0) : 0) }
+    var r0 = a, r1 = start(1), r2 = start(2), r3 = start(3), r4 = start(4), r5 = start(5), r6 = start(6), r7 = start(7)
+    @inline(__always) func next(_ r: inout UnsafePointer<Float>, _ i: Int) -> Float {
+        if packed { return pa[i] }
+        defer { r += 1 }
+        return r.pointee
+    }
     let bStep = bRowStride &* MemoryLayout<Float>.stride
     for segment in 0..<tapCount {
     var pb = UnsafeRawPointer(b + (taps?[segment] ?? 0))
@@ -114,31 +121,31 @@ func microKernel(height: Int, twoVectors: Bool, kc: Int,
     while p < kc {
         let b0 = load(pb)
         let b1 = twoVectors ? load(pb, 64) : GEMMVector()
-        var s = pa[0]
+        var s = next(&r0, 0)
         c00 = c00.addingProduct(s, b0); if twoVectors { c01 = c01.addingProduct(s, b1) }
         if height > 1 {
-            s = pa[o1]
+            s = next(&r1, 1)
             c10 = c10.addingProduct(s, b0); if twoVectors { c11 = c11.addingProduct(s, b1) }
         }
         if height > 2 {
-            s = pa[o2]
+            s = next(&r2, 2)
             c20 = c20.addingProduct(s, b0); if twoVectors { c21 = c21.addingProduct(s, b1) }
-            s = pa[o3]
+            s = next(&r3, 3)
             c30 = c30.addingProduct(s, b0); if twoVectors { c31 = c31.addingProduct(s, b1) }
         }
         if height > 4 {
-            s = pa[o4]
+            s = next(&r4, 4)
             c40 = c40.addingProduct(s, b0); if twoVectors { c41 = c41.addingProduct(s, b1) }
-            s = pa[o5]
+            s = next(&r5, 5)
             c50 = c50.addingProduct(s, b0); if twoVectors { c51 = c51.addingProduct(s, b1) }
         }
         if height > 6 {
-            s = pa[o6]
+            s = next(&r6, 6)
             c60 = c60.addingProduct(s, b0); if twoVectors { c61 = c61.addingProduct(s, b1) }
-            s = pa[o7]
+            s = next(&r7, 7)
             c70 = c70.addingProduct(s, b0); if twoVectors { c71 = c71.addingProduct(s, b1) }
         }
-        pa += aStep
+        if packed { pa += gemmMR }
         pb += bStep
         p &+= 1
     }
@@ -244,4 +251,3 @@ func sgemmKernel2x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, 
     microKernel(height: 2, twoVectors: false, kc: kc, a: a, b: b, bRowStride: bRowStride,
                 c: c, ldc: ldc, rows: rows, beta: beta)
 }
-
