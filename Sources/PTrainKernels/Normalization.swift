@@ -127,8 +127,16 @@ public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, 
         var sumDy = 0.0, sumDyXc = 0.0
         for n in 0..<batch {
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
-            var a1 = SIMD16<Float>(repeating: 0), a2 = SIMD16<Float>(repeating: 0)
+            // Two chains per sum (see planeSum), combined in a fixed order.
+            var a1 = SIMD16<Float>(repeating: 0), a2 = a1, b1 = a1, b2 = a1
             var i = 0
+            while i + 32 <= spatial {
+                let xv = load(p + i), xw = load(p + i + 16)
+                let d = gradient(load(g + i), xv, va, vb, relu), e = gradient(load(g + i + 16), xw, va, vb, relu)
+                a1 += d; b1 += e
+                a2.addProduct(d, xv - vm); b2.addProduct(e, xw - vm)
+                i += 32
+            }
             while i + 16 <= spatial {
                 let xv = load(p + i)
                 let d = gradient(load(g + i), xv, va, vb, relu)
@@ -136,7 +144,7 @@ public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, 
                 a2.addProduct(d, xv - vm)
                 i += 16
             }
-            var s1 = a1.sum(), s2 = a2.sum()
+            var s1 = (a1 + b1).sum(), s2 = (a2 + b2).sum()
             while i < spatial {
                 let d = gradient(g[i], p[i], a, b, relu)
                 s1 += d; s2 += d * (p[i] - m)
