@@ -24,7 +24,9 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
 /// The 2x2/2 unpadded case (LeNet's pools), 8 outputs at a time: the even
 /// and odd lanes of 16 inputs from each of the window's two rows are its four
 /// taps, compared in the generic path's order (row-major, strict `>`), so the
-/// values and argmax indices are the same.
+/// values and argmax indices are the same. A row of 8+ outputs ends with a
+/// group that overlaps the one before (rewriting its equal results: W1's
+/// 14-wide rows had 6 scalar outputs each); narrower rows go one by one.
 @inline(__always)
 private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                         _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
@@ -34,8 +36,9 @@ private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: I
         let src = x + p * planeIn, dst = y + p * planeOut, idx = argmax + p * planeOut
         for oy in 0..<oh {
             let r0 = 2 * oy * w, r1 = r0 + w
-            var ox = 0
-            while ox + 8 <= ow {
+            var ox = 0, groups = ow >= 8
+            while groups {
+                if ox + 8 >= ow { ox = ow - 8; groups = false }
                 let top = UnsafeRawPointer(src + r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
                 let bottom = UnsafeRawPointer(src + r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
                 let base = lanes &+ Int32(truncatingIfNeeded: r0 + 2 * ox)
