@@ -3,8 +3,8 @@
 // paths, in inference every window). For each output row, the window's
 // in-image input rows are reduced column by column into a padded row (the
 // column maximum and, for training, the plane index of its first
-// occurrence), then each output takes the maximum of its window's columns of
-// that row: K + K comparisons per output instead of K * K, every one a SIMD
+// occurrence), a chunk of rows at a time (`PoolRowLayout`), then each
+// output takes the maximum of its window's columns of that row: K + K comparisons per output instead of K * K, every one a SIMD
 // lane, and no clipped windows (the padded row's borders hold -inf).
 //
 // Ties resolve to the first maximum in row-major order, the rule of the
@@ -17,13 +17,23 @@
 // NaN inputs may pick a different tap than a K * K scan would; a step with
 // a NaN activation is refused anyway.
 
-/// The padded row the separable kernels reduce into: the image's columns at
-/// offset `padW`, -inf (index Int32.max) elsewhere, wide enough for the
-/// 16-float loads of the stride-2 row pass. `scratch` holds the values, then
-/// as many Int32 indices, then 16 floats for one group of outputs.
+/// The padded rows the separable kernels reduce into: up to `rows` output
+/// rows at a time, each the image's columns at offset `padW`, -inf (index
+/// Int32.max) elsewhere, wide enough for the 16-float loads of the stride-2
+/// row pass. Row r's values start at `row(r)`, its Int32 indices `width`
+/// floats later; after the rows, 16 floats for one group of outputs.
+///
+/// Why several rows: the row pass loads 16 floats at offsets that straddle
+/// the column pass's stores. Read right after those stores, the loads cannot
+/// be forwarded from the store buffer and wait for the stores to reach the
+/// cache (perf: 25% of the row pass on one load, W2's 24x24 -> 12x12 pool).
+/// Reducing a chunk of rows first and then reading them gives the stores
+/// time to retire; 8 rows of 32 padded columns, values and indices, are 2 KB.
 struct PoolRowLayout {
-    /// Floats (and Int32s) in the padded row.
+    /// Floats (and Int32s) in one padded row.
     let width: Int
+    /// Output rows reduced before their row pass reads them (1...8).
+    let rows: Int
 
     init(_ g: WindowGeometry) {
         let ow = g.outW
@@ -31,25 +41,48 @@ struct PoolRowLayout {
         // stride-2 groups of 8 outputs read 16 floats from 2 s + kj, s <= max(OW, 8) - 8.
         let reach = max(g.padW + g.width, g.strideW * (ow - 1) + g.kernelW, 2 * max(ow, 8) + g.kernelW - 1)
         width = (reach + 15) / 16 * 16
+        rows = max(1, min(8, g.outH))
     }
 
     /// Floats of scratch the kernels need.
-    var scratchCount: Int { 2 * width + 16 }
+    var scratchCount: Int { 2 * width * rows + 16 }
 
-    /// Fills the whole row with the border (-inf, Int32.max); the column
-    /// passes later write only the image's columns.
-    func reset(_ scratch: UnsafeMutablePointer<Float>, indices: Bool) {
-        scratch.update(repeating: -.infinity, count: width)
-        if indices { self.indices(scratch).initializeMemory(as: Int32.self, repeating: .max, count: width) }
+    /// Padded row `r` (values; its indices follow at `indices(row(r))`).
+    func row(_ scratch: UnsafeMutablePointer<Float>, _ r: Int) -> UnsafeMutablePointer<Float> {
+        scratch + 2 * width * r
     }
 
-    func indices(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(scratch + width)
+    /// The 16 floats for one group of outputs, after the rows.
+    func group(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        scratch + 2 * width * rows
+    }
+
+    /// Fills every row with the border (-inf, Int32.max); the column passes
+    /// later write only the image's columns.
+    func reset(_ scratch: UnsafeMutablePointer<Float>, indices: Bool) {
+        for r in 0..<rows {
+            row(scratch, r).update(repeating: -.infinity, count: width)
+            if indices { self.indices(row(scratch, r)).initializeMemory(as: Int32.self, repeating: .max, count: width) }
+        }
+    }
+
+    /// The indices of the padded row whose values start at `row`.
+    func indices(_ row: UnsafeMutablePointer<Float>) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(row + width)
     }
 }
 
 /// Floats of scratch `maxPoolForward` and `maxPoolValues` need.
 public func maxPoolScratchCount(_ g: WindowGeometry) -> Int { PoolRowLayout(g).scratchCount }
+
+/// The in-image input rows of output row `oy`'s windows (empty when the
+/// window holds padding only).
+@inline(__always)
+private func windowRows(_ g: WindowGeometry, _ oy: Int) -> Range<Int> {
+    let y0 = oy * g.strideH - g.padH
+    let top = max(0, y0), bottom = min(g.height, y0 + g.kernelH)
+    return top < bottom ? top..<bottom : 0..<0
+}
 
 /// `maxPoolForward` for strides other than 1 (see the file comment).
 func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
@@ -58,42 +91,48 @@ func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int
     let layout = PoolRowLayout(g)
     layout.reset(scratch, indices: true)
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
-    let values = scratch + g.padW, indices = layout.indices(scratch) + 4 * g.padW
-    let group = scratch + 2 * layout.width
+    let group = layout.group(scratch)
     for p in 0..<(batch * g.channels) {
         let src = x + p * planeIn
-        for oy in 0..<oh {
-            let out = y + p * planeOut + oy * ow, at = argmax + p * planeOut + oy * ow
-            let y0 = oy * g.strideH - g.padH
-            let top = max(0, y0), bottom = min(g.height, y0 + g.kernelH)
-            guard top < bottom else {   // the window holds padding only
-                out.update(repeating: -.infinity, count: ow)
-                at.update(repeating: -1, count: ow)
-                continue
-            }
-            columnMaxima(src, width: w, rows: top..<bottom, into: values, indices: indices)
-            if g.strideW == 2 && ow >= 8 {
-                forEachGroupOf8(ow) { s in
-                    rowMaxStride2x8(scratch, layout, from: 2 * s, kernel: g.kernelW,
-                                    into: out + s, argmax: UnsafeMutableRawPointer(at + s))
+        for oy0 in stride(from: 0, to: oh, by: layout.rows) {
+            let chunk = oy0..<min(oh, oy0 + layout.rows)
+            for oy in chunk {
+                let rows = windowRows(g, oy), row = layout.row(scratch, oy - oy0)
+                if !rows.isEmpty {
+                    columnMaxima(src, width: w, rows: rows, into: row + g.padW, indices: layout.indices(row) + 4 * g.padW)
                 }
-            } else if g.strideW == 2 {
-                // Fewer than 8 outputs: one group into `group`, then its first `ow`.
-                rowMaxStride2x8(scratch, layout, from: 0, kernel: g.kernelW, into: group, argmax: UnsafeMutableRawPointer(group + 8))
-                out.update(from: group, count: ow)
-                UnsafeMutableRawPointer(at).copyMemory(from: group + 8, byteCount: 4 * ow)
-            } else {
-                let rowIndices = layout.indices(scratch)
-                for ox in 0..<ow {
-                    let c0 = ox * g.strideW
-                    var best = scratch[c0]
-                    var index = rowIndices.load(fromByteOffset: 4 * c0, as: Int32.self)
-                    for kj in 1..<max(1, g.kernelW) {
-                        let v = scratch[c0 + kj], i = rowIndices.load(fromByteOffset: 4 * (c0 + kj), as: Int32.self)
-                        if v > best || (v == best && i < index) { best = v; index = i }
+            }
+            for oy in chunk {
+                let out = y + p * planeOut + oy * ow, at = argmax + p * planeOut + oy * ow
+                let row = layout.row(scratch, oy - oy0)
+                guard !windowRows(g, oy).isEmpty else {   // the window holds padding only
+                    out.update(repeating: -.infinity, count: ow)
+                    at.update(repeating: -1, count: ow)
+                    continue
+                }
+                if g.strideW == 2 && ow >= 8 {
+                    forEachGroupOf8(ow) { s in
+                        rowMaxStride2x8(row, layout, from: 2 * s, kernel: g.kernelW,
+                                        into: out + s, argmax: UnsafeMutableRawPointer(at + s))
                     }
-                    out[ox] = best
-                    at[ox] = index == .max ? -1 : index
+                } else if g.strideW == 2 {
+                    // Fewer than 8 outputs: one group into `group`, then its first `ow`.
+                    rowMaxStride2x8(row, layout, from: 0, kernel: g.kernelW, into: group, argmax: UnsafeMutableRawPointer(group + 8))
+                    out.update(from: group, count: ow)
+                    UnsafeMutableRawPointer(at).copyMemory(from: group + 8, byteCount: 4 * ow)
+                } else {
+                    let rowIndices = layout.indices(row)
+                    for ox in 0..<ow {
+                        let c0 = ox * g.strideW
+                        var best = row[c0]
+                        var index = rowIndices.load(fromByteOffset: 4 * c0, as: Int32.self)
+                        for kj in 1..<max(1, g.kernelW) {
+                            let v = row[c0 + kj], i = rowIndices.load(fromByteOffset: 4 * (c0 + kj), as: Int32.self)
+                            if v > best || (v == best && i < index) { best = v; index = i }
+                        }
+                        out[ox] = best
+                        at[ox] = index == .max ? -1 : index
+                    }
                 }
             }
         }
@@ -101,7 +140,7 @@ func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int
 }
 
 /// Max pooling without argmax (inference), any stride: the column maxima
-/// into the padded row, then each window's maximum of them. The values are
+/// into the padded rows, then each window's maximum of them. The values are
 /// `maxPoolForward`'s (max is order-free; only the sign of an all-zero max
 /// and NaN propagation may differ). `scratch` holds `maxPoolScratchCount(g)`
 /// floats.
@@ -110,32 +149,36 @@ public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch:
     let layout = PoolRowLayout(g)
     layout.reset(scratch, indices: false)
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
-    let values = scratch + g.padW, group = scratch + 2 * layout.width
+    let group = layout.group(scratch)
     for p in 0..<(batch * g.channels) {
         let src = x + p * planeIn
-        for oy in 0..<oh {
-            let out = y + p * planeOut + oy * ow
-            let y0 = oy * g.strideH - g.padH
-            let top = max(0, y0), bottom = min(g.height, y0 + g.kernelH)
-            guard top < bottom else {
-                out.update(repeating: -.infinity, count: ow)
-                continue
+        for oy0 in stride(from: 0, to: oh, by: layout.rows) {
+            let chunk = oy0..<min(oh, oy0 + layout.rows)
+            for oy in chunk {
+                let rows = windowRows(g, oy)
+                if !rows.isEmpty { columnMaxima(src, width: w, rows: rows, into: layout.row(scratch, oy - oy0) + g.padW) }
             }
-            columnMaxima(src, width: w, rows: top..<bottom, into: values)
-            if g.strideW == 2 && ow >= 8 {
-                forEachGroupOf8(ow) { s in
-                    UnsafeMutableRawPointer(out + s).storeBytes(of: rowMaxStride2x8(scratch, from: 2 * s, kernel: g.kernelW),
-                                                                as: SIMD8<Float>.self)
+            for oy in chunk {
+                let out = y + p * planeOut + oy * ow, row = layout.row(scratch, oy - oy0)
+                guard !windowRows(g, oy).isEmpty else {
+                    out.update(repeating: -.infinity, count: ow)
+                    continue
                 }
-            } else if g.strideW == 2 {
-                UnsafeMutableRawPointer(group).storeBytes(of: rowMaxStride2x8(scratch, from: 0, kernel: g.kernelW), as: SIMD8<Float>.self)
-                out.update(from: group, count: ow)
-            } else {
-                for ox in 0..<ow {
-                    let c0 = ox * g.strideW
-                    var best = scratch[c0]
-                    for kj in 1..<max(1, g.kernelW) { best = max(best, scratch[c0 + kj]) }
-                    out[ox] = best
+                if g.strideW == 2 && ow >= 8 {
+                    forEachGroupOf8(ow) { s in
+                        UnsafeMutableRawPointer(out + s).storeBytes(of: rowMaxStride2x8(row, from: 2 * s, kernel: g.kernelW),
+                                                                    as: SIMD8<Float>.self)
+                    }
+                } else if g.strideW == 2 {
+                    UnsafeMutableRawPointer(group).storeBytes(of: rowMaxStride2x8(row, from: 0, kernel: g.kernelW), as: SIMD8<Float>.self)
+                    out.update(from: group, count: ow)
+                } else {
+                    for ox in 0..<ow {
+                        let c0 = ox * g.strideW
+                        var best = row[c0]
+                        for kj in 1..<max(1, g.kernelW) { best = max(best, row[c0 + kj]) }
+                        out[ox] = best
+                    }
                 }
             }
         }
@@ -172,13 +215,13 @@ private func rowMaxStride2x8(_ values: UnsafePointer<Float>, from c0: Int, kerne
 /// loaded at `from + kj`. Larger value wins; equal values, the smaller index.
 /// Writes 8 maxima to `into` and their indices (Int32, -1 for border only) to `argmax`.
 @inline(__always)
-private func rowMaxStride2x8(_ scratch: UnsafeMutablePointer<Float>, _ layout: PoolRowLayout, from c0: Int, kernel: Int,
+private func rowMaxStride2x8(_ row: UnsafeMutablePointer<Float>, _ layout: PoolRowLayout, from c0: Int, kernel: Int,
                              into out: UnsafeMutablePointer<Float>, argmax: UnsafeMutableRawPointer) {
-    let indices = UnsafeRawPointer(layout.indices(scratch))
-    var best = UnsafeRawPointer(scratch + c0).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+    let indices = UnsafeRawPointer(layout.indices(row))
+    var best = UnsafeRawPointer(row + c0).loadUnaligned(as: SIMD16<Float>.self).evenHalf
     var at = indices.loadUnaligned(fromByteOffset: 4 * c0, as: SIMD16<Int32>.self).evenHalf
     for kj in 1..<max(1, kernel) {
-        let v = UnsafeRawPointer(scratch + c0 + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        let v = UnsafeRawPointer(row + c0 + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
         let i = indices.loadUnaligned(fromByteOffset: 4 * (c0 + kj), as: SIMD16<Int32>.self).evenHalf
         let better = (v .> best) .| ((v .== best) .& (i .< at))
         best.replace(with: v, where: better)
@@ -193,10 +236,11 @@ private func rowMaxStride2x8(_ scratch: UnsafeMutablePointer<Float>, _ layout: P
 
 /// Column maxima of the input rows `rows` of a `width`-wide plane into
 /// `values`, with the plane index of each column's topmost maximum into
-/// `indices` (Int32s). Overlapping last vectors recompute equal results.
-/// The 16- and 8-lane loops are written out, as in PoolingStride1.swift: a
-/// loop generic over the SIMD type was not specialised there and ran 15x
-/// slower.
+/// `indices` (Int32s): the winning row's offset is carried, the column's
+/// added once at the store (adding it per row compiled to four shuffles).
+/// Overlapping last vectors recompute equal results. The 16- and 8-lane
+/// loops are written out, as in PoolingStride1.swift: a loop generic over
+/// the SIMD type was not specialised there and ran 15x slower.
 @inline(__always)
 private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
                           into values: UnsafeMutablePointer<Float>, indices: UnsafeMutableRawPointer) {
@@ -207,15 +251,15 @@ private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range
         while i < w {
             let c = min(i, w - 16)
             var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD16<Float>.self)
-            var at = lanes16 &+ Int32(truncatingIfNeeded: rows.lowerBound * w + c)
+            var at = SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: rows.lowerBound * w))
             for r in rows.dropFirst() {
                 let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD16<Float>.self)
                 let better = v .> best
                 best.replace(with: v, where: better)
-                at.replace(with: lanes16 &+ Int32(truncatingIfNeeded: r * w + c), where: better)
+                at.replace(with: SIMD16<Int32>(repeating: Int32(truncatingIfNeeded: r * w)), where: better)
             }
             UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD16<Float>.self)
-            indices.storeBytes(of: at, toByteOffset: 4 * c, as: SIMD16<Int32>.self)
+            indices.storeBytes(of: at &+ lanes16 &+ Int32(truncatingIfNeeded: c), toByteOffset: 4 * c, as: SIMD16<Int32>.self)
             i = c + 16
         }
     } else if w >= 8 {
@@ -223,15 +267,15 @@ private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range
         while i < w {
             let c = min(i, w - 8)
             var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD8<Float>.self)
-            var at = lanes8 &+ Int32(truncatingIfNeeded: rows.lowerBound * w + c)
+            var at = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: rows.lowerBound * w))
             for r in rows.dropFirst() {
                 let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD8<Float>.self)
                 let better = v .> best
                 best.replace(with: v, where: better)
-                at.replace(with: lanes8 &+ Int32(truncatingIfNeeded: r * w + c), where: better)
+                at.replace(with: SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: r * w)), where: better)
             }
             UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD8<Float>.self)
-            indices.storeBytes(of: at, toByteOffset: 4 * c, as: SIMD8<Int32>.self)
+            indices.storeBytes(of: at &+ lanes8 &+ Int32(truncatingIfNeeded: c), toByteOffset: 4 * c, as: SIMD8<Int32>.self)
             i = c + 8
         }
     } else {

@@ -203,6 +203,7 @@ let separablePoolCases = [
     (55, 55, 3, 0, 2), (13, 13, 3, 0, 2),  // the 2012 AlexNet's pools: 8-wide groups with overlap, and 6 outputs
     (5, 5, 3, 1, 2), (7, 9, 3, 0, 2), (9, 17, 2, 0, 2),  // rows of < 8 and < 16 columns, fewer than 8 outputs
     (11, 11, 3, 3, 2), (6, 8, 2, 3, 3),  // padding >= kernel: windows of padding only
+    (19, 11, 3, 3, 2),  // 12 output rows: a padding-only row in the second chunk of 8
     (31, 29, 3, 1, 3), (16, 16, 4, 0, 4), (9, 20, 3, 1, 1),  // strides 3 and 4; 1 (its own path)
 ]
 
