@@ -4,8 +4,9 @@
 // in-image input rows are reduced column by column into a padded row (the
 // column maximum and, for training, the plane index of its first
 // occurrence), a chunk of rows at a time (`PoolRowLayout`), then each
-// output takes the maximum of its window's columns of that row: K + K comparisons per output instead of K * K, every one a SIMD
-// lane, and no clipped windows (the padded row's borders hold -inf).
+// output takes the maximum of its window's columns of that row: K + K
+// comparisons per output instead of K * K, every one a SIMD lane, and no
+// clipped windows (the padded row's borders hold -inf).
 //
 // Ties resolve to the first maximum in row-major order, the rule of the
 // reference and of PyTorch: within a window the row-major order of taps is
