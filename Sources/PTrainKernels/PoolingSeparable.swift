@@ -85,6 +85,31 @@ private func windowRows(_ g: WindowGeometry, _ oy: Int) -> Range<Int> {
     return top < bottom ? top..<bottom : 0..<0
 }
 
+/// Walks the output rows of `planes` planes in chunks of `layout.rows`:
+/// first `reduce(plane, rows, row)` for each row of the chunk whose windows
+/// reach the image (`rows`: those input rows; `row`: its padded row), then
+/// `emit(plane, oy, row)` for each row of the chunk, `row` nil when its
+/// windows hold padding only. (Why chunks: `PoolRowLayout`.)
+@inline(__always)
+private func forEachRowChunk(_ g: WindowGeometry, _ layout: PoolRowLayout, planes: Int, scratch: UnsafeMutablePointer<Float>,
+                             reduce: (_ plane: Int, _ rows: Range<Int>, _ row: UnsafeMutablePointer<Float>) -> Void,
+                             emit: (_ plane: Int, _ oy: Int, _ row: UnsafeMutablePointer<Float>?) -> Void) {
+    for p in 0..<planes {
+        var oy0 = 0
+        while oy0 < g.outH {
+            let chunk = oy0..<min(g.outH, oy0 + layout.rows)
+            for oy in chunk {
+                let rows = windowRows(g, oy)
+                if !rows.isEmpty { reduce(p, rows, layout.row(scratch, oy - oy0)) }
+            }
+            for oy in chunk {
+                emit(p, oy, windowRows(g, oy).isEmpty ? nil : layout.row(scratch, oy - oy0))
+            }
+            oy0 = chunk.upperBound
+        }
+    }
+}
+
 /// `maxPoolForward` for strides other than 1 (see the file comment).
 func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                       _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
@@ -93,51 +118,40 @@ func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int
     layout.reset(scratch, indices: true)
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
     let group = layout.group(scratch)
-    for p in 0..<(batch * g.channels) {
-        let src = x + p * planeIn
-        for oy0 in stride(from: 0, to: oh, by: layout.rows) {
-            let chunk = oy0..<min(oh, oy0 + layout.rows)
-            for oy in chunk {
-                let rows = windowRows(g, oy), row = layout.row(scratch, oy - oy0)
-                if !rows.isEmpty {
-                    columnMaxima(src, width: w, rows: rows, into: row + g.padW, indices: layout.indices(row) + 4 * g.padW)
-                }
+    forEachRowChunk(g, layout, planes: batch * g.channels, scratch: scratch, reduce: { p, rows, row in
+        columnMaxima(x + p * planeIn, width: w, rows: rows, into: row + g.padW, indices: layout.indices(row) + 4 * g.padW)
+    }, emit: { p, oy, row in
+        let out = y + p * planeOut + oy * ow, at = argmax + p * planeOut + oy * ow
+        guard let row else {   // the window holds padding only
+            out.update(repeating: -.infinity, count: ow)
+            at.update(repeating: -1, count: ow)
+            return
+        }
+        if g.strideW == 2 && ow >= 8 {
+            forEachGroupOf8(ow) { s in
+                rowMaxStride2x8(row, layout, from: 2 * s, kernel: g.kernelW,
+                                into: out + s, argmax: UnsafeMutableRawPointer(at + s))
             }
-            for oy in chunk {
-                let out = y + p * planeOut + oy * ow, at = argmax + p * planeOut + oy * ow
-                let row = layout.row(scratch, oy - oy0)
-                guard !windowRows(g, oy).isEmpty else {   // the window holds padding only
-                    out.update(repeating: -.infinity, count: ow)
-                    at.update(repeating: -1, count: ow)
-                    continue
+        } else if g.strideW == 2 {
+            // Fewer than 8 outputs: one group into `group`, then its first `ow`.
+            rowMaxStride2x8(row, layout, from: 0, kernel: g.kernelW, into: group, argmax: UnsafeMutableRawPointer(group + 8))
+            out.update(from: group, count: ow)
+            UnsafeMutableRawPointer(at).copyMemory(from: group + 8, byteCount: 4 * ow)
+        } else {
+            let rowIndices = layout.indices(row)
+            for ox in 0..<ow {
+                let c0 = ox * g.strideW
+                var best = row[c0]
+                var index = rowIndices.load(fromByteOffset: 4 * c0, as: Int32.self)
+                for kj in 1..<max(1, g.kernelW) {
+                    let v = row[c0 + kj], i = rowIndices.load(fromByteOffset: 4 * (c0 + kj), as: Int32.self)
+                    if v > best || (v == best && i < index) { best = v; index = i }
                 }
-                if g.strideW == 2 && ow >= 8 {
-                    forEachGroupOf8(ow) { s in
-                        rowMaxStride2x8(row, layout, from: 2 * s, kernel: g.kernelW,
-                                        into: out + s, argmax: UnsafeMutableRawPointer(at + s))
-                    }
-                } else if g.strideW == 2 {
-                    // Fewer than 8 outputs: one group into `group`, then its first `ow`.
-                    rowMaxStride2x8(row, layout, from: 0, kernel: g.kernelW, into: group, argmax: UnsafeMutableRawPointer(group + 8))
-                    out.update(from: group, count: ow)
-                    UnsafeMutableRawPointer(at).copyMemory(from: group + 8, byteCount: 4 * ow)
-                } else {
-                    let rowIndices = layout.indices(row)
-                    for ox in 0..<ow {
-                        let c0 = ox * g.strideW
-                        var best = row[c0]
-                        var index = rowIndices.load(fromByteOffset: 4 * c0, as: Int32.self)
-                        for kj in 1..<max(1, g.kernelW) {
-                            let v = row[c0 + kj], i = rowIndices.load(fromByteOffset: 4 * (c0 + kj), as: Int32.self)
-                            if v > best || (v == best && i < index) { best = v; index = i }
-                        }
-                        out[ox] = best
-                        at[ox] = index == .max ? -1 : index
-                    }
-                }
+                out[ox] = best
+                at[ox] = index == .max ? -1 : index
             }
         }
-    }
+    })
 }
 
 /// Max pooling without argmax (inference), any stride: the column maxima
@@ -151,39 +165,31 @@ public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch:
     layout.reset(scratch, indices: false)
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
     let group = layout.group(scratch)
-    for p in 0..<(batch * g.channels) {
-        let src = x + p * planeIn
-        for oy0 in stride(from: 0, to: oh, by: layout.rows) {
-            let chunk = oy0..<min(oh, oy0 + layout.rows)
-            for oy in chunk {
-                let rows = windowRows(g, oy)
-                if !rows.isEmpty { columnMaxima(src, width: w, rows: rows, into: layout.row(scratch, oy - oy0) + g.padW) }
+    forEachRowChunk(g, layout, planes: batch * g.channels, scratch: scratch, reduce: { p, rows, row in
+        columnMaxima(x + p * planeIn, width: w, rows: rows, into: row + g.padW)
+    }, emit: { p, oy, row in
+        let out = y + p * planeOut + oy * ow
+        guard let row else {
+            out.update(repeating: -.infinity, count: ow)
+            return
+        }
+        if g.strideW == 2 && ow >= 8 {
+            forEachGroupOf8(ow) { s in
+                UnsafeMutableRawPointer(out + s).storeBytes(of: rowMaxStride2x8(row, from: 2 * s, kernel: g.kernelW),
+                                                            as: SIMD8<Float>.self)
             }
-            for oy in chunk {
-                let out = y + p * planeOut + oy * ow, row = layout.row(scratch, oy - oy0)
-                guard !windowRows(g, oy).isEmpty else {
-                    out.update(repeating: -.infinity, count: ow)
-                    continue
-                }
-                if g.strideW == 2 && ow >= 8 {
-                    forEachGroupOf8(ow) { s in
-                        UnsafeMutableRawPointer(out + s).storeBytes(of: rowMaxStride2x8(row, from: 2 * s, kernel: g.kernelW),
-                                                                    as: SIMD8<Float>.self)
-                    }
-                } else if g.strideW == 2 {
-                    UnsafeMutableRawPointer(group).storeBytes(of: rowMaxStride2x8(row, from: 0, kernel: g.kernelW), as: SIMD8<Float>.self)
-                    out.update(from: group, count: ow)
-                } else {
-                    for ox in 0..<ow {
-                        let c0 = ox * g.strideW
-                        var best = row[c0]
-                        for kj in 1..<max(1, g.kernelW) { best = max(best, row[c0 + kj]) }
-                        out[ox] = best
-                    }
-                }
+        } else if g.strideW == 2 {
+            UnsafeMutableRawPointer(group).storeBytes(of: rowMaxStride2x8(row, from: 0, kernel: g.kernelW), as: SIMD8<Float>.self)
+            out.update(from: group, count: ow)
+        } else {
+            for ox in 0..<ow {
+                let c0 = ox * g.strideW
+                var best = row[c0]
+                for kj in 1..<max(1, g.kernelW) { best = max(best, row[c0 + kj]) }
+                out[ox] = best
             }
         }
-    }
+    })
 }
 
 /// Calls `body(start)` for groups of 8 outputs covering `count >= 8`

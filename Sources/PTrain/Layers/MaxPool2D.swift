@@ -11,7 +11,7 @@ public final class MaxPool2D: Layer {
     public let parameterSpecs: [ParameterSpec] = []
     public let geometry: WindowGeometry
     private var argmax: Int32Buffer?
-    /// The padded row of the separable kernels (`maxPoolScratchCount`).
+    /// The padded rows of the separable kernels (`maxPoolScratchCount`).
     private var scratch: FloatBuffer?
 
     public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
