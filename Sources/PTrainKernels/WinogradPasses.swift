@@ -66,21 +66,16 @@ extension WinogradConvolution {
     }
 
     @inline(__always)
-    private func transformInput<T: WinogradTiles>(_: T.Type, _ padded: UnsafePointer<Float>, count: Int,
+    private func transformInput<T: WinogradTileTransforms>(_: T.Type, _ padded: UnsafePointer<Float>, count: Int,
                                                   into v: UnsafeMutablePointer<Float>, scratch tmp: UnsafeMutablePointer<Float>) {
         // Strides and pointers stepped, not multiplied, in the loops: an
         // overflow-checked product per call costs ~8% of a 3x3 layer here.
         let a = T.alpha, c = channels, rowStride = paddedW * c, eStride = inputElementStride
-        let tmpRow = 16 * a, outRow = a * eStride
+        let outRow = a * eStride
         forEachTile(count: count) { t, n, th, tw in
             let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
             for cb in stride(from: 0, to: c, by: 16) {
-                // Columns: tmp[k][j] = (B^T d[., j])[k].
-                var source = base + cb, column = tmp
-                for _ in 0..<a { T.input(source, rowStride, column, tmpRow); source += c; column += 16 }
-                // Rows: v[k * a + l] = (B^T tmp[k, .])[l].
-                var row = UnsafePointer(tmp), out = v + t * c + cb
-                for _ in 0..<a { T.input(row, 16, out, eStride); row += tmpRow; out += outRow }
+                T.inputTile(base + cb, rowStride, c, v + t * c + cb, outRow, eStride, scratch: tmp)
             }
         }
     }
@@ -131,19 +126,14 @@ extension WinogradConvolution {
     }
 
     @inline(__always)
-    private func transformOutput<T: WinogradTiles>(_: T.Type, _ m: UnsafePointer<Float>, count: Int,
+    private func transformOutput<T: WinogradTileTransforms>(_: T.Type, _ m: UnsafePointer<Float>, count: Int,
                                                    into tiled: UnsafeMutablePointer<Float>, scratch tmp: UnsafeMutablePointer<Float>) {
         let a = T.alpha, o = outputs, tiledW = tilesW * tile, eStride = productElementStride
-        let tmpRow = 16 * a, column = a * eStride, outRow = tiledW * o
+        let column = a * eStride, outRow = tiledW * o
         forEachTile(count: count) { t, n, th, tw in
             let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
             for ob in stride(from: 0, to: o, by: 16) {
-                // Columns: tmp[i][b] = (A^T M[., b])[i].
-                var source = m + t * o + ob, into = tmp
-                for _ in 0..<a { T.output(source, column, into, tmpRow); source += eStride; into += 16 }
-                // Rows: y[i][j] = (A^T tmp[i, .])[j].
-                var row = UnsafePointer(tmp), out = base + ob
-                for _ in 0..<T.m { T.output(row, 16, out, o); row += tmpRow; out += outRow }
+                T.outputTile(m + t * o + ob, column, eStride, base + ob, outRow, o, scratch: tmp)
             }
         }
     }
@@ -210,29 +200,17 @@ extension WinogradConvolution {
     }
 
     @inline(__always)
-    private func transformGradient<T: WinogradTiles>(_: T.Type, _ tiled: UnsafePointer<Float>, count: Int,
+    private func transformGradient<T: WinogradTileTransforms>(_: T.Type, _ tiled: UnsafePointer<Float>, count: Int,
                                                      into packed: UnsafeMutablePointer<Float>,
                                                      scratch tmp: UnsafeMutablePointer<Float>) {
-        let a = T.alpha, m = T.m, o = outputs, rows = rowsPerBlock, tiledW = tilesW * tile
-        let eStride = productElementStride, row = tmp + 16 * a * m, tmpRow = 16 * m, half = rows * gemmMR
+        let a = T.alpha, o = outputs, rows = rowsPerBlock, tiledW = tilesW * tile
+        let eStride = productElementStride, half = rows * gemmMR
         forEachTile(count: count) { t, n, th, tw in
             let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
             for ob in stride(from: 0, to: o, by: 16) {
-                // Columns: tmp[x][j] = (A dy[., j])[x].
-                var source = base + ob, column = tmp
-                for _ in 0..<m { T.gradient(source, tiledW * o, column, tmpRow); source += o; column += 16 }
-                // Rows: z[x][y] = (A tmp[x, .])[y], stored as two 8-channel panels.
-                var panel = packed + ((ob / gemmMR) * rows + t) * gemmMR, q = UnsafePointer(tmp)
-                for _ in 0..<a {
-                    T.gradient(q, 16, row, 16)
-                    for y in 0..<a {
-                        let z = loadVector(row + 16 * y)
-                        UnsafeMutableRawPointer(panel).storeBytes(of: z.lowHalf, as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(panel + half).storeBytes(of: z.highHalf, as: SIMD8<Float>.self)
-                        panel += eStride
-                    }
-                    q += tmpRow
-                }
+                // Two 8-channel panels: element (x, y) at panel + (x * a + y) * eStride.
+                let panel = packed + ((ob / gemmMR) * rows + t) * gemmMR
+                T.gradientTile(base + ob, tiledW * o, o, panel, a * eStride, eStride, half: half, scratch: tmp)
             }
         }
     }
