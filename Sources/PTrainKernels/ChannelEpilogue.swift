@@ -43,6 +43,21 @@ public struct ChannelEpilogue {
     /// 16 values of channel c (from a whole 16-pixel block of its plane).
     @inline(__always)
     func apply(_ v: SIMD16<Float>, channel c: Int) -> SIMD16<Float> {
+        let v = mapped(v, channel: c)
+        return rectify ? rectified(v) : v
+    }
+
+    /// `apply` with `r` added before the relu: the values of a residual
+    /// join's other input (`Conv2D.foldedResidual`), as `addVectors` adds them.
+    @inline(__always)
+    func apply(_ v: SIMD16<Float>, channel c: Int, plus r: SIMD16<Float>) -> SIMD16<Float> {
+        let v = mapped(v, channel: c) + r
+        return rectify ? rectified(v) : v
+    }
+
+    /// The bias and the affine map, without the relu.
+    @inline(__always)
+    private func mapped(_ v: SIMD16<Float>, channel c: Int) -> SIMD16<Float> {
         var v = v
         if let bias { v += SIMD16<Float>(repeating: bias[c]) }
         if let scale, let shift {
@@ -50,16 +65,29 @@ public struct ChannelEpilogue {
             t.addProduct(v, SIMD16<Float>(repeating: scale[c]))
             v = t
         }
-        return rectify ? rectified(v) : v
+        return v
     }
 
     /// One value of channel c past the plane's whole 16-pixel blocks.
     @inline(__always)
     func apply(_ v: Float, channel c: Int) -> Float {
+        let v = mapped(v, channel: c)
+        return rectify ? rectified(v) : v
+    }
+
+    /// The scalar `apply(_:channel:plus:)`.
+    @inline(__always)
+    func apply(_ v: Float, channel c: Int, plus r: Float) -> Float {
+        let v = mapped(v, channel: c) + r
+        return rectify ? rectified(v) : v
+    }
+
+    @inline(__always)
+    private func mapped(_ v: Float, channel c: Int) -> Float {
         var v = v
         if let bias { v += bias[c] }
         if let scale, let shift { v = v * scale[c] + shift[c] }
-        return rectify ? rectified(v) : v
+        return v
     }
 
     /// The epilogue as separate passes over `batch` outputs `[channels,

@@ -58,10 +58,21 @@ public struct WinogradAlgorithm: EpilogueFusing {
     /// The forward pass with the epilogue applied as the tiles are stored (`EpilogueFusing`).
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         outputStride: Int, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+        forward(x, inputStride: inputStride, weights: w, into: y, outputStride: outputStride, batch: batch, epilogue: epilogue,
+                residual: nil, residualStride: 0, workspace: workspace)
+    }
+
+    /// The forward pass with the epilogue applied as the tiles are stored
+    /// and `residual` (NCHW like y, `residualStride` floats per image) added
+    /// before the epilogue's relu: a residual join folded into the store.
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        outputStride: Int, batch: Int, epilogue: ChannelEpilogue, residual: UnsafePointer<Float>?,
+                        residualStride: Int, workspace: ConvolutionWorkspace) {
         let f = workspace.floats
         plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
         plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
-                     accumulate: false, epilogue: epilogue, buffers: buffers(f, for: plan))
+                     accumulate: false, epilogue: epilogue, residual: residual, residualStride: residualStride,
+                     buffers: buffers(f, for: plan))
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,

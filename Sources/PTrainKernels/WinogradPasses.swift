@@ -6,11 +6,15 @@
 extension WinogradConvolution {
     /// `y_n (+)= conv(x_n)` for `batch` NCHW images (`sampleStride` and
     /// `outSampleStride` floats apart), with `u` from `transformWeights`;
-    /// `epilogue` applied as the outputs are stored (not with `accumulate`).
+    /// `epilogue` applied as the outputs are stored (not with `accumulate`),
+    /// with `residual` (NCHW like y, `residualStride` floats per image) added
+    /// before its relu.
     public func forward(_ x: UnsafePointer<Float>, sampleStride: Int, batch: Int, weights u: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outSampleStride: Int, accumulate: Bool,
-                        epilogue: ChannelEpilogue = .none, buffers b: WinogradBuffers) {
+                        epilogue: ChannelEpilogue = .none, residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
+                        buffers b: WinogradBuffers) {
         precondition(!accumulate || !epilogue.fusable)
+        precondition(residual == nil || epilogue.fusable)
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
@@ -19,7 +23,8 @@ extension WinogradConvolution {
             multiply(b.transformed, u, tiles: count * tilesPerImage, into: b.products)
             transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
             storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
-                        accumulate: accumulate, epilogue: epilogue)
+                        accumulate: accumulate, epilogue: epilogue, residual: residual.map { $0 + first * residualStride },
+                        residualStride: residualStride)
             first += count
         }
     }
@@ -141,13 +146,16 @@ extension WinogradConvolution {
     /// The valid pixels of the channels-last tiles into NCHW images (added
     /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`,
     /// through `epilogue` when it is fusable (the plane's 16-pixel blocks and
-    /// its last pixels, as the separate passes split them).
+    /// its last pixels, as the separate passes split them), `residual`'s
+    /// values added before its relu.
     func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
-                     accumulate: Bool, epilogue: ChannelEpilogue = .none) {
+                     accumulate: Bool, epilogue: ChannelEpilogue = .none, residual: UnsafePointer<Float>? = nil,
+                     residualStride: Int = 0) {
         let fused = epilogue.fusable
         let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
         for n in 0..<count {
             let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
+            let added = residual.map { $0 + n * residualStride }
             for ob in stride(from: 0, to: o, by: 16) {
                 var source = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
                 var p = 0
@@ -155,18 +163,27 @@ extension WinogradConvolution {
                     var block = Block16x16 { _ in loadVector(src + source.next() + ob) }
                     block.transpose()
                     block.forEachRow { k, v in
-                        let d = dst + (ob + k) * plane + p
-                        storeVector(accumulate ? v + loadVector(d) : fused ? epilogue.apply(v, channel: ob + k) : v, d)
+                        let at = (ob + k) * plane + p, d = dst + at
+                        if accumulate {
+                            storeVector(v + loadVector(d), d)
+                        } else if let added {
+                            storeVector(epilogue.apply(v, channel: ob + k, plus: loadVector(added + at)), d)
+                        } else {
+                            storeVector(fused ? epilogue.apply(v, channel: ob + k) : v, d)
+                        }
                     }
                     p += 16
                 }
                 for q in whole..<plane {
                     let s = src + source.next() + ob
                     for k in 0..<16 {
+                        let at = (ob + k) * plane + q
                         if accumulate {
-                            dst[(ob + k) * plane + q] += s[k]
+                            dst[at] += s[k]
+                        } else if let added {
+                            dst[at] = epilogue.apply(s[k], channel: ob + k, plus: added[at])
                         } else {
-                            dst[(ob + k) * plane + q] = fused ? epilogue.apply(s[k], channel: ob + k) : s[k]
+                            dst[at] = fused ? epilogue.apply(s[k], channel: ob + k) : s[k]
                         }
                     }
                 }

@@ -30,6 +30,12 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     /// norm's per-channel affine map (and its relu, `rectifiesOutput`) is
     /// applied as the outputs are stored, and the norm does not run.
     public var foldedNorm: BatchNorm?
+    /// In an inference-only network, the other input of the two-input `add`
+    /// that reads this layer's output (or its folded norm's) alone
+    /// (`StoragePlan.foldedResidual`): added to the outputs after the bias
+    /// and norm and before the relu (the add's, `rectifiesOutput`), as the
+    /// add would; the add does not run and its output is this layer's.
+    public var foldedResidual: TensorPort?
     /// The convolution as the algorithms see it.
     private let shape: ConvolutionShape
     /// Whether Winograd tiles may be used (the config's `algorithm`).
@@ -132,9 +138,31 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let p = planned!.forward
         let affine = foldedNorm.map { $0.inferenceAffine() }
-        precondition(affine == nil || !context.training, "\(name): a folded batch norm in a training pass")
+        precondition(affine == nil && foldedResidual == nil || !context.training, "\(name): a folded layer in a training pass")
         let epilogue = ChannelEpilogue(bias: bias.map { UnsafePointer($0) }, scale: affine?.scale, shift: affine?.shift,
                                        rectify: rectifiesOutput)
+        if let residual = foldedResidual, epilogue.fusable, let winograd = fusingForward as? WinogradAlgorithm {
+            winograd.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
+                             batch: batch, epilogue: epilogue, residual: residual.values, residualStride: residual.sampleStride,
+                             workspace: workspace(p, context))
+        } else if let residual = foldedResidual {
+            // The join after the epilogue, as the add layer runs it: sum, then its relu.
+            let mapped = ChannelEpilogue(bias: epilogue.bias, scale: epilogue.scale, shift: epilogue.shift, rectify: false)
+            forward(x, y, batch: batch, epilogue: mapped, context: context)
+            let per = outputShape.count
+            for n in 0..<batch {
+                let out = y + n * outputSampleStride
+                addVectors(out, residual.values + n * residual.sampleStride, into: out, count: per, rectify: rectifiesOutput)
+            }
+        } else {
+            forward(x, y, batch: batch, epilogue: epilogue, context: context)
+        }
+    }
+
+    /// `y = epilogue(conv(x))`, fused into the store where the algorithm can.
+    private func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, epilogue: ChannelEpilogue,
+                         context: StepContext) {
+        let p = planned!.forward
         if epilogue.fusable, let fusing = fusingForward {
             fusing.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
                            batch: batch, epilogue: epilogue, workspace: workspace(p, context))

@@ -72,8 +72,10 @@ public final class Network {
     /// every relu as a layer of its own (the same results; for tests and
     /// measurements), `inPlaceJoins: false` stores every residual join's
     /// values apart from its input (`StoragePlan.valueHost`; likewise),
-    /// `foldNorms: false` runs an inference network's batch norms as layers
-    /// of their own (likewise; `StoragePlan.foldedNorm`). `scratch`: another network's layer scratch, to share
+    /// `foldNorms: false` runs an inference network's batch norms and the
+    /// residual adds after convolutions as layers of their own (likewise;
+    /// `StoragePlan.foldedNorm`, `foldedResidual`). `scratch`: another
+    /// network's layer scratch, to share
     /// (networks that never run at once: a worker's training and evaluation
     /// networks); nil: its own. `precision` (`runtime.precision`): of the
     /// GEMMs (bf16 needs `BF16Support.available`; the caller checks).
@@ -150,6 +152,12 @@ public final class Network {
                 TensorPort(values: UnsafePointer(valuePointer(j)), gradients: gradientPointer(j),
                            sampleStride: j < 0 ? model.inputShape.count : sampleStride[j], inPlace: j >= 0 && plan.inPlaceIn[j] == i)
             })
+        }
+        for (i, layer) in layers.enumerated() {
+            guard let conv = layer as? Conv2D else { continue }
+            conv.foldedResidual = plan.foldedResidual[i].map { s in
+                TensorPort(values: UnsafePointer(valuePointer(s)), gradients: nil, sampleStride: sampleStride[s])
+            }
         }
     }
 

@@ -29,6 +29,13 @@ struct StoragePlan {
     /// its outputs (`Conv2D.foldedNorm`); the norm node is `skipped`, stored
     /// as j, and a relu fused into the norm moves to j (`rectifies`).
     var foldedNorm: [Int?]
+    /// Inference-only networks: `foldedResidual[j]` is the other input of
+    /// the two-input `add` that convolution j's output (or its folded norm's)
+    /// is the only reader of, added by j as it stores its outputs
+    /// (`Conv2D.foldedResidual`); the add node is `skipped`, stored as j,
+    /// and a relu fused into the add moves to j (applied after the sum).
+    /// Only where that input's values are complete before j runs.
+    var foldedResidual: [Int?]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -122,6 +129,33 @@ struct StoragePlan {
             skipped[j] = true
             owner[j] = owner[source]
             sampleStride[j] = sampleStride[source]
+        }
+        // After the identity shortcuts: a block's skipped shortcut is stored as
+        // its input, which is complete before the block's convolutions run.
+        foldedResidual = [Int?](repeating: nil, count: n)
+        for i in 0..<n where foldNorms && layers[i] is Add && model.inputs[i].count == 2 && owner[i] == i
+            && inPlaceIn[i] == nil && i != n - 1 {
+            let ports = model.inputs[i]
+            for (x, other) in [(ports[0], ports[1]), (ports[1], ports[0])] {
+                guard x >= 0, other >= 0 else { break }
+                let j = owner[x]
+                // x is the convolution itself or its folded norm, read by
+                // this add alone; the convolution writes its output densely.
+                guard layers[j] is Conv2D, x == j || foldedNorm[j] == x, inPlaceIn[j] == nil, !rectifies[j],
+                      readers[x] == [i], x == j || readers[j] == [x], owner[other] != j,
+                      sampleStride[j] == layers[j].outputShape.count else { continue }
+                // Every layer that writes the other input's storage runs before j.
+                let source = owner[other]
+                var ready = true
+                for k in j..<n where owner[k] == source && !skipped[k] { ready = false }
+                guard ready else { continue }
+                foldedResidual[j] = other
+                rectifies[j] = rectifies[i]
+                rectifies[i] = false
+                skipped[i] = true
+                for k in 0..<n where owner[k] == i { owner[k] = j; sampleStride[k] = sampleStride[j] }
+                break
+            }
         }
         zeroBefore = [[Int]](repeating: [], count: n)
         var lastReader = [Int](repeating: -1, count: n)  // per owner
