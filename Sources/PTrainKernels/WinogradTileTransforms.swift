@@ -52,31 +52,36 @@ extension WinogradTileTransforms {
 
     /// Columns into the scratch tile (tmp[k][j] = (B^T d[., j])[k]), then rows.
     @inline(__always)
-    static func inputTileTwoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int, _ dl: Int,
-                          scratch tmp: UnsafeMutablePointer<Float>) {
-        let tmpRow = 16 * alpha
-        var source = s, column = tmp
-        for _ in 0..<alpha { input(source, rs, column, tmpRow); source += cs; column += 16 }
-        var row = UnsafePointer(tmp), out = d
-        for _ in 0..<alpha { input(row, 16, out, dl); row += tmpRow; out += dk }
+    static func inputTileTwoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int,
+                                 _ dl: Int, scratch tmp: UnsafeMutablePointer<Float>) {
+        twoPass(s, rs, cs, d, dk, dl, scratch: tmp, rows: alpha, input)
     }
 
     /// Columns into the scratch tile (tmp[i][b] = (A^T M[., b])[i]), then rows.
     @inline(__always)
-    static func outputTileTwoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int, _ dl: Int,
-                           scratch tmp: UnsafeMutablePointer<Float>) {
+    static func outputTileTwoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int,
+                                  _ dl: Int, scratch tmp: UnsafeMutablePointer<Float>) {
+        twoPass(s, rs, cs, d, dk, dl, scratch: tmp, rows: m, output)
+    }
+
+    /// `transform` (alpha vectors in, `rows` out) down each of the alpha
+    /// source columns into the scratch tile, then along its `rows` rows.
+    @inline(__always)
+    private static func twoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int,
+                                _ dl: Int, scratch tmp: UnsafeMutablePointer<Float>, rows: Int,
+                                _ transform: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void) {
         let tmpRow = 16 * alpha
         var source = s, column = tmp
-        for _ in 0..<alpha { output(source, rs, column, tmpRow); source += cs; column += 16 }
+        for _ in 0..<alpha { transform(source, rs, column, tmpRow); source += cs; column += 16 }
         var row = UnsafePointer(tmp), out = d
-        for _ in 0..<m { output(row, 16, out, dl); row += tmpRow; out += dk }
+        for _ in 0..<rows { transform(row, 16, out, dl); row += tmpRow; out += dk }
     }
 
     /// Columns into the scratch tile (tmp[x][j] = (A q[., j])[x]), then each
     /// row through a second scratch row and out as halves.
     @inline(__always)
-    static func gradientTileTwoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int, _ dl: Int,
-                             half: Int, scratch tmp: UnsafeMutablePointer<Float>) {
+    static func gradientTileTwoPass(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int,
+                                    _ dl: Int, half: Int, scratch tmp: UnsafeMutablePointer<Float>) {
         let a = alpha, tmpRow = 16 * m, row = tmp + 16 * a * m
         var source = s, column = tmp
         for _ in 0..<m { gradient(source, rs, column, tmpRow); source += cs; column += 16 }
