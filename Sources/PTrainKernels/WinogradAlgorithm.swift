@@ -7,13 +7,17 @@
 /// buffers both plans share (transformed input,
 /// products, tiled output, vector scratch), the transformed weights (forward;
 /// reused as the weight gradient's accumulator) and the gradient plan's
-/// transformed weights (also the forward weight transform's scratch).
+/// transformed weights (also the forward weight transform's scratch); with
+/// `combinesBackward`, the input planes of the combined backward pass.
 public struct WinogradAlgorithm: EpilogueFusing {
     let plan: WinogradConvolution, gradientPlan: WinogradConvolution
     /// Offsets of the workspace regions above, in floats.
     let padded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int
-    let weights: Int, gradientWeights: Int
+    let weights: Int, gradientWeights: Int, inputPlanes: Int
     public let workspaceFloats: Int
+    /// Whether `backward` computes both gradients in one walk, copying each
+    /// block of dY once (`WinogradConvolution.sharesGradientCopy`).
+    public let combinesBackward: Bool
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
@@ -39,6 +43,8 @@ public struct WinogradAlgorithm: EpilogueFusing {
         scratch = region(WinogradConvolution.scratchCount)
         weights = region(plan.transformedWeightCount)
         gradientWeights = region(max(gradientPlan.transformedWeightCount, plan.weightScratchCount))
+        combinesBackward = plan.sharesGradientCopy(with: gradientPlan)
+        inputPlanes = region(combinesBackward ? plan.paddedCount : 0)
         workspaceFloats = end
     }
 
@@ -92,5 +98,21 @@ public struct WinogradAlgorithm: EpilogueFusing {
         let f = workspace.floats
         plan.weightGradient(x, sampleStride: inputStride, dy, gradientSampleStride: outputStride, batch: batch,
                             scratch: f + weights, buffers: buffers(f, for: plan), into: dW, workspace: workspace.gemm)
+    }
+
+    /// `dx += dL/dx` and `dW += dL/dW` in one walk over blocks
+    /// (`combinesBackward`): bitwise `inputGradient` then `weightGradient`,
+    /// with one channels-last copy of each block of dY instead of two.
+    public func backward(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
+                         weights w: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
+                         weightGradient dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
+        precondition(combinesBackward)
+        let f = workspace.floats
+        gradientPlan.transformWeights(w, transposed: true, scratch: f + gradientWeights, into: f + gradientWeights,
+                                      workspace: workspace.gemm)
+        (f + inputPlanes).update(repeating: 0, count: plan.paddedCount)
+        plan.backward(x, sampleStride: inputStride, dy, gradientSampleStride: outputStride, batch: batch, gradient: gradientPlan,
+                      gradientWeights: f + gradientWeights, into: dx, inputGradientStride: inputStride, scratch: f + weights,
+                      buffers: buffers(f, for: gradientPlan), inputPlanes: f + inputPlanes, into: dW, workspace: workspace.gemm)
     }
 }

@@ -48,6 +48,51 @@ extension WinogradConvolution {
         addWeightGradient(du, into: dw, workspace: workspace)
     }
 
+    /// The input gradient `dx += ...` (by `g`, this convolution's
+    /// `inputGradient` plan, with its transformed weights `ug`) and the
+    /// weight gradient `dW += ...` in one walk over blocks: each block's dY
+    /// is copied once, into g's padded planes (`b.padded`), where g's input
+    /// transform and this plan's gradient transform both read it
+    /// (`sharesGradientCopy(with: g)`); the block's x goes to `inputPlanes`
+    /// (`paddedCount` floats, zero borders). The same bits as
+    /// `g.forward(accumulate: true)` and `weightGradient`.
+    func backward(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>, gradientSampleStride: Int,
+                  batch: Int, gradient g: WinogradConvolution, gradientWeights ug: UnsafePointer<Float>,
+                  into dx: UnsafeMutablePointer<Float>, inputGradientStride: Int, scratch du: UnsafeMutablePointer<Float>,
+                  buffers b: WinogradBuffers, inputPlanes: UnsafeMutablePointer<Float>, into dw: UnsafeMutablePointer<Float>,
+                  workspace: GEMMWorkspace) {
+        precondition(sharesGradientCopy(with: g))
+        du.update(repeating: 0, count: transformedWeightCount)
+        // dY's pixel (0, 0) in g's planes, and their row and image pitches (floats).
+        let row = g.paddedW * outputs, image = g.paddedH * row, origin = (g.pad * g.paddedW + g.pad) * outputs
+        var first = 0
+        while first < batch {
+            let count = min(images, batch - first)
+            g.loadPlanes(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.padded)
+            g.transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
+            g.multiply(b.transformed, ug, tiles: count * g.tilesPerImage, into: b.products)
+            g.transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
+            g.storeOutput(b.tiled, count: count, into: dx + first * inputGradientStride, sampleStride: inputGradientStride,
+                          accumulate: true)
+            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: inputPlanes)
+            transformInput(inputPlanes, count: count, into: b.transformed, scratch: b.scratch)
+            transformGradient(b.padded + origin, rowPitch: row, imagePitch: image, count: count, into: b.products,
+                              scratch: b.scratch)
+            accumulateProducts(b.products, b.transformed, tiles: count * tilesPerImage, into: du)
+            first += count
+        }
+        addWeightGradient(du, into: dw, workspace: workspace)
+    }
+
+    /// Whether `backward` can read this plan's dY tiles from `g`'s padded
+    /// planes: g is the input-gradient plan of the same blocks and tiles,
+    /// and its border holds the tiles' overhang (zero, as `loadGradient`
+    /// writes it).
+    public func sharesGradientCopy(with g: WinogradConvolution) -> Bool {
+        g.images == images && g.channels == outputs && g.height == outH && g.width == outW
+            && g.pad + tilesH * tile <= g.paddedH && g.pad + tilesW * tile <= g.paddedW
+    }
+
     /// NCHW images into the interiors of the channels-last padded planes:
     /// 16 pixels (in plane order) x 16 channels at a time, transposed in
     /// registers; the plane's last pixels (H*W % 16) one by one.
@@ -206,28 +251,32 @@ extension WinogradConvolution {
     }
 
     /// `(A dY_t A^T)[e]` for the block's tiles, as packed GEMM A panels:
-    /// `[e][o / 8][t][8]` (8 output channels per k step).
-    func transformGradient(_ tiled: UnsafePointer<Float>, count: Int, into packed: UnsafeMutablePointer<Float>,
-                           scratch: UnsafeMutablePointer<Float>) {
+    /// `[e][o / 8][t][8]` (8 output channels per k step). dY is channels-last
+    /// from `tiled` (`loadGradient`'s layout) or, with `rowPitch` and
+    /// `imagePitch` in floats, any layout whose pixels past the image are
+    /// zero (the input-gradient plan's padded planes, from their interior).
+    func transformGradient(_ tiled: UnsafePointer<Float>, rowPitch: Int? = nil, imagePitch: Int? = nil, count: Int,
+                           into packed: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let row = rowPitch ?? tilesW * tile * outputs, image = imagePitch ?? tilesH * tile * row
         switch (alpha, tile) {
-        case (8, _): transformGradient(WinogradF45.self, tiled, count: count, into: packed, scratch: scratch)
-        case (_, 4): transformGradient(WinogradF43.self, tiled, count: count, into: packed, scratch: scratch)
-        default: transformGradient(WinogradF25.self, tiled, count: count, into: packed, scratch: scratch)
+        case (8, _): transformGradient(WinogradF45.self, tiled, row, image, count: count, into: packed, scratch: scratch)
+        case (_, 4): transformGradient(WinogradF43.self, tiled, row, image, count: count, into: packed, scratch: scratch)
+        default: transformGradient(WinogradF25.self, tiled, row, image, count: count, into: packed, scratch: scratch)
         }
     }
 
     @inline(__always)
-    private func transformGradient<T: WinogradTileTransforms>(_: T.Type, _ tiled: UnsafePointer<Float>, count: Int,
-                                                     into packed: UnsafeMutablePointer<Float>,
-                                                     scratch tmp: UnsafeMutablePointer<Float>) {
-        let a = T.alpha, o = outputs, rows = rowsPerBlock, tiledW = tilesW * tile
+    private func transformGradient<T: WinogradTileTransforms>(_: T.Type, _ tiled: UnsafePointer<Float>, _ rowPitch: Int,
+                                                              _ imagePitch: Int, count: Int, into packed: UnsafeMutablePointer<Float>,
+                                                              scratch tmp: UnsafeMutablePointer<Float>) {
+        let a = T.alpha, o = outputs, rows = rowsPerBlock
         let eStride = productElementStride, half = rows * gemmMR
         forEachTile(count: count) { t, n, th, tw in
-            let base = tiled + ((n * tilesH + th) * tile * tiledW + tw * tile) * o
+            let base = tiled + n * imagePitch + th * tile * rowPitch + tw * tile * o
             for ob in stride(from: 0, to: o, by: 16) {
                 // Two 8-channel panels: element (x, y) at panel + (x * a + y) * eStride.
                 let panel = packed + ((ob / gemmMR) * rows + t) * gemmMR
-                T.gradientTile(base + ob, tiledW * o, o, panel, a * eStride, eStride, half: half, scratch: tmp)
+                T.gradientTile(base + ob, rowPitch, o, panel, a * eStride, eStride, half: half, scratch: tmp)
             }
         }
     }

@@ -204,3 +204,43 @@ func winogradSupport() {
     #expect(!WinogradConvolution.supports(channels: 16, outputs: 16, kernelH: 3, kernelW: 5, strideH: 1, strideW: 1, padH: 1, padW: 2))
     #expect(!WinogradConvolution.supports(channels: 16, outputs: 16, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 3, padW: 3))
 }
+
+@Test("winograd: the combined backward (one channels-last copy of each block of dY) gives the separate passes' bits, dx and dW accumulated",
+      arguments: winogradCases.indices)
+func winogradCombinedBackward(_ i: Int) {
+    let c = winogradCases[i]
+    let geometry = WindowGeometry(channels: c.0, height: c.2, width: c.3, kernelH: c.4, kernelW: c.4,
+                                  strideH: 1, strideW: 1, padH: c.5, padW: c.5)
+    let shape = ConvolutionShape(geometry: geometry, outputs: c.1, groups: 1)
+    // Planned for one image more: the blocks of the small shapes end in a partial one.
+    let algorithm = WinogradAlgorithm(shape, maxBatch: winogradBatch + 1), batch = winogradBatch
+    #expect(algorithm.combinesBackward)
+    guard algorithm.combinesBackward else { return }
+    let inCount = c.0 * c.2 * c.3, outCount = c.1 * geometry.columnCols
+    let inStride = inCount + 3, outStride = outCount + 1
+    let x = strided(inCount, stride: inStride, seed: UInt64(700 * i + 1)), dy = strided(outCount, stride: outStride, seed: UInt64(800 * i + 1))
+    let w = randomFloats(c.1 * c.0 * c.4 * c.4, seed: UInt64(40 + i))
+    let dxBase = randomFloats(batch * inStride, seed: UInt64(50 + i)), dwBase = randomFloats(w.count, seed: UInt64(60 + i))
+    let gemm = GEMMWorkspace()
+    func run(combined: Bool) -> (dx: [Float], dw: [Float]) {
+        var dx = dxBase, dw = dwBase
+        var workspace = [Float](repeating: .nan, count: algorithm.workspaceFloats)
+        workspace.withUnsafeMutableBufferPointer { ws in dx.withUnsafeMutableBufferPointer { gx in dw.withUnsafeMutableBufferPointer { gw in
+            let work = ConvolutionWorkspace(floats: ws.baseAddress!, gemm: gemm)
+            if combined {
+                algorithm.backward(x, inputStride: inStride, dy, outputStride: outStride, weights: w, inputGradient: gx.baseAddress!,
+                                   weightGradient: gw.baseAddress!, batch: batch, workspace: work)
+            } else {
+                algorithm.weightGradient(x, inputStride: inStride, dy, outputStride: outStride, into: gw.baseAddress!,
+                                         batch: batch, workspace: work)
+                algorithm.inputGradient(dy, outputStride: outStride, weights: w, into: gx.baseAddress!, inputStride: inStride,
+                                        batch: batch, workspace: work)
+            }
+        } } }
+        return (dx, dw)
+    }
+    let separate = run(combined: false), combined = run(combined: true)
+    #expect(combined.dw.map(\.bitPattern) == separate.dw.map(\.bitPattern))
+    #expect(combined.dx.map(\.bitPattern) == separate.dx.map(\.bitPattern))
+    #expect(combined.dw != dwBase && combined.dx != dxBase)
+}

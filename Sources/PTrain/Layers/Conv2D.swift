@@ -185,12 +185,18 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
             }
         }
         let w = planned!.weightGradient
-        w.weightGradient(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, into: dWeight,
-                         batch: batch, workspace: workspace(w, context))
-        if let dx {
-            let g = planned!.inputGradient
-            g.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
-                            inputStride: inputShape.count, batch: batch, workspace: workspace(g, context))
+        if let dx, let winograd = w as? WinogradAlgorithm, winograd.combinesBackward, planned!.inputGradient is WinogradAlgorithm {
+            // Both gradients in one walk: each block of dY copied once.
+            winograd.backward(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, weights: weight,
+                              inputGradient: dx, weightGradient: dWeight, batch: batch, workspace: workspace(w, context))
+        } else {
+            w.weightGradient(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, into: dWeight,
+                             batch: batch, workspace: workspace(w, context))
+            if let dx {
+                let g = planned!.inputGradient
+                g.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
+                                inputStride: inputShape.count, batch: batch, workspace: workspace(g, context))
+            }
         }
         if let dBias {
             for n in 0..<batch {
