@@ -68,12 +68,9 @@ extension WinogradConvolution {
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
-            g.loadPlanes(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, count: count, into: b.padded)
-            g.transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
-            g.multiply(b.transformed, ug, tiles: count * g.tilesPerImage, into: b.products)
-            g.transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
-            g.storeOutput(b.tiled, count: count, into: dx + first * inputGradientStride, sampleStride: inputGradientStride,
-                          accumulate: true)
+            // One block of g's pass; it leaves the block's dY in b.padded.
+            g.forward(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, batch: count, weights: ug,
+                      into: dx + first * inputGradientStride, outSampleStride: inputGradientStride, accumulate: true, buffers: b)
             loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: inputPlanes)
             transformInput(inputPlanes, count: count, into: b.transformed, scratch: b.scratch)
             transformGradient(b.padded + origin, rowPitch: row, imagePitch: image, count: count, into: b.products,
