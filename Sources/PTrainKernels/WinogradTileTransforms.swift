@@ -9,10 +9,7 @@
 
 /// Six vectors: the elements of one 1-D transform on 6 points.
 typealias WinogradSix = (WinogradVector, WinogradVector, WinogradVector, WinogradVector, WinogradVector, WinogradVector)
-/// Eight vectors: the elements of one 1-D transform on 8 points.
-typealias WinogradEight = (WinogradVector, WinogradVector, WinogradVector, WinogradVector,
-                           WinogradVector, WinogradVector, WinogradVector, WinogradVector)
-/// Four vectors: the outputs of one 1-D inverse transform of F(4, 3) or F(4, 5).
+/// Four vectors: the outputs of one 1-D F(4, 3) inverse transform.
 typealias WinogradFour = (WinogradVector, WinogradVector, WinogradVector, WinogradVector)
 
 /// The 2-D transforms of a tile: the source's element (i, j) at `s + i * rs
@@ -115,10 +112,19 @@ func storeFour(_ v: WinogradFour, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
     storeVector(v.0, d); storeVector(v.1, d + ds); storeVector(v.2, d + 2 &* ds); storeVector(v.3, d + 3 &* ds)
 }
 
+/// `f` down each of the six columns of a 6x6 tile (column j at `s + j *
+/// cs`, its elements `rs` apart). The register-resident transforms keep the
+/// results' elements they need; the compiler drops the rest and their loads.
 @inline(__always)
-func storeEight(_ v: WinogradEight, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-    storeVector(v.0, d); storeVector(v.1, d + ds); storeVector(v.2, d + 2 &* ds); storeVector(v.3, d + 3 &* ds)
-    storeVector(v.4, d + 4 &* ds); storeVector(v.5, d + 5 &* ds); storeVector(v.6, d + 6 &* ds); storeVector(v.7, d + 7 &* ds)
+private func sixColumns<T>(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int,
+                           _ f: (WinogradVector, WinogradVector, WinogradVector, WinogradVector, WinogradVector, WinogradVector) -> T)
+    -> (T, T, T, T, T, T) {
+    @inline(__always) func column(_ j: Int) -> T {
+        let p = s + j &* cs
+        return f(loadVector(p), loadVector(p + rs), loadVector(p + 2 &* rs),
+                 loadVector(p + 3 &* rs), loadVector(p + 4 &* rs), loadVector(p + 5 &* rs))
+    }
+    return (column(0), column(1), column(2), column(3), column(4), column(5))
 }
 
 extension WinogradF25: WinogradTileTransforms {}
@@ -134,22 +140,17 @@ extension WinogradF43: WinogradTileTransforms {
     @inline(__always)
     static func inputTile(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int, _ dl: Int,
                           scratch: UnsafeMutablePointer<Float>) {
-        @inline(__always) func column(_ j: Int) -> WinogradSix {
-            let p = s + j &* cs
-            return inputSix(loadVector(p), loadVector(p + rs), loadVector(p + 2 &* rs),
-                            loadVector(p + 3 &* rs), loadVector(p + 4 &* rs), loadVector(p + 5 &* rs))
+        do {
+            let c = sixColumns(s, rs, cs, inputSix)
+            storeSix(inputSix(c.0.0, c.1.0, c.2.0, c.3.0, c.4.0, c.5.0), d, dl)
+            storeSix(inputSix(c.0.1, c.1.1, c.2.1, c.3.1, c.4.1, c.5.1), d + dk, dl)
+            storeSix(inputSix(c.0.2, c.1.2, c.2.2, c.3.2, c.4.2, c.5.2), d + 2 &* dk, dl)
         }
         do {
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            storeSix(inputSix(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0), d, dl)
-            storeSix(inputSix(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1), d + dk, dl)
-            storeSix(inputSix(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2), d + 2 &* dk, dl)
-        }
-        do {
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            storeSix(inputSix(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3), d + 3 &* dk, dl)
-            storeSix(inputSix(c0.4, c1.4, c2.4, c3.4, c4.4, c5.4), d + 4 &* dk, dl)
-            storeSix(inputSix(c0.5, c1.5, c2.5, c3.5, c4.5, c5.5), d + 5 &* dk, dl)
+            let c = sixColumns(s, rs, cs, inputSix)
+            storeSix(inputSix(c.0.3, c.1.3, c.2.3, c.3.3, c.4.3, c.5.3), d + 3 &* dk, dl)
+            storeSix(inputSix(c.0.4, c.1.4, c.2.4, c.3.4, c.4.4, c.5.4), d + 4 &* dk, dl)
+            storeSix(inputSix(c.0.5, c.1.5, c.2.5, c.3.5, c.4.5, c.5.5), d + 5 &* dk, dl)
         }
     }
 
@@ -158,20 +159,15 @@ extension WinogradF43: WinogradTileTransforms {
     @inline(__always)
     static func outputTile(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ d: UnsafeMutablePointer<Float>, _ dk: Int, _ dl: Int,
                            scratch: UnsafeMutablePointer<Float>) {
-        @inline(__always) func column(_ j: Int) -> WinogradFour {
-            let p = s + j &* cs
-            return outputFour(loadVector(p), loadVector(p + rs), loadVector(p + 2 &* rs),
-                              loadVector(p + 3 &* rs), loadVector(p + 4 &* rs), loadVector(p + 5 &* rs))
+        do {
+            let c = sixColumns(s, rs, cs, outputFour)
+            storeFour(outputFour(c.0.0, c.1.0, c.2.0, c.3.0, c.4.0, c.5.0), d, dl)
+            storeFour(outputFour(c.0.1, c.1.1, c.2.1, c.3.1, c.4.1, c.5.1), d + dk, dl)
         }
         do {
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            storeFour(outputFour(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0), d, dl)
-            storeFour(outputFour(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1), d + dk, dl)
-        }
-        do {
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            storeFour(outputFour(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2), d + 2 &* dk, dl)
-            storeFour(outputFour(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3), d + 3 &* dk, dl)
+            let c = sixColumns(s, rs, cs, outputFour)
+            storeFour(outputFour(c.0.2, c.1.2, c.2.2, c.3.2, c.4.2, c.5.2), d + 2 &* dk, dl)
+            storeFour(outputFour(c.0.3, c.1.3, c.2.3, c.3.3, c.4.3, c.5.3), d + 3 &* dk, dl)
         }
     }
 
@@ -203,32 +199,24 @@ extension WinogradF43: WinogradTileTransforms {
     }
 }
 
-/// One tile transform of a variant, register-resident or through the
+/// One F(4x4, 3x3) tile transform, register-resident or through the
 /// scratch tile: the kernel tests' access to both (arguments as
 /// `WinogradTileTransforms`'; `half` only for `.gradient`).
 @_spi(Testing)
 public enum WinogradTileProbe {
-    public enum Variant: Sendable, CaseIterable {
-        case f43
-        public var alpha: Int { 6 }
-        public var m: Int { 4 }
-    }
+    public static let alpha = 6, m = 4
     public enum Pass: Sendable, CaseIterable { case input, output, gradient }
 
-    public static func run(_ variant: Variant, _ pass: Pass, twoPass: Bool, _ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int,
+    public static func run(_ pass: Pass, twoPass: Bool, _ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int,
                            _ d: UnsafeMutablePointer<Float>, _ dk: Int, _ dl: Int, half: Int, scratch: UnsafeMutablePointer<Float>) {
-        func run<T: WinogradTileTransforms>(_: T.Type) {
-            switch (pass, twoPass) {
-            case (.input, false): T.inputTile(s, rs, cs, d, dk, dl, scratch: scratch)
-            case (.input, true): T.inputTileTwoPass(s, rs, cs, d, dk, dl, scratch: scratch)
-            case (.output, false): T.outputTile(s, rs, cs, d, dk, dl, scratch: scratch)
-            case (.output, true): T.outputTileTwoPass(s, rs, cs, d, dk, dl, scratch: scratch)
-            case (.gradient, false): T.gradientTile(s, rs, cs, d, dk, dl, half: half, scratch: scratch)
-            case (.gradient, true): T.gradientTileTwoPass(s, rs, cs, d, dk, dl, half: half, scratch: scratch)
-            }
-        }
-        switch variant {
-        case .f43: run(WinogradF43.self)
+        typealias T = WinogradF43
+        switch (pass, twoPass) {
+        case (.input, false): T.inputTile(s, rs, cs, d, dk, dl, scratch: scratch)
+        case (.input, true): T.inputTileTwoPass(s, rs, cs, d, dk, dl, scratch: scratch)
+        case (.output, false): T.outputTile(s, rs, cs, d, dk, dl, scratch: scratch)
+        case (.output, true): T.outputTileTwoPass(s, rs, cs, d, dk, dl, scratch: scratch)
+        case (.gradient, false): T.gradientTile(s, rs, cs, d, dk, dl, half: half, scratch: scratch)
+        case (.gradient, true): T.gradientTileTwoPass(s, rs, cs, d, dk, dl, half: half, scratch: scratch)
         }
     }
 }

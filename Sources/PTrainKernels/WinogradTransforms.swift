@@ -129,48 +129,39 @@ enum WinogradF45: WinogradTiles {
     static var m: Int { 4 }
     @inline(__always)
     static func input(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        storeEight(inputEight(loadVector(s), loadVector(s + ss), loadVector(s + 2 * ss), loadVector(s + 3 * ss),
-                              loadVector(s + 4 * ss), loadVector(s + 5 * ss), loadVector(s + 6 * ss), loadVector(s + 7 * ss)), d, ds)
+        let d0 = loadVector(s), d1 = loadVector(s + ss), d2 = loadVector(s + 2 * ss), d3 = loadVector(s + 3 * ss)
+        let d4 = loadVector(s + 4 * ss), d5 = loadVector(s + 5 * ss), d6 = loadVector(s + 6 * ss), d7 = loadVector(s + 7 * ss)
+        storeVector((d6 - d0).addingProduct(5.25, d2 - d4), d)
+        let e1 = (d2 + d6).addingProduct(-4.25, d4), o1 = (d1 + d5).addingProduct(-4.25, d3)
+        storeVector(e1 + o1, d + ds); storeVector(e1 - o1, d + 2 * ds)
+        let e3 = d6.addingProduct(0.25, d2).addingProduct(-1.25, d4), o3 = (0.5 * d1).addingProduct(-2.5, d3).addingProduct(2, d5)
+        storeVector(e3 + o3, d + 3 * ds); storeVector(e3 - o3, d + 4 * ds)
+        let e5 = d6.addingProduct(4, d2).addingProduct(-5, d4), o5 = (2 * d1).addingProduct(-2.5, d3).addingProduct(0.5, d5)
+        storeVector(e5 + o5, d + 5 * ds); storeVector(e5 - o5, d + 6 * ds)
+        storeVector((d7 - d1).addingProduct(5.25, d3 - d5), d + 7 * ds)
     }
     @inline(__always)
     static func output(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        storeFour(outputFourOfEight(loadVector(s), loadVector(s + ss), loadVector(s + 2 * ss), loadVector(s + 3 * ss),
-                                    loadVector(s + 4 * ss), loadVector(s + 5 * ss), loadVector(s + 6 * ss), loadVector(s + 7 * ss)),
-                  d, ds)
+        let s0 = loadVector(s), s1 = loadVector(s + ss), s2 = loadVector(s + 2 * ss), s3 = loadVector(s + 3 * ss)
+        let s4 = loadVector(s + 4 * ss), s5 = loadVector(s + 5 * ss), s6 = loadVector(s + 6 * ss), s7 = loadVector(s + 7 * ss)
+        let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4, p56 = s5 + s6, m56 = s5 - s6
+        storeVector(s0 + p12 + p34 + p56, d)
+        storeVector(m12.addingProduct(2, m34).addingProduct(0.5, m56), d + ds)
+        storeVector(p12.addingProduct(4, p34).addingProduct(0.25, p56), d + 2 * ds)
+        storeVector((m12 + s7).addingProduct(8, m34).addingProduct(0.125, m56), d + 3 * ds)
     }
     @inline(__always)
     static func gradient(_ s: UnsafePointer<Float>, _ ss: Int, _ d: UnsafeMutablePointer<Float>, _ ds: Int) {
-        storeEight(gradientEight(loadVector(s), loadVector(s + ss), loadVector(s + 2 * ss), loadVector(s + 3 * ss)), d, ds)
+        let q0 = loadVector(s), q1 = loadVector(s + ss), q2 = loadVector(s + 2 * ss), q3 = loadVector(s + 3 * ss)
+        storeVector(q0, d)
+        let e1 = q0 + q2, o1 = q1 + q3
+        storeVector(e1 + o1, d + ds); storeVector(e1 - o1, d + 2 * ds)
+        let e3 = q0.addingProduct(4, q2), o3 = (2 * q1).addingProduct(8, q3)
+        storeVector(e3 + o3, d + 3 * ds); storeVector(e3 - o3, d + 4 * ds)
+        let e5 = q0.addingProduct(0.25, q2), o5 = (0.5 * q1).addingProduct(0.125, q3)
+        storeVector(e5 + o5, d + 5 * ds); storeVector(e5 - o5, d + 6 * ds)
+        storeVector(q3, d + 7 * ds)
     }
-}
-
-/// B^T d of F(4, 5) (eight vectors to eight).
-@inline(__always)
-func inputEight(_ d0: WinogradVector, _ d1: WinogradVector, _ d2: WinogradVector, _ d3: WinogradVector,
-                _ d4: WinogradVector, _ d5: WinogradVector, _ d6: WinogradVector, _ d7: WinogradVector) -> WinogradEight {
-    let e1 = (d2 + d6).addingProduct(-4.25, d4), o1 = (d1 + d5).addingProduct(-4.25, d3)
-    let e3 = d6.addingProduct(0.25, d2).addingProduct(-1.25, d4), o3 = (0.5 * d1).addingProduct(-2.5, d3).addingProduct(2, d5)
-    let e5 = d6.addingProduct(4, d2).addingProduct(-5, d4), o5 = (2 * d1).addingProduct(-2.5, d3).addingProduct(0.5, d5)
-    return ((d6 - d0).addingProduct(5.25, d2 - d4), e1 + o1, e1 - o1, e3 + o3, e3 - o3, e5 + o5, e5 - o5,
-            (d7 - d1).addingProduct(5.25, d3 - d5))
-}
-
-/// A^T s of F(4, 5) (eight vectors to four).
-@inline(__always)
-func outputFourOfEight(_ s0: WinogradVector, _ s1: WinogradVector, _ s2: WinogradVector, _ s3: WinogradVector,
-                       _ s4: WinogradVector, _ s5: WinogradVector, _ s6: WinogradVector, _ s7: WinogradVector) -> WinogradFour {
-    let p12 = s1 + s2, m12 = s1 - s2, p34 = s3 + s4, m34 = s3 - s4, p56 = s5 + s6, m56 = s5 - s6
-    return (s0 + p12 + p34 + p56, m12.addingProduct(2, m34).addingProduct(0.5, m56),
-            p12.addingProduct(4, p34).addingProduct(0.25, p56), (m12 + s7).addingProduct(8, m34).addingProduct(0.125, m56))
-}
-
-/// A q of F(4, 5) (four vectors to eight).
-@inline(__always)
-func gradientEight(_ q0: WinogradVector, _ q1: WinogradVector, _ q2: WinogradVector, _ q3: WinogradVector) -> WinogradEight {
-    let e1 = q0 + q2, o1 = q1 + q3
-    let e3 = q0.addingProduct(4, q2), o3 = (2 * q1).addingProduct(8, q3)
-    let e5 = q0.addingProduct(0.25, q2), o5 = (0.5 * q1).addingProduct(0.125, q3)
-    return (q0, e1 + o1, e1 - o1, e3 + o3, e3 - o3, e5 + o5, e5 - o5, q3)
 }
 
 /// Offsets (floats) of an image's pixels in plane order within a layout of

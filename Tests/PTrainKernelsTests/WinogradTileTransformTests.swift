@@ -18,13 +18,13 @@ private func tileValues(_ count: Int, seed: UInt64) -> [Float] {
 }
 
 @Test("winograd tiles: the register-resident transforms give the two-pass transforms' bits (F(4x4, 3x3): input, output, gradient)",
-      arguments: WinogradTileProbe.Variant.allCases, WinogradTileProbe.Pass.allCases)
-func tileTransformsMatchTwoPass(variant: WinogradTileProbe.Variant, pass: WinogradTileProbe.Pass) {
-    let a = variant.alpha
+      arguments: WinogradTileProbe.Pass.allCases)
+func tileTransformsMatchTwoPass(pass: WinogradTileProbe.Pass) {
+    let a = WinogradTileProbe.alpha
     // Source element (i, j) at i * rs + j * cs; results (k, l) at k * dk + l * dl
     // (gradient: 8-float halves, the high ones `half` floats later).
     let cs = 16, rs = 3 * a * cs
-    let edge = pass == .output ? variant.m : a
+    let edge = pass == .output ? WinogradTileProbe.m : a
     let dl = pass == .gradient ? 8 : 16, dk = edge * dl, half = edge * dk
     let outCount = pass == .gradient ? 2 * half : edge * dk
     let source = tileValues(rs * a, seed: UInt64(a * 10 + outCount))
@@ -33,11 +33,11 @@ func tileTransformsMatchTwoPass(variant: WinogradTileProbe.Variant, pass: Winogr
     source.withUnsafeBufferPointer { s in
         scratch.withUnsafeMutableBufferPointer { t in
             fused.withUnsafeMutableBufferPointer {
-                WinogradTileProbe.run(variant, pass, twoPass: false, s.baseAddress!, rs, cs, $0.baseAddress!, dk, dl, half: half,
+                WinogradTileProbe.run(pass, twoPass: false, s.baseAddress!, rs, cs, $0.baseAddress!, dk, dl, half: half,
                                       scratch: t.baseAddress!)
             }
             reference.withUnsafeMutableBufferPointer {
-                WinogradTileProbe.run(variant, pass, twoPass: true, s.baseAddress!, rs, cs, $0.baseAddress!, dk, dl, half: half,
+                WinogradTileProbe.run(pass, twoPass: true, s.baseAddress!, rs, cs, $0.baseAddress!, dk, dl, half: half,
                                       scratch: t.baseAddress!)
             }
         }
