@@ -130,7 +130,7 @@ private func sixColumns<T>(_ s: UnsafePointer<Float>, _ rs: Int, _ cs: Int,
 extension WinogradF25: WinogradTileTransforms {}
 /// On 8x8 tiles (W2's 64-channel conv2) register-resident transforms in
 /// groups of 2-3 rows measured no faster (`perf`: input transform 6.6% vs
-/// 6.7% of a two-layer probe): the GEMMs dominate there.
+/// 6.7% of configs/bench/probes/winograd5x5-64.yaml): the GEMMs dominate.
 extension WinogradF45: WinogradTileTransforms {}
 
 extension WinogradF43: WinogradTileTransforms {
