@@ -33,10 +33,11 @@ public struct RectifiedAffine {
 }
 
 /// Per channel, `sums[c] = sum(x)` over the batch and plane, or with
-/// `center`, `sum((x - center[c])^2)`.
+/// `center`, `sum((x - center[c])^2)`. `only`: the channels to sum (nil:
+/// all), as in the backward kernels: the others' sums are left untouched.
 public func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
-                        center: UnsafePointer<Float>?, into sums: UnsafeMutablePointer<Double>) {
-    for c in 0..<channels {
+                        center: UnsafePointer<Float>?, into sums: UnsafeMutablePointer<Double>, only: Range<Int>? = nil) {
+    for c in only ?? 0..<channels {
         var total = 0.0
         let m = center?[c] ?? 0, vm = SIMD16<Float>(repeating: m)
         for n in 0..<batch {
@@ -60,16 +61,21 @@ public func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, sp
 }
 
 /// Per-channel mean and biased variance (two passes: mean, then the mean
-/// squared deviation) of `x [batch, C, S]`. Writes `mean[C]`, `variance[C]`;
-/// `scratch` holds C doubles.
+/// squared deviation) of `x [batch, C, S]`, a channel at a time, so that
+/// the second pass finds the channel's planes in cache. Writes `mean[C]`,
+/// `variance[C]`; `scratch` holds C doubles.
 public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
                            mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Double>) {
     let count = Double(batch * spatial)
-    channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: nil, into: scratch)
-    for c in 0..<channels { mean[c] = Float(scratch[c] / count) }
-    channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: mean, into: scratch)
-    for c in 0..<channels { variance[c] = Float(scratch[c] / count) }
+    for c in 0..<channels {
+        channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: nil, into: scratch,
+                    only: c..<c + 1)
+        mean[c] = Float(scratch[c] / count)
+        channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: mean, into: scratch,
+                    only: c..<c + 1)
+        variance[c] = Float(scratch[c] / count)
+    }
 }
 
 /// `y = x * scale[c] + shift[c]` per channel (the folded normalisation and
@@ -116,18 +122,20 @@ private func gradient(_ g: Float, _ x: Float, _ a: Float, _ b: Float, _ rectifie
 /// The sums batch norm's backward needs, per channel: `sums[c] = sum(dy)`,
 /// `sums[C + c] = sum(dy * (x - mean[c]))`. (`dy` is dense `[batch, C, S]`.)
 /// With `rectified`, dy is the gradient of the fused ReLU's output, masked
-/// here where the ReLU did not pass its input.
+/// here where the ReLU did not pass its input. `only`: the channels to sum
+/// (nil: all).
 public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                   batch: Int, channels: Int, spatial: Int, mean: UnsafePointer<Float>,
-                                  rectified: RectifiedAffine? = nil, into sums: UnsafeMutablePointer<Double>) {
-    for c in 0..<channels {
+                                  rectified: RectifiedAffine? = nil, into sums: UnsafeMutablePointer<Double>,
+                                  only: Range<Int>? = nil) {
+    for c in only ?? 0..<channels {
         let m = mean[c], vm = SIMD16<Float>(repeating: m)
         let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
         let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
         var sumDy = 0.0, sumDyXc = 0.0
         for n in 0..<batch {
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
-            // Two chains per sum (see planeSum), combined in a fixed order.
+            // Two chains per sum, combined in a fixed order.
             var a1 = SIMD16<Float>(repeating: 0), a2 = a1, b1 = a1, b2 = a1
             var i = 0
             while i + 32 <= spatial {
@@ -160,12 +168,14 @@ public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, 
 /// Input gradient of training-mode batch norm, `y = gamma * (x - mean) * invStd + beta`,
 /// from the sums of `batchNormGradientSums` over `count` values per channel:
 /// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` (same stride as `x`).
-/// `rectified`: as for `batchNormGradientSums`.
+/// `rectified`: as for `batchNormGradientSums`; `only`: the channels to
+/// write (nil: all).
 public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
                                    mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                   rectified: RectifiedAffine? = nil, sums: UnsafePointer<Double>, count: Double) {
-    for c in 0..<channels {
+                                   rectified: RectifiedAffine? = nil, sums: UnsafePointer<Double>, count: Double,
+                                   only: Range<Int>? = nil) {
+    for c in only ?? 0..<channels {
         let m = mean[c], r = invStd[c], vm = SIMD16<Float>(repeating: m)
         let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
         let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)

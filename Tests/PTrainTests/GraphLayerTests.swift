@@ -1,5 +1,6 @@
 import Testing
-import PTrain
+@_spi(Testing) import PTrain
+import PTrainKernels
 
 // The layers of deeper architectures: batch norm, global average pooling and
 // the zero-padding shortcut against finite differences; batch norm's modes
@@ -12,6 +13,65 @@ func batchNormGradients(_ s: (Int, Int, Int, Int)) {
     let r = gradientCheck(layer, batch: s.0, epsilon: 1e-2, tolerance: 3e-2)
     #expect(r.checked > 0)
     #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
+@Test("batch norm's backward a channel at a time: the same bits as over the whole tensor, and finite differences",
+      arguments: [false, true])
+func batchNormChannelGroups(rectify: Bool) {
+    // 5 channels of 10x10 (every loop of the sums: 32, 16 and the rest), 3 samples.
+    let shape = TensorShape(5, 10, 10), batch = 3, count = batch * shape.count
+    let x = testValues(count, seed: 11).enumerated().map { $1 + Float($0 % 7) * 0.25 }
+    let dy = testValues(count, seed: 12)
+    let params: [[Float]] = [testValues(5, seed: 13).map { $0 + 1.5 }, testValues(5, seed: 14), [Float](repeating: 0, count: 5),
+                             [Float](repeating: 1, count: 5)]
+    func run(groupFloats: Int) -> (y: [Float], dx: [Float], gradients: [[Float]]) {
+        let layer = BatchNorm(name: "bn", input: shape)
+        layer.rectifiesOutput = rectify
+        layer.channelGroupFloats = groupFloats
+        let context = StepContext(seed: 1, maxBatch: batch)
+        context.training = true
+        context.gradScale = 0.25
+        layer.allocate(maxBatch: batch)
+        let ps = params.map { v in UnsafeMutablePointer<Float>.allocate(capacity: v.count).initialized(from: v) }
+        let gs = params.map { v in UnsafeMutablePointer<Float>.allocate(capacity: v.count).initialized(from: v.map { _ in 0.125 }) }
+        defer { (ps + gs).forEach { $0.deallocate() } }
+        layer.bind(parameters: ps, gradients: gs)
+        var y = [Float](repeating: 0, count: count), dx = [Float](repeating: 0.5, count: count)
+        layer.forward(x, &y, batch: batch, context: context)
+        layer.backward(x, y, dy, &dx, batch: batch, context: context)
+        return (y, dx, gs.indices.map { Array(UnsafeBufferPointer(start: gs[$0], count: params[$0].count)) })
+    }
+    let whole = run(groupFloats: Int.max), single = run(groupFloats: 1), pairs = run(groupFloats: 2 * batch * 100)
+    #expect(whole.y == single.y && whole.dx == single.dx && whole.gradients == single.gradients)
+    #expect(whole.y == pairs.y && whole.dx == pairs.dx && whole.gradients == pairs.gradients)
+    // dx was 0.5 before backward: it must have been added to, in every channel.
+    #expect((0..<5).allSatisfy { c in (0..<100).contains { whole.dx[c * 100 + $0] != 0.5 } })
+    let layer = BatchNorm(name: "bn", input: shape)
+    layer.channelGroupFloats = 1
+    let r = gradientCheck(layer, batch: batch, epsilon: 1e-2, tolerance: 3e-2)
+    #expect(r.checked > 0)
+    #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
+}
+
+@Test("batch norm's moments (a channel at a time) match their definition in Double, far from zero too",
+      arguments: [(4, 3, 1), (3, 2, 7), (2, 3, 100), (5, 1, 1024)])
+func batchNormMoments(_ s: (Int, Int, Int)) {
+    let (batch, channels, spatial) = s
+    let stride = channels * spatial + 3  // a channel prefix of wider samples
+    for offset: Float in [0, 1000] {
+        let x = testValues(batch * stride, seed: 21).enumerated().map { $1 * Float(1 + $0 % 3) + offset }
+        var mean = [Float](repeating: .nan, count: channels), variance = mean
+        var scratch = [Double](repeating: .nan, count: channels)
+        channelMoments(x, batch: batch, channels: channels, spatial: spatial, sampleStride: stride, mean: &mean, variance: &variance,
+                       scratch: &scratch)
+        for c in 0..<channels {
+            let values = (0..<batch).flatMap { n in (0..<spatial).map { Double(x[n * stride + c * spatial + $0]) } }
+            let mu = values.reduce(0, +) / Double(values.count)
+            let v = values.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(values.count)
+            #expect(abs(Double(mean[c]) - mu) <= 1e-6 * max(1, abs(mu)), "channel \(c) offset \(offset)")
+            #expect(abs(Double(variance[c]) - v) <= 1e-5 * v + 1e-12, "channel \(c) offset \(offset): \(variance[c]) vs \(v)")
+        }
+    }
 }
 
 @Test("global average pooling and the option-A shortcut (identity, strided, zero-padded, odd sizes)")
@@ -38,6 +98,11 @@ func shortcutValues() {
     var y = [Float](repeating: 7, count: 24)
     layer.forward(x, &y, batch: 1, context: StepContext(seed: 1, maxBatch: 1))
     #expect(y == [0, 0, 0, 0, 0, 0, 0, 0] + [0, 2, 6, 8, 9, 11, 15, 17] + [0, 0, 0, 0, 0, 0, 0, 0])
+}
+
+extension UnsafeMutablePointer where Pointee == Float {
+    /// This fresh allocation, holding `values`.
+    func initialized(from values: [Float]) -> Self { initialize(from: values, count: values.count); return self }
 }
 
 /// Runs `layer` forward on `x` (`batch` samples) in the given mode (and
