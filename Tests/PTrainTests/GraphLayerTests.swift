@@ -105,6 +105,35 @@ extension UnsafeMutablePointer where Pointee == Float {
     func initialized(from values: [Float]) -> Self { initialize(from: values, count: values.count); return self }
 }
 
+@Test("the option-A shortcut's vectorised stride-2 rows equal the definition (forward and the scatter-add backward)",
+      arguments: [(3, 5, 70, 6), (2, 4, 33, 2), (1, 3, 64, 4), (2, 3, 16, 4), (1, 2, 57, 3)])
+func shortcutRows(_ s: (Int, Int, Int, Int)) {
+    let (c, h, w, channels) = s, batch = 2
+    let layer = PaddedShortcut(name: "s", input: TensorShape(c, h, w), channels: channels, stride: 2)
+    let (oh, ow) = (layer.outputShape.height, layer.outputShape.width)
+    let x = testValues(batch * c * h * w, seed: 31)
+    var y = [Float](repeating: .nan, count: batch * layer.outputShape.count)
+    layer.forward(x, &y, batch: batch, context: StepContext(seed: 1, maxBatch: batch))
+    let dy = testValues(y.count, seed: 32)
+    var dx = testValues(x.count, seed: 33), expectedDx = dx
+    layer.backward(x, y, dy, &dx, batch: batch, context: StepContext(seed: 1, maxBatch: batch))
+    var expectedY = [Float](repeating: 0, count: y.count)
+    for n in 0..<batch {
+        for ch in 0..<c {
+            for i in 0..<oh {
+                for j in 0..<ow {
+                    let o = n * layer.outputShape.count + ((layer.padBefore + ch) * oh + i) * ow + j
+                    let k = ((n * c + ch) * h + 2 * i) * w + 2 * j
+                    expectedY[o] = x[k]
+                    expectedDx[k] += dy[o]
+                }
+            }
+        }
+    }
+    #expect(y == expectedY)
+    #expect(dx == expectedDx)
+}
+
 /// Runs `layer` forward on `x` (`batch` samples) in the given mode (and
 /// backward when `dy` is given), on the given parameter and gradient values.
 func runLayer(_ layer: any Layer, _ x: [Float], batch: Int, training: Bool, parameters: [[Float]],

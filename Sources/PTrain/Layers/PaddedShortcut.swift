@@ -34,18 +34,41 @@ public final class PaddedShortcut: Layer {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let (c, h, w) = (inputShape.channels, inputShape.height, inputShape.width)
-        let (oh, ow) = (outputShape.height, outputShape.width)
-        y.update(repeating: 0, count: batch * outputShape.count)
+        let (oh, ow) = (outputShape.height, outputShape.width), plane = oh * ow
+        let padAfter = outputShape.channels - padBefore - c
         for n in 0..<batch {
+            let out = y + n * outputShape.count
+            // Only the added channels are zeroed: the rest is written once.
+            out.update(repeating: 0, count: padBefore * plane)
+            (out + (padBefore + c) * plane).update(repeating: 0, count: padAfter * plane)
             for ch in 0..<c {
                 let src = x + (n * c + ch) * h * w
-                let dst = y + n * outputShape.count + (padBefore + ch) * oh * ow
+                let dst = out + (padBefore + ch) * plane
                 if stride == 1 { dst.update(from: src, count: h * w); continue }
-                for i in 0..<oh {
-                    for j in 0..<ow { dst[i * ow + j] = src[i * stride * w + j * stride] }
-                }
+                for i in 0..<oh { subsampleRow(src + i * stride * w, into: dst + i * ow, width: w, count: ow) }
             }
         }
+    }
+
+    /// `dst[j] = src[j * stride]` for `j < count` (`src` holds `width` floats).
+    /// Stride 2 takes the even lanes of 32- and 16-float loads while they lie
+    /// within the row.
+    @inline(__always)
+    private func subsampleRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, width: Int, count: Int) {
+        var j = 0
+        if stride == 2 {
+            while 2 * j + 32 <= width {
+                let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD32<Float>.self)
+                UnsafeMutableRawPointer(dst + j).storeBytes(of: v.evenHalf, as: SIMD16<Float>.self)
+                j += 16
+            }
+            while 2 * j + 16 <= width {
+                let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(dst + j).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                j += 8
+            }
+        }
+        while j < count { dst[j] = src[j * stride]; j += 1 }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
@@ -57,11 +80,34 @@ public final class PaddedShortcut: Layer {
             for ch in 0..<c {
                 let g = dy + n * outputShape.count + (padBefore + ch) * oh * ow
                 let d = dx + (n * c + ch) * h * w
-                for i in 0..<oh {
-                    for j in 0..<ow { d[i * stride * w + j * stride] += g[i * ow + j] }
-                }
+                for i in 0..<oh { scatterRow(g + i * ow, into: d + i * stride * w, width: w, count: ow) }
             }
         }
+    }
+
+    /// `dst[j * stride] += src[j]` for `j < count`, the other pixels of the
+    /// row untouched (stride 2: the even lanes of 32- and 16-float loads, as in
+    /// forward).
+    @inline(__always)
+    private func scatterRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, width: Int, count: Int) {
+        var j = 0
+        if stride == 2 {
+            while 2 * j + 32 <= width {
+                let p = UnsafeMutableRawPointer(dst + 2 * j)
+                var v = p.loadUnaligned(as: SIMD32<Float>.self)
+                v.evenHalf += UnsafeRawPointer(src + j).loadUnaligned(as: SIMD16<Float>.self)
+                p.storeBytes(of: v, as: SIMD32<Float>.self)
+                j += 16
+            }
+            while 2 * j + 16 <= width {
+                let p = UnsafeMutableRawPointer(dst + 2 * j)
+                var v = p.loadUnaligned(as: SIMD16<Float>.self)
+                v.evenHalf += UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
+                p.storeBytes(of: v, as: SIMD16<Float>.self)
+                j += 8
+            }
+        }
+        while j < count { dst[j * stride] += src[j]; j += 1 }
     }
 }
 
