@@ -1,4 +1,5 @@
-// Point-wise activations and their gradients. Backward ACCUMULATES into dx.
+// Point-wise activations and their gradients. Backward ACCUMULATES into dx
+// (or, where asked to `overwrite`, writes what adding into a zeroed dx gives).
 
 /// `y = max(x, 0)`.
 /// ReLU's rule, shared by every pass that rectifies (fused or not): a
@@ -21,38 +22,46 @@ public func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Flo
 }
 
 /// `dx += dy * (y > 0)`, using the forward OUTPUT y (so ReLU can run in place).
+/// `overwrite`: `dx = 0 + dy * (y > 0)`, the same bits as adding into a
+/// zeroed dx, without reading it (`InputGradientOverwriting`).
 public func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                         _ dx: UnsafeMutablePointer<Float>, count: Int) {
+                         _ dx: UnsafeMutablePointer<Float>, count: Int, overwrite: Bool = false) {
     let zero = SIMD16<Float>(repeating: 0)
     var i = 0
     while i + 16 <= count {
         let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
         let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self)
-        let d = UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Float>.self)
+        let d = overwrite ? zero : UnsafeRawPointer(dx + i).loadUnaligned(as: SIMD16<Float>.self)
         UnsafeMutableRawPointer(dx + i).storeBytes(of: d + g.replacing(with: zero, where: yv .<= zero), as: SIMD16<Float>.self)
         i += 16
     }
-    while i < count { if y[i] > 0 { dx[i] += dy[i] }; i += 1 }
+    while i < count {
+        if overwrite { dx[i] = y[i] > 0 ? 0 + dy[i] : 0 } else if y[i] > 0 { dx[i] += dy[i] }
+        i += 1
+    }
 }
 
 /// `reluBackward` into two gradients at once (a residual join fused with
 /// the relu after it): `a += dy * (y > 0)`, `b += dy * (y > 0)`, reading y
-/// and dy once.
+/// and dy once; `overwriteA`, `overwriteB` as `reluBackward`'s `overwrite`.
 public func reluBackward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                         into a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) {
+                         into a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int,
+                         overwriteA: Bool = false, overwriteB: Bool = false) {
     let zero = SIMD16<Float>(repeating: 0)
     var i = 0
     while i + 16 <= count {
         let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
         let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD16<Float>.self).replacing(with: zero, where: yv .<= zero)
-        let va = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
-        let vb = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+        let va = overwriteA ? zero : UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self)
+        let vb = overwriteB ? zero : UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
         UnsafeMutableRawPointer(a + i).storeBytes(of: va + g, as: SIMD16<Float>.self)
         UnsafeMutableRawPointer(b + i).storeBytes(of: vb + g, as: SIMD16<Float>.self)
         i += 16
     }
     while i < count {
-        if y[i] > 0 { a[i] += dy[i]; b[i] += dy[i] }
+        let g: Float = y[i] > 0 ? dy[i] : 0
+        if overwriteA { a[i] = 0 + g } else if y[i] > 0 { a[i] += g }
+        if overwriteB { b[i] = 0 + g } else if y[i] > 0 { b[i] += g }
         i += 1
     }
 }

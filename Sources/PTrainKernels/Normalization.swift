@@ -169,12 +169,14 @@ public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, 
 /// from the sums of `batchNormGradientSums` over `count` values per channel:
 /// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` (same stride as `x`).
 /// `rectified`: as for `batchNormGradientSums`; `only`: the channels to
-/// write (nil: all).
+/// write (nil: all). `overwrite`: `dx = 0 + ...`, the same bits as adding
+/// into a zeroed dx, without reading it.
 public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
                                    mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                    rectified: RectifiedAffine? = nil, sums: UnsafePointer<Double>, count: Double,
-                                   only: Range<Int>? = nil) {
+                                   only: Range<Int>? = nil, overwrite: Bool = false) {
+    let zero = SIMD16<Float>(repeating: 0)
     for c in only ?? 0..<channels {
         let m = mean[c], r = invStd[c], vm = SIMD16<Float>(repeating: m)
         let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
@@ -191,14 +193,14 @@ public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int,
             var i = 0
             while i + 16 <= spatial {
                 let xv = load(p + i)
-                var v = load(q + i) + vk3
+                var v = (overwrite ? zero : load(q + i)) + vk3
                 v.addProduct(vk, gradient(load(g + i), xv, va, vb, relu))
                 v.addProduct(vk2, xv - vm)
                 store(v, q + i)
                 i += 16
             }
             while i < spatial {
-                q[i] += k * gradient(g[i], p[i], a, b, relu) + k2 * (p[i] - m) + k3
+                q[i] = (overwrite ? 0 : q[i]) + (k * gradient(g[i], p[i], a, b, relu) + k2 * (p[i] - m) + k3)
                 i += 1
             }
         }

@@ -84,11 +84,20 @@ public struct WinogradAlgorithm: EpilogueFusing {
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,
                               into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
                               workspace: ConvolutionWorkspace) {
+        inputGradient(dy, outputStride: outputStride, weights: w, into: dx, inputStride: inputStride, batch: batch,
+                      overwrite: false, workspace: workspace)
+    }
+
+    /// `dx += dL/dx`, or with `overwrite` `dx = 0 + dL/dx` (every element:
+    /// the same bits as adding into a zeroed dx, without reading it).
+    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,
+                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int, overwrite: Bool,
+                              workspace: ConvolutionWorkspace) {
         let f = workspace.floats
         gradientPlan.transformWeights(w, transposed: true, scratch: f + gradientWeights, into: f + gradientWeights,
                                       workspace: workspace.gemm)
         gradientPlan.forward(dy, sampleStride: outputStride, batch: batch, weights: f + gradientWeights, into: dx,
-                             outSampleStride: inputStride, accumulate: true, buffers: buffers(f, for: gradientPlan))
+                             outSampleStride: inputStride, accumulate: !overwrite, buffers: buffers(f, for: gradientPlan))
     }
 
     public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
@@ -100,11 +109,12 @@ public struct WinogradAlgorithm: EpilogueFusing {
                             scratch: f + weights, buffers: buffers(f, for: plan), into: dW, workspace: workspace.gemm)
     }
 
-    /// `dx += dL/dx` and `dW += dL/dW` in one walk over blocks
-    /// (`combinesBackward`): bitwise `inputGradient` then `weightGradient`,
-    /// with one channels-last copy of each block of dY instead of two.
+    /// `dx += dL/dx` (`overwrite`: `dx = 0 + dL/dx`) and `dW += dL/dW` in
+    /// one walk over blocks (`combinesBackward`): bitwise `inputGradient`
+    /// then `weightGradient`, with one channels-last copy of each block of
+    /// dY instead of two.
     public func backward(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
-                         weights w: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>,
+                         weights w: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>, overwrite: Bool = false,
                          weightGradient dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
         precondition(combinesBackward)
         let f = workspace.floats
@@ -112,7 +122,8 @@ public struct WinogradAlgorithm: EpilogueFusing {
                                       workspace: workspace.gemm)
         (f + inputPlanes).update(repeating: 0, count: plan.paddedCount)
         plan.backward(x, sampleStride: inputStride, dy, gradientSampleStride: outputStride, batch: batch, gradient: gradientPlan,
-                      gradientWeights: f + gradientWeights, into: dx, inputGradientStride: inputStride, scratch: f + weights,
+                      gradientWeights: f + gradientWeights, into: dx, inputGradientStride: inputStride, overwrite: overwrite,
+                      scratch: f + weights,
                       buffers: buffers(f, for: gradientPlan), inputPlanes: f + inputPlanes, into: dW, workspace: workspace.gemm)
     }
 }

@@ -48,17 +48,18 @@ extension WinogradConvolution {
         addWeightGradient(du, into: dw, workspace: workspace)
     }
 
-    /// The input gradient `dx += ...` (by `g`, this convolution's
+    /// The input gradient `dx += ...` (`overwrite`: `dx = 0 + ...`; by `g`, this convolution's
     /// `inputGradient` plan, with its transformed weights `ug`) and the
     /// weight gradient `dW += ...` in one walk over blocks: each block's dY
     /// is copied once, into g's padded planes (`b.padded`), where g's input
     /// transform and this plan's gradient transform both read it
     /// (`sharesGradientCopy(with: g)`); the block's x goes to `inputPlanes`
     /// (`paddedCount` floats, zero borders). The same bits as
-    /// `g.forward(accumulate: true)` and `weightGradient`.
+    /// `g.forward(accumulate: !overwrite)` and `weightGradient`.
     func backward(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>, gradientSampleStride: Int,
                   batch: Int, gradient g: WinogradConvolution, gradientWeights ug: UnsafePointer<Float>,
-                  into dx: UnsafeMutablePointer<Float>, inputGradientStride: Int, scratch du: UnsafeMutablePointer<Float>,
+                  into dx: UnsafeMutablePointer<Float>, inputGradientStride: Int, overwrite: Bool,
+                  scratch du: UnsafeMutablePointer<Float>,
                   buffers b: WinogradBuffers, inputPlanes: UnsafeMutablePointer<Float>, into dw: UnsafeMutablePointer<Float>,
                   workspace: GEMMWorkspace) {
         precondition(sharesGradientCopy(with: g))
@@ -70,7 +71,8 @@ extension WinogradConvolution {
             let count = min(images, batch - first)
             // One block of g's pass; it leaves the block's dY in b.padded.
             g.forward(dy + first * gradientSampleStride, sampleStride: gradientSampleStride, batch: count, weights: ug,
-                      into: dx + first * inputGradientStride, outSampleStride: inputGradientStride, accumulate: true, buffers: b)
+                      into: dx + first * inputGradientStride, outSampleStride: inputGradientStride, accumulate: !overwrite,
+                      buffers: b)
             loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: inputPlanes)
             transformInput(inputPlanes, count: count, into: b.transformed, scratch: b.scratch)
             transformGradient(b.padded + origin, rowPitch: row, imagePitch: image, count: count, into: b.products,
@@ -189,11 +191,13 @@ extension WinogradConvolution {
     /// with `accumulate`): 16 pixels x 16 channels at a time, as `loadPlanes`,
     /// through `epilogue` when it is fusable (the plane's 16-pixel blocks and
     /// its last pixels, as the separate passes split them), `residual`'s
-    /// values added before its relu.
+    /// values added before its relu. Without an epilogue the stored value
+    /// is `0 + v`: bitwise what `accumulate` leaves in a zeroed y (an input
+    /// gradient written instead of added, `InputGradientOverwriting`).
     func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
                      accumulate: Bool, epilogue: ChannelEpilogue = .none, residual: UnsafePointer<Float>? = nil,
                      residualStride: Int = 0) {
-        let fused = epilogue.fusable
+        let fused = epilogue.fusable, zero = SIMD16<Float>(repeating: 0)
         let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
         for n in 0..<count {
             let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
@@ -211,7 +215,7 @@ extension WinogradConvolution {
                         } else if let added {
                             storeVector(epilogue.apply(v, channel: ob + k, plus: loadVector(added + at)), d)
                         } else {
-                            storeVector(fused ? epilogue.apply(v, channel: ob + k) : v, d)
+                            storeVector(fused ? epilogue.apply(v, channel: ob + k) : zero + v, d)
                         }
                     }
                     p += 16
@@ -225,7 +229,7 @@ extension WinogradConvolution {
                         } else if let added {
                             dst[at] = epilogue.apply(s[k], channel: ob + k, plus: added[at])
                         } else {
-                            dst[at] = fused ? epilogue.apply(s[k], channel: ob + k) : s[k]
+                            dst[at] = fused ? epilogue.apply(s[k], channel: ob + k) : 0 + s[k]
                         }
                     }
                 }

@@ -7,7 +7,7 @@ import PTrainKernels
 /// In a training network `y` may be the buffer of input 0 itself
 /// (`StoragePlan.valueHost`): every element is read before it is written
 /// at the same index, so the sum and its order are those of separate buffers.
-public final class Add: MultiInputLayer, ReLUFusable {
+public final class Add: MultiInputLayer, ReLUFusable, InputGradientOverwriting {
     public let name: String
     public let typeName = "add"
     public let inputShapes: [TensorShape]
@@ -16,6 +16,10 @@ public final class Add: MultiInputLayer, ReLUFusable {
     public let parameterSpecs: [ParameterSpec] = []
     private var ports: [TensorPort] = []
     public var rectifiesOutput = false
+    /// `InputGradientOverwriting`: with the relu fused, backward writes
+    /// `0 + dy * (y > 0)` into these inputs' gradients (the others add it).
+    public var overwritesInputGradient: [Bool] = []
+    public func canOverwriteInputGradient(_ k: Int) -> Bool { rectifiesOutput }
 
     /// Callers check that every shape is equal.
     public init(name: String, inputs: [TensorShape]) { self.name = name; inputShapes = inputs }
@@ -46,17 +50,19 @@ public final class Add: MultiInputLayer, ReLUFusable {
         let per = outputShape.count
         // Fused, two inputs with gradient buffers of their own (not x + x):
         // y and dy read once for both.
+        func overwrites(_ k: Int) -> Bool { k < overwritesInputGradient.count && overwritesInputGradient[k] }
         if rectifiesOutput, ports.count == 2, let a = ports[0].gradients, let b = ports[1].gradients, a != b {
             for n in 0..<batch {
-                reluBackward(y + n * per, dy + n * per, into: a + n * ports[0].sampleStride, b + n * ports[1].sampleStride, count: per)
+                reluBackward(y + n * per, dy + n * per, into: a + n * ports[0].sampleStride, b + n * ports[1].sampleStride, count: per,
+                             overwriteA: overwrites(0), overwriteB: overwrites(1))
             }
             return
         }
-        for p in ports {
+        for (k, p) in ports.enumerated() {
             guard let g = p.gradients else { continue }
             for n in 0..<batch {
                 if rectifiesOutput {
-                    reluBackward(y + n * per, dy + n * per, g + n * p.sampleStride, count: per)
+                    reluBackward(y + n * per, dy + n * per, g + n * p.sampleStride, count: per, overwrite: overwrites(k))
                 } else {
                     accumulate(dy + n * per, into: g + n * p.sampleStride, count: per)
                 }

@@ -16,7 +16,7 @@ import PTrainKernels
 /// `affine: false` (PyTorch's `affine=False`, DARTS's search cells) there is
 /// no `weight`/`bias`: gamma is 1 and beta 0, and only the running
 /// statistics are tensors.
-public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward {
+public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward, InputGradientOverwriting {
     public let name: String
     public let typeName = "batchnorm"
     public let inputShape: TensorShape
@@ -31,6 +31,9 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
     /// A relu fused into this layer (`ReLUFusable`): forward writes
     /// `max(y, 0)`; backward recomputes the mask from x and `scale`/`shift`.
     public var rectifiesOutput = false
+    /// `InputGradientOverwriting`: every element of dx is written.
+    public var overwritesInputGradient: [Bool] = []
+    public func canOverwriteInputGradient(_ k: Int) -> Bool { true }
 
     private let channels: Int, spatial: Int
     /// Per channel, `[C]` each: the shard's mean, 1/sqrt(var + eps), and the
@@ -185,7 +188,7 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
             guard let dx else { return }
             batchNormInputGradient(x, sampleStride: inputSampleStride, dy, dx, batch: batch, channels: channels, spatial: spatial,
                                    mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, rectified: rectified,
-                                   sums: s, count: statisticsCount, only: group)
+                                   sums: s, count: statisticsCount, only: group, overwrite: overwritesInputGradient.first == true)
         }
         if let exchange = context.statistics {
             // The input gradient needs the sums over every sample normalised together.

@@ -10,7 +10,7 @@ import PTrainKernels
 /// im2col), picked per pass by `ConvolutionChoice.choose`; `init(winograd:
 /// false)` (the config's `algorithm: direct`) rules Winograd out, and
 /// `precision` bf16 leaves the algorithms whose GEMMs run in bf16.
-public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable {
+public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable, InputGradientOverwriting {
     public let name: String
     public let typeName = "conv2d"
     public let inputShape: TensorShape
@@ -36,6 +36,14 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
     /// and norm and before the relu (the add's, `rectifiesOutput`), as the
     /// add would; the add does not run and its output is this layer's.
     public var foldedResidual: TensorPort?
+    /// `InputGradientOverwriting`: set when the input gradient's algorithm
+    /// (Winograd, `canOverwriteInputGradient`) writes dx.
+    public var overwritesInputGradient: [Bool] = []
+    /// Winograd's input gradient stores whole output tiles of the gradient
+    /// plan, so it can write dx instead of adding into it.
+    public func canOverwriteInputGradient(_ k: Int) -> Bool {
+        ObjectIdentifier(algorithms.inputGradient) == ObjectIdentifier(WinogradAlgorithm.self)
+    }
     /// The convolution as the algorithms see it.
     private let shape: ConvolutionShape
     /// Whether Winograd tiles may be used (the config's `algorithm`).
@@ -185,17 +193,26 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable 
             }
         }
         let w = planned!.weightGradient
+        let overwrite = overwritesInputGradient.first == true
         if let dx, let winograd = w as? WinogradAlgorithm, winograd.combinesBackward, planned!.inputGradient is WinogradAlgorithm {
             // Both gradients in one walk: each block of dY copied once.
             winograd.backward(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, weights: weight,
-                              inputGradient: dx, weightGradient: dWeight, batch: batch, workspace: workspace(w, context))
+                              inputGradient: dx, overwrite: overwrite, weightGradient: dWeight, batch: batch,
+                              workspace: workspace(w, context))
         } else {
             w.weightGradient(x, inputStride: inputShape.count, dy, outputStride: outputSampleStride, into: dWeight,
                              batch: batch, workspace: workspace(w, context))
             if let dx {
                 let g = planned!.inputGradient
-                g.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
-                                inputStride: inputShape.count, batch: batch, workspace: workspace(g, context))
+                if let winograd = g as? WinogradAlgorithm {
+                    winograd.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
+                                           inputStride: inputShape.count, batch: batch, overwrite: overwrite,
+                                           workspace: workspace(g, context))
+                } else {
+                    precondition(!overwrite, "\(name): only Winograd writes the input gradient")
+                    g.inputGradient(dy, outputStride: outputSampleStride, weights: weight, into: dx,
+                                    inputStride: inputShape.count, batch: batch, workspace: workspace(g, context))
+                }
             }
         }
         if let dBias {

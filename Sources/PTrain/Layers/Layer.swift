@@ -241,6 +241,23 @@ public protocol ReLUFusable: Layer {
     var rectifiesOutput: Bool { get set }
 }
 
+/// A layer whose backward can WRITE an input's gradient instead of adding
+/// into it. The network zeroes each gradient buffer before the first
+/// backward that adds into it (`StoragePlan.zeroBefore`); where this layer
+/// is the only running reader of a tensor stored alone
+/// (`StoragePlan.overwritable`) and can overwrite that input, the network
+/// skips the zeroing and sets the flag: one pass over the buffer less and
+/// one read less in backward, with the same bits (`0 + g`, what adding `g`
+/// into zeros gives).
+public protocol InputGradientOverwriting: Layer {
+    /// Whether backward can write every element of input k's gradient
+    /// (asked after the network set `rectifiesOutput` and `precision`).
+    func canOverwriteInputGradient(_ k: Int) -> Bool
+    /// Set by the network before `allocate`: per input, whether backward
+    /// writes its gradient instead of adding into it. Empty: adds into all.
+    var overwritesInputGradient: [Bool] { get set }
+}
+
 /// A layer whose algorithms depend on the GEMM precision (`runtime.precision`):
 /// the convolutions, whose bf16 path uses only the algorithms that compute
 /// through `gemm` (ConvolutionChoice). Layers that call `gemm` directly

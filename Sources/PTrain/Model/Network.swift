@@ -74,7 +74,9 @@ public final class Network {
     /// values apart from its input (`StoragePlan.valueHost`; likewise),
     /// `foldNorms: false` runs an inference network's batch norms and the
     /// residual adds after convolutions as layers of their own (likewise;
-    /// `StoragePlan.foldedNorm`, `foldedResidual`). `scratch`: another
+    /// `StoragePlan.foldedNorm`, `foldedResidual`), `overwriteGradients:
+    /// false` zeroes every activation gradient and lets every backward add
+    /// into it (likewise; `InputGradientOverwriting`). `scratch`: another
     /// network's layer scratch, to share
     /// (networks that never run at once: a worker's training and evaluation
     /// networks); nil: its own. `precision` (`runtime.precision`): of the
@@ -83,7 +85,8 @@ public final class Network {
     /// computes over the whole batch; `gradients` is then a compact arena of
     /// the other tensors (`BatchWeightGradients.compactCount`).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
-                fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, scratch: LayerScratch? = nil,
+                fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, overwriteGradients: Bool = true,
+                scratch: LayerScratch? = nil,
                 precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil) {
         precondition(parameters.count == model.layout.totalCount)
         precondition((gradients?.count ?? model.layout.totalCount) == (batchGradients?.compactCount ?? model.layout.totalCount))
@@ -119,7 +122,6 @@ public final class Network {
         }
         deltas = gradients == nil ? [] : plan.slotSizes.map { FloatBuffer(count: maxBatch * $0) }
         gradientSlot = plan.sharedSlot
-        zeroBefore = plan.zeroBefore
         storedFloatsPerSample = values.reduce(0) { $0 + $1.count } / max(maxBatch, 1)
         for (i, layer) in layers.enumerated() {
             if plan.owner[i] != i, let strided = layer as? StridedOutputLayer { strided.outputSampleStride = plan.sampleStride[i] }
@@ -129,6 +131,19 @@ public final class Network {
             if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
             if let conv = layer as? Conv2D { conv.foldedNorm = plan.foldedNorm[i].map { layers[$0] as! BatchNorm } }
         }
+        // Gradients their only reader writes instead of adding into: not zeroed.
+        var zeroing = plan.zeroBefore
+        for (i, layer) in layers.enumerated() where gradients != nil {
+            guard let writer = layer as? InputGradientOverwriting else { continue }
+            var overwrites = [Bool](repeating: false, count: model.inputs[i].count)
+            for k in plan.overwritable[i] where overwriteGradients && writer.canOverwriteInputGradient(k) {
+                overwrites[k] = true
+                let r = plan.owner[model.inputs[i][k]]
+                zeroing[i].removeAll { $0 == r }
+            }
+            writer.overwritesInputGradient = overwrites
+        }
+        zeroBefore = zeroing
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)
             let offsets = model.layout.layerOffsets[index]
