@@ -197,42 +197,38 @@ extension WinogradConvolution {
     func storeOutput(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
                      accumulate: Bool, epilogue: ChannelEpilogue = .none, residual: UnsafePointer<Float>? = nil,
                      residualStride: Int = 0) {
-        let fused = epilogue.fusable, zero = SIMD16<Float>(repeating: 0)
-        let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
+        let image = tilesH * tile * tilesW * tile * outputs
+        // One loop per way of writing, chosen once per image.
         for n in 0..<count {
-            let dst = y + n * sampleStride, src = tiled + n * tilesH * tile * tiledW * o
-            let added = residual.map { $0 + n * residualStride }
-            for ob in stride(from: 0, to: o, by: 16) {
-                var source = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
-                var p = 0
-                while p < whole {
-                    var block = Block16x16 { _ in loadVector(src + source.next() + ob) }
-                    block.transpose()
-                    block.forEachRow { k, v in
-                        let at = (ob + k) * plane + p, d = dst + at
-                        if accumulate {
-                            storeVector(v + loadVector(d), d)
-                        } else if let added {
-                            storeVector(epilogue.apply(v, channel: ob + k, plus: loadVector(added + at)), d)
-                        } else {
-                            storeVector(fused ? epilogue.apply(v, channel: ob + k) : zero + v, d)
-                        }
-                    }
-                    p += 16
-                }
-                for q in whole..<plane {
-                    let s = src + source.next() + ob
-                    for k in 0..<16 {
-                        let at = (ob + k) * plane + q
-                        if accumulate {
-                            dst[at] += s[k]
-                        } else if let added {
-                            dst[at] = epilogue.apply(s[k], channel: ob + k, plus: added[at])
-                        } else {
-                            dst[at] = fused ? epilogue.apply(s[k], channel: ob + k) : 0 + s[k]
-                        }
-                    }
-                }
+            let dst = y + n * sampleStride, src = tiled + n * image
+            if accumulate {
+                storeImage(src, dst, AddingStore())
+            } else if let residual {
+                storeImage(src, dst, ResidualStore(epilogue: epilogue, residual: residual + n * residualStride))
+            } else if epilogue.fusable {
+                storeImage(src, dst, EpilogueStore(epilogue: epilogue))
+            } else {
+                storeImage(src, dst, PlainStore())
+            }
+        }
+    }
+
+    /// One image of `storeOutput`: `src` its tiles, `dst` its NCHW planes.
+    @inline(__always)
+    private func storeImage<S: TileStore>(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ store: S) {
+        let o = outputs, tiledW = tilesW * tile, plane = outH * outW, whole = plane / 16 * 16
+        for ob in stride(from: 0, to: o, by: 16) {
+            var source = PixelWalk(width: outW, rowPitch: tiledW * o, pixelPitch: o)
+            var p = 0
+            while p < whole {
+                var block = Block16x16 { _ in loadVector(src + source.next() + ob) }
+                block.transpose()
+                block.forEachRow { k, v in store.vector(v, channel: ob + k, at: (ob + k) * plane + p, in: dst) }
+                p += 16
+            }
+            for q in whole..<plane {
+                let s = src + source.next() + ob
+                for k in 0..<16 { store.scalar(s[k], channel: ob + k, at: (ob + k) * plane + q, in: dst) }
             }
         }
     }
@@ -299,5 +295,56 @@ extension WinogradConvolution {
                 }
             }
         }
+    }
+}
+
+/// How `storeOutput` writes the output value `v` of channel `channel` at
+/// `y[at]` (`at` floats into the image): one specialised loop per kind.
+protocol TileStore {
+    func vector(_ v: SIMD16<Float>, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>)
+    func scalar(_ v: Float, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>)
+}
+
+/// `y = 0 + v` (what adding into zeros gives).
+struct PlainStore: TileStore {
+    @inline(__always)
+    func vector(_ v: SIMD16<Float>, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) {
+        storeVector(SIMD16<Float>(repeating: 0) + v, y + at)
+    }
+    @inline(__always)
+    func scalar(_ v: Float, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) { y[at] = 0 + v }
+}
+
+/// `y += v`.
+struct AddingStore: TileStore {
+    @inline(__always)
+    func vector(_ v: SIMD16<Float>, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) {
+        storeVector(v + loadVector(y + at), y + at)
+    }
+    @inline(__always)
+    func scalar(_ v: Float, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) { y[at] += v }
+}
+
+/// `y = epilogue(v)`.
+struct EpilogueStore: TileStore {
+    let epilogue: ChannelEpilogue
+    @inline(__always)
+    func vector(_ v: SIMD16<Float>, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) {
+        storeVector(epilogue.apply(v, channel: channel), y + at)
+    }
+    @inline(__always)
+    func scalar(_ v: Float, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) { y[at] = epilogue.apply(v, channel: channel) }
+}
+
+/// `y = epilogue(v)` with `residual[at]` added before its relu.
+struct ResidualStore: TileStore {
+    let epilogue: ChannelEpilogue, residual: UnsafePointer<Float>
+    @inline(__always)
+    func vector(_ v: SIMD16<Float>, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) {
+        storeVector(epilogue.apply(v, channel: channel, plus: loadVector(residual + at)), y + at)
+    }
+    @inline(__always)
+    func scalar(_ v: Float, channel: Int, at: Int, in y: UnsafeMutablePointer<Float>) {
+        y[at] = epilogue.apply(v, channel: channel, plus: residual[at])
     }
 }
