@@ -1,9 +1,9 @@
 import Testing
 import PTrain
 
-// A layer that is the only reader of a tensor writes its gradient instead of
-// adding into a zeroed buffer (`InputGradientOverwriting`): the same bits, and
-// only where the reader writes every element.
+// The first layer to write a tensor's gradient in backward (its last reader)
+// writes it instead of adding into a zeroed buffer (`InputGradientOverwriting`):
+// the same bits, and only where that layer writes every element.
 
 /// A residual block on Winograd-sized tensors (16 channels, 3x3), then a
 /// max pool (which adds into its input's gradient) and another conv and norm.
@@ -25,7 +25,7 @@ let overwriteModel = """
     - {name: fc, type: dense, units: 3}
 """
 
-@Test("gradients written by their only reader instead of added into zeros: bitwise the same, where the reader writes them all")
+@Test("gradients written by their first writer instead of added into zeros: bitwise the same, where that writer writes them all")
 func overwrittenGradientsMatchAddedOnes() throws {
     let yaml = graphConfig(overwriteModel, input: "[16, 6, 6]")
     let build = { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
@@ -50,9 +50,9 @@ func overwrittenGradientsMatchAddedOnes() throws {
         }
         results.append((output, grads.array, overwriting))
     }
-    // c1 reads sr, which add1 reads too; pool adds into add1's gradient; the
-    // stem's input is the model's (no gradient).
-    #expect(results[0].overwriting == ["bn1[true]", "c2[true]", "bn2[true]", "add1[true, false]", "c3[true]", "bn3[true]"])
+    // add1 writes sr's gradient first (c1, before it, adds into it); pool
+    // adds into add1's gradient; the stem's input is the model's (no gradient).
+    #expect(results[0].overwriting == ["bn1[true]", "c2[true]", "bn2[true]", "add1[true, true]", "c3[true]", "bn3[true]"])
     #expect(results[1].overwriting.isEmpty)
     #expect(results[0].output == results[1].output)
     #expect(results[0].gradients.map(\.bitPattern) == results[1].gradients.map(\.bitPattern))

@@ -39,12 +39,13 @@ struct StoragePlan {
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
-    /// `overwritable[i]`: the inputs k of layer i whose owner's whole
-    /// gradient buffer layer i's backward alone writes: layer i reads
-    /// input k once, no other layer that runs reads any node stored in that
-    /// owner's buffer, and the node spans the buffer (no slice). Such a
-    /// gradient need not be zeroed when the layer writes it instead of
-    /// adding into it (`InputGradientOverwriting`; the network decides).
+    /// `overwritable[i]`: the inputs k of layer i whose owner's gradient
+    /// buffer layer i's backward writes first, whole: layer i is the
+    /// owner's last reader (`zeroBefore`), reads it once (input k), and the
+    /// node spans the buffer (no slice). Such a gradient need not be zeroed
+    /// when the layer writes it instead of adding into it (the readers
+    /// before it, whose backward runs later, add into it;
+    /// `InputGradientOverwriting`, the network decides).
     var overwritable: [[Int]]
     /// Buffers shared between owners that are never live at once. Owner r is
     /// live over the layers [its first member, its last reader]:
@@ -168,13 +169,13 @@ struct StoragePlan {
         var lastReader = [Int](repeating: -1, count: n)  // per owner
         for j in 0..<n { lastReader[owner[j]] = max(lastReader[owner[j]], readers[j].max() ?? -1) }
         for r in 0..<n where owner[r] == r && lastReader[r] >= 0 { zeroBefore[lastReader[r]].append(r) }
-        var runningReaders = [[(layer: Int, input: Int)]](repeating: [], count: n)  // per owner
-        for (i, sources) in model.inputs.enumerated() where !skipped[i] {
-            for (k, j) in sources.enumerated() where j >= 0 { runningReaders[owner[j]].append((i, k)) }
-        }
         overwritable = [[Int]](repeating: [], count: n)
-        for r in 0..<n where owner[r] == r && runningReaders[r].count == 1 {
-            let (i, k) = runningReaders[r][0], j = model.inputs[i][k]
+        let placed = owner  // (the filter's closure must not capture self before it is initialised)
+        for r in 0..<n where owner[r] == r && lastReader[r] >= 0 && !skipped[lastReader[r]] {
+            let i = lastReader[r], sources = model.inputs[i]
+            let reads = sources.indices.filter { sources[$0] >= 0 && placed[sources[$0]] == r }
+            guard reads.count == 1, let k = reads.first else { continue }
+            let j = sources[k]
             guard offset[j] == 0, sampleStride[j] == layers[r].outputShape.count,
                   layers[j].outputShape.count == layers[r].outputShape.count else { continue }
             overwritable[i].append(k)
