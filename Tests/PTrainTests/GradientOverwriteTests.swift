@@ -6,7 +6,8 @@ import PTrain
 // the same bits, and only where that layer writes every element.
 
 /// A residual block on Winograd-sized tensors (16 channels, 3x3), then a
-/// max pool (which adds into its input's gradient) and another conv and norm.
+/// max pool (which adds into its input's gradient) and a downsampling block
+/// (a strided conv, which adds, and an option-A shortcut).
 let overwriteModel = """
   layers:
     - {name: stem, type: conv2d, filters: 16, kernel: 3, padding: 1}
@@ -19,8 +20,11 @@ let overwriteModel = """
     - {name: add1, type: add, inputs: [bn2, sr]}
     - {name: r2, type: relu}
     - {name: pool, type: maxpool, kernel: 2}
-    - {name: c3, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
+    - {name: c3, type: conv2d, filters: 32, kernel: 3, stride: 2, padding: 1, bias: false}
     - {name: bn3, type: batchnorm}
+    - {name: sc, type: shortcut, channels: 32, stride: 2, input: pool}
+    - {name: add2, type: add, inputs: [bn3, sc]}
+    - {name: r3, type: relu}
     - {name: gap, type: global_avgpool}
     - {name: fc, type: dense, units: 3}
 """
@@ -50,9 +54,11 @@ func overwrittenGradientsMatchAddedOnes() throws {
         }
         results.append((output, grads.array, overwriting))
     }
-    // add1 writes sr's gradient first (c1, before it, adds into it); pool
-    // adds into add1's gradient; the stem's input is the model's (no gradient).
-    #expect(results[0].overwriting == ["bn1[true]", "c2[true]", "bn2[true]", "add1[true, true]", "c3[true]", "bn3[true]"])
+    // add1 writes sr's gradient first (c1, before it, adds into it), sc
+    // pool's (c3 adds); pool adds into add1's gradient; the stem's input is
+    // the model's (no gradient).
+    #expect(results[0].overwriting == ["bn1[true]", "c2[true]", "bn2[true]", "add1[true, true]", "bn3[true]", "sc[true]",
+                                       "add2[true, true]"])
     #expect(results[1].overwriting.isEmpty)
     #expect(results[0].output == results[1].output)
     #expect(results[0].gradients.map(\.bitPattern) == results[1].gradients.map(\.bitPattern))

@@ -105,7 +105,7 @@ extension UnsafeMutablePointer where Pointee == Float {
     func initialized(from values: [Float]) -> Self { initialize(from: values, count: values.count); return self }
 }
 
-@Test("the option-A shortcut's vectorised stride-2 rows equal the definition (forward and the scatter-add backward)",
+@Test("the option-A shortcut's vectorised stride-2 rows equal the definition (forward, the scatter-add backward and its overwriting form)",
       arguments: [(3, 5, 70, 6), (2, 4, 33, 2), (1, 3, 64, 4), (2, 3, 16, 4), (1, 2, 57, 3)])
 func shortcutRows(_ s: (Int, Int, Int, Int)) {
     let (c, h, w, channels) = s, batch = 2
@@ -117,6 +117,13 @@ func shortcutRows(_ s: (Int, Int, Int, Int)) {
     let dy = testValues(y.count, seed: 32)
     var dx = testValues(x.count, seed: 33), expectedDx = dx
     layer.backward(x, y, dy, &dx, batch: batch, context: StepContext(seed: 1, maxBatch: batch))
+    // Written instead of added: what adding into zeros gives, every pixel.
+    var written = [Float](repeating: .nan, count: x.count), zeros = [Float](repeating: 0, count: x.count)
+    layer.overwritesInputGradient = [true]
+    layer.backward(x, y, dy, &written, batch: batch, context: StepContext(seed: 1, maxBatch: batch))
+    layer.overwritesInputGradient = []
+    layer.backward(x, y, dy, &zeros, batch: batch, context: StepContext(seed: 1, maxBatch: batch))
+    #expect(written.map(\.bitPattern) == zeros.map(\.bitPattern))
     var expectedY = [Float](repeating: 0, count: y.count)
     for n in 0..<batch {
         for ch in 0..<c {

@@ -3,7 +3,7 @@
 /// every s-th pixel and padding the new channels with zeros, split evenly
 /// before and after the input's (as the common PyTorch port does). With
 /// `channels == C` and `s == 1` it is the identity.
-public final class PaddedShortcut: Layer {
+public final class PaddedShortcut: Layer, InputGradientOverwriting {
     public let name: String
     public let typeName = "shortcut"
     public let inputShape: TensorShape
@@ -12,6 +12,11 @@ public final class PaddedShortcut: Layer {
     public let stride: Int
     /// Zero channels before the input's.
     public let padBefore: Int
+
+    /// `InputGradientOverwriting`: backward writes every input pixel, the
+    /// ones no output reads as zeros.
+    public var overwritesInputGradient: [Bool] = []
+    public func canOverwriteInputGradient(_ k: Int) -> Bool { true }
 
     /// Callers check `channels >= input.channels`.
     public init(name: String, input: TensorShape, channels: Int, stride: Int) {
@@ -76,37 +81,45 @@ public final class PaddedShortcut: Layer {
         guard let dx else { return }
         let (c, h, w) = (inputShape.channels, inputShape.height, inputShape.width)
         let (oh, ow) = (outputShape.height, outputShape.width)
+        let overwrite = overwritesInputGradient.first == true
         for n in 0..<batch {
             for ch in 0..<c {
                 let g = dy + n * outputShape.count + (padBefore + ch) * oh * ow
                 let d = dx + (n * c + ch) * h * w
-                for i in 0..<oh { scatterRow(g + i * ow, into: d + i * stride * w, width: w, count: ow) }
+                if overwrite {
+                    // Rows no output reads (every input row is written).
+                    for row in 0..<h where row % stride != 0 || row / stride >= oh { (d + row * w).update(repeating: 0, count: w) }
+                }
+                for i in 0..<oh { scatterRow(g + i * ow, into: d + i * stride * w, width: w, count: ow, overwrite: overwrite) }
             }
         }
     }
 
     /// `dst[j * stride] += src[j]` for `j < count`, the other pixels of the
     /// row untouched (stride 2: the even lanes of 32- and 16-float loads, as in
-    /// forward).
+    /// forward). `overwrite`: the row's other pixels become 0 and the added
+    /// ones `0 + src[j]`, without reading the row.
     @inline(__always)
-    private func scatterRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, width: Int, count: Int) {
+    private func scatterRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, width: Int, count: Int,
+                            overwrite: Bool) {
         var j = 0
         if stride == 2 {
             while 2 * j + 32 <= width {
                 let p = UnsafeMutableRawPointer(dst + 2 * j)
-                var v = p.loadUnaligned(as: SIMD32<Float>.self)
+                var v = overwrite ? SIMD32<Float>(repeating: 0) : p.loadUnaligned(as: SIMD32<Float>.self)
                 v.evenHalf += UnsafeRawPointer(src + j).loadUnaligned(as: SIMD16<Float>.self)
                 p.storeBytes(of: v, as: SIMD32<Float>.self)
                 j += 16
             }
             while 2 * j + 16 <= width {
                 let p = UnsafeMutableRawPointer(dst + 2 * j)
-                var v = p.loadUnaligned(as: SIMD16<Float>.self)
+                var v = overwrite ? SIMD16<Float>(repeating: 0) : p.loadUnaligned(as: SIMD16<Float>.self)
                 v.evenHalf += UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
                 p.storeBytes(of: v, as: SIMD16<Float>.self)
                 j += 8
             }
         }
+        if overwrite { (dst + j * stride).update(repeating: 0, count: width - j * stride) }
         while j < count { dst[j * stride] += src[j]; j += 1 }
     }
 }
