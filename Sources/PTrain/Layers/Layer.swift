@@ -243,12 +243,13 @@ public protocol ReLUFusable: Layer {
 
 /// A layer whose backward can WRITE an input's gradient instead of adding
 /// into it. The network zeroes each gradient buffer before the first
-/// backward that adds into it (`StoragePlan.zeroBefore`); where this layer
-/// is the only running reader of a tensor stored alone
-/// (`StoragePlan.overwritable`) and can overwrite that input, the network
-/// skips the zeroing and sets the flag: one pass over the buffer less and
-/// one read less in backward, with the same bits (`0 + g`, what adding `g`
-/// into zeros gives).
+/// backward that adds into it (`StoragePlan.zeroBefore`); where that first
+/// writer is this layer, reading the tensor once and whole
+/// (`StoragePlan.overwritable`), and it can overwrite that input, the
+/// network skips the zeroing and sets the flag: one pass over the buffer
+/// less and one read less in backward, with the same bits (`0 + g`, what
+/// adding `g` into zeros gives). Readers before it add into the gradient
+/// afterwards, as before.
 public protocol InputGradientOverwriting: Layer {
     /// Whether backward can write every element of input k's gradient
     /// (asked after the network set `rectifiesOutput` and `precision`).

@@ -131,7 +131,7 @@ public final class Network {
             if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
             if let conv = layer as? Conv2D { conv.foldedNorm = plan.foldedNorm[i].map { layers[$0] as! BatchNorm } }
         }
-        // Gradients their only reader writes instead of adding into: not zeroed.
+        // Gradients their first writer writes instead of adding into: not zeroed.
         var zeroing = plan.zeroBefore
         for (i, layer) in layers.enumerated() where gradients != nil {
             guard let writer = layer as? InputGradientOverwriting else { continue }
