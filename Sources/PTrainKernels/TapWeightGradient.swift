@@ -144,15 +144,17 @@ public func addTapOrderGradient(_ ordered: UnsafePointer<Float>, outputs: Int, c
 }
 
 /// Images per strip for batches of at most `batch`. One, unless a single
-/// image's junk columns are at least 20% of its padded row (2 * padW >= (W +
-/// 2 * padW) / 5): measured, wider planes lose more in locality than they
+/// image's junk columns are at least 1/7 of its padded row (2 * padW >= (W +
+/// 2 * padW) / 7): measured, wider planes lose more in locality than they
 /// save otherwise (ResNet's 32x32 and 16x16 3x3 layers ran 4-7% slower in
-/// strips; the 8x8 ones 2% faster, W2's 12x12 5x5 conv2 10% faster). Then as
+/// strips, at 6% and 11% junk; the 8x8 ones 2% faster, W2's 12x12 5x5
+/// conv2 10% faster, W2's 24x24 5x5 conv1, 14% junk, 7% faster forward and
+/// 4% backward: 1/5 before session 18, 1/7 since). Then as
 /// many as fit about 128 padded columns, evened out so that the strips of a
 /// full batch are equally full (32 images of pitch 14: 4 strips of 8, not
 /// 9 + 9 + 9 + 5).
 public func tapStripImages(batch: Int, width: Int, padW: Int) -> Int {
-    guard 2 * padW * 5 >= width + 2 * padW else { return 1 }
+    guard 2 * padW * 7 >= width + 2 * padW else { return 1 }
     let fit = max(1, 128 / (width + padW))
     let strips = (max(batch, 1) + fit - 1) / fit
     return (max(batch, 1) + strips - 1) / strips
