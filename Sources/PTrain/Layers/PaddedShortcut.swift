@@ -56,17 +56,12 @@ public final class PaddedShortcut: Layer, InputGradientOverwriting {
     }
 
     /// `dst[j] = src[j * stride]` for `j < count` (`src` holds `width` floats).
-    /// Stride 2 takes the even lanes of 32- and 16-float loads while they lie
-    /// within the row.
+    /// Stride 2 takes the even lanes of 16-float loads while they lie within
+    /// the row.
     @inline(__always)
     private func subsampleRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, width: Int, count: Int) {
         var j = 0
         if stride == 2 {
-            while 2 * j + 32 <= width {
-                let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD32<Float>.self)
-                UnsafeMutableRawPointer(dst + j).storeBytes(of: v.evenHalf, as: SIMD16<Float>.self)
-                j += 16
-            }
             while 2 * j + 16 <= width {
                 let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
                 UnsafeMutableRawPointer(dst + j).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
@@ -96,7 +91,7 @@ public final class PaddedShortcut: Layer, InputGradientOverwriting {
     }
 
     /// `dst[j * stride] += src[j]` for `j < count`, the other pixels of the
-    /// row untouched (stride 2: the even lanes of 32- and 16-float loads, as in
+    /// row untouched (stride 2: the even lanes of 16-float loads, as in
     /// forward). `overwrite`: the row's other pixels become 0 and the added
     /// ones `0 + src[j]`, without reading the row.
     @inline(__always)
@@ -104,13 +99,6 @@ public final class PaddedShortcut: Layer, InputGradientOverwriting {
                             overwrite: Bool) {
         var j = 0
         if stride == 2 {
-            while 2 * j + 32 <= width {
-                let p = UnsafeMutableRawPointer(dst + 2 * j)
-                var v = overwrite ? SIMD32<Float>(repeating: 0) : p.loadUnaligned(as: SIMD32<Float>.self)
-                v.evenHalf += UnsafeRawPointer(src + j).loadUnaligned(as: SIMD16<Float>.self)
-                p.storeBytes(of: v, as: SIMD32<Float>.self)
-                j += 16
-            }
             while 2 * j + 16 <= width {
                 let p = UnsafeMutableRawPointer(dst + 2 * j)
                 var v = overwrite ? SIMD16<Float>(repeating: 0) : p.loadUnaligned(as: SIMD16<Float>.self)
