@@ -68,6 +68,29 @@ public struct ChannelEpilogue {
         return v
     }
 
+    /// Channels `c ..< c + 16` of one pixel (a vector across channels, as
+    /// a channels-last store holds them), each value computed as the NCHW
+    /// store computes it: `inBlock` (the pixel lies in a whole 16-pixel
+    /// block of its plane) as `apply(_:channel:)` on vectors of pixels
+    /// (fused multiply-add, `v < 0 -> 0`), otherwise as the scalar form
+    /// (multiply then add, `v > 0 ? v : 0`). Same bits, lane by lane.
+    @inline(__always)
+    func apply(channelsFrom c: Int, _ v: SIMD16<Float>, inBlock: Bool) -> SIMD16<Float> {
+        var v = v
+        if let bias { v += loadVector(bias + c) }
+        if let scale, let shift {
+            if inBlock {
+                var t = loadVector(shift + c)
+                t.addProduct(v, loadVector(scale + c))
+                v = t
+            } else {
+                v = v * loadVector(scale + c) + loadVector(shift + c)
+            }
+        }
+        guard rectify else { return v }
+        return inBlock ? rectified(v) : v.replacing(with: SIMD16<Float>(repeating: 0), where: .!(v .> 0))
+    }
+
     /// One value of channel c past the plane's whole 16-pixel blocks.
     @inline(__always)
     func apply(_ v: Float, channel c: Int) -> Float {

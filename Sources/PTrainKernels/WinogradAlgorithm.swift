@@ -48,9 +48,14 @@ public struct WinogradAlgorithm: EpilogueFusing {
         workspaceFloats = end
     }
 
-    /// The transform buffers around `plan`'s padded planes, zeroed.
-    private func buffers(_ w: UnsafeMutablePointer<Float>, for plan: WinogradConvolution) -> WinogradBuffers {
-        (w + padded).update(repeating: 0, count: plan.paddedCount)
+    /// The forward pass's input planes (`forward(prepadded: true)` reads
+    /// them in place; a producer stores them with `planesOut`).
+    public var inputLayout: WinogradPlanes { plan.inputLayout }
+
+    /// The transform buffers around `plan`'s padded planes, zeroed unless
+    /// `zeroPlanes` is false (a pass that does not use them).
+    private func buffers(_ w: UnsafeMutablePointer<Float>, for plan: WinogradConvolution, zeroPlanes: Bool = true) -> WinogradBuffers {
+        if zeroPlanes { (w + padded).update(repeating: 0, count: plan.paddedCount) }
         return WinogradBuffers(padded: w + padded, transformed: w + transformed, products: w + products, tiled: w + tiled,
                                scratch: w + scratch)
     }
@@ -71,14 +76,18 @@ public struct WinogradAlgorithm: EpilogueFusing {
     /// The forward pass with the epilogue applied as the tiles are stored
     /// and `residual` (NCHW like y, `residualStride` floats per image) added
     /// before the epilogue's relu: a residual join folded into the store.
+    /// `prepadded`: x is `inputLayout` planes, `inputStride` floats per
+    /// image; `planesOut`: y is stored as those planes of the convolution
+    /// that reads it (`WinogradConvolution.forward`).
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         outputStride: Int, batch: Int, epilogue: ChannelEpilogue, residual: UnsafePointer<Float>?,
-                        residualStride: Int, workspace: ConvolutionWorkspace) {
+                        residualStride: Int, prepadded: Bool = false, planesOut: WinogradPlanes? = nil,
+                        workspace: ConvolutionWorkspace) {
         let f = workspace.floats
         plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
         plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
                      accumulate: false, epilogue: epilogue, residual: residual, residualStride: residualStride,
-                     buffers: buffers(f, for: plan))
+                     prepadded: prepadded, planesOut: planesOut, buffers: buffers(f, for: plan, zeroPlanes: !prepadded))
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,

@@ -48,6 +48,17 @@
 // 1.2e-4); on 8x8 tiles (21/4 in B^T, 8 in A^T, 32/45 in G) about 3x that
 // again (tests allow 6e-4; measured worst 3.1e-4 at 64 channels).
 
+/// The channels-last, zero-bordered input planes of a Winograd forward
+/// pass: per image `paddedH x paddedW x channels` floats, pixel (iy, ix) of
+/// the `height x width` image at row iy + pad, column ix + pad. A
+/// convolution whose output only that pass reads may store it so
+/// (`WinogradConvolution.storePlanes`); the pass then reads it in place
+/// (`forward(prepadded: true)`) instead of copying and transposing NCHW.
+public struct WinogradPlanes: Sendable, Hashable {
+    public let channels: Int, height: Int, width: Int, pad: Int, paddedH: Int, paddedW: Int
+    public var imageFloats: Int { paddedH * paddedW * channels }
+}
+
 /// Geometry, blocking and transform matrices of one Winograd convolution.
 public struct WinogradConvolution: Sendable, Hashable {
     public let channels: Int, outputs: Int

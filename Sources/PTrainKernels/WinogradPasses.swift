@@ -9,23 +9,80 @@ extension WinogradConvolution {
     /// `epilogue` applied as the outputs are stored (not with `accumulate`),
     /// with `residual` (NCHW like y, `residualStride` floats per image) added
     /// before its relu.
+    ///
+    /// `prepadded`: x holds this pass's input planes already (`inputLayout`
+    /// per image, `sampleStride` floats apart, borders zero), and the copy
+    /// into `b.padded` is skipped. `planesOut`: y is stored as a later
+    /// pass's input planes (`storePlanes`) instead of NCHW, through a
+    /// fusable `epilogue` (no `accumulate`, no `residual`).
     public func forward(_ x: UnsafePointer<Float>, sampleStride: Int, batch: Int, weights u: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outSampleStride: Int, accumulate: Bool,
                         epilogue: ChannelEpilogue = .none, residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
-                        buffers b: WinogradBuffers) {
+                        prepadded: Bool = false, planesOut: WinogradPlanes? = nil, buffers b: WinogradBuffers) {
         precondition(!accumulate || !epilogue.fusable)
         precondition(residual == nil || epilogue.fusable)
+        precondition(!prepadded || sampleStride >= inputLayout.imageFloats)
+        if let planesOut {
+            precondition(epilogue.fusable && !accumulate && residual == nil && outSampleStride >= planesOut.imageFloats
+                         && planesOut.channels == outputs && planesOut.height == outH && planesOut.width == outW)
+        }
         var first = 0
         while first < batch {
             let count = min(images, batch - first)
-            loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
-            transformInput(b.padded, count: count, into: b.transformed, scratch: b.scratch)
+            let planes: UnsafePointer<Float>
+            if prepadded {
+                planes = x + first * sampleStride
+            } else {
+                loadPlanes(x + first * sampleStride, sampleStride: sampleStride, count: count, into: b.padded)
+                planes = UnsafePointer(b.padded)
+            }
+            transformInput(planes, imageStride: prepadded ? sampleStride : inputLayout.imageFloats, count: count,
+                           into: b.transformed, scratch: b.scratch)
             multiply(b.transformed, u, tiles: count * tilesPerImage, into: b.products)
             transformOutput(b.products, count: count, into: b.tiled, scratch: b.scratch)
-            storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
-                        accumulate: accumulate, epilogue: epilogue, residual: residual.map { $0 + first * residualStride },
-                        residualStride: residualStride)
+            if let planesOut {
+                storePlanes(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
+                            planes: planesOut, epilogue: epilogue)
+            } else {
+                storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
+                            accumulate: accumulate, epilogue: epilogue, residual: residual.map { $0 + first * residualStride },
+                            residualStride: residualStride)
+            }
             first += count
+        }
+    }
+
+    /// This pass's input planes, as `loadPlanes` fills them.
+    public var inputLayout: WinogradPlanes {
+        WinogradPlanes(channels: channels, height: height, width: width, pad: pad, paddedH: paddedH, paddedW: paddedW)
+    }
+
+    /// The channels-last tiles into `planes` (a later pass's input planes,
+    /// one image per `sampleStride` floats): each output pixel's channel
+    /// vectors through `epilogue` (lane by lane the bits of `storeOutput`'s
+    /// `EpilogueStore`), the borders zeroed. No transposes: the tiles and
+    /// the planes are both channels-last.
+    func storePlanes(_ tiled: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, sampleStride: Int,
+                     planes p: WinogradPlanes, epilogue: ChannelEpilogue) {
+        let o = outputs, tiledRow = tilesW * tile * o, image = tilesH * tile * tiledRow
+        let whole = outH * outW / 16 * 16, row = p.paddedW * o, right = (p.paddedW - p.pad - outW) * o
+        for n in 0..<count {
+            let src = tiled + n * image, dst = y + n * sampleStride
+            dst.update(repeating: 0, count: p.pad * row)
+            (dst + (p.pad + outH) * row).update(repeating: 0, count: (p.paddedH - p.pad - outH) * row)
+            for oy in 0..<outH {
+                let s = src + oy * tiledRow, d = dst + (p.pad + oy) * row
+                d.update(repeating: 0, count: p.pad * o)
+                (d + (p.pad + outW) * o).update(repeating: 0, count: right)
+                var q = d + p.pad * o, v = s
+                for ox in 0..<outW {
+                    let inBlock = oy * outW + ox < whole
+                    for ob in stride(from: 0, to: o, by: 16) {
+                        storeVector(epilogue.apply(channelsFrom: ob, loadVector(v + ob), inBlock: inBlock), q + ob)
+                    }
+                    q += o; v += o
+                }
+            }
         }
     }
 
@@ -105,24 +162,26 @@ extension WinogradConvolution {
 
     /// `V[e][t][c] = (B^T d_t B)[e]` for the block's tiles t (image-major,
     /// then tile rows, then columns).
-    func transformInput(_ padded: UnsafePointer<Float>, count: Int, into v: UnsafeMutablePointer<Float>,
+    /// `imageStride`: floats between the images' planes (default: packed).
+    func transformInput(_ padded: UnsafePointer<Float>, imageStride: Int? = nil, count: Int, into v: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>) {
+        let stride = imageStride ?? inputLayout.imageFloats
         switch (alpha, tile) {
-        case (8, _): transformInput(WinogradF45.self, padded, count: count, into: v, scratch: scratch)
-        case (_, 4): transformInput(WinogradF43.self, padded, count: count, into: v, scratch: scratch)
-        default: transformInput(WinogradF25.self, padded, count: count, into: v, scratch: scratch)
+        case (8, _): transformInput(WinogradF45.self, padded, stride, count: count, into: v, scratch: scratch)
+        case (_, 4): transformInput(WinogradF43.self, padded, stride, count: count, into: v, scratch: scratch)
+        default: transformInput(WinogradF25.self, padded, stride, count: count, into: v, scratch: scratch)
         }
     }
 
     @inline(__always)
-    private func transformInput<T: WinogradTileTransforms>(_: T.Type, _ padded: UnsafePointer<Float>, count: Int,
+    private func transformInput<T: WinogradTileTransforms>(_: T.Type, _ padded: UnsafePointer<Float>, _ imageStride: Int, count: Int,
                                                   into v: UnsafeMutablePointer<Float>, scratch tmp: UnsafeMutablePointer<Float>) {
         // Strides and pointers stepped, not multiplied, in the loops: an
         // overflow-checked product per call costs ~8% of a 3x3 layer here.
         let a = T.alpha, c = channels, rowStride = paddedW * c, eStride = inputElementStride
         let outRow = a * eStride
         forEachTile(count: count) { t, n, th, tw in
-            let base = padded + ((n * paddedH + th * tile) * paddedW + tw * tile) * c
+            let base = padded + n * imageStride + ((th * tile) * paddedW + tw * tile) * c
             for cb in stride(from: 0, to: c, by: 16) {
                 T.inputTile(base + cb, rowStride, c, v + t * c + cb, outRow, eStride, scratch: tmp)
             }

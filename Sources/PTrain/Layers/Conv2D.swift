@@ -36,6 +36,23 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// and norm and before the relu (the add's, `rectifiesOutput`), as the
     /// add would; the add does not run and its output is this layer's.
     public var foldedResidual: TensorPort?
+    /// In an inference-only network, the input planes of the convolution
+    /// that alone reads this layer's output (`StoragePlan.planesFor`): the
+    /// output is stored as those planes, `outputSampleStride` floats per
+    /// image, instead of NCHW.
+    public var outputPlanes: WinogradPlanes?
+    /// In an inference-only network whose producer stores this layer's
+    /// input as its Winograd input planes (`outputPlanes`): their floats
+    /// per image. nil: the input is NCHW.
+    public var inputPlanesStride: Int?
+    /// The forward pass's Winograd input planes; nil when the forward pass
+    /// is not Winograd's.
+    public var winogradInputLayout: WinogradPlanes? {
+        guard ObjectIdentifier(algorithms.forward) == ObjectIdentifier(WinogradAlgorithm.self) else { return nil }
+        let g = geometry
+        return WinogradConvolution(channels: g.channels, outputs: filters, height: g.height, width: g.width,
+                                   kernel: g.kernelH, pad: g.padH).inputLayout
+    }
     /// `InputGradientOverwriting`: set when the input gradient's algorithm
     /// (Winograd, `canOverwriteInputGradient`) writes dx.
     public var overwritesInputGradient: [Bool] = []
@@ -150,8 +167,10 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
         let epilogue = ChannelEpilogue(bias: bias.map { UnsafePointer($0) }, scale: affine?.scale, shift: affine?.shift,
                                        rectify: rectifiesOutput)
         if let residual = foldedResidual, epilogue.fusable, let winograd = fusingForward as? WinogradAlgorithm {
-            winograd.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
-                             batch: batch, epilogue: epilogue, residual: residual.values, residualStride: residual.sampleStride,
+            precondition(outputPlanes == nil, "\(name): a folded residual into Winograd planes")
+            winograd.forward(x, inputStride: inputPlanesStride ?? inputShape.count, weights: weight, into: y,
+                             outputStride: outputSampleStride, batch: batch, epilogue: epilogue, residual: residual.values,
+                             residualStride: residual.sampleStride, prepadded: inputPlanesStride != nil,
                              workspace: workspace(p, context))
         } else if let residual = foldedResidual {
             // The join after the epilogue, as the add layer runs it: sum, then its relu.
@@ -171,7 +190,19 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     private func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, epilogue: ChannelEpilogue,
                          context: StepContext) {
         let p = planned!.forward
-        if epilogue.fusable, let fusing = fusingForward {
+        if inputPlanesStride != nil || outputPlanes != nil {
+            // Winograd planes in or out (`StoragePlan.planesFor`).
+            guard let winograd = p as? WinogradAlgorithm else { preconditionFailure("\(name): Winograd planes without Winograd") }
+            precondition(outputPlanes == nil || epilogue.fusable, "\(name): Winograd planes out need a fused epilogue")
+            winograd.forward(x, inputStride: inputPlanesStride ?? inputShape.count, weights: weight, into: y,
+                             outputStride: outputSampleStride, batch: batch, epilogue: epilogue.fusable ? epilogue : .none,
+                             residual: nil, residualStride: 0, prepadded: inputPlanesStride != nil, planesOut: outputPlanes,
+                             workspace: workspace(p, context))
+            if !epilogue.fusable {
+                epilogue.applySeparately(y, sampleStride: outputSampleStride, batch: batch, channels: filters,
+                                         spatial: outputShape.spatial)
+            }
+        } else if epilogue.fusable, let fusing = fusingForward {
             fusing.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
                            batch: batch, epilogue: epilogue, workspace: workspace(p, context))
         } else {

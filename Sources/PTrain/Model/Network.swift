@@ -74,7 +74,9 @@ public final class Network {
     /// values apart from its input (`StoragePlan.valueHost`; likewise),
     /// `foldNorms: false` runs an inference network's batch norms and the
     /// residual adds after convolutions as layers of their own (likewise;
-    /// `StoragePlan.foldedNorm`, `foldedResidual`), `overwriteGradients:
+    /// `StoragePlan.foldedNorm`, `foldedResidual`), `chainWinograd: false`
+    /// stores every convolution's output NCHW (likewise; `StoragePlan.planesFor`),
+    /// `overwriteGradients:
     /// false` zeroes every activation gradient and lets every backward add
     /// into it (likewise; `InputGradientOverwriting`). `scratch`: another
     /// network's layer scratch, to share
@@ -85,7 +87,8 @@ public final class Network {
     /// computes over the whole batch; `gradients` is then a compact arena of
     /// the other tensors (`BatchWeightGradients.compactCount`).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
-                fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, overwriteGradients: Bool = true,
+                fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, chainWinograd: Bool = true,
+                overwriteGradients: Bool = true,
                 scratch: LayerScratch? = nil,
                 precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil) {
         precondition(parameters.count == model.layout.totalCount)
@@ -104,7 +107,7 @@ public final class Network {
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
         let plan = StoragePlan(model: model, fuseReLU: fuseReLU, inPlaceJoins: inPlaceJoins,
-                               foldNorms: gradients == nil && foldNorms)
+                               foldNorms: gradients == nil && foldNorms, chainWinograd: chainWinograd)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
         fusedReLUs = layers.indices.filter { plan.skipped[$0] && layers[$0] is ReLU }.map { layers[$0].name }
         if gradients == nil {
@@ -130,6 +133,13 @@ public final class Network {
             }
             if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
             if let conv = layer as? Conv2D { conv.foldedNorm = plan.foldedNorm[i].map { layers[$0] as! BatchNorm } }
+        }
+        for case let conv as Conv2D in layers { conv.outputPlanes = nil; conv.inputPlanesStride = nil }
+        for (j, k) in plan.planesFor.enumerated() {
+            guard let k, let producer = layers[j] as? Conv2D, let consumer = layers[k] as? Conv2D else { continue }
+            producer.outputPlanes = consumer.winogradInputLayout
+            producer.outputSampleStride = plan.sampleStride[j]
+            consumer.inputPlanesStride = plan.sampleStride[j]
         }
         // Gradients their first writer writes instead of adding into: not zeroed.
         var zeroing = plan.zeroBefore

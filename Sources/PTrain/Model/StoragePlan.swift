@@ -36,6 +36,14 @@ struct StoragePlan {
     /// and a relu fused into the add moves to j (applied after the sum).
     /// Only where that input's values are complete before j runs.
     var foldedResidual: [Int?]
+    /// Inference-only networks (`foldNorms`, `chainWinograd`): `planesFor[j]`
+    /// is the convolution k that alone reads convolution j's output (after
+    /// j's folded norm and relu), when both run Winograd forward passes: j
+    /// stores its output as k's channels-last input planes
+    /// (`Conv2D.outputPlanes`), which k reads in place (`Conv2D.inputPlanesStride`),
+    /// so neither transposes it. j's nodes' `sampleStride` is then the
+    /// planes' floats per image.
+    var planesFor: [Int?]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -71,7 +79,8 @@ struct StoragePlan {
     /// false` every join's values in a buffer of its own (tests compare
     /// them); `foldNorms: true` (inference-only networks) folds batch norms
     /// into the convolutions before them.
-    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = false) {
+    /// `chainWinograd` (with `foldNorms`) finds `planesFor`.
+    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = false, chainWinograd: Bool = true) {
         let layers = model.layers, n = layers.count
         var readers = [[Int]](repeating: [], count: n)
         for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
@@ -165,6 +174,22 @@ struct StoragePlan {
                 break
             }
         }
+        planesFor = [Int?](repeating: nil, count: n)
+        var storedFloats = layers.map { $0.outputShape.count }
+        for j in 0..<n where foldNorms && chainWinograd && foldedNorm[j] != nil && foldedResidual[j] == nil {
+            guard let producer = layers[j] as? Conv2D, producer.winogradInputLayout != nil, owner[j] == j, inPlaceIn[j] == nil,
+                  sampleStride[j] == layers[j].outputShape.count else { continue }
+            // The nodes stored as j (its folded norm, fused relus): none is
+            // the output, and their one reader outside them is convolution k.
+            let owners = owner, skips = skipped  // (closures must not capture self before it is initialised)
+            let members = (0..<n).filter { owners[$0] == j }
+            let outside = members.flatMap { m in readers[m].filter { owners[$0] != j || !skips[$0] } }
+            guard !members.contains(n - 1), outside.count == 1, let k = outside.first, model.inputs[k].count == 1,
+                  let consumer = layers[k] as? Conv2D, let planes = consumer.winogradInputLayout else { continue }
+            planesFor[j] = k
+            for m in members { sampleStride[m] = planes.imageFloats }
+            storedFloats[j] = planes.imageFloats
+        }
         zeroBefore = [[Int]](repeating: [], count: n)
         var lastReader = [Int](repeating: -1, count: n)  // per owner
         for j in 0..<n { lastReader[owner[j]] = max(lastReader[owner[j]], readers[j].max() ?? -1) }
@@ -194,7 +219,7 @@ struct StoragePlan {
         var sizes: [Int] = []
         var freeBelow: [Int] = []  // per buffer: the occupant's lo (free for intervals with hi < lo)
         for r in owners.sorted(by: { live[$0]!.hi > live[$1]!.hi || (live[$0]!.hi == live[$1]!.hi && $0 > $1) }) {
-            let interval = live[r]!, size = layers[r].outputShape.count
+            let interval = live[r]!, size = storedFloats[r]
             // Best fit among free buffers: the smallest one already large enough, else the largest.
             let free = freeBelow.indices.filter { interval.hi < freeBelow[$0] }
             let slot = free.filter { sizes[$0] >= size }.min { sizes[$0] < sizes[$1] } ?? free.max { sizes[$0] < sizes[$1] }
