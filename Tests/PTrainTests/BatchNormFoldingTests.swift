@@ -52,15 +52,7 @@ func batchNormFolding() throws {
     let yaml = graphConfig(foldingModel, input: "[16, 10, 10]")
     func build() throws -> Model { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
     let folded = try build(), plain = try build()
-    let params = FloatBuffer(count: folded.layout.totalCount)
-    folded.layout.initialize(params, seed: 5)
-    // Statistics and affine maps far from the identity, so that folding matters.
-    let noise = testValues(folded.layout.totalCount, seed: 9)
-    for entry in folded.layout.entries where folded.layers[entry.layerIndex] is BatchNorm {
-        for i in entry.range {
-            params.pointer[i] = entry.name.hasSuffix("running_var") ? 0.5 + abs(noise[i]) : noise[i]
-        }
-    }
+    let params = foldingParameters(folded)
     let a = Network(model: folded, maxBatch: 3, parameters: params, gradients: nil, seed: 1)
     let b = Network(model: plain, maxBatch: 3, parameters: params, gradients: nil, seed: 1, foldNorms: false)
     let names = folded.layers.compactMap { ($0 as? Conv2D).flatMap { c in c.foldedNorm.map { "\(c.name)<-\($0.name)" } } }
@@ -85,4 +77,18 @@ func batchNormFolding() throws {
     let outA = Array(UnsafeBufferPointer(start: a.output, count: 9)), outB = Array(UnsafeBufferPointer(start: b.output, count: 9))
     #expect(outA == outB)
     #expect(Set(outA).count > 1)
+}
+
+/// `model`'s parameters (seed 5) with batch-norm statistics and affine maps
+/// far from the identity (negative scales too), so that folding matters.
+func foldingParameters(_ model: Model) -> FloatBuffer {
+    let params = FloatBuffer(count: model.layout.totalCount)
+    model.layout.initialize(params, seed: 5)
+    let noise = testValues(model.layout.totalCount, seed: 9)
+    for entry in model.layout.entries where model.layers[entry.layerIndex] is BatchNorm {
+        for i in entry.range {
+            params.pointer[i] = entry.name.hasSuffix("running_var") ? 0.5 + abs(noise[i]) : noise[i]
+        }
+    }
+    return params
 }

@@ -35,15 +35,7 @@ func winogradPlanesChain() throws {
     let yaml = graphConfig(planesModel, input: "[16, 6, 6]")
     func build() throws -> Model { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
     let chained = try build(), nchw = try build(), unfolded = try build()
-    let params = FloatBuffer(count: chained.layout.totalCount)
-    chained.layout.initialize(params, seed: 5)
-    // Statistics and affine maps far from the identity (negative scales too).
-    let noise = testValues(chained.layout.totalCount, seed: 9)
-    for entry in chained.layout.entries where chained.layers[entry.layerIndex] is BatchNorm {
-        for i in entry.range {
-            params.pointer[i] = entry.name.hasSuffix("running_var") ? 0.5 + abs(noise[i]) : noise[i]
-        }
-    }
+    let params = foldingParameters(chained)
     let maxBatch = 40
     let a = Network(model: chained, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1)
     let b = Network(model: nchw, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1, chainWinograd: false)
