@@ -50,8 +50,7 @@ let foldingModel = """
 @Test("an inference network folds each batch norm that is a convolution's only reader, and a residual add after it, into its store, bitwise equal to running them (Winograd's fused store, the separate epilogue and join, with and without bias and relu)")
 func batchNormFolding() throws {
     let yaml = graphConfig(foldingModel, input: "[16, 10, 10]")
-    func build() throws -> Model { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
-    let folded = try build(), plain = try build()
+    let folded = try buildGraph(yaml), plain = try buildGraph(yaml)
     let params = foldingParameters(folded)
     let a = Network(model: folded, maxBatch: 3, parameters: params, gradients: nil, seed: 1)
     let b = Network(model: plain, maxBatch: 3, parameters: params, gradients: nil, seed: 1, foldNorms: false)

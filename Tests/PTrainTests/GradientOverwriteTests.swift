@@ -32,7 +32,7 @@ let overwriteModel = """
 @Test("gradients written by their first writer instead of added into zeros: bitwise the same, where that writer writes them all")
 func overwrittenGradientsMatchAddedOnes() throws {
     let yaml = graphConfig(overwriteModel, input: "[16, 6, 6]")
-    let build = { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
+    let build = { try buildGraph(yaml) }
     let model = try build()
     let params = FloatBuffer(count: model.layout.totalCount)
     model.layout.initialize(params, seed: 3)

@@ -17,6 +17,11 @@ func graphConfig(_ model: String, input: String = "[2, 6, 6]", classes: Int = 3)
     """
 }
 
+/// The model of a `graphConfig` YAML, for `classes` classes.
+func buildGraph(_ yaml: String, classes: Int = 3) throws -> Model {
+    try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: classes)
+}
+
 /// A residual stage (option-A shortcut with stride 2) and a DenseNet-style
 /// chain of concats whose conv outputs go in place, plus an Inception-style
 /// join of branches, all with batch norm.
@@ -142,7 +147,7 @@ func trainingPass(_ net: Network, _ x: [Float], batch: Int) -> [Float] {
 @Test("a relu fused into the layer before it gives bitwise the outputs and gradients of the two run apart")
 func fusedReLUsMatchSeparateOnes() throws {
     let yaml = graphConfig(fusionModel)
-    let build = { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
+    let build = { try buildGraph(yaml) }
     let model = try build()
     let params = FloatBuffer(count: model.layout.totalCount)
     model.layout.initialize(params, seed: 7)
@@ -190,7 +195,7 @@ func inferenceMatchesTraining() throws {
 /// Analytic parameter gradients of the mean loss over a shard against central
 /// finite differences (in Float: epsilon 1e-2, relative tolerance 3e-2).
 func networkGradientMismatches(_ yaml: String, batch: Int, classes: Int, maxChecksPerTensor: Int = 6) throws -> (mismatches: [String], checked: Int) {
-    let model = try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: classes)
+    let model = try buildGraph(yaml, classes: classes)
     let params = FloatBuffer(count: model.layout.totalCount), grads = FloatBuffer(count: model.layout.totalCount)
     model.layout.initialize(params, seed: 5)
     let net = Network(model: model, maxBatch: batch, parameters: params, gradients: grads, seed: 1)
@@ -271,7 +276,7 @@ func graphConfigErrors(_ c: (model: String, message: String)) {
 func removeFromGraph() throws {
     let yaml = graphConfig(graphModel.replacingOccurrences(of: "  layers:\n    - {name: stem", with: "  remove_layers: [grow, stage.1.bn1]\n  layers:\n    - {name: stem")
         .replacingOccurrences(of: "input: grow.1}", with: "input: stage}").replacingOccurrences(of: "inputs: [a, b, grow]", with: "inputs: [a, b]"))
-    let model = try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3)
+    let model = try buildGraph(yaml)
     let names = model.layers.map(\.name)
     #expect(!names.contains { $0.hasPrefix("grow") } && !names.contains("stage.1.bn1") && names.contains("stage.0.bn1"))
     let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
@@ -344,7 +349,7 @@ let joinModel = """
 @Test("a residual join written over its batch norm input gives bitwise the values and gradients of separate buffers, with one buffer less")
 func inPlaceJoinsMatchSeparateBuffers() throws {
     let yaml = graphConfig(joinModel)
-    let build = { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
+    let build = { try buildGraph(yaml) }
     let model = try build()
     let params = FloatBuffer(count: model.layout.totalCount)
     model.layout.initialize(params, seed: 9)

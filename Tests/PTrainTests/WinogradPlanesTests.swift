@@ -33,8 +33,7 @@ let planesModel = """
 @Test("an inference network stores a convolution's output as the Winograd input planes of its only reader, bitwise equal to NCHW storage (bias, norm with and without relu, plane tails, overhanging tiles, partial blocks)")
 func winogradPlanesChain() throws {
     let yaml = graphConfig(planesModel, input: "[16, 6, 6]")
-    func build() throws -> Model { try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: 3) }
-    let chained = try build(), nchw = try build(), unfolded = try build()
+    let chained = try buildGraph(yaml), nchw = try buildGraph(yaml), unfolded = try buildGraph(yaml)
     let params = foldingParameters(chained)
     let maxBatch = 40
     let a = Network(model: chained, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1)

@@ -45,6 +45,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// input as its Winograd input planes (`outputPlanes`): their floats
     /// per image. nil: the input is NCHW.
     public var inputPlanesStride: Int?
+    /// Floats between the forward pass's input samples: the planes' or NCHW's.
+    private var forwardInputStride: Int { inputPlanesStride ?? inputShape.count }
     /// The forward pass's Winograd input planes; nil when the forward pass
     /// is not Winograd's.
     public var winogradInputLayout: WinogradPlanes? {
@@ -168,7 +170,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
                                        rectify: rectifiesOutput)
         if let residual = foldedResidual, epilogue.fusable, let winograd = fusingForward as? WinogradAlgorithm {
             precondition(outputPlanes == nil, "\(name): a folded residual into Winograd planes")
-            winograd.forward(x, inputStride: inputPlanesStride ?? inputShape.count, weights: weight, into: y,
+            winograd.forward(x, inputStride: forwardInputStride, weights: weight, into: y,
                              outputStride: outputSampleStride, batch: batch, epilogue: epilogue, residual: residual.values,
                              residualStride: residual.sampleStride, prepadded: inputPlanesStride != nil,
                              workspace: workspace(p, context))
@@ -194,7 +196,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
             // Winograd planes in or out (`StoragePlan.planesFor`).
             guard let winograd = p as? WinogradAlgorithm else { preconditionFailure("\(name): Winograd planes without Winograd") }
             precondition(outputPlanes == nil || epilogue.fusable, "\(name): Winograd planes out need a fused epilogue")
-            winograd.forward(x, inputStride: inputPlanesStride ?? inputShape.count, weights: weight, into: y,
+            winograd.forward(x, inputStride: forwardInputStride, weights: weight, into: y,
                              outputStride: outputSampleStride, batch: batch, epilogue: epilogue.fusable ? epilogue : .none,
                              residual: nil, residualStride: 0, prepadded: inputPlanesStride != nil, planesOut: outputPlanes,
                              workspace: workspace(p, context))
@@ -203,10 +205,10 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
                                          spatial: outputShape.spatial)
             }
         } else if epilogue.fusable, let fusing = fusingForward {
-            fusing.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
+            fusing.forward(x, inputStride: forwardInputStride, weights: weight, into: y, outputStride: outputSampleStride,
                            batch: batch, epilogue: epilogue, workspace: workspace(p, context))
         } else {
-            p.forward(x, inputStride: inputShape.count, weights: weight, into: y, outputStride: outputSampleStride,
+            p.forward(x, inputStride: forwardInputStride, weights: weight, into: y, outputStride: outputSampleStride,
                       batch: batch, workspace: workspace(p, context))
             epilogue.applySeparately(y, sampleStride: outputSampleStride, batch: batch, channels: filters,
                                      spatial: outputShape.spatial)
