@@ -161,12 +161,23 @@ func maxPoolSeparable(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int
 /// floats.
 public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                           _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    maxPoolValues(x, g, planes: batch * g.channels, rowPitch: g.width, planePitch: g.height * g.width, y, scratch: scratch)
+}
+
+/// `maxPoolValues` over `planes` planes of `g.height x g.width` values whose
+/// rows are `rowPitch` floats apart and whose planes are `planePitch` apart
+/// (a convolution's staged outputs, `TapAlgorithm`'s pooled store), into
+/// `planes` contiguous output planes of `g.outH x g.outW`. Reads only the
+/// planes' `g.width` columns of each row.
+public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes: Int, rowPitch: Int, planePitch: Int,
+                          _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+    precondition(rowPitch >= g.width && planePitch >= g.height * rowPitch - (rowPitch - g.width))
     let layout = PoolRowLayout(g)
     layout.reset(scratch, indices: false)
-    let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
+    let oh = g.outH, ow = g.outW, planeOut = oh * ow
     let group = layout.group(scratch)
-    forEachRowChunk(g, layout, planes: batch * g.channels, scratch: scratch, reduce: { p, rows, row in
-        columnMaxima(x + p * planeIn, width: w, rows: rows, into: row + g.padW)
+    forEachRowChunk(g, layout, planes: planes, scratch: scratch, reduce: { p, rows, row in
+        columnMaxima(x + p * planePitch, width: g.width, pitch: rowPitch, rows: rows, into: row + g.padW)
     }, emit: { p, oy, row in
         let out = y + p * planeOut + oy * ow
         guard let row else {
@@ -295,17 +306,17 @@ private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range
     }
 }
 
-/// Column maxima without indices (inference).
+/// Column maxima without indices (inference), of rows `pitch` floats apart.
 @inline(__always)
-private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range<Int>,
+private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, pitch: Int, rows: Range<Int>,
                           into values: UnsafeMutablePointer<Float>) {
     if w >= 16 {
         var i = 0
         while i < w {
             let c = min(i, w - 16)
-            var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD16<Float>.self)
+            var best = UnsafeRawPointer(src + rows.lowerBound * pitch + c).loadUnaligned(as: SIMD16<Float>.self)
             for r in rows.dropFirst() {
-                let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD16<Float>.self)
+                let v = UnsafeRawPointer(src + r * pitch + c).loadUnaligned(as: SIMD16<Float>.self)
                 best.replace(with: v, where: v .> best)
             }
             UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD16<Float>.self)
@@ -315,9 +326,9 @@ private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range
         var i = 0
         while i < w {
             let c = min(i, w - 8)
-            var best = UnsafeRawPointer(src + rows.lowerBound * w + c).loadUnaligned(as: SIMD8<Float>.self)
+            var best = UnsafeRawPointer(src + rows.lowerBound * pitch + c).loadUnaligned(as: SIMD8<Float>.self)
             for r in rows.dropFirst() {
-                let v = UnsafeRawPointer(src + r * w + c).loadUnaligned(as: SIMD8<Float>.self)
+                let v = UnsafeRawPointer(src + r * pitch + c).loadUnaligned(as: SIMD8<Float>.self)
                 best.replace(with: v, where: v .> best)
             }
             UnsafeMutableRawPointer(values + c).storeBytes(of: best, as: SIMD8<Float>.self)
@@ -325,8 +336,8 @@ private func columnMaxima(_ src: UnsafePointer<Float>, width w: Int, rows: Range
         }
     } else {
         for c in 0..<w {
-            var best = src[rows.lowerBound * w + c]
-            for r in rows.dropFirst() { best = max(best, src[r * w + c]) }
+            var best = src[rows.lowerBound * pitch + c]
+            for r in rows.dropFirst() { best = max(best, src[r * pitch + c]) }
             values[c] = best
         }
     }

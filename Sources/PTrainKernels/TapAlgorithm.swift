@@ -81,9 +81,10 @@ public struct TapAlgorithm: EpilogueFusing {
     private func convolve(_ plan: TapConvolution, group g: Int, source: UnsafePointer<Float>, sourceStride: Int,
                           padded: UnsafeMutablePointer<Float>, workspace w: UnsafeMutablePointer<Float>,
                           into out: UnsafeMutablePointer<Float>, outStride: Int, batch: Int, accumulate: Bool,
-                          epilogue: ChannelEpilogue = .none) {
+                          epilogue: ChannelEpilogue = .none, pooled: PooledStore? = nil) {
         let stage = w + staging, packedWeights = w + packed + g * self.packedWeights
-        let inPlane = plan.height * plan.width, outPlane = plan.outH * plan.outW
+        let inPlane = plan.height * plan.width
+        let outPlane = pooled.map { $0.geometry.outH * $0.geometry.outW } ?? plan.outH * plan.outW
         let inExtract = !accumulate && epilogue.appliesInCopy(spatial: outPlane)
         var first = 0
         while first < batch {
@@ -95,6 +96,11 @@ public struct TapAlgorithm: EpilogueFusing {
             plan.multiply(packedWeights: packedWeights, padded: padded, beta: 0, into: stage, ldOut: plan.columns)
             for slot in 0..<count {
                 let image = out + (first + slot) * outStride + g * plan.outputs * outPlane
+                if let pooled {
+                    pooled.store(stage + slot * plan.slotPitch, channels: plan.outputs, rowPitch: plan.paddedW,
+                                 planePitch: plan.columns, epilogue: epilogue, into: image)
+                    continue
+                }
                 if inExtract, let bias = epilogue.bias {
                     plan.extract(stage, ldOut: plan.columns, slot: slot, into: image, channelStride: outPlane, bias: bias,
                                  rectify: epilogue.rectify)
@@ -128,6 +134,25 @@ public struct TapAlgorithm: EpilogueFusing {
             convolve(plan, group: g, source: x, sourceStride: inputStride, padded: w + padded, workspace: w,
                      into: y, outStride: outputStride, batch: batch, accumulate: false,
                      epilogue: epilogue.forChannels(from: g * plan.outputs))
+        }
+    }
+
+    /// The forward pass storing each image's max pool instead of its
+    /// outputs (`PooledStore`): `y` holds `pooled.outputStride` floats per
+    /// image, `[O, pooled OH, pooled OW]`. `epilogue`: a bias and/or relu,
+    /// applied to the pooled values.
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+        let p = pooled.geometry
+        precondition(p.channels == shape.groups * plan.outputs && p.height == plan.outH && p.width == plan.outW,
+                     "a pooled store's geometry must take the convolution's output")
+        let w = workspace.floats
+        (w + padded).update(repeating: 0, count: plan.paddedCount)
+        packTapWeights(weights, for: plan, rotated: false, workspace: w)
+        for g in 0..<shape.groups {
+            convolve(plan, group: g, source: x, sourceStride: inputStride, padded: w + padded, workspace: w,
+                     into: y, outStride: pooled.outputStride, batch: batch, accumulate: false,
+                     epilogue: epilogue.forChannels(from: g * plan.outputs), pooled: pooled)
         }
     }
 

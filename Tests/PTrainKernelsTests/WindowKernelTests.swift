@@ -159,6 +159,29 @@ func maxPoolValuesMatchArgmaxPath(_ i: Int) {
     }
 }
 
+@Test("max pooling of pitched planes (a convolution's staged outputs) reads only the planes' columns and rows",
+      arguments: windowCases.indices)
+func maxPoolValuesOfPitchedPlanes(_ i: Int) {
+    let g = geometry(windowCases[i])
+    guard g.outH >= 1, g.outW >= 1 else { return }
+    let planes = 2 * g.channels, rowPitch = g.width + 5, planePitch = g.height * rowPitch + 3
+    let x = randomFloats(planes * g.height * g.width, seed: UInt64(700 + i))
+    // Everything outside the planes' columns is larger than any value: read, it would win.
+    var pitched = [Float](repeating: 1e30, count: planes * planePitch)
+    for p in 0..<planes { for r in 0..<g.height { for c in 0..<g.width {
+        pitched[p * planePitch + r * rowPitch + c] = x[(p * g.height + r) * g.width + c]
+    } } }
+    var got = [Float](repeating: .nan, count: planes * g.outH * g.outW)
+    var scratch = [Float](repeating: .nan, count: maxPoolScratchCount(g))
+    pitched.withUnsafeBufferPointer { xs in
+        got.withUnsafeMutableBufferPointer { ys in scratch.withUnsafeMutableBufferPointer {
+            maxPoolValues(xs.baseAddress!, g, planes: planes, rowPitch: rowPitch, planePitch: planePitch, ys.baseAddress!,
+                          scratch: $0.baseAddress!)
+        } }
+    }
+    #expect(got == referenceMaxPool(x, g, batch: 2))
+}
+
 @Test("average pooling matches the reference; backward is its adjoint", arguments: windowCases.indices)
 func avgPoolMatchesReference(_ i: Int) {
     let g = geometry(windowCases[i])

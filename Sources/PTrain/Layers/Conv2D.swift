@@ -45,6 +45,14 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// input as its Winograd input planes (`outputPlanes`): their floats
     /// per image. nil: the input is NCHW.
     public var inputPlanesStride: Int?
+    /// In an inference-only network, the max pool that alone reads this
+    /// layer's output (after its relu; `StoragePlan.foldedPool`): the layer
+    /// stores the pool's output instead of its own, `outputSampleStride`
+    /// floats per image (`PooledStore`), and the pool does not run.
+    public var foldedPool: MaxPool2D?
+    /// Whether a max pool can be folded into this layer: its forward pass is
+    /// the fp32 tap GEMM, which stages each strip's outputs (`PooledStore`).
+    public var poolFoldable: Bool { ObjectIdentifier(algorithms.forward) == ObjectIdentifier(TapAlgorithm.self) }
     /// Floats between the forward pass's input samples: the planes' or NCHW's.
     private var forwardInputStride: Int { inputPlanesStride ?? inputShape.count }
     /// The forward pass's Winograd input planes; nil when the forward pass
@@ -165,9 +173,18 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let p = planned!.forward
         let affine = foldedNorm.map { $0.inferenceAffine() }
-        precondition(affine == nil && foldedResidual == nil || !context.training, "\(name): a folded layer in a training pass")
+        precondition(affine == nil && foldedResidual == nil && foldedPool == nil || !context.training,
+                     "\(name): a folded layer in a training pass")
         let epilogue = ChannelEpilogue(bias: bias.map { UnsafePointer($0) }, scale: affine?.scale, shift: affine?.shift,
                                        rectify: rectifiesOutput)
+        if let pool = foldedPool {
+            guard let tap = p as? TapAlgorithm, affine == nil, foldedResidual == nil, outputPlanes == nil, inputPlanesStride == nil
+            else { preconditionFailure("\(name): a folded pool needs the tap forward pass alone") }
+            tap.forward(x, inputStride: inputShape.count, weights: weight, into: y,
+                        pooled: PooledStore(geometry: pool.geometry, outputStride: outputSampleStride, scratch: pool.scratch!.pointer),
+                        batch: batch, epilogue: epilogue, workspace: workspace(p, context))
+            return
+        }
         if let residual = foldedResidual, epilogue.fusable, let winograd = fusingForward as? WinogradAlgorithm {
             precondition(outputPlanes == nil, "\(name): a folded residual into Winograd planes")
             winograd.forward(x, inputStride: forwardInputStride, weights: weight, into: y,

@@ -11,8 +11,10 @@ public final class MaxPool2D: Layer {
     public let parameterSpecs: [ParameterSpec] = []
     public let geometry: WindowGeometry
     private var argmax: Int32Buffer?
-    /// The padded rows of the separable kernels (`maxPoolScratchCount`).
-    private var scratch: FloatBuffer?
+    /// The padded rows of the separable kernels (`maxPoolScratchCount`);
+    /// also the scratch of a convolution this pool is folded into
+    /// (`Conv2D.foldedPool`), which runs in its place.
+    private(set) var scratch: FloatBuffer?
 
     public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
         self.name = name

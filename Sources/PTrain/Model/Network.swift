@@ -76,6 +76,8 @@ public final class Network {
     /// residual adds after convolutions as layers of their own (likewise;
     /// `StoragePlan.foldedNorm`, `foldedResidual`), `chainWinograd: false`
     /// stores every convolution's output NCHW (likewise; `StoragePlan.planesFor`),
+    /// `foldPools: false` runs every max pool after a convolution as a layer
+    /// of its own (likewise, up to NaN and the sign of a zero; `StoragePlan.foldedPool`),
     /// `overwriteGradients:
     /// false` zeroes every activation gradient and lets every backward add
     /// into it (likewise; `InputGradientOverwriting`). `scratch`: another
@@ -88,7 +90,7 @@ public final class Network {
     /// the other tensors (`BatchWeightGradients.compactCount`).
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
                 fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, chainWinograd: Bool = true,
-                overwriteGradients: Bool = true,
+                foldPools: Bool = true, overwriteGradients: Bool = true,
                 scratch: LayerScratch? = nil,
                 precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil) {
         precondition(parameters.count == model.layout.totalCount)
@@ -107,7 +109,7 @@ public final class Network {
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
         let plan = StoragePlan(model: model, fuseReLU: fuseReLU, inPlaceJoins: inPlaceJoins,
-                               foldNorms: gradients == nil && foldNorms, chainWinograd: chainWinograd)
+                               foldNorms: gradients == nil && foldNorms, chainWinograd: chainWinograd, foldPools: foldPools)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
         fusedReLUs = layers.indices.filter { plan.skipped[$0] && layers[$0] is ReLU }.map { layers[$0].name }
         if gradients == nil {
@@ -127,14 +129,19 @@ public final class Network {
         gradientSlot = plan.sharedSlot
         storedFloatsPerSample = values.reduce(0) { $0 + $1.count } / max(maxBatch, 1)
         for (i, layer) in layers.enumerated() {
-            if plan.owner[i] != i, let strided = layer as? StridedOutputLayer { strided.outputSampleStride = plan.sampleStride[i] }
+            // Every time: a model's layers may have served another network before.
+            if let strided = layer as? StridedOutputLayer { strided.outputSampleStride = plan.sampleStride[i] }
             if let reader = layer as? StridedInputLayer, let source = model.inputs[i].first, source >= 0 {
                 reader.inputSampleStride = plan.sampleStride[source]
             }
             if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
             if let conv = layer as? Conv2D { conv.foldedNorm = plan.foldedNorm[i].map { layers[$0] as! BatchNorm } }
         }
-        for case let conv as Conv2D in layers { conv.outputPlanes = nil; conv.inputPlanesStride = nil }
+        for case let conv as Conv2D in layers { conv.outputPlanes = nil; conv.inputPlanesStride = nil; conv.foldedPool = nil }
+        for (j, p) in plan.foldedPool.enumerated() {
+            guard let p, let conv = layers[j] as? Conv2D else { continue }
+            conv.foldedPool = (layers[p] as! MaxPool2D)
+        }
         for (j, k) in plan.planesFor.enumerated() {
             guard let k, let producer = layers[j] as? Conv2D, let consumer = layers[k] as? Conv2D else { continue }
             producer.outputPlanes = consumer.winogradInputLayout

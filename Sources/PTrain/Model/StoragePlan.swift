@@ -44,6 +44,15 @@ struct StoragePlan {
     /// so neither transposes it. j's nodes' `sampleStride` is then the
     /// planes' floats per image.
     var planesFor: [Int?]
+    /// Inference-only networks (`foldNorms`, `foldPools`): `foldedPool[j]` is
+    /// the max pool that alone reads convolution j's output (after j's fused
+    /// relu), when j's forward pass can pool its staged outputs
+    /// (`Conv2D.poolFoldable`): j stores the pool's output (`PooledStore`),
+    /// the pool node is `skipped` and stored as j, and j's nodes'
+    /// `sampleStride` is the pool's output size. Not with a folded norm
+    /// (a negative scale reverses the order the max depends on), a folded
+    /// residual or Winograd planes.
+    var foldedPool: [Int?]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -79,8 +88,10 @@ struct StoragePlan {
     /// false` every join's values in a buffer of its own (tests compare
     /// them); `foldNorms: true` (inference-only networks) folds batch norms
     /// into the convolutions before them.
-    /// `chainWinograd` (with `foldNorms`) finds `planesFor`.
-    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = false, chainWinograd: Bool = true) {
+    /// `chainWinograd` (with `foldNorms`) finds `planesFor`, `foldPools`
+    /// (with `foldNorms`) `foldedPool`.
+    init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = false, chainWinograd: Bool = true,
+         foldPools: Bool = true) {
         let layers = model.layers, n = layers.count
         var readers = [[Int]](repeating: [], count: n)
         for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
@@ -189,6 +200,25 @@ struct StoragePlan {
             planesFor[j] = k
             for m in members { sampleStride[m] = planes.imageFloats }
             storedFloats[j] = planes.imageFloats
+        }
+        foldedPool = [Int?](repeating: nil, count: n)
+        for p in 0..<n where foldNorms && foldPools && layers[p] is MaxPool2D && owner[p] == p && inPlaceIn[p] == nil {
+            let source = model.inputs[p][0]
+            guard source >= 0 else { continue }
+            let j = owner[source]
+            guard let conv = layers[j] as? Conv2D, conv.poolFoldable, foldedNorm[j] == nil, foldedResidual[j] == nil,
+                  planesFor[j] == nil, inPlaceIn[j] == nil, sampleStride[j] == layers[j].outputShape.count else { continue }
+            // The nodes stored as j (fused relus): none is the output, and
+            // their one reader outside them is this pool.
+            let owners = owner, skips = skipped  // (closures must not capture self before it is initialised)
+            let members = (0..<n).filter { owners[$0] == j }
+            let outside = members.flatMap { m in readers[m].filter { owners[$0] != j || !skips[$0] } }
+            guard !members.contains(n - 1), outside == [p] else { continue }
+            foldedPool[j] = p
+            skipped[p] = true
+            for k in 0..<n where owner[k] == p { owner[k] = j }
+            for k in 0..<n where owner[k] == j { sampleStride[k] = layers[p].outputShape.count }
+            storedFloats[j] = layers[p].outputShape.count
         }
         zeroBefore = [[Int]](repeating: [], count: n)
         var lastReader = [Int](repeating: -1, count: n)  // per owner

@@ -1,0 +1,66 @@
+import Testing
+import PTrain
+
+// Inference networks fold a max pool into the convolution it alone reads
+// when that convolution's forward pass is the tap GEMM (StoragePlan.foldedPool):
+// the convolution pools each strip's staged outputs and stores only the
+// pooled planes, its bias and relu applied after the max. The outputs must
+// be those of the separate layers.
+
+/// c1: 5x5 on 16x16 planes (tap strips), relu, overlapping 3x3/2 pool with
+/// padding; c2: strided and grouped (polyphase planes), no relu, a 2x2
+/// stride-1 pool; c3's norm and c4's Winograd forward pass keep their pools
+/// apart (a folded norm's negative scales would reverse the max's order;
+/// Winograd stages no outputs).
+let poolFoldingModel = """
+  layers:
+    - {name: c1, type: conv2d, filters: 16, kernel: 5, padding: 2}
+    - {name: r1, type: relu}
+    - {name: p1, type: maxpool, kernel: 3, stride: 2, padding: 1}
+    - {name: c2, type: conv2d, filters: 8, kernel: 3, stride: 2, padding: 1, groups: 2}
+    - {name: p2, type: maxpool, kernel: 2, stride: 1}
+    - {name: c3, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
+    - {name: n3, type: batchnorm}
+    - {name: r3, type: relu}
+    - {name: p3, type: maxpool, kernel: 3, stride: 1, padding: 1}
+    - {name: c4, type: conv2d, filters: 16, kernel: 3, padding: 1}
+    - {name: r4, type: relu}
+    - {name: p4, type: maxpool, kernel: 2}
+    - {type: flatten}
+    - {type: dense, units: 3}
+"""
+
+@Test("an inference network folds a max pool into the tap convolution before it: the same outputs as separate layers, a smaller footprint (strips, short strips, polyphase planes, groups, padded and stride-1 pools)")
+func poolFoldedIntoConvolution() throws {
+    let yaml = graphConfig(poolFoldingModel, input: "[3, 16, 16]")
+    let folded = try buildGraph(yaml), separate = try buildGraph(yaml)
+    let params = foldingParameters(folded)
+    let maxBatch = 11
+    let a = Network(model: folded, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1)
+    let b = Network(model: separate, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1, foldPools: false)
+    let convs = folded.layers.compactMap { $0 as? Conv2D }
+    #expect(convs.map { $0.foldedPool?.name } == ["p1", "p2", nil, nil])
+    #expect(convs.map(\.outputSampleStride) == [16 * 8 * 8, 8 * 3 * 3, 16 * 3 * 3, 16 * 3 * 3])
+    #expect(separate.layers.allSatisfy { ($0 as? Conv2D)?.foldedPool == nil })
+    // c1's 16x16x16 output and c2's 4x4x8 are never stored.
+    #expect(a.storedFloatsPerSample < b.storedFloatsPerSample)
+    #expect(NetworkFootprint(model: folded, maxBatch: maxBatch, training: false).bytes
+            == 4 * maxBatch * (folded.inputShape.count + a.storedFloatsPerSample + 1)
+               + 4 * folded.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) })
+    for batch in [maxBatch, 3] {
+        let x = testValues(batch * folded.inputShape.count, seed: UInt64(batch))
+        var outputs: [[Float]] = []
+        for net in [a, b] {
+            net.input.pointer.update(from: x, count: x.count)
+            net.forward(batch: batch, training: false)
+            outputs.append(Array(UnsafeBufferPointer(start: net.output, count: 3 * batch)))
+        }
+        let differing = zip(outputs[0], outputs[1]).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(differing == 0, "batch \(batch): \(differing) of \(3 * batch) outputs differ")
+        #expect(Set(outputs[0]).count > batch)
+    }
+    // The same model trains with every layer of its own: nothing is folded.
+    let trainer = try buildGraph(yaml)
+    _ = Network(model: trainer, maxBatch: 4, parameters: params, gradients: FloatBuffer(count: params.count), seed: 1)
+    #expect(trainer.layers.allSatisfy { ($0 as? Conv2D)?.foldedPool == nil })
+}
