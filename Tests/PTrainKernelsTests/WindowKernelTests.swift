@@ -228,9 +228,10 @@ let separablePoolCases = [
     (11, 11, 3, 3, 2), (6, 8, 2, 3, 3),  // padding >= kernel: windows of padding only
     (19, 11, 3, 3, 2),  // 12 output rows: a padding-only row in the second chunk of 8
     (31, 29, 3, 1, 3), (16, 16, 4, 0, 4), (9, 20, 3, 1, 1),  // strides 3 and 4; 1 (its own path)
+    (6, 31, 3, 1, 2), (5, 16, 2, 0, 2), (7, 36, 4, 1, 2),  // exactly 16 and 8 outputs; an even kernel over 18
 ]
 
-@Test("separable max pooling (8-wide row groups, overlapped or short; 16-, 8- and 1-wide column passes; padding-only windows; other strides): values and the first maximum's index, ties included",
+@Test("separable max pooling (8-wide row groups, overlapped or short; 16-, 8- and 1-wide column passes; padding-only windows; other strides): values and the first maximum's index, ties included; the inference kernel's values",
       arguments: separablePoolCases)
 func maxPoolSeparableFirstMaximum(_ c: (Int, Int, Int, Int, Int)) {
     let (h, w, k, pad, stride) = c
@@ -263,4 +264,11 @@ func maxPoolSeparableFirstMaximum(_ c: (Int, Int, Int, Int, Int)) {
         }
     }
     #expect(mismatches == 0)
+    // The inference kernel (no argmax) gives the same values.
+    var values = [Float](repeating: .nan, count: y.count)
+    var scratch = [Float](repeating: .nan, count: maxPoolScratchCount(g))
+    x.withUnsafeBufferPointer { xs in values.withUnsafeMutableBufferPointer { ys in scratch.withUnsafeMutableBufferPointer {
+        maxPoolValues(xs.baseAddress!, g, batch: batch, ys.baseAddress!, scratch: $0.baseAddress!)
+    } } }
+    #expect(values == y)
 }
