@@ -28,7 +28,7 @@ import CBF16
 /// `[O/g, columns]` (also dY spread out), dY's pairs and the two transposed
 /// pair planes (weight gradient), and every group's tap-ordered weight
 /// gradient.
-public struct BF16TapAlgorithm: ConvolutionAlgorithm {
+public struct BF16TapAlgorithm: PoolStoring {
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// The input gradient's plan (nil: that pass is not supported).
@@ -155,13 +155,15 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
 
     /// `out_n (+)= conv_p(source_n)` for group `g` of every image, a strip at
     /// a time: pad (fp32), convert to pair planes, one tap GEMM, copy (or add)
-    /// each image's valid columns out. Slots left empty by a short last strip
-    /// hold stale images, whose outputs are computed and dropped.
+    /// each image's valid columns out (or with `pooled`, their max pool and
+    /// then `epilogue`). Slots left empty by a short last strip hold stale
+    /// images, whose outputs are computed and dropped.
     private func convolve(_ p: TapConvolution, group g: Int, source: UnsafePointer<Float>, sourceStride: Int,
                           workspace w: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, outStride: Int,
-                          batch: Int, accumulate: Bool) {
+                          batch: Int, accumulate: Bool, pooled: PooledStore? = nil, epilogue: ChannelEpilogue = .none) {
         let planes = words(w, pairPlanes), weights = UnsafePointer(words(w, pairedWeights) + g * weightWords)
-        let inPlane = p.height * p.width, outPlane = p.outH * p.outW
+        let inPlane = p.height * p.width
+        let outPlane = pooled.map { $0.geometry.outH * $0.geometry.outW } ?? p.outH * p.outW
         var first = 0
         while first < batch {
             let count = min(p.images, batch - first)
@@ -173,8 +175,13 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
             ptrain_bf16_pack_columns(w + padded, p.planeStride, p.channels, p.planeStride, planes, Self.pairStride(p), 0)
             multiply(p, weights: weights, planes: UnsafePointer(planes), into: w + staging)
             for slot in 0..<count {
-                p.extract(w + staging, ldOut: p.columns, slot: slot, into: out + (first + slot) * outStride + g * p.outputs * outPlane,
-                          channelStride: outPlane, accumulate: accumulate)
+                let image = out + (first + slot) * outStride + g * p.outputs * outPlane
+                if let pooled {
+                    pooled.store(w + staging + slot * p.slotPitch, channels: p.outputs, rowPitch: p.paddedW, planePitch: p.columns,
+                                 epilogue: epilogue, into: image)
+                } else {
+                    p.extract(w + staging, ldOut: p.columns, slot: slot, into: image, channelStride: outPlane, accumulate: accumulate)
+                }
             }
             first += count
         }
@@ -196,6 +203,19 @@ public struct BF16TapAlgorithm: ConvolutionAlgorithm {
         for g in 0..<shape.groups {
             convolve(plan, group: g, source: x, sourceStride: inputStride, workspace: w, into: y, outStride: outputStride,
                      batch: batch, accumulate: false)
+        }
+    }
+
+    /// `PoolStoring`: each strip's staged outputs pooled straight into `y`.
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+        precondition(pooled.takes(plan, groups: shape.groups), "a pooled store's geometry must take the convolution's output")
+        let w = workspace.floats
+        clear(for: plan, workspace: w)
+        pairWeights(weights, for: plan, rotated: false, workspace: w)
+        for g in 0..<shape.groups {
+            convolve(plan, group: g, source: x, sourceStride: inputStride, workspace: w, into: y, outStride: pooled.outputStride,
+                     batch: batch, accumulate: false, pooled: pooled, epilogue: epilogue.forChannels(from: g * plan.outputs))
         }
     }
 

@@ -49,3 +49,21 @@ public struct PooledStore {
         }
     }
 }
+
+/// A convolution algorithm whose forward pass can store its outputs' max
+/// pool instead of the outputs (`PooledStore`): the tap GEMMs, fp32 and
+/// bf16, which stage each strip's outputs before copying them out.
+public protocol PoolStoring: ConvolutionAlgorithm {
+    /// `y` holds `pooled.outputStride` floats per image, `[O, pooled OH,
+    /// pooled OW]`: the max pool of `conv(x, weights)`, then `epilogue`'s
+    /// bias and relu (no affine map).
+    func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                 pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace)
+}
+
+extension PooledStore {
+    /// Whether this store takes the outputs of `plan` (one group's, `groups` of them).
+    func takes(_ plan: TapConvolution, groups: Int) -> Bool {
+        geometry.channels == groups * plan.outputs && geometry.height == plan.outH && geometry.width == plan.outW
+    }
+}

@@ -15,7 +15,7 @@
 /// strip's padded-width output `[O/g, columns]`, then for the weight gradient
 /// the transposed planes and the tap-ordered gradient `[groups, O/g, KH*KW*C/g]`;
 /// for a strided input gradient, last, one sub-kernel and its tap order.
-public struct TapAlgorithm: EpilogueFusing {
+public struct TapAlgorithm: EpilogueFusing, PoolStoring {
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// The input gradient's plan (nil: that pass is not supported).
@@ -137,15 +137,10 @@ public struct TapAlgorithm: EpilogueFusing {
         }
     }
 
-    /// The forward pass storing each image's max pool instead of its
-    /// outputs (`PooledStore`): `y` holds `pooled.outputStride` floats per
-    /// image, `[O, pooled OH, pooled OW]`. `epilogue`: a bias and/or relu,
-    /// applied to the pooled values.
+    /// `PoolStoring`: each strip's staged outputs pooled straight into `y`.
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
-        let p = pooled.geometry
-        precondition(p.channels == shape.groups * plan.outputs && p.height == plan.outH && p.width == plan.outW,
-                     "a pooled store's geometry must take the convolution's output")
+        precondition(pooled.takes(plan, groups: shape.groups), "a pooled store's geometry must take the convolution's output")
         let w = workspace.floats
         (w + padded).update(repeating: 0, count: plan.paddedCount)
         packTapWeights(weights, for: plan, rotated: false, workspace: w)

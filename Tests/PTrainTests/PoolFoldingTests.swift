@@ -1,5 +1,6 @@
 import Testing
 import PTrain
+import PTrainKernels
 
 // Inference networks fold a max pool into the convolution it alone reads
 // when that convolution's forward pass is the tap GEMM (StoragePlan.foldedPool):
@@ -32,12 +33,25 @@ let poolFoldingModel = """
 
 @Test("an inference network folds a max pool into the tap convolution before it: the same outputs as separate layers, a smaller footprint (strips, short strips, polyphase planes, groups, padded and stride-1 pools)")
 func poolFoldedIntoConvolution() throws {
+    try checkPoolFolding(precision: .fp32)
+}
+
+@Test("bf16: a max pool folded into the bf16 tap convolution before it gives the outputs of separate layers",
+      .enabled(if: BF16Support.available, "this CPU lacks AVX512_BF16"))
+func poolFoldedIntoBF16Convolution() throws {
+    try checkPoolFolding(precision: .bf16)
+}
+
+/// Folded and separate networks of `poolFoldingModel` in `precision`: the
+/// plan, the footprint, and the outputs bit for bit.
+func checkPoolFolding(precision: ComputePrecision) throws {
     let yaml = graphConfig(poolFoldingModel, input: "[3, 16, 16]")
     let folded = try buildGraph(yaml), separate = try buildGraph(yaml)
     let params = foldingParameters(folded)
     let maxBatch = 11
-    let a = Network(model: folded, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1)
-    let b = Network(model: separate, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1, foldPools: false)
+    let a = Network(model: folded, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1, precision: precision)
+    let b = Network(model: separate, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1, foldPools: false,
+                    precision: precision)
     let convs = folded.layers.compactMap { $0 as? Conv2D }
     #expect(convs.map { $0.foldedPool?.name } == ["p1", "p2", nil, nil])
     #expect(convs.map(\.outputSampleStride) == [16 * 8 * 8, 8 * 3 * 3, 16 * 3 * 3, 16 * 3 * 3])

@@ -51,8 +51,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// floats per image (`PooledStore`), and the pool does not run.
     public var foldedPool: MaxPool2D?
     /// Whether a max pool can be folded into this layer: its forward pass is
-    /// the fp32 tap GEMM, which stages each strip's outputs (`PooledStore`).
-    public var poolFoldable: Bool { ObjectIdentifier(algorithms.forward) == ObjectIdentifier(TapAlgorithm.self) }
+    /// a tap GEMM (fp32 or bf16), which stages each strip's outputs (`PoolStoring`).
+    public var poolFoldable: Bool { algorithms.forward is any PoolStoring.Type }
     /// Floats between the forward pass's input samples: the planes' or NCHW's.
     private var forwardInputStride: Int { inputPlanesStride ?? inputShape.count }
     /// The forward pass's Winograd input planes; nil when the forward pass
@@ -178,8 +178,8 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
         let epilogue = ChannelEpilogue(bias: bias.map { UnsafePointer($0) }, scale: affine?.scale, shift: affine?.shift,
                                        rectify: rectifiesOutput)
         if let pool = foldedPool {
-            guard let tap = p as? TapAlgorithm, affine == nil, foldedResidual == nil, outputPlanes == nil, inputPlanesStride == nil
-            else { preconditionFailure("\(name): a folded pool needs the tap forward pass alone") }
+            guard let tap = p as? any PoolStoring, affine == nil, foldedResidual == nil, outputPlanes == nil, inputPlanesStride == nil
+            else { preconditionFailure("\(name): a folded pool needs a pool-storing forward pass alone") }
             tap.forward(x, inputStride: inputShape.count, weights: weight, into: y,
                         pooled: PooledStore(geometry: pool.geometry, outputStride: outputSampleStride, scratch: pool.scratch!.pointer),
                         batch: batch, epilogue: epilogue, workspace: workspace(p, context))
