@@ -22,6 +22,15 @@ func buildGraph(_ yaml: String, classes: Int = 3) throws -> Model {
     try RunConfig.parse(yaml: yaml, file: "g.yaml").model.build(classes: classes)
 }
 
+/// Each inference network's outputs for the same `batch` samples `x`.
+func inferenceOutputs(_ networks: [Network], _ x: [Float], batch: Int) -> [[Float]] {
+    networks.map { net in
+        net.input.pointer.update(from: x, count: x.count)
+        net.forward(batch: batch, training: false)
+        return Array(UnsafeBufferPointer(start: net.output, count: net.model.outputShape.count * batch))
+    }
+}
+
 /// A residual stage (option-A shortcut with stride 2) and a DenseNet-style
 /// chain of concats whose conv outputs go in place, plus an Inception-style
 /// join of branches, all with batch norm.

@@ -63,12 +63,7 @@ func checkPoolFolding(precision: ComputePrecision) throws {
                + 4 * folded.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) })
     for batch in [maxBatch, 3] {
         let x = testValues(batch * folded.inputShape.count, seed: UInt64(batch))
-        var outputs: [[Float]] = []
-        for net in [a, b] {
-            net.input.pointer.update(from: x, count: x.count)
-            net.forward(batch: batch, training: false)
-            outputs.append(Array(UnsafeBufferPointer(start: net.output, count: 3 * batch)))
-        }
+        let outputs = inferenceOutputs([a, b], x, batch: batch)
         let differing = zip(outputs[0], outputs[1]).filter { $0.bitPattern != $1.bitPattern }.count
         #expect(differing == 0, "batch \(batch): \(differing) of \(3 * batch) outputs differ")
         #expect(Set(outputs[0]).count > batch)

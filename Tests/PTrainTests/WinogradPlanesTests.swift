@@ -55,12 +55,7 @@ func winogradPlanesChain() throws {
     // Two blocks of Winograd images and a partial one, then a short batch.
     for batch in [maxBatch, 7] {
         let x = testValues(batch * chained.inputShape.count, seed: UInt64(batch))
-        var outputs: [[Float]] = []
-        for net in [a, b, c] {
-            net.input.pointer.update(from: x, count: x.count)
-            net.forward(batch: batch, training: false)
-            outputs.append(Array(UnsafeBufferPointer(start: net.output, count: 3 * batch)))
-        }
+        let outputs = inferenceOutputs([a, b, c], x, batch: batch)
         for other in outputs.dropFirst() {
             let differing = zip(outputs[0], other).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(differing == 0, "batch \(batch): \(differing) of \(3 * batch) outputs differ")
