@@ -9,7 +9,7 @@
 /// reused as the weight gradient's accumulator) and the gradient plan's
 /// transformed weights (also the forward weight transform's scratch); with
 /// `combinesBackward`, the input planes of the combined backward pass.
-public struct WinogradAlgorithm: EpilogueFusing {
+public struct WinogradAlgorithm: EpilogueFusing, PoolStoring {
     let plan: WinogradConvolution, gradientPlan: WinogradConvolution
     /// Offsets of the workspace regions above, in floats.
     let padded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int
@@ -88,6 +88,16 @@ public struct WinogradAlgorithm: EpilogueFusing {
         plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
                      accumulate: false, epilogue: epilogue, residual: residual, residualStride: residualStride,
                      prepadded: prepadded, planesOut: planesOut, buffers: buffers(f, for: plan, zeroPlanes: !prepadded))
+    }
+
+    /// `PoolStoring`: each block's channels-last output tiles pooled
+    /// straight into `y` (`PooledStore.store(channelsLast:...)`).
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+        let f = workspace.floats
+        plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
+        plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: pooled.outputStride,
+                     accumulate: false, epilogue: epilogue, pooled: pooled, buffers: buffers(f, for: plan))
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights w: UnsafePointer<Float>,

@@ -18,8 +18,14 @@ extension WinogradConvolution {
     public func forward(_ x: UnsafePointer<Float>, sampleStride: Int, batch: Int, weights u: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outSampleStride: Int, accumulate: Bool,
                         epilogue: ChannelEpilogue = .none, residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
-                        prepadded: Bool = false, planesOut: WinogradPlanes? = nil, buffers b: WinogradBuffers) {
+                        prepadded: Bool = false, planesOut: WinogradPlanes? = nil, pooled: PooledStore? = nil,
+                        buffers b: WinogradBuffers) {
         precondition(!accumulate || !epilogue.fusable)
+        if let pooled {
+            precondition(!accumulate && residual == nil && planesOut == nil && epilogue.scale == nil
+                         && pooled.geometry.channels == outputs && pooled.geometry.height == outH && pooled.geometry.width == outW,
+                         "a pooled store's geometry must take the convolution's output")
+        }
         precondition(residual == nil || epilogue.fusable)
         precondition(!prepadded || sampleStride >= inputLayout.imageFloats)
         if let planesOut {
@@ -43,6 +49,10 @@ extension WinogradConvolution {
             if let planesOut {
                 storePlanes(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
                             planes: planesOut, epilogue: epilogue)
+            } else if let pooled {
+                let row = tilesW * tile * outputs
+                pooled.store(channelsLast: b.tiled, count: count, rowPitch: row, imagePitch: tilesH * tile * row, channels: outputs,
+                             epilogue: epilogue, into: y + first * outSampleStride)
             } else {
                 storeOutput(b.tiled, count: count, into: y + first * outSampleStride, sampleStride: outSampleStride,
                             accumulate: accumulate, epilogue: epilogue, residual: residual.map { $0 + first * residualStride },

@@ -8,16 +8,20 @@ import PTrainKernels
 // pooled planes, its bias and relu applied after the max. The outputs must
 // be those of the separate layers.
 
-/// c1: 5x5 on 16x16 planes (tap strips), relu, overlapping 3x3/2 pool with
-/// padding; c2: strided and grouped (polyphase planes), no relu, a 2x2
-/// stride-1 pool; c3's norm and c4's Winograd forward pass keep their pools
-/// apart (a folded norm's negative scales would reverse the max's order;
-/// Winograd stages no outputs).
+/// c1: 5x5 on 24x24 planes (tap strips), relu, overlapping 3x3/2 pool with
+/// padding; w1: Winograd on 12x12 (no bias: a relu alone after the max),
+/// the same pool; c2: strided and grouped (polyphase planes), no relu, a
+/// 2x2 stride-1 pool; c3's norm keeps its pool apart (a folded norm's
+/// negative scales would reverse the max's order); c4: Winograd with bias
+/// and relu, a 2x2 pool.
 let poolFoldingModel = """
   layers:
     - {name: c1, type: conv2d, filters: 16, kernel: 5, padding: 2}
     - {name: r1, type: relu}
     - {name: p1, type: maxpool, kernel: 3, stride: 2, padding: 1}
+    - {name: w1, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
+    - {name: rw1, type: relu}
+    - {name: pw1, type: maxpool, kernel: 3, stride: 2, padding: 1}
     - {name: c2, type: conv2d, filters: 8, kernel: 3, stride: 2, padding: 1, groups: 2}
     - {name: p2, type: maxpool, kernel: 2, stride: 1}
     - {name: c3, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
@@ -31,7 +35,7 @@ let poolFoldingModel = """
     - {type: dense, units: 3}
 """
 
-@Test("an inference network folds a max pool into the tap convolution before it: the same outputs as separate layers, a smaller footprint (strips, short strips, polyphase planes, groups, padded and stride-1 pools)")
+@Test("an inference network folds a max pool into the tap convolution before it: the same outputs as separate layers, a smaller footprint (strips, short strips, polyphase planes, groups, Winograd tiles, padded and stride-1 pools)")
 func poolFoldedIntoConvolution() throws {
     try checkPoolFolding(precision: .fp32)
 }
@@ -45,7 +49,7 @@ func poolFoldedIntoBF16Convolution() throws {
 /// Folded and separate networks of `poolFoldingModel` in `precision`: the
 /// plan, the footprint, and the outputs bit for bit.
 func checkPoolFolding(precision: ComputePrecision) throws {
-    let yaml = graphConfig(poolFoldingModel, input: "[3, 16, 16]")
+    let yaml = graphConfig(poolFoldingModel, input: "[3, 24, 24]")
     let folded = try buildGraph(yaml), separate = try buildGraph(yaml)
     let params = foldingParameters(folded)
     let maxBatch = 11
@@ -53,10 +57,10 @@ func checkPoolFolding(precision: ComputePrecision) throws {
     let b = Network(model: separate, maxBatch: maxBatch, parameters: params, gradients: nil, seed: 1, foldPools: false,
                     precision: precision)
     let convs = folded.layers.compactMap { $0 as? Conv2D }
-    #expect(convs.map { $0.foldedPool?.name } == ["p1", "p2", nil, nil])
-    #expect(convs.map(\.outputSampleStride) == [16 * 8 * 8, 8 * 3 * 3, 16 * 3 * 3, 16 * 3 * 3])
+    #expect(convs.map { $0.foldedPool?.name } == ["p1", "pw1", "p2", nil, "p4"])
+    #expect(convs.map(\.outputSampleStride) == [16 * 12 * 12, 16 * 6 * 6, 8 * 2 * 2, 16 * 2 * 2, 16 * 1 * 1])
     #expect(separate.layers.allSatisfy { ($0 as? Conv2D)?.foldedPool == nil })
-    // c1's 16x16x16 output and c2's 4x4x8 are never stored.
+    // c1's 24x24x16 output, w1's 12x12x16 and c2's 3x3x8 are never stored.
     #expect(a.storedFloatsPerSample < b.storedFloatsPerSample)
     #expect(NetworkFootprint(model: folded, maxBatch: maxBatch, training: false).bytes
             == 4 * maxBatch * (folded.inputShape.count + a.storedFloatsPerSample + 1)

@@ -50,8 +50,9 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// stores the pool's output instead of its own, `outputSampleStride`
     /// floats per image (`PooledStore`), and the pool does not run.
     public var foldedPool: MaxPool2D?
-    /// Whether a max pool can be folded into this layer: its forward pass is
-    /// a tap GEMM (fp32 or bf16), which stages each strip's outputs (`PoolStoring`).
+    /// Whether a max pool can be folded into this layer: its forward pass
+    /// stages its outputs where they can be pooled (`PoolStoring`: the tap
+    /// GEMMs, fp32 and bf16, and Winograd's).
     public var poolFoldable: Bool { algorithms.forward is any PoolStoring.Type }
     /// Floats between the forward pass's input samples: the planes' or NCHW's.
     private var forwardInputStride: Int { inputPlanesStride ?? inputShape.count }

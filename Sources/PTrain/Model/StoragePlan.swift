@@ -51,7 +51,7 @@ struct StoragePlan {
     /// the pool node is `skipped` and stored as j, and j's nodes'
     /// `sampleStride` is the pool's output size. Not with a folded norm
     /// (a negative scale reverses the order the max depends on), a folded
-    /// residual or Winograd planes.
+    /// residual or Winograd planes in or out.
     var foldedPool: [Int?]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
@@ -207,7 +207,8 @@ struct StoragePlan {
             guard source >= 0 else { continue }
             let j = owner[source]
             guard let conv = layers[j] as? Conv2D, conv.poolFoldable, foldedNorm[j] == nil, foldedResidual[j] == nil,
-                  planesFor[j] == nil, inPlaceIn[j] == nil, sampleStride[j] == layers[j].outputShape.count else { continue }
+                  planesFor[j] == nil, !planesFor.contains(j), inPlaceIn[j] == nil,
+                  sampleStride[j] == layers[j].outputShape.count else { continue }
             // The nodes stored as j (fused relus): none is the output, and
             // their one reader outside them is this pool.
             let owners = owner, skips = skipped  // (closures must not capture self before it is initialised)
