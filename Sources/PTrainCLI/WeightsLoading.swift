@@ -3,11 +3,13 @@ import PTrain
 import PTrainRuntime
 
 /// Evaluation networks of `config`'s model, one per weights file or
-/// checkpoint directory in `checkpoints`, with `classes` outputs. Weights
-/// that are not finite are refused: they have no accuracy or prediction to
-/// report.
+/// checkpoint directory in `checkpoints`, with `classes` outputs, computing
+/// in the config's `runtime.precision` (as the run's own evaluations did;
+/// bf16 refused on a CPU without it). Weights that are not finite are
+/// refused: they have no accuracy or prediction to report.
 func loadNetworks(_ config: RunConfig, checkpoints: [String], classes: Int) throws -> [Network] {
-    try checkpoints.map { path in
+    try PrecisionCheck.check(config.runtime.precision)
+    return try checkpoints.map { path in
         let model = try config.model.build(classes: classes)
         let parameters = FloatBuffer(count: model.layout.totalCount)
         let file = try weightsFile(path)
@@ -16,7 +18,8 @@ func loadNetworks(_ config: RunConfig, checkpoints: [String], classes: Int) thro
         if let tensor = model.layout.firstNonFiniteTensor(in: parameters) {
             throw RunError("\(path): the weights are not finite: first non-finite value in \(tensor)")
         }
-        return Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters, gradients: nil, seed: config.seed)
+        return Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters, gradients: nil, seed: config.seed,
+                       precision: config.runtime.precision)
     }
 }
 
