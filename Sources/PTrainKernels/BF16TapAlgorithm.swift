@@ -197,24 +197,28 @@ public struct BF16TapAlgorithm: PoolStoring {
 
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
-        let w = workspace.floats
-        clear(for: plan, workspace: w)
-        pairWeights(weights, for: plan, rotated: false, workspace: w)
-        for g in 0..<shape.groups {
-            convolve(plan, group: g, source: x, sourceStride: inputStride, workspace: w, into: y, outStride: outputStride,
-                     batch: batch, accumulate: false)
-        }
+        forwardPass(x, inputStride: inputStride, weights: weights, into: y, outputStride: outputStride, batch: batch,
+                    pooled: nil, epilogue: .none, workspace: workspace)
     }
 
     /// `PoolStoring`: each strip's staged outputs pooled straight into `y`.
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
         precondition(pooled.takes(plan, groups: shape.groups), "a pooled store's geometry must take the convolution's output")
+        forwardPass(x, inputStride: inputStride, weights: weights, into: y, outputStride: pooled.outputStride, batch: batch,
+                    pooled: pooled, epilogue: epilogue, workspace: workspace)
+    }
+
+    /// The forward pass, storing the outputs or (`pooled`) their max pool
+    /// through `epilogue`.
+    private func forwardPass(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                             into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, pooled: PooledStore?,
+                             epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
         let w = workspace.floats
         clear(for: plan, workspace: w)
         pairWeights(weights, for: plan, rotated: false, workspace: w)
         for g in 0..<shape.groups {
-            convolve(plan, group: g, source: x, sourceStride: inputStride, workspace: w, into: y, outStride: pooled.outputStride,
+            convolve(plan, group: g, source: x, sourceStride: inputStride, workspace: w, into: y, outStride: outputStride,
                      batch: batch, accumulate: false, pooled: pooled, epilogue: epilogue.forChannels(from: g * plan.outputs))
         }
     }

@@ -127,13 +127,21 @@ public struct TapAlgorithm: EpilogueFusing, PoolStoring {
     /// as after the whole batch, on data still in cache).
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         outputStride: Int, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+        forwardPass(x, inputStride: inputStride, weights: weights, into: y, outputStride: outputStride, batch: batch,
+                    epilogue: epilogue, pooled: nil, workspace: workspace)
+    }
+
+    /// The forward pass, storing the outputs or (`pooled`) their max pool.
+    private func forwardPass(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                             into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, epilogue: ChannelEpilogue,
+                             pooled: PooledStore?, workspace: ConvolutionWorkspace) {
         let w = workspace.floats
         (w + padded).update(repeating: 0, count: plan.paddedCount)
         packTapWeights(weights, for: plan, rotated: false, workspace: w)
         for g in 0..<shape.groups {
             convolve(plan, group: g, source: x, sourceStride: inputStride, padded: w + padded, workspace: w,
                      into: y, outStride: outputStride, batch: batch, accumulate: false,
-                     epilogue: epilogue.forChannels(from: g * plan.outputs))
+                     epilogue: epilogue.forChannels(from: g * plan.outputs), pooled: pooled)
         }
     }
 
@@ -141,14 +149,8 @@ public struct TapAlgorithm: EpilogueFusing, PoolStoring {
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
         precondition(pooled.takes(plan, groups: shape.groups), "a pooled store's geometry must take the convolution's output")
-        let w = workspace.floats
-        (w + padded).update(repeating: 0, count: plan.paddedCount)
-        packTapWeights(weights, for: plan, rotated: false, workspace: w)
-        for g in 0..<shape.groups {
-            convolve(plan, group: g, source: x, sourceStride: inputStride, padded: w + padded, workspace: w,
-                     into: y, outStride: pooled.outputStride, batch: batch, accumulate: false,
-                     epilogue: epilogue.forChannels(from: g * plan.outputs), pooled: pooled)
-        }
+        forwardPass(x, inputStride: inputStride, weights: weights, into: y, outputStride: pooled.outputStride, batch: batch,
+                    epilogue: epilogue, pooled: pooled, workspace: workspace)
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
