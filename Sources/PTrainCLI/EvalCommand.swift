@@ -17,7 +17,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Average each test image's ten crops (corners and centre, mirrored), as well as the models.")
     var tenCrop = false
 
-    @Option(help: "Also write the model's outputs (logits), one CSV row per test sample, to this file.")
+    @Option(help: "Also write the first model's outputs (logits) on each test sample's single view (the centre crop, also with --ten-crop), one CSV row per sample, to this file.")
     var logits: String?
 
     func validate() throws {
