@@ -103,8 +103,8 @@ public protocol PoolStoring: ConvolutionAlgorithm {
 }
 
 extension PooledStore {
-    /// Whether this store takes the outputs of `plan` (one group's, `groups` of them).
-    func takes(_ plan: TapConvolution, groups: Int) -> Bool {
-        geometry.channels == groups * plan.outputs && geometry.height == plan.outH && geometry.width == plan.outW
+    /// Whether this store pools a convolution output of `channels` planes of `height x width`.
+    func takes(channels: Int, height: Int, width: Int) -> Bool {
+        geometry.channels == channels && geometry.height == height && geometry.width == width
     }
 }

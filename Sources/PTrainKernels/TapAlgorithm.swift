@@ -148,7 +148,7 @@ public struct TapAlgorithm: EpilogueFusing, PoolStoring {
     /// `PoolStoring`: each strip's staged outputs pooled straight into `y`.
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
-        precondition(pooled.takes(plan, groups: shape.groups), "a pooled store's geometry must take the convolution's output")
+        precondition(pooled.takes(channels: shape.groups * plan.outputs, height: plan.outH, width: plan.outW), "a pooled store's geometry must take the convolution's output")
         forwardPass(x, inputStride: inputStride, weights: weights, into: y, outputStride: pooled.outputStride, batch: batch,
                     epilogue: epilogue, pooled: pooled, workspace: workspace)
     }

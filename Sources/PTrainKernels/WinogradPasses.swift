@@ -22,8 +22,8 @@ extension WinogradConvolution {
                         buffers b: WinogradBuffers) {
         precondition(!accumulate || !epilogue.fusable)
         if let pooled {
-            precondition(!accumulate && residual == nil && planesOut == nil && epilogue.scale == nil
-                         && pooled.geometry.channels == outputs && pooled.geometry.height == outH && pooled.geometry.width == outW,
+            precondition(!accumulate && residual == nil && planesOut == nil
+                         && pooled.takes(channels: outputs, height: outH, width: outW),
                          "a pooled store's geometry must take the convolution's output")
         }
         precondition(residual == nil || epilogue.fusable)

@@ -192,9 +192,7 @@ struct StoragePlan {
                   sampleStride[j] == layers[j].outputShape.count else { continue }
             // The nodes stored as j (its folded norm, fused relus): none is
             // the output, and their one reader outside them is convolution k.
-            let owners = owner, skips = skipped  // (closures must not capture self before it is initialised)
-            let members = (0..<n).filter { owners[$0] == j }
-            let outside = members.flatMap { m in readers[m].filter { owners[$0] != j || !skips[$0] } }
+            let (members, outside) = Self.storedAs(j, owner: owner, skipped: skipped, readers: readers)
             guard !members.contains(n - 1), outside.count == 1, let k = outside.first, model.inputs[k].count == 1,
                   let consumer = layers[k] as? Conv2D, let planes = consumer.winogradInputLayout else { continue }
             planesFor[j] = k
@@ -211,9 +209,7 @@ struct StoragePlan {
                   sampleStride[j] == layers[j].outputShape.count else { continue }
             // The nodes stored as j (fused relus): none is the output, and
             // their one reader outside them is this pool.
-            let owners = owner, skips = skipped  // (closures must not capture self before it is initialised)
-            let members = (0..<n).filter { owners[$0] == j }
-            let outside = members.flatMap { m in readers[m].filter { owners[$0] != j || !skips[$0] } }
+            let (members, outside) = Self.storedAs(j, owner: owner, skipped: skipped, readers: readers)
             guard !members.contains(n - 1), outside == [p] else { continue }
             foldedPool[j] = p
             skipped[p] = true
@@ -266,5 +262,13 @@ struct StoragePlan {
         }
         sharedSlot = assigned
         slotSizes = sizes
+    }
+
+    /// The nodes stored as owner j (`members`: j, its folded norm, fused
+    /// relus, ...) and the layers outside them that read any of them
+    /// (`outside`; a skipped member read by another member is inside).
+    private static func storedAs(_ j: Int, owner: [Int], skipped: [Bool], readers: [[Int]]) -> (members: [Int], outside: [Int]) {
+        let members = owner.indices.filter { owner[$0] == j }
+        return (members, members.flatMap { m in readers[m].filter { owner[$0] != j || !skipped[$0] } })
     }
 }
