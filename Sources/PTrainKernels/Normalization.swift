@@ -33,14 +33,16 @@ public struct RectifiedAffine {
 }
 
 /// Per channel, `sums[c] = sum(x)` over the batch and plane, or with
-/// `center`, `sum((x - center[c])^2)`. `only`: the channels to sum (nil:
-/// all), as in the backward kernels: the others' sums are left untouched.
+/// `center`, `sum((x - center[c])^2)`. Sample-major, as every pass here:
+/// a sample's planes are read as one run (a channel's planes are strided,
+/// often one 4 KB page each, where the hardware prefetcher restarts);
+/// each channel still adds its planes' sums in sample order.
 public func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
-                        center: UnsafePointer<Float>?, into sums: UnsafeMutablePointer<Double>, only: Range<Int>? = nil) {
-    for c in only ?? 0..<channels {
-        var total = 0.0
-        let m = center?[c] ?? 0, vm = SIMD16<Float>(repeating: m)
-        for n in 0..<batch {
+                        center: UnsafePointer<Float>?, into sums: UnsafeMutablePointer<Double>) {
+    for c in 0..<channels { sums[c] = 0 }
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let m = center?[c] ?? 0, vm = SIMD16<Float>(repeating: m)
             let p = x + n * sampleStride + c * spatial
             var acc = SIMD16<Float>(repeating: 0)
             var i = 0
@@ -54,28 +56,22 @@ public func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, sp
                 s = acc.sum()
                 while i < spatial { let d = p[i] - m; s += d * d; i += 1 }
             }
-            total += Double(s)
+            sums[c] += Double(s)
         }
-        sums[c] = total
     }
 }
 
 /// Per-channel mean and biased variance (two passes: mean, then the mean
-/// squared deviation) of `x [batch, C, S]`, a channel at a time, so that
-/// the second pass finds the channel's planes in cache. Writes `mean[C]`,
+/// squared deviation) of `x [batch, C, S]`. Writes `mean[C]`,
 /// `variance[C]`; `scratch` holds C doubles.
 public func channelMoments(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, sampleStride: Int,
                            mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Double>) {
     let count = Double(batch * spatial)
-    for c in 0..<channels {
-        channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: nil, into: scratch,
-                    only: c..<c + 1)
-        mean[c] = Float(scratch[c] / count)
-        channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: mean, into: scratch,
-                    only: c..<c + 1)
-        variance[c] = Float(scratch[c] / count)
-    }
+    channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: nil, into: scratch)
+    for c in 0..<channels { mean[c] = Float(scratch[c] / count) }
+    channelSums(x, batch: batch, channels: channels, spatial: spatial, sampleStride: sampleStride, center: mean, into: scratch)
+    for c in 0..<channels { variance[c] = Float(scratch[c] / count) }
 }
 
 /// `y = x * scale[c] + shift[c]` per channel (the folded normalisation and
@@ -122,18 +118,17 @@ private func gradient(_ g: Float, _ x: Float, _ a: Float, _ b: Float, _ rectifie
 /// The sums batch norm's backward needs, per channel: `sums[c] = sum(dy)`,
 /// `sums[C + c] = sum(dy * (x - mean[c]))`. (`dy` is dense `[batch, C, S]`.)
 /// With `rectified`, dy is the gradient of the fused ReLU's output, masked
-/// here where the ReLU did not pass its input. `only`: the channels to sum
-/// (nil: all).
+/// here where the ReLU did not pass its input. Sample-major, as
+/// `channelSums`.
 public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                   batch: Int, channels: Int, spatial: Int, mean: UnsafePointer<Float>,
-                                  rectified: RectifiedAffine? = nil, into sums: UnsafeMutablePointer<Double>,
-                                  only: Range<Int>? = nil) {
-    for c in only ?? 0..<channels {
-        let m = mean[c], vm = SIMD16<Float>(repeating: m)
-        let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
-        let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
-        var sumDy = 0.0, sumDyXc = 0.0
-        for n in 0..<batch {
+                                  rectified: RectifiedAffine? = nil, into sums: UnsafeMutablePointer<Double>) {
+    for c in 0..<channels { sums[c] = 0; sums[channels + c] = 0 }
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let m = mean[c], vm = SIMD16<Float>(repeating: m)
+            let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
+            let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
             // Two chains per sum, combined in a fixed order.
             var a1 = SIMD16<Float>(repeating: 0), a2 = a1, b1 = a1, b2 = a1
@@ -158,36 +153,34 @@ public func batchNormGradientSums(_ x: UnsafePointer<Float>, sampleStride: Int, 
                 s1 += d; s2 += d * (p[i] - m)
                 i += 1
             }
-            sumDy += Double(s1); sumDyXc += Double(s2)
+            sums[c] += Double(s1); sums[channels + c] += Double(s2)
         }
-        sums[c] = sumDy
-        sums[channels + c] = sumDyXc
     }
 }
 
 /// Input gradient of training-mode batch norm, `y = gamma * (x - mean) * invStd + beta`,
 /// from the sums of `batchNormGradientSums` over `count` values per channel:
 /// `dx += gamma * invStd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)` (same stride as `x`).
-/// `rectified`: as for `batchNormGradientSums`; `only`: the channels to
-/// write (nil: all). `overwrite`: `dx = 0 + ...`, the same bits as adding
-/// into a zeroed dx, without reading it.
+/// `rectified`: as for `batchNormGradientSums`. `overwrite`: `dx = 0 + ...`,
+/// the same bits as adding into a zeroed dx, without reading it.
+/// Sample-major, as `channelSums`.
 public func batchNormInputGradient(_ x: UnsafePointer<Float>, sampleStride: Int, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, batch: Int, channels: Int, spatial: Int,
                                    mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                    rectified: RectifiedAffine? = nil, sums: UnsafePointer<Double>, count: Double,
-                                   only: Range<Int>? = nil, overwrite: Bool = false) {
+                                   overwrite: Bool = false) {
     let zero = SIMD16<Float>(repeating: 0)
-    for c in only ?? 0..<channels {
-        let m = mean[c], r = invStd[c], vm = SIMD16<Float>(repeating: m)
-        let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
-        let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
-        let sumDyXhat = Float(sums[channels + c]) * r
-        // dx = k * dy + k2 * (x - mean) + k3
-        let k = gamma[c] * r
-        let k2 = -k * r * sumDyXhat / Float(count)
-        let k3 = -k * Float(sums[c] / count)
-        let vk = SIMD16<Float>(repeating: k), vk2 = SIMD16<Float>(repeating: k2), vk3 = SIMD16<Float>(repeating: k3)
-        for n in 0..<batch {
+    for n in 0..<batch {
+        for c in 0..<channels {
+            let m = mean[c], r = invStd[c], vm = SIMD16<Float>(repeating: m)
+            let a = rectified?.scale[c] ?? 0, b = rectified?.shift[c] ?? 0, relu = rectified != nil
+            let va = SIMD16<Float>(repeating: a), vb = SIMD16<Float>(repeating: b)
+            let sumDyXhat = Float(sums[channels + c]) * r
+            // dx = k * dy + k2 * (x - mean) + k3 (a few scalar operations per plane)
+            let k = gamma[c] * r
+            let k2 = -k * r * sumDyXhat / Float(count)
+            let k3 = -k * Float(sums[c] / count)
+            let vk = SIMD16<Float>(repeating: k), vk2 = SIMD16<Float>(repeating: k2), vk3 = SIMD16<Float>(repeating: k3)
             let p = x + n * sampleStride + c * spatial, g = dy + (n * channels + c) * spatial
             let q = dx + n * sampleStride + c * spatial
             var i = 0

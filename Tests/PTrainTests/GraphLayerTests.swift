@@ -15,45 +15,86 @@ func batchNormGradients(_ s: (Int, Int, Int, Int)) {
     #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
 }
 
-@Test("batch norm's backward a channel at a time: the same bits as over the whole tensor, and finite differences",
+@Test("batch norm's backward kernels match their definition in Double (wider samples, fused relu, adding or overwriting)",
       arguments: [false, true])
-func batchNormChannelGroups(rectify: Bool) {
-    // 5 channels of 10x10 (every loop of the sums: 32, 16 and the rest), 3 samples.
+func batchNormBackwardKernels(rectify: Bool) {
+    // 3 samples of 5 channels of 10x10 (every loop of the sums: 32, 16 and
+    // the rest), each sample 7 floats wider than its channels (a prefix of
+    // a wider tensor, as DenseNet's).
+    let batch = 3, channels = 5, spatial = 100, stride = channels * spatial + 7
+    let x = testValues(batch * stride, seed: 11).enumerated().map { $1 + Float($0 % 7) * 0.25 }
+    let dy = testValues(batch * channels * spatial, seed: 12)
+    let mean = testValues(channels, seed: 13).map { $0 * 0.5 + 0.75 }, invStd = testValues(channels, seed: 14).map { 1.2 + $0 * 0.5 }
+    let gamma = testValues(channels, seed: 15).map { $0 + 1.5 }
+    let scale = zip(gamma, invStd).map { $0 * $1 }, shift = (0..<channels).map { Float($0) * 0.1 - mean[$0] * gamma[$0] * invStd[$0] }
+    let count = Double(batch * spatial)
+    func value(_ n: Int, _ c: Int, _ i: Int) -> (x: Double, g: Double) {
+        let xv = x[n * stride + c * spatial + i]
+        let passed = !rectify || xv * scale[c] + shift[c] > 0
+        return (Double(xv), passed ? Double(dy[(n * channels + c) * spatial + i]) : 0)
+    }
+    var sums = [Double](repeating: .nan, count: 2 * channels)
+    scale.withUnsafeBufferPointer { a in
+        shift.withUnsafeBufferPointer { b in
+            let relu = rectify ? RectifiedAffine(scale: a.baseAddress!, shift: b.baseAddress!) : nil
+            batchNormGradientSums(x, sampleStride: stride, dy, batch: batch, channels: channels, spatial: spatial, mean: mean,
+                                  rectified: relu, into: &sums)
+            for c in 0..<channels {
+                var s1 = 0.0, s2 = 0.0
+                for n in 0..<batch { for i in 0..<spatial { let v = value(n, c, i); s1 += v.g; s2 += v.g * (v.x - Double(mean[c])) } }
+                #expect(abs(sums[c] - s1) <= 1e-5 * (1 + abs(s1)), "sum(dy), channel \(c): \(sums[c]) vs \(s1)")
+                #expect(abs(sums[channels + c] - s2) <= 1e-5 * (1 + abs(s2)), "sum(dy (x - mean)), channel \(c)")
+            }
+            for overwrite in [false, true] {
+                let before: Float = overwrite ? .nan : 0.5
+                var dx = [Float](repeating: before, count: batch * stride)
+                batchNormInputGradient(x, sampleStride: stride, dy, &dx, batch: batch, channels: channels, spatial: spatial,
+                                       mean: mean, invStd: invStd, gamma: gamma, rectified: relu, sums: sums, count: count,
+                                       overwrite: overwrite)
+                var worst = 0.0
+                for n in 0..<batch {
+                    for c in 0..<channels {
+                        let r = Double(invStd[c]), k = Double(gamma[c]) * r
+                        for i in 0..<spatial {
+                            let v = value(n, c, i), xhat = (v.x - Double(mean[c])) * r
+                            let want = (overwrite ? 0 : 0.5) + k * (v.g - sums[c] / count - xhat * sums[channels + c] * r / count)
+                            worst = max(worst, abs(Double(dx[n * stride + c * spatial + i]) - want) / (1 + abs(want)))
+                        }
+                    }
+                    // The wider samples' tails are not the layer's: untouched.
+                    #expect((channels * spatial..<stride).allSatisfy { dx[n * stride + $0].bitPattern == before.bitPattern })
+                }
+                #expect(worst <= 1e-5, "input gradient (overwrite \(overwrite)): worst relative error \(worst)")
+            }
+        }
+    }
+}
+
+@Test("batch norm's backward: finite differences, and it adds into dx in every channel")
+func batchNormAddsInputGradient() {
     let shape = TensorShape(5, 10, 10), batch = 3, count = batch * shape.count
-    let x = testValues(count, seed: 11).enumerated().map { $1 + Float($0 % 7) * 0.25 }
-    let dy = testValues(count, seed: 12)
+    let layer = BatchNorm(name: "bn", input: shape)
+    let context = StepContext(seed: 1, maxBatch: batch)
+    context.training = true
+    layer.allocate(maxBatch: batch)
     let params: [[Float]] = [testValues(5, seed: 13).map { $0 + 1.5 }, testValues(5, seed: 14), [Float](repeating: 0, count: 5),
                              [Float](repeating: 1, count: 5)]
-    func run(groupFloats: Int) -> (y: [Float], dx: [Float], gradients: [[Float]]) {
-        let layer = BatchNorm(name: "bn", input: shape)
-        layer.rectifiesOutput = rectify
-        layer.channelGroupFloats = groupFloats
-        let context = StepContext(seed: 1, maxBatch: batch)
-        context.training = true
-        context.gradScale = 0.25
-        layer.allocate(maxBatch: batch)
-        let ps = params.map { v in UnsafeMutablePointer<Float>.allocate(capacity: v.count).initialized(from: v) }
-        let gs = params.map { v in UnsafeMutablePointer<Float>.allocate(capacity: v.count).initialized(from: v.map { _ in 0.125 }) }
-        defer { (ps + gs).forEach { $0.deallocate() } }
-        layer.bind(parameters: ps, gradients: gs)
-        var y = [Float](repeating: 0, count: count), dx = [Float](repeating: 0.5, count: count)
-        layer.forward(x, &y, batch: batch, context: context)
-        layer.backward(x, y, dy, &dx, batch: batch, context: context)
-        return (y, dx, gs.indices.map { Array(UnsafeBufferPointer(start: gs[$0], count: params[$0].count)) })
-    }
-    let whole = run(groupFloats: Int.max), single = run(groupFloats: 1), pairs = run(groupFloats: 2 * batch * 100)
-    #expect(whole.y == single.y && whole.dx == single.dx && whole.gradients == single.gradients)
-    #expect(whole.y == pairs.y && whole.dx == pairs.dx && whole.gradients == pairs.gradients)
+    let ps = params.map { v in UnsafeMutablePointer<Float>.allocate(capacity: v.count).initialized(from: v) }
+    let gs = params.map { v in UnsafeMutablePointer<Float>.allocate(capacity: v.count).initialized(from: v.map { _ in 0 }) }
+    defer { (ps + gs).forEach { $0.deallocate() } }
+    layer.bind(parameters: ps, gradients: gs)
+    let x = testValues(count, seed: 11).enumerated().map { $1 + Float($0 % 7) * 0.25 }, dy = testValues(count, seed: 12)
+    var y = [Float](repeating: 0, count: count), dx = [Float](repeating: 0.5, count: count)
+    layer.forward(x, &y, batch: batch, context: context)
+    layer.backward(x, y, dy, &dx, batch: batch, context: context)
     // dx was 0.5 before backward: it must have been added to, in every channel.
-    #expect((0..<5).allSatisfy { c in (0..<100).contains { whole.dx[c * 100 + $0] != 0.5 } })
-    let layer = BatchNorm(name: "bn", input: shape)
-    layer.channelGroupFloats = 1
-    let r = gradientCheck(layer, batch: batch, epsilon: 1e-2, tolerance: 3e-2)
+    #expect((0..<5).allSatisfy { c in (0..<100).contains { dx[c * 100 + $0] != 0.5 } })
+    let r = gradientCheck(BatchNorm(name: "bn", input: shape), batch: batch, epsilon: 1e-2, tolerance: 3e-2)
     #expect(r.checked > 0)
     #expect(r.mismatches.isEmpty, "\(r.mismatches.prefix(3))")
 }
 
-@Test("batch norm's moments (a channel at a time) match their definition in Double, far from zero too",
+@Test("batch norm's moments match their definition in Double, far from zero too",
       arguments: [(4, 3, 1), (3, 2, 7), (2, 3, 100), (5, 1, 1024)])
 func batchNormMoments(_ s: (Int, Int, Int)) {
     let (batch, channels, spatial) = s

@@ -129,26 +129,6 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
                       scale: scale.pointer, shift: shift.pointer, rectify: rectifiesOutput)
     }
 
-    /// Floats of one tensor's channel group in backward (its planes over
-    /// the shard): 128 KB, so that a group's input, output gradient and
-    /// input gradient stay in a core's L2 from the pass that reads them
-    /// first (the gradient sums) to the last (the input gradient). Tests
-    /// set it to 1 (a channel per group) to compare against whole tensors.
-    @_spi(Testing) public var channelGroupFloats = 32 * 1024
-
-    /// Runs `body` on consecutive channel ranges of about `channelGroupFloats`
-    /// values each over `batch` samples (at least one channel). Each
-    /// channel's arithmetic is the same whatever the grouping: only the
-    /// order of whole channels changes.
-    private func forEachChannelGroup(batch: Int, _ body: (Range<Int>) -> Void) {
-        let size = max(1, channelGroupFloats / max(1, batch * spatial))
-        var start = 0
-        while start < channels {
-            body(start..<min(channels, start + size))
-            start += size
-        }
-    }
-
     /// The inference map `x * scale + shift` (from the running statistics),
     /// computed as the inference forward computes it, in this layer's
     /// buffers: for a convolution this norm is folded into (`Conv2D.foldedNorm`).
@@ -175,32 +155,25 @@ public final class BatchNorm: StridedInputLayer, ReLUFusable, OutputFreeBackward
         let s = sums!
         // scale and shift are still the forward's: the fused relu's mask.
         let rectified = rectifiesOutput ? RectifiedAffine(scale: scale.pointer, shift: shift.pointer) : nil
-        func sum(_ group: Range<Int>) {
-            batchNormGradientSums(x, sampleStride: inputSampleStride, dy, batch: batch, channels: channels, spatial: spatial,
-                                  mean: mean.pointer, rectified: rectified, into: s, only: group)
-            // Parameter gradients from this shard only: the runtime sums shards.
-            for c in group where affine {
-                dGamma[c] += Float(s[channels + c]) * invStd.pointer[c]
-                dBeta[c] += Float(s[c])
-            }
+        // Two passes over whole tensors, sample by sample (each sample's
+        // planes one run for the prefetcher): measured faster than channel
+        // groups kept in L2, whose per-sample runs (one 4 KB plane on W3's
+        // first stage) left the sums waiting on memory (docs/kernels.md).
+        batchNormGradientSums(x, sampleStride: inputSampleStride, dy, batch: batch, channels: channels, spatial: spatial,
+                              mean: mean.pointer, rectified: rectified, into: s)
+        // Parameter gradients from this shard only: the runtime sums shards.
+        for c in 0..<channels where affine {
+            dGamma[c] += Float(s[channels + c]) * invStd.pointer[c]
+            dBeta[c] += Float(s[c])
         }
-        func inputGradient(_ group: Range<Int>?) {
-            guard let dx else { return }
+        // The input gradient needs the sums over every sample normalised together.
+        if let exchange = context.statistics {
+            exchange.allReduce(worker: context.worker, round: &context.exchangeRound, s, count: 2 * channels)
+        }
+        if let dx {
             batchNormInputGradient(x, sampleStride: inputSampleStride, dy, dx, batch: batch, channels: channels, spatial: spatial,
                                    mean: mean.pointer, invStd: invStd.pointer, gamma: gamma, rectified: rectified,
-                                   sums: s, count: statisticsCount, only: group, overwrite: overwritesInputGradient.first == true)
-        }
-        if let exchange = context.statistics {
-            // The input gradient needs the sums over every sample normalised together.
-            sum(0..<channels)
-            exchange.allReduce(worker: context.worker, round: &context.exchangeRound, s, count: 2 * channels)
-            inputGradient(nil)
-        } else {
-            // A group's input gradient re-reads x and dy while they are in cache.
-            forEachChannelGroup(batch: batch) { group in
-                sum(group)
-                inputGradient(group)
-            }
+                                   sums: s, count: statisticsCount, overwrite: overwritesInputGradient.first == true)
         }
         // This shard's share of the global batch's statistics (PyTorch keeps
         // the unbiased variance in running_var).
