@@ -1,5 +1,5 @@
 import Testing
-@_spi(Testing) import PTrain
+import PTrain
 import PTrainKernels
 
 // The layers of deeper architectures: batch norm, global average pooling and
