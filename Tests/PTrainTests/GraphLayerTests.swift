@@ -100,7 +100,8 @@ func batchNormMoments(_ s: (Int, Int, Int)) {
     let (batch, channels, spatial) = s
     let stride = channels * spatial + 3  // a channel prefix of wider samples
     for offset: Float in [0, 1000] {
-        let x = testValues(batch * stride, seed: 21).enumerated().map { $1 * Float(1 + $0 % 3) + offset }
+        // Each sample's planes shifted by 2.5 n: channels whose planes have far-apart means.
+        let x = testValues(batch * stride, seed: 21).enumerated().map { $1 * Float(1 + $0 % 3) + offset + Float($0 / stride) * 2.5 }
         var mean = [Float](repeating: .nan, count: channels), variance = mean
         var scratch = [Double](repeating: .nan, count: channels)
         channelMoments(x, batch: batch, channels: channels, spatial: spatial, sampleStride: stride, mean: &mean, variance: &variance,
