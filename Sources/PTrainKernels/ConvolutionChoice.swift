@@ -4,11 +4,13 @@
 ///
 /// - depthwise (one input channel and one filter per group), every pass:
 ///   direct SIMD loops, any kernel, stride, padding and dilation;
-/// - forward: Winograd (when allowed), pointwise, taps, im2col;
+/// - forward: Winograd (when allowed), pointwise, filter vectors (stride 1,
+///   fewer than 16 channels, whole 16-filter blocks), taps, im2col;
 /// - input gradient: Winograd, pointwise, taps (stride 1 with pad <= K - 1,
 ///   or strided: one stride-1 tap GEMM per input phase), im2col/col2im;
-/// - weight gradient: Winograd, pointwise, taps (whole 16-channel panels),
-///   window planes (stride 1), im2col.
+/// - weight gradient: Winograd, pointwise, filter vectors (as forward, 3-
+///   and 5-wide kernels), taps (whole 16-channel panels), window planes
+///   (stride 1), im2col.
 ///
 /// Other dilated kernels (`WindowGeometry.isDilated`) go to im2col in every
 /// pass: the remaining algorithms' planes and tiles assume adjacent taps.
@@ -34,7 +36,8 @@
 public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
-        DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
+        DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, TapAlgorithm.self,
+        WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
     /// The algorithms of the bf16 path, in order of preference (Winograd's
     /// in fp32).

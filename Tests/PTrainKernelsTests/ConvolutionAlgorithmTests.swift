@@ -28,10 +28,24 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (2, 10, 11, 3, (3, 3), (3, 3), (1, 0), 1),
     (4, 9, 8, 3, (2, 2), (3, 3), (0, 1), 1),
     (3, 9, 9, 4, (3, 3), (2, 1), (3, 0), 1),
+    // Filter vectors (whole 16-filter blocks, fewer than 16 channels, stride
+    // 1): LeNet's conv2 (one 10-pixel block per row, no padding); W2's conv1
+    // (two 12-pixel blocks, four filter blocks); rows of 29 (blocks 10, 10,
+    // 9) and a plane's 11-pixel tail; non-square kernels whose weight
+    // gradient splits the kernel rows (5-wide: 2 + 1; 3-wide: 4 + 1); a
+    // 7-wide kernel (forward only); 15 channels.
+    (6, 14, 14, 16, (5, 5), (1, 1), (0, 0), 1),
+    (3, 24, 24, 64, (5, 5), (1, 1), (2, 2), 1),
+    (3, 7, 29, 32, (3, 3), (1, 1), (1, 1), 1),
+    (1, 5, 4, 16, (3, 5), (1, 1), (1, 2), 1),
+    (2, 6, 13, 16, (5, 3), (1, 1), (2, 1), 1),
+    (2, 9, 9, 16, (7, 7), (1, 1), (3, 3), 1),
+    (15, 4, 6, 16, (3, 3), (1, 1), (1, 0), 1),
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
-    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
+    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self,
+    WinogradAlgorithm.self, Im2ColAlgorithm.self,
 ]
 
 func convolutionShape(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Int)) -> ConvolutionShape {
@@ -144,14 +158,17 @@ func chosen(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Int), 
     ConvolutionPass.allCases.map { "\(ConvolutionChoice.choose(convolutionShape(c), $0, winograd: winograd))" }
 }
 
-@Test("convolution choice: Winograd when allowed, else pointwise, taps, window planes and im2col by the shape's edges")
+@Test("convolution choice: Winograd when allowed, else pointwise, filter vectors, taps, window planes and im2col by the shape's edges")
 func choiceRoutes() {
     let resnet = (16, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)
     #expect(chosen(resnet) == ["WinogradAlgorithm", "WinogradAlgorithm", "WinogradAlgorithm"])
     #expect(chosen(resnet, winograd: false) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     // Grouped: no Winograd; 8 channels per group: no tap weight gradient.
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (1, 1), 2)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
-    #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
+    #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
+    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
+    #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
+    #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
     #expect(chosen((16, 8, 8, 32, (1, 1), (1, 1), (0, 0), 1)) == ["PointwiseAlgorithm", "PointwiseAlgorithm", "PointwiseAlgorithm"])
@@ -175,6 +192,19 @@ func algorithmSupportEdges() {
     #expect(TapAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (2, 1), (3, 0), 1)), .inputGradient))
     #expect(TapAlgorithm.supports(s((32, 9, 9, 4, (3, 3), (2, 2), (1, 1), 2)), .weightGradient))
     #expect(!TapAlgorithm.supports(s((32, 9, 9, 4, (3, 3), (1, 1), (1, 1), 4)), .weightGradient))
+    // Filter vectors: one group, stride 1, undilated, whole 16-filter blocks,
+    // fewer than 16 channels; no input gradient; weight gradients of 3- and 5-wide kernels.
+    #expect(FilterVectorAlgorithm.supports(s((15, 9, 9, 32, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((16, 9, 9, 32, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 24, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 3), (1, 2), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((4, 9, 9, 32, (3, 3), (1, 1), (1, 1), 2)), .forward))
+    let dilated = WindowGeometry(channels: 3, height: 9, width: 9, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1,
+                                 padH: 2, padW: 2, dilationH: 2, dilationW: 2)
+    #expect(!FilterVectorAlgorithm.supports(ConvolutionShape(geometry: dilated, outputs: 16, groups: 1), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 3), (1, 1), (1, 1), 1)), .inputGradient))
+    #expect(FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 5), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 7), (1, 1), (1, 1), 1)), .weightGradient))
     // Window planes: weight gradients at stride 1 only.
     #expect(WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
     #expect(!WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))

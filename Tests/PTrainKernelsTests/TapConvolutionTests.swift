@@ -124,9 +124,14 @@ func tapOrdered(_ w: [Float], _ p: TapConvolution, rotated: Bool = false) -> [Fl
     return ordered
 }
 
+/// Relative errors at most `tolerance`; a NaN on one side only is an
+/// infinite error (`max()` would skip it: NaN compares false).
 func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, _ what: String) {
     #expect(a.count == b.count)
-    let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+    let worst = zip(a, b).map { x, y -> Float in
+        if x.isNaN || y.isNaN { return x.isNaN && y.isNaN ? 0 : .infinity }
+        return abs(x - y) / max(1, abs(y))
+    }.max() ?? 0
     #expect(worst <= tolerance, "\(what): worst relative error \(worst)")
 }
 
