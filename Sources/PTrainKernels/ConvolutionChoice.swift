@@ -5,7 +5,8 @@
 /// - depthwise (one input channel and one filter per group), every pass:
 ///   direct SIMD loops, any kernel, stride, padding and dilation;
 /// - forward: Winograd (when allowed), pointwise, filter vectors (stride 1,
-///   fewer than 16 channels, whole 16-filter blocks), taps, im2col;
+///   fewer than 16 channels, whole 16-filter blocks, C * KH * KW >= 100),
+///   taps, im2col;
 /// - input gradient: Winograd, pointwise, taps (stride 1 with pad <= K - 1,
 ///   or strided: one stride-1 tap GEMM per input phase), im2col/col2im;
 /// - weight gradient: Winograd, pointwise, filter vectors (as forward, 3-

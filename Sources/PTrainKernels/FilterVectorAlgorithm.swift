@@ -1,7 +1,7 @@
 /// Direct convolution with one SIMD lane per filter (FilterVectorKernels.swift),
-/// for layers with few input channels and whole 16-filter blocks: LeNet's
-/// conv2 (6 -> 16, 5x5 valid), the 3-channel first layers of CIFAR nets
-/// (W2's conv1, 3 -> 64 5x5; ResNet-20's conv1, 3 -> 16 3x3).
+/// for layers with few input channels (fewer than 16), whole 16-filter
+/// blocks and at least `minimumDepth` k steps (`C * KH * KW`): LeNet's conv2
+/// (6 -> 16, 5x5 valid, depth 150).
 ///
 /// Why: the tap GEMM (TapAlgorithm) runs such layers at 35-75% of peak. Its
 /// k steps come in segments of C per tap (3 or 6 steps, then a new B
@@ -40,10 +40,19 @@ public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
     let filters: Int, padded: Int, staging: Int, sums: Int
     public let workspaceFloats: Int
 
+    /// The fewest k steps (`C * KH * KW`) per pixel block worth a block's
+    /// fixed cost (12 vector stores, the loops' set-up): measured per 32
+    /// images, LeNet's conv2 (depth 150) ran its forward pass in 0.09 ms
+    /// against the taps' 0.13-0.14, while ResNet-20's conv1 (3 channels
+    /// 3x3, depth 27: 0.48-0.53 ms against 0.34-0.37) and W2's conv1 (3
+    /// channels 5x5, 64 filters, depth 75: 2.5-2.9 ms against 2.0-2.1) lost
+    /// to the tap GEMM, whose rows there are whole micro-tiles without junk.
+    static let minimumDepth = 100
+
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
         guard shape.groups == 1, !g.isDilated, g.strideH == 1, g.strideW == 1, shape.outputs % 16 == 0,
-              g.channels < 16 else { return false }
+              g.channels < 16, g.columnRows >= minimumDepth else { return false }
         switch pass {
         case .forward: return true
         case .inputGradient: return false
@@ -52,7 +61,8 @@ public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
     }
 
     public init(_ shape: ConvolutionShape, maxBatch: Int) {
-        precondition(Self.supports(shape, .forward), "filter vectors: stride 1, whole 16-filter blocks, fewer than 16 channels")
+        precondition(Self.supports(shape, .forward),
+                     "filter vectors: stride 1, whole 16-filter blocks, fewer than 16 channels, depth >= \(Self.minimumDepth)")
         self.shape = shape
         let g = shape.geometry
         paddedH = g.height + 2 * g.padH
@@ -139,14 +149,15 @@ public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
         for n in 0..<batch {
             let (planes, rowPitch, planePitch) = source(x + n * inputStride, workspace: w)
             for ob in 0..<(outputs / 16) {
-                let vectors = UnsafePointer(w + filters + ob * depth * 16)
+                var block = FilterVectorBlock(x: planes, rowPitch: rowPitch, planePitch: planePitch, channels: g.channels,
+                                              kernelH: g.kernelH, kernelW: g.kernelW,
+                                              weights: UnsafePointer(w + filters + ob * depth * 16), out: stage,
+                                              pixelStride: outputs)
                 for oy in 0..<g.outH {
-                    for block in rowBlocks {
-                        filterVectorForwardBlock(count: block.count, x: planes + oy * rowPitch + block.start, rowPitch: rowPitch,
-                                                 planePitch: planePitch, channels: g.channels, kernelH: g.kernelH,
-                                                 kernelW: g.kernelW, weights: vectors,
-                                                 into: stage + (oy * g.outW + block.start) * outputs + ob * 16,
-                                                 pixelStride: outputs)
+                    for run in rowBlocks {
+                        block.x = planes + oy * rowPitch + run.start
+                        block.out = stage + (oy * g.outW + run.start) * outputs + ob * 16
+                        filterVectorForward(block, count: run.count)
                     }
                 }
             }

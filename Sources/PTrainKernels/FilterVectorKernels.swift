@@ -48,107 +48,90 @@ private enum Count9: BlockCount { static var value: Int { 9 } }
 private enum Count10: BlockCount { static var value: Int { 10 } }
 private enum Count11: BlockCount { static var value: Int { 11 } }
 private enum Count12: BlockCount { static var value: Int { 12 } }
+/// A kernel width known only at run time (`kernelW`).
+private enum AnyWidth: BlockCount { static var value: Int { 0 } }
 
 /// Output pixels per forward block at most (12 accumulators, the weight
 /// vector and broadcast temporaries fit the 32 vector registers).
 let filterVectorBlock = 12
 
-/// `count` (1...12) adjacent output pixels, 16 filters: `out + p *
-/// pixelStride` = the 16 filters' sums at pixel p, overwritten. `x` is the
-/// input at the block's first window's top-left tap (padded planes: every
-/// tap in bounds), rows `rowPitch` and channels `planePitch` floats apart;
-/// `weights` the 16 filters' vectors `[channels, kernelH, kernelW][16]`.
+/// One forward block's operands: `count` (1...12) adjacent output pixels,
+/// 16 filters. `x` is the input at the block's first window's top-left tap
+/// (padded planes: every tap in bounds), rows `rowPitch` and channels
+/// `planePitch` floats apart; `weights` the 16 filters' vectors `[channels,
+/// kernelH, kernelW][16]`; pixel p's 16 sums go to `out + p * pixelStride`.
+struct FilterVectorBlock {
+    var x: UnsafePointer<Float>
+    let rowPitch: Int, planePitch: Int
+    let channels: Int, kernelH: Int, kernelW: Int
+    let weights: UnsafePointer<Float>
+    var out: UnsafeMutablePointer<Float>
+    let pixelStride: Int
+}
+
+/// Computes `block`'s `count` pixels (overwriting their sums).
 @inline(never)
-func filterVectorForwardBlock(count: Int, x: UnsafePointer<Float>, rowPitch: Int, planePitch: Int, channels: Int,
-                              kernelH: Int, kernelW: Int, weights: UnsafePointer<Float>,
-                              into out: UnsafeMutablePointer<Float>, pixelStride: Int) {
+func filterVectorForward(_ block: FilterVectorBlock, count: Int) {
+    // 3- and 5-wide kernels get their kj loop unrolled (constant trip count).
+    switch block.kernelW {
+    case 3: filterVectorForward(block, count: count, width: Count3.self)
+    case 5: filterVectorForward(block, count: count, width: Count5.self)
+    default: filterVectorForward(block, count: count, width: AnyWidth.self)
+    }
+}
+
+private func filterVectorForward<KW: BlockCount>(_ b: FilterVectorBlock, count: Int, width: KW.Type) {
     switch count {
-    case 1:
-        filterVectorForwardBody(Count1.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 2:
-        filterVectorForwardBody(Count2.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 3:
-        filterVectorForwardBody(Count3.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 4:
-        filterVectorForwardBody(Count4.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 5:
-        filterVectorForwardBody(Count5.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 6:
-        filterVectorForwardBody(Count6.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 7:
-        filterVectorForwardBody(Count7.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 8:
-        filterVectorForwardBody(Count8.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 9:
-        filterVectorForwardBody(Count9.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 10:
-        filterVectorForwardBody(Count10.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 11:
-        filterVectorForwardBody(Count11.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
-    case 12:
-        filterVectorForwardBody(Count12.self, x: x, rowPitch: rowPitch, planePitch: planePitch,
-                                channels: channels, kernelH: kernelH, kernelW: kernelW, weights: weights, into: out,
-                                pixelStride: pixelStride)
+    case 1: filterVectorForwardBody(b, Count1.self, KW.self)
+    case 2: filterVectorForwardBody(b, Count2.self, KW.self)
+    case 3: filterVectorForwardBody(b, Count3.self, KW.self)
+    case 4: filterVectorForwardBody(b, Count4.self, KW.self)
+    case 5: filterVectorForwardBody(b, Count5.self, KW.self)
+    case 6: filterVectorForwardBody(b, Count6.self, KW.self)
+    case 7: filterVectorForwardBody(b, Count7.self, KW.self)
+    case 8: filterVectorForwardBody(b, Count8.self, KW.self)
+    case 9: filterVectorForwardBody(b, Count9.self, KW.self)
+    case 10: filterVectorForwardBody(b, Count10.self, KW.self)
+    case 11: filterVectorForwardBody(b, Count11.self, KW.self)
+    case 12: filterVectorForwardBody(b, Count12.self, KW.self)
     default: preconditionFailure("a filter-vector block holds 1...\(filterVectorBlock) pixels, not \(count)")
     }
 }
 
 @inline(never)
-private func filterVectorForwardBody<N: BlockCount>(_: N.Type, x: UnsafePointer<Float>, rowPitch: Int, planePitch: Int,
-                                                    channels: Int, kernelH: Int, kernelW: Int, weights: UnsafePointer<Float>,
-                                                    into out: UnsafeMutablePointer<Float>, pixelStride: Int) {
-    let n = N.value
+private func filterVectorForwardBody<N: BlockCount, KW: BlockCount>(_ b: FilterVectorBlock, _: N.Type, _: KW.Type) {
+    let n = N.value, kw = KW.value == 0 ? b.kernelW : KW.value
     var a0 = FilterVector(), a1 = FilterVector(), a2 = FilterVector(), a3 = FilterVector()
     var a4 = FilterVector(), a5 = FilterVector(), a6 = FilterVector(), a7 = FilterVector()
     var a8 = FilterVector(), a9 = FilterVector(), a10 = FilterVector(), a11 = FilterVector()
-    var w = weights
-    for c in 0..<channels {
-        for ki in 0..<kernelH {
-            let row = x + c * planePitch + ki * rowPitch
-            for kj in 0..<kernelW {
+    var w = b.weights
+    for c in 0..<b.channels {
+        var row = b.x + c &* b.planePitch
+        for _ in 0..<b.kernelH {
+            for kj in 0..<kw {
                 let f = UnsafeRawPointer(w).loadUnaligned(as: FilterVector.self)
                 w += 16
                 let r = row + kj
-                @inline(__always) func b(_ p: Int) -> FilterVector { FilterVector(repeating: r[p]) }
-                a0 = a0.addingProduct(b(0), f)
-                if n > 1 { a1 = a1.addingProduct(b(1), f) }
-                if n > 2 { a2 = a2.addingProduct(b(2), f) }
-                if n > 3 { a3 = a3.addingProduct(b(3), f) }
-                if n > 4 { a4 = a4.addingProduct(b(4), f) }
-                if n > 5 { a5 = a5.addingProduct(b(5), f) }
-                if n > 6 { a6 = a6.addingProduct(b(6), f) }
-                if n > 7 { a7 = a7.addingProduct(b(7), f) }
-                if n > 8 { a8 = a8.addingProduct(b(8), f) }
-                if n > 9 { a9 = a9.addingProduct(b(9), f) }
-                if n > 10 { a10 = a10.addingProduct(b(10), f) }
-                if n > 11 { a11 = a11.addingProduct(b(11), f) }
+                @inline(__always) func x(_ p: Int) -> FilterVector { FilterVector(repeating: r[p]) }
+                a0 = a0.addingProduct(x(0), f)
+                if n > 1 { a1 = a1.addingProduct(x(1), f) }
+                if n > 2 { a2 = a2.addingProduct(x(2), f) }
+                if n > 3 { a3 = a3.addingProduct(x(3), f) }
+                if n > 4 { a4 = a4.addingProduct(x(4), f) }
+                if n > 5 { a5 = a5.addingProduct(x(5), f) }
+                if n > 6 { a6 = a6.addingProduct(x(6), f) }
+                if n > 7 { a7 = a7.addingProduct(x(7), f) }
+                if n > 8 { a8 = a8.addingProduct(x(8), f) }
+                if n > 9 { a9 = a9.addingProduct(x(9), f) }
+                if n > 10 { a10 = a10.addingProduct(x(10), f) }
+                if n > 11 { a11 = a11.addingProduct(x(11), f) }
             }
+            row += b.rowPitch
         }
     }
+    let out = b.out, stride = b.pixelStride
     @inline(__always) func put(_ p: Int, _ v: FilterVector) {
-        UnsafeMutableRawPointer(out + p * pixelStride).storeBytes(of: v, as: FilterVector.self)
+        UnsafeMutableRawPointer(out + p &* stride).storeBytes(of: v, as: FilterVector.self)
     }
     put(0, a0)
     if n > 1 { put(1, a1) }
@@ -215,29 +198,31 @@ private func filterVectorGradientBody<R: BlockCount, KW: BlockCount>(_: R.Type, 
     var a0 = FilterVector(), a1 = FilterVector(), a2 = FilterVector(), a3 = FilterVector()
     var a4 = FilterVector(), a5 = FilterVector(), a6 = FilterVector(), a7 = FilterVector()
     var a8 = FilterVector(), a9 = FilterVector(), a10 = FilterVector(), a11 = FilterVector()
-    for oy in 0..<outH {
-        let xRow = x + oy * rowPitch, gRow = dy + oy * outW * pixelStride
+    var xRow = x, g = dy
+    for _ in 0..<outH {
         for ox in 0..<outW {
-            let g = UnsafeRawPointer(gRow + ox * pixelStride).loadUnaligned(as: FilterVector.self)
+            let d = UnsafeRawPointer(g).loadUnaligned(as: FilterVector.self)
+            g += pixelStride
             let base = xRow + ox
             // Tap t of the block: kernel row t / kw, column t % kw.
-            @inline(__always) func b(_ t: Int) -> FilterVector { FilterVector(repeating: base[(t / kw) * rowPitch + t % kw]) }
-            a0 = a0.addingProduct(g, b(0))
-            if n > 1 { a1 = a1.addingProduct(g, b(1)) }
-            if n > 2 { a2 = a2.addingProduct(g, b(2)) }
-            if n > 3 { a3 = a3.addingProduct(g, b(3)) }
-            if n > 4 { a4 = a4.addingProduct(g, b(4)) }
-            if n > 5 { a5 = a5.addingProduct(g, b(5)) }
-            if n > 6 { a6 = a6.addingProduct(g, b(6)) }
-            if n > 7 { a7 = a7.addingProduct(g, b(7)) }
-            if n > 8 { a8 = a8.addingProduct(g, b(8)) }
-            if n > 9 { a9 = a9.addingProduct(g, b(9)) }
-            if n > 10 { a10 = a10.addingProduct(g, b(10)) }
-            if n > 11 { a11 = a11.addingProduct(g, b(11)) }
+            @inline(__always) func x(_ t: Int) -> FilterVector { FilterVector(repeating: base[(t / kw) &* rowPitch &+ t % kw]) }
+            a0 = a0.addingProduct(d, x(0))
+            if n > 1 { a1 = a1.addingProduct(d, x(1)) }
+            if n > 2 { a2 = a2.addingProduct(d, x(2)) }
+            if n > 3 { a3 = a3.addingProduct(d, x(3)) }
+            if n > 4 { a4 = a4.addingProduct(d, x(4)) }
+            if n > 5 { a5 = a5.addingProduct(d, x(5)) }
+            if n > 6 { a6 = a6.addingProduct(d, x(6)) }
+            if n > 7 { a7 = a7.addingProduct(d, x(7)) }
+            if n > 8 { a8 = a8.addingProduct(d, x(8)) }
+            if n > 9 { a9 = a9.addingProduct(d, x(9)) }
+            if n > 10 { a10 = a10.addingProduct(d, x(10)) }
+            if n > 11 { a11 = a11.addingProduct(d, x(11)) }
         }
+        xRow += rowPitch
     }
     @inline(__always) func add(_ t: Int, _ v: FilterVector) {
-        let p = UnsafeMutableRawPointer(sums + t * 16)
+        let p = UnsafeMutableRawPointer(sums + t &* 16)
         p.storeBytes(of: p.loadUnaligned(as: FilterVector.self) + v, as: FilterVector.self)
     }
     add(0, a0)

@@ -29,17 +29,17 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (4, 9, 8, 3, (2, 2), (3, 3), (0, 1), 1),
     (3, 9, 9, 4, (3, 3), (2, 1), (3, 0), 1),
     // Filter vectors (whole 16-filter blocks, fewer than 16 channels, stride
-    // 1): LeNet's conv2 (one 10-pixel block per row, no padding); W2's conv1
-    // (two 12-pixel blocks, four filter blocks); rows of 29 (blocks 10, 10,
+    // 1, depth C * KH * KW >= 100): LeNet's conv2 (one 10-pixel block per
+    // row, no padding); two 12-pixel blocks and four filter blocks; rows of 29 (blocks 10, 10,
     // 9) and a plane's 11-pixel tail; non-square kernels whose weight
     // gradient splits the kernel rows (5-wide: 2 + 1; 3-wide: 4 + 1); a
     // 7-wide kernel (forward only); 15 channels.
     (6, 14, 14, 16, (5, 5), (1, 1), (0, 0), 1),
-    (3, 24, 24, 64, (5, 5), (1, 1), (2, 2), 1),
-    (3, 7, 29, 32, (3, 3), (1, 1), (1, 1), 1),
-    (1, 5, 4, 16, (3, 5), (1, 1), (1, 2), 1),
-    (2, 6, 13, 16, (5, 3), (1, 1), (2, 1), 1),
-    (2, 9, 9, 16, (7, 7), (1, 1), (3, 3), 1),
+    (5, 24, 24, 64, (5, 5), (1, 1), (2, 2), 1),
+    (12, 7, 29, 32, (3, 3), (1, 1), (1, 1), 1),
+    (7, 5, 4, 16, (3, 5), (1, 1), (1, 2), 1),
+    (7, 6, 13, 16, (5, 3), (1, 1), (2, 1), 1),
+    (3, 9, 9, 16, (7, 7), (1, 1), (3, 3), 1),
     (15, 4, 6, 16, (3, 3), (1, 1), (1, 0), 1),
 ]
 
@@ -167,7 +167,9 @@ func choiceRoutes() {
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (1, 1), 2)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
     #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
-    #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
+    #expect(chosen((12, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
+    // ResNet-20's conv1 (depth 27): the taps.
+    #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
@@ -193,18 +195,21 @@ func algorithmSupportEdges() {
     #expect(TapAlgorithm.supports(s((32, 9, 9, 4, (3, 3), (2, 2), (1, 1), 2)), .weightGradient))
     #expect(!TapAlgorithm.supports(s((32, 9, 9, 4, (3, 3), (1, 1), (1, 1), 4)), .weightGradient))
     // Filter vectors: one group, stride 1, undilated, whole 16-filter blocks,
-    // fewer than 16 channels; no input gradient; weight gradients of 3- and 5-wide kernels.
+    // fewer than 16 channels, depth C * KH * KW >= 100; no input gradient;
+    // weight gradients of 3- and 5-wide kernels.
     #expect(FilterVectorAlgorithm.supports(s((15, 9, 9, 32, (3, 3), (1, 1), (1, 1), 1)), .forward))
     #expect(!FilterVectorAlgorithm.supports(s((16, 9, 9, 32, (3, 3), (1, 1), (1, 1), 1)), .forward))
-    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 24, (3, 3), (1, 1), (1, 1), 1)), .forward))
-    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 3), (1, 2), (1, 1), 1)), .forward))
-    #expect(!FilterVectorAlgorithm.supports(s((4, 9, 9, 32, (3, 3), (1, 1), (1, 1), 2)), .forward))
-    let dilated = WindowGeometry(channels: 3, height: 9, width: 9, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1,
+    #expect(FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((11, 9, 9, 16, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 24, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 3), (1, 2), (1, 1), 1)), .forward))
+    #expect(!FilterVectorAlgorithm.supports(s((24, 9, 9, 32, (3, 3), (1, 1), (1, 1), 2)), .forward))
+    let dilated = WindowGeometry(channels: 12, height: 9, width: 9, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1,
                                  padH: 2, padW: 2, dilationH: 2, dilationW: 2)
     #expect(!FilterVectorAlgorithm.supports(ConvolutionShape(geometry: dilated, outputs: 16, groups: 1), .forward))
-    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 3), (1, 1), (1, 1), 1)), .inputGradient))
-    #expect(FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 5), (1, 1), (1, 1), 1)), .weightGradient))
-    #expect(!FilterVectorAlgorithm.supports(s((3, 9, 9, 16, (3, 7), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 3), (1, 1), (1, 1), 1)), .inputGradient))
+    #expect(FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 5), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 7), (1, 1), (1, 1), 1)), .weightGradient))
     // Window planes: weight gradients at stride 1 only.
     #expect(WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
     #expect(!WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))
