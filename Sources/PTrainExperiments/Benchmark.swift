@@ -18,11 +18,13 @@ public struct Benchmark {
         /// backward (the weight gradient, plus the input gradient unless
         /// the layer reads the model input). Zero for other layers.
         public let forwardFLOP: Double, backwardFLOP: Double
+        /// A convolution's algorithms (`Conv2D.algorithmNames`); nil for other layers.
+        public let algorithms: String?
 
         public init(name: String, type: String, forwardMs: Double, backwardMs: Double,
-                    forwardFLOP: Double = 0, backwardFLOP: Double = 0) {
+                    forwardFLOP: Double = 0, backwardFLOP: Double = 0, algorithms: String? = nil) {
             self.name = name; self.type = type; self.forwardMs = forwardMs; self.backwardMs = backwardMs
-            self.forwardFLOP = forwardFLOP; self.backwardFLOP = backwardFLOP
+            self.forwardFLOP = forwardFLOP; self.backwardFLOP = backwardFLOP; self.algorithms = algorithms
         }
 
         /// Percent of `peak` GFLOP/s achieved; nil for non-GEMM layers.
@@ -136,7 +138,8 @@ public struct Benchmark {
             let readsInput = model.inputs[i].contains(-1)
             return LayerTime(name: layer.name, type: layer.typeName, forwardMs: 1e3 * times[i] / Double(rounds),
                              backwardMs: 1e3 * times[model.layers.count + i] / Double(rounds),
-                             forwardFLOP: forward, backwardFLOP: readsInput ? forward : 2 * forward)
+                             forwardFLOP: forward, backwardFLOP: readsInput ? forward : 2 * forward,
+                             algorithms: (layer as? Conv2D)?.algorithmNames(inputGradient: !readsInput))
         }
     }
 
@@ -154,19 +157,22 @@ public struct Benchmark {
                             r.trainImagesPerSecond, r.trainGFLOPs, r.percentOfPeak, r.peakGFLOPs, r.trainFLOPPerImage / 1e6),
                      String(format: "inference: %.0f img/s", r.inferImagesPerSecond),
                      String(format: "peak RSS: %.0f MB", r.rssMB),
-                     "per layer (one shard of \(config.runtime.shard), one thread; % of one core's peak for conv2d and dense):"]
+                     "per layer (one shard of \(config.runtime.shard), one thread; % of one core's peak for conv2d and dense;"
+                        + " a convolution's algorithms: all passes', or forward / input gradient / weight gradient):"]
         let nameWidth = max(7, r.layers.map(\.name.count).max() ?? 0)
         let typeWidth = max(10, r.layers.map(\.type.count).max() ?? 0)
         func pad(_ s: String, _ width: Int) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
         func percent(_ p: Double?) -> String { p.map { String(format: "%8.0f%%", $0) } ?? String(repeating: " ", count: 9) }
-        lines.append(pad("layer", nameWidth) + " " + pad("type", typeWidth) + "  forward ms  backward ms   share  fwd peak  bwd peak")
+        lines.append(pad("layer", nameWidth) + " " + pad("type", typeWidth) + "  forward ms  backward ms   share  fwd peak  bwd peak"
+                     + (r.layers.contains { $0.algorithms != nil } ? "  algorithms" : ""))
         let total = r.layers.reduce(0) { $0 + $1.forwardMs + $1.backwardMs }
         for l in r.layers {
             lines.append(pad(l.name, nameWidth) + " " + pad(l.type, typeWidth)
                          + String(format: " %11.3f %12.3f %6.1f%%", l.forwardMs, l.backwardMs,
                                   100 * (l.forwardMs + l.backwardMs) / max(total, 1e-12))
                          + " " + percent(l.forwardPercent(ofPeak: r.peakGFLOPsPerCore))
-                         + " " + percent(l.backwardPercent(ofPeak: r.peakGFLOPsPerCore)))
+                         + " " + percent(l.backwardPercent(ofPeak: r.peakGFLOPsPerCore))
+                         + (l.algorithms.map { "  " + $0 } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
@@ -180,6 +186,7 @@ public struct Benchmark {
             if let f = l.forwardPercent(ofPeak: r.peakGFLOPsPerCore), let b = l.backwardPercent(ofPeak: r.peakGFLOPsPerCore) {
                 s += String(format: ",\"forward_percent_of_peak\":%.1f,\"backward_percent_of_peak\":%.1f", f, b)
             }
+            if let algorithms = l.algorithms { s += ",\"algorithms\":\"\(algorithms)\"" }
             return s + "}"
         }.joined(separator: ",")
         return String(format: "{\"workers\":%d,\"batch\":%d,\"precision\":\"%@\",\"train_img_s\":%.1f,\"infer_img_s\":%.1f,\"train_gflop_s\":%.2f,\"peak_gflop_s\":%.2f,\"percent_of_peak\":%.2f,\"rss_mb\":%.1f,\"layers\":[%@]%@}",

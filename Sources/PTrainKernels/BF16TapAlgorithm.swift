@@ -29,6 +29,7 @@ import CBF16
 /// pair planes (weight gradient), and every group's tap-ordered weight
 /// gradient.
 public struct BF16TapAlgorithm: PoolStoring {
+    public static let name = "bf16 taps"
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// The input gradient's plan (nil: that pass is not supported).

@@ -38,6 +38,8 @@ public struct ConvolutionWorkspace {
 /// are floats. No call allocates. A pass that `supports` rejects must not be
 /// called.
 public protocol ConvolutionAlgorithm: Sendable {
+    /// A short name for reports (`ptrain bench`'s per-layer table).
+    static var name: String { get }
     /// Whether this algorithm computes `pass` of `shape`.
     static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool
     /// Plans for batches of at most `maxBatch` images (strips and blocks

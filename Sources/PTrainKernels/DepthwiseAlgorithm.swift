@@ -17,6 +17,7 @@
 /// - `framed`: one output-gradient plane framed by zeros wide enough that the
 ///   stride-1 input gradient is a correlation with the flipped filter.
 public struct DepthwiseAlgorithm: ConvolutionAlgorithm {
+    public static let name = "depthwise"
     let shape: ConvolutionShape
     /// Floats of one phase of a padded row, of a padded row (SW phases), of a `gradient` row.
     let phaseWidth: Int, paddedRow: Int, gradientRow: Int

@@ -30,6 +30,7 @@
 /// (borders zeroed at the start of each pass), the channels-last staging
 /// `[OH*OW, O]` and the gradient sums (as large as the weights).
 public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
+    public static let name = "filter vectors"
     let shape: ConvolutionShape
     /// Padded plane sizes (the input's when unpadded).
     let paddedH: Int, paddedW: Int

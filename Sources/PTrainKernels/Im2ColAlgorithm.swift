@@ -8,6 +8,7 @@
 /// Workspace, in order: the columns (also the column gradient) and one
 /// group's outputs (or output gradients) of a chunk, `[O/g, chunk*OH*OW]`.
 public struct Im2ColAlgorithm: ConvolutionAlgorithm {
+    public static let name = "im2col"
     let shape: ConvolutionShape
     /// Images per GEMM: as many as fit `columnBudget` floats of columns
     /// (at least one).

@@ -3,6 +3,7 @@
 /// `[C/g, H*W]`, so every pass is one plain GEMM per image and group, with
 /// no scratch.
 public struct PointwiseAlgorithm: ConvolutionAlgorithm {
+    public static let name = "pointwise"
     let shape: ConvolutionShape
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {

@@ -16,6 +16,7 @@
 /// the transposed planes and the tap-ordered gradient `[groups, O/g, KH*KW*C/g]`;
 /// for a strided input gradient, last, one sub-kernel and its tap order.
 public struct TapAlgorithm: EpilogueFusing, PoolStoring {
+    public static let name = "taps"
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// The input gradient's plan (nil: that pass is not supported).

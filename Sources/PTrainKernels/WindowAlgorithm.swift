@@ -7,6 +7,7 @@
 /// feeds only dropped columns: left as found), and the window-ordered
 /// gradient `[groups, O/g, windowDepth]`.
 public struct WindowAlgorithm: ConvolutionAlgorithm {
+    public static let name = "window planes"
     let shape: ConvolutionShape
     let plan: TapConvolution
     /// Offsets of the workspace regions above, in floats.

@@ -10,6 +10,7 @@
 /// transformed weights (also the forward weight transform's scratch); with
 /// `combinesBackward`, the input planes of the combined backward pass.
 public struct WinogradAlgorithm: EpilogueFusing, PoolStoring {
+    public static let name = "winograd"
     let plan: WinogradConvolution, gradientPlan: WinogradConvolution
     /// Offsets of the workspace regions above, in floats.
     let padded: Int, transformed: Int, products: Int, tiled: Int, scratch: Int

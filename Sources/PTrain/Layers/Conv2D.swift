@@ -54,6 +54,15 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// stages its outputs where they can be pooled (`PoolStoring`: the tap
     /// GEMMs, fp32 and bf16, and Winograd's).
     public var poolFoldable: Bool { algorithms.forward is any PoolStoring.Type }
+    /// The algorithms of the forward pass, the input gradient and the
+    /// weight gradient, by name: one name when all three agree, else the
+    /// three joined by " / ", the input gradient's "none" when the layer
+    /// reads the model input (`ptrain bench`'s per-layer table).
+    public func algorithmNames(inputGradient: Bool = true) -> String {
+        let chosen = algorithms
+        let names = [chosen.forward.name, inputGradient ? chosen.inputGradient.name : "none", chosen.weightGradient.name]
+        return Set(names).count == 1 ? names[0] : names.joined(separator: " / ")
+    }
     /// Floats between the forward pass's input samples: the planes' or NCHW's.
     private var forwardInputStride: Int { inputPlanesStride ?? inputShape.count }
     /// The forward pass's Winograd input planes; nil when the forward pass
