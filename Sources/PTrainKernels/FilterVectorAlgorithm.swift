@@ -8,8 +8,8 @@
 /// pointer), and its columns are padded rows: a valid 5x5 on 14x14
 /// computes 14 columns for every 10 outputs. Here every FMA is useful and
 /// the k loop's only overhead is one weight-vector load per 12 FMAs
-/// (FilterVectorKernels.swift), so the microbenchmark of LeNet's conv2 runs at
-/// ~97% of peak against the taps' 37%.
+/// (FilterVectorKernels.swift): the kernel alone, hot in cache, ran LeNet's
+/// conv2 at ~97% of one core's peak, where the taps' per-layer figure is 44-57%.
 ///
 /// Passes: forward (stride 1, any kernel size and padding, with the
 /// epilogue and max pool fused into the store) and the weight gradient
@@ -42,12 +42,13 @@ public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
     public let workspaceFloats: Int
 
     /// The fewest k steps (`C * KH * KW`) per pixel block worth a block's
-    /// fixed cost (12 vector stores, the loops' set-up): measured per 32
-    /// images, LeNet's conv2 (depth 150) ran its forward pass in 0.09 ms
-    /// against the taps' 0.13-0.14, while ResNet-20's conv1 (3 channels
-    /// 3x3, depth 27: 0.48-0.53 ms against 0.34-0.37) and W2's conv1 (3
-    /// channels 5x5, 64 filters, depth 75: 2.5-2.9 ms against 2.0-2.1) lost
-    /// to the tap GEMM, whose rows there are whole micro-tiles without junk.
+    /// fixed cost (12 vector stores, the loops' set-up). Forward passes
+    /// measured per shard (`ptrain bench`'s per-layer table): LeNet's conv2
+    /// (depth 150, 16 images) 0.09 ms against the taps' 0.13-0.14, while
+    /// ResNet-20's conv1 (3 channels 3x3, depth 27, 32 images: 0.48-0.53 ms
+    /// against 0.34-0.37) and W2's conv1 (3 channels 5x5, 64 filters, depth
+    /// 75, 32 images: 2.5-2.9 ms against 2.0-2.1) lost to the tap GEMM,
+    /// whose rows there are whole micro-tiles without junk or strips of images.
     static let minimumDepth = 100
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
@@ -123,15 +124,17 @@ public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
                     epilogue: .none, pooled: nil, workspace: workspace)
     }
 
-    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                        outputStride: Int, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, epilogue: ChannelEpilogue,
+                        workspace: ConvolutionWorkspace) {
         forwardPass(x, inputStride: inputStride, weights: weights, into: y, outputStride: outputStride, batch: batch,
                     epilogue: epilogue, pooled: nil, workspace: workspace)
     }
 
     /// `PoolStoring`: each image's channels-last outputs pooled straight into `y`.
-    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                        pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue,
+                        workspace: ConvolutionWorkspace) {
         let g = shape.geometry
         precondition(pooled.takes(channels: shape.outputs, height: g.outH, width: g.outW),
                      "a pooled store's geometry must take the convolution's output")

@@ -26,8 +26,9 @@
 //
 // The `count` and `rows x kernelW` of a block are constants in each
 // specialisation (`BlockCount`, the `switch`es below): LLVM then keeps every
-// accumulator in a register. An accumulator array, even a fixed-size one, is stored to the
-// stack after every FMA (measured 44 against 114 GFLOP/s on the LeNet conv2).
+// accumulator in a register. An accumulator array, even a fixed-size
+// `InlineArray`, was stored to the stack after every FMA (measured 44
+// against 114 GFLOP/s on LeNet's conv2).
 
 typealias FilterVector = SIMD16<Float>
 

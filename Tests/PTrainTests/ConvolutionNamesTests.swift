@@ -5,7 +5,7 @@ import PTrainKernels
 // `Conv2D.algorithmNames`, the per-layer table's algorithms column of
 // `ptrain bench`: what ConvolutionChoice picks for each pass, by name.
 
-@Test("a convolution names its algorithms: one name when every pass agrees, else forward / input gradient / weight gradient (none for a first layer)")
+@Test("a convolution names its algorithms: one name when every pass agrees, else forward / input gradient / weight gradient")
 func convolutionAlgorithmNames() {
     // ResNet's 3x3 on 16 channels: Winograd for all three passes.
     #expect(Conv2D(name: "c", input: TensorShape(16, 32, 32), filters: 16, kernel: (3, 3), padding: (1, 1)).algorithmNames()
