@@ -272,3 +272,44 @@ func winogradBitwiseAcrossWorkerCounts() throws {
     // ... and a bf16 run differs from fp32 only in its other layers' GEMMs.
     if byPrecision.count == 2 { #expect(byPrecision[1] != byPrecision[0]) }
 }
+
+/// A filter-vector layer (LeNet's conv2 shape: 6 -> 16 channels, 5x5
+/// valid, forward and weight gradient) behind a tap layer, whose input
+/// gradient the filter-vector layer's backward feeds.
+let filterVectorConfig = """
+name: filter-vectors
+seed: 7
+data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
+model:
+  input: [3, 14, 14]
+  layers:
+    - {type: conv2d, filters: 6, kernel: 3, padding: 1}
+    - {type: relu}
+    - {type: conv2d, filters: 16, kernel: 5}
+    - {type: relu}
+    - {type: maxpool, kernel: 2}
+    - {type: flatten}
+    - {type: dense, units: 4}
+train:
+  epochs: 2
+  batch: 16
+  optimizer: {lr: 0.05, momentum: 0.9}
+runtime: {shard: 2}
+"""
+
+@Test("filter-vector layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
+func filterVectorBitwiseAcrossWorkerCounts() throws {
+    var weights: [[Float]] = []
+    for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, result) = try train(filterVectorConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"],
+                                          workers: workers, in: dir)
+        #expect(result.steps == 8)
+        // Not vacuous: the second convolution runs filter vectors.
+        #expect(trainer.model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() }
+                == ["taps / taps / window planes", "filter vectors / taps / filter vectors"])
+        weights.append(trainer.parameters.array)
+    }
+    for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
+}
