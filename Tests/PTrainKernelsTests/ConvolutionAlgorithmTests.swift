@@ -41,11 +41,18 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (7, 6, 13, 16, (5, 3), (1, 1), (2, 1), 1),
     (3, 9, 9, 16, (7, 7), (1, 1), (3, 3), 1),
     (15, 4, 6, 16, (3, 3), (1, 1), (1, 0), 1),
+    // Pixel-vector weight gradients (fewer than 16 filters, rows of 16 or
+    // more, 3- or 5-wide kernels): LeNet's conv1 (two vectors, 4 idle lanes,
+    // three filter pairs); rows of 17 (one lane in the second vector), a
+    // lone last filter; a 3x5 kernel with unequal padding.
+    (1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1),
+    (2, 5, 17, 3, (3, 3), (1, 1), (1, 1), 1),
+    (3, 4, 20, 5, (3, 5), (1, 1), (0, 2), 1),
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
-    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self,
-    WinogradAlgorithm.self, Im2ColAlgorithm.self,
+    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, PixelGradientAlgorithm.self, TapAlgorithm.self,
+    WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
 ]
 
 func convolutionShape(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Int)) -> ConvolutionShape {
@@ -170,6 +177,8 @@ func choiceRoutes() {
     #expect(chosen((12, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
     // ResNet-20's conv1 (depth 27): the taps.
     #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
+    // LeNet's conv1 (6 filters, rows of 28): pixel-vector weight gradients.
+    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "PixelGradientAlgorithm"])
     #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
@@ -210,6 +219,17 @@ func algorithmSupportEdges() {
     #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 3), (1, 1), (1, 1), 1)), .inputGradient))
     #expect(FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 5), (1, 1), (1, 1), 1)), .weightGradient))
     #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 7), (1, 1), (1, 1), 1)), .weightGradient))
+    // Pixel vectors: weight gradients only, one group, stride 1, fewer than
+    // 16 filters, 3- or 5-wide kernels, rows of at least 16 outputs.
+    #expect(PixelGradientAlgorithm.supports(s((1, 9, 16, 15, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(PixelGradientAlgorithm.supports(s((1, 9, 20, 6, (5, 5), (1, 1), (0, 0), 1)), .weightGradient))
+    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 16, 16, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 15, 6, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 22, 6, (7, 7), (1, 1), (0, 0), 1)), .weightGradient))
+    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 33, 6, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))
+    #expect(!PixelGradientAlgorithm.supports(s((2, 9, 16, 6, (3, 3), (1, 1), (1, 1), 2)), .weightGradient))
+    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 16, 6, (3, 3), (1, 1), (1, 1), 1)), .forward))
+    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 16, 6, (3, 3), (1, 1), (1, 1), 1)), .inputGradient))
     // Window planes: weight gradients at stride 1 only.
     #expect(WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
     #expect(!WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))

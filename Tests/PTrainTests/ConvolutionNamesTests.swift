@@ -13,11 +13,11 @@ func convolutionAlgorithmNames() {
     // LeNet's conv2 (6 -> 16, 5x5 valid): filter vectors but for the input gradient.
     #expect(Conv2D(name: "c", input: TensorShape(6, 14, 14), filters: 16, kernel: (5, 5)).algorithmNames()
             == "filter vectors / taps / filter vectors")
-    // LeNet's conv1 (1 -> 6, 5x5 pad 2): taps, and window planes for the weight gradient.
+    // LeNet's conv1 (1 -> 6, 5x5 pad 2): taps, and pixel vectors for the weight gradient.
     let first = Conv2D(name: "c", input: TensorShape(1, 28, 28), filters: 6, kernel: (5, 5), padding: (2, 2))
-    #expect(first.algorithmNames() == "taps / taps / window planes")
+    #expect(first.algorithmNames() == "taps / taps / pixel vectors")
     // As the network's first layer it computes no input gradient.
-    #expect(first.algorithmNames(inputGradient: false) == "taps / none / window planes")
+    #expect(first.algorithmNames(inputGradient: false) == "taps / none / pixel vectors")
     // bf16: the bf16 taps where no Winograd applies (8 channels).
     let bf16 = Conv2D(name: "c", input: TensorShape(8, 8, 8), filters: 16, kernel: (3, 3), padding: (1, 1))
     bf16.precision = .bf16
