@@ -104,12 +104,8 @@ public struct FilterVectorAlgorithm: EpilogueFusing, PoolStoring {
         let g = shape.geometry
         guard isPadded else { return (x, g.width, g.height * g.width) }
         let planes = w + padded, plane = paddedH * paddedW
-        for c in 0..<g.channels {
-            for iy in 0..<g.height {
-                (planes + c * plane + (iy + g.padH) * paddedW + g.padW)
-                    .update(from: x + (c * g.height + iy) * g.width, count: g.width)
-            }
-        }
+        copyIntoPaddedPlanes(x, channels: g.channels, height: g.height, width: g.width, padH: g.padH, padW: g.padW,
+                             pitch: paddedW, planeStride: plane, into: planes)
         return (UnsafePointer(planes), paddedW, plane)
     }
 

@@ -69,12 +69,8 @@ public struct PixelGradientAlgorithm: ConvolutionAlgorithm {
         let spatial = g.outH * g.outW
         for n in 0..<batch {
             let image = x + n * inputStride, gradient = dy + n * outputStride
-            for c in 0..<g.channels {
-                for iy in 0..<g.height {
-                    (planes + c * plane + (iy + g.padH) * pitch + g.padW).update(from: image + (c * g.height + iy) * g.width,
-                                                                             count: g.width)
-                }
-            }
+            copyIntoPaddedPlanes(image, channels: g.channels, height: g.height, width: g.width, padH: g.padH, padW: g.padW,
+                                 pitch: pitch, planeStride: plane, into: planes)
             for o in 0..<outputs {
                 for oy in 0..<g.outH {
                     (dyRows + (o * g.outH + oy) * rowFloats).update(from: gradient + o * spatial + oy * g.outW, count: g.outW)
@@ -85,11 +81,11 @@ public struct PixelGradientAlgorithm: ConvolutionAlgorithm {
                 let pair = min(2, outputs - o)
                 for c in 0..<g.channels {
                     for ki in 0..<g.kernelH {
+                        // Taps (ki, 0..<KW) of channel c, filters o and o + 1.
+                        let tapSums = total + (o * g.channels + c) * g.kernelH * g.kernelW + ki * g.kernelW
                         pixelGradientBlock(PixelGradientBlock(x: planes + c * plane + ki * pitch, pitch: pitch,
                                                               dy: dyRows + o * g.outH * rowFloats, filterStride: g.outH * rowFloats,
-                                                              rows: g.outH, vectors: vectors,
-                                                              sums: total + (o * g.channels + c) * g.kernelH * g.kernelW + ki * g.kernelW,
-                                                              sumFilterStride: depth),
+                                                              rows: g.outH, vectors: vectors, sums: tapSums, sumFilterStride: depth),
                                            filters: pair, kernelW: g.kernelW)
                     }
                 }

@@ -313,3 +313,34 @@ func filterVectorBitwiseAcrossWorkerCounts() throws {
     }
     for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
 }
+
+@Test("no heap allocation inside training steps through filter-vector and pixel-vector layers (2 workers)")
+func noAllocationInVectorLayerSteps() throws {
+    // conv1: 1 -> 6 filters on rows of 20 (pixel-vector weight gradient);
+    // conv2: 6 -> 16, 5x5 valid (filter vectors).
+    let yaml = """
+    name: vector-layers
+    seed: 9
+    data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
+    model:
+      input: [1, 20, 20]
+      layers:
+        - {type: conv2d, filters: 6, kernel: 5, padding: 2}
+        - {type: relu}
+        - {type: maxpool, kernel: 2}
+        - {type: conv2d, filters: 16, kernel: 5}
+        - {type: relu}
+        - {type: flatten}
+        - {type: dense, units: 4}
+    train:
+      epochs: 20
+      batch: 16
+      optimizer: {lr: 0.05, momentum: 0.9}
+    runtime: {shard: 2, bind: none}
+    """
+    let config = try RunConfig.parse(yaml: yaml, file: "vector-layers.yaml")
+    let model = try config.model.build(classes: 4)
+    #expect(model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() }
+            == ["taps / taps / pixel vectors", "filter vectors / taps / filter vectors"])
+    try expectNoAllocationInSteps(config, workers: 2, session: 177)
+}
