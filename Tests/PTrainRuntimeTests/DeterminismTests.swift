@@ -176,11 +176,20 @@ func noAllocationInSteps(_ c: (workers: Int, mode: String)) throws {
     try expectNoAllocationInSteps(config, workers: c.workers, session: Int64(100 + c.workers * 10 + c.mode.count))
 }
 
+/// One counting session at a time: the counter keeps one session and one
+/// count for the whole process, and tests run concurrently (two of them,
+/// or two arguments of one test, sharing a session id counted each other's
+/// warm-up allocations).
+let allocationCounting = NSLock()
+
 /// Runs 2 warm-up steps of `config`, then counts heap allocations during 2
 /// more (averaging after the second), on the workers (tracked from their
 /// first moment) and on this thread; expects none. `session` tells this
-/// test's allocations from those of tests running meanwhile.
+/// test's allocations from those of tests running meanwhile; the whole
+/// measurement holds `allocationCounting`.
 func expectNoAllocationInSteps(_ config: RunConfig, workers: Int, session: Int64) throws {
+    allocationCounting.lock()
+    defer { allocationCounting.unlock() }
     let data = try DataSources.load(config)
     let engine = try DataParallelEngine(config: config, train: data.train, test: data.test, architecture: data.architecture, workers: workers,
                                         placement: { _ in CMallocCounter_track(session) })
@@ -196,6 +205,8 @@ func expectNoAllocationInSteps(_ config: RunConfig, workers: Int, session: Int64
 
 @Test("the allocation counter counts the tracked thread's allocations (so a zero means something)")
 func allocationCounterWorks() {
+    allocationCounting.lock()
+    defer { allocationCounting.unlock() }
     CMallocCounter_track(7)
     CMallocCounter_start(7)
     let array = [Int](repeating: 1, count: 1000)
@@ -206,6 +217,8 @@ func allocationCounterWorks() {
 @Test("benching a straggler and bringing it back allocate nothing (the note's text is built by whoever listens)")
 func participationChangesDoNotAllocate() {
     let participation = Participation(workers: 3)
+    allocationCounting.lock()
+    defer { allocationCounting.unlock() }
     CMallocCounter_track(901)
     CMallocCounter_start(901)
     // Workers 0 and 2 waited 60% of a 1 s sub-run; worker 1 never waited: it is the straggler.

@@ -22,6 +22,8 @@ func transformChainDoesNotAllocate() {
         output.withUnsafeMutableBufferPointer { out in
             let image = PixelView(width: w, height: h, channels: 3, layout: .interleaved, pixels: px.baseAddress!)
             for index in 0..<20 { chain.apply(image, into: out.baseAddress!, scratch: scratch, seed: 1, epoch: 0, index: index) }  // warm-up
+            allocationCounting.lock()
+            defer { allocationCounting.unlock() }
             CMallocCounter_track(41)
             CMallocCounter_start(41)
             for index in 20..<120 {
