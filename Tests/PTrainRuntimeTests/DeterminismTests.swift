@@ -286,21 +286,22 @@ func winogradBitwiseAcrossWorkerCounts() throws {
     if byPrecision.count == 2 { #expect(byPrecision[1] != byPrecision[0]) }
 }
 
-/// A filter-vector layer (LeNet's conv2 shape: 6 -> 16 channels, 5x5
-/// valid, forward and weight gradient) behind a tap layer, whose input
-/// gradient the filter-vector layer's backward feeds.
-let filterVectorConfig = """
-name: filter-vectors
-seed: 7
+/// LeNet's two convolutions on a smaller image: conv1 (1 -> 6 filters,
+/// 5x5 padding 2, rows of 20) takes pixel-vector weight gradients; conv2
+/// (6 -> 16, 5x5 valid) filter vectors forward and for its weight
+/// gradient, its input gradient the taps' (feeding conv1's backward).
+let vectorLayersConfig = """
+name: vector-layers
+seed: 9
 data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
 model:
-  input: [3, 14, 14]
+  input: [1, 20, 20]
   layers:
-    - {type: conv2d, filters: 6, kernel: 3, padding: 1}
-    - {type: relu}
-    - {type: conv2d, filters: 16, kernel: 5}
+    - {type: conv2d, filters: 6, kernel: 5, padding: 2}
     - {type: relu}
     - {type: maxpool, kernel: 2}
+    - {type: conv2d, filters: 16, kernel: 5}
+    - {type: relu}
     - {type: flatten}
     - {type: dense, units: 4}
 train:
@@ -310,18 +311,21 @@ train:
 runtime: {shard: 2}
 """
 
-@Test("filter-vector layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
+/// The algorithms `vectorLayersConfig`'s convolutions run (the tests'
+/// proof that they exercise the vector kernels).
+let vectorLayerAlgorithms = ["taps / taps / pixel vectors", "filter vectors / taps / filter vectors"]
+
+@Test("filter-vector and pixel-vector layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
 func filterVectorBitwiseAcrossWorkerCounts() throws {
     var weights: [[Float]] = []
     for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let (trainer, result) = try train(filterVectorConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"],
+        let (trainer, result) = try train(vectorLayersConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"],
                                           workers: workers, in: dir)
         #expect(result.steps == 8)
-        // Not vacuous: the second convolution runs filter vectors.
-        #expect(trainer.model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() }
-                == ["taps / taps / window planes", "filter vectors / taps / filter vectors"])
+        // Not vacuous: the convolutions run the vector kernels.
+        #expect(trainer.model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() } == vectorLayerAlgorithms)
         weights.append(trainer.parameters.array)
     }
     for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
@@ -329,31 +333,8 @@ func filterVectorBitwiseAcrossWorkerCounts() throws {
 
 @Test("no heap allocation inside training steps through filter-vector and pixel-vector layers (2 workers)")
 func noAllocationInVectorLayerSteps() throws {
-    // conv1: 1 -> 6 filters on rows of 20 (pixel-vector weight gradient);
-    // conv2: 6 -> 16, 5x5 valid (filter vectors).
-    let yaml = """
-    name: vector-layers
-    seed: 9
-    data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
-    model:
-      input: [1, 20, 20]
-      layers:
-        - {type: conv2d, filters: 6, kernel: 5, padding: 2}
-        - {type: relu}
-        - {type: maxpool, kernel: 2}
-        - {type: conv2d, filters: 16, kernel: 5}
-        - {type: relu}
-        - {type: flatten}
-        - {type: dense, units: 4}
-    train:
-      epochs: 20
-      batch: 16
-      optimizer: {lr: 0.05, momentum: 0.9}
-    runtime: {shard: 2, bind: none}
-    """
-    let config = try RunConfig.parse(yaml: yaml, file: "vector-layers.yaml")
+    let config = try RunConfig.parse(yaml: vectorLayersConfig, file: "vector-layers.yaml", overrides: ["runtime.bind=none"])
     let model = try config.model.build(classes: 4)
-    #expect(model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() }
-            == ["taps / taps / pixel vectors", "filter vectors / taps / filter vectors"])
+    #expect(model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() } == vectorLayerAlgorithms)
     try expectNoAllocationInSteps(config, workers: 2, session: 177)
 }
