@@ -18,8 +18,11 @@ func loadNetworks(_ config: RunConfig, checkpoints: [String], classes: Int) thro
         if let tensor = model.layout.firstNonFiniteTensor(in: parameters) {
             throw RunError("\(path): the weights are not finite: first non-finite value in \(tensor)")
         }
+        // Prepared inference weights as the run's evaluations had them, so
+        // the same weights give the same numbers here (Evaluator prepares them).
         return Network(model: model, maxBatch: config.train.evalBatch, parameters: parameters, gradients: nil, seed: config.seed,
-                       precision: config.runtime.precision)
+                       precision: config.runtime.precision,
+                       inferenceWeights: InferenceWeights(model: model, parameters: parameters))
     }
 }
 

@@ -22,6 +22,7 @@ public enum Evaluator {
     public static func evaluate(_ networks: [Network], on set: SampleSet, tenCrop: Bool = false) -> EvalResult {
         let first = networks[0], model = first.model
         let k = model.outputShape.count
+        for net in networks { net.prepareInference() }
         guard model.loss == .softmaxCrossEntropy else {
             var loss = 0.0, correct = 0, start = 0
             let scratch = SampleScratch()
@@ -62,6 +63,7 @@ extension Evaluator {
     private static func forEachChunk(_ networks: [Network], on set: SampleSet, tenCrop: Bool,
                                      _ body: (UnsafePointer<Float>, Int) -> Void) {
         let first = networks[0], k = first.model.outputShape.count
+        for net in networks { net.prepareInference() }
         let views = tenCrop ? SampleSet.tenCropViews : 1
         let probs = FloatBuffer(count: first.maxBatch * k)
         let scratch = SampleScratch()
@@ -128,6 +130,7 @@ public func modelOutputs(_ network: Network, on set: SampleSet) -> [[Float]] {
     var rows: [[Float]] = []
     var start = 0
     let k = network.model.outputShape.count
+    network.prepareInference()
     while start < set.count {
         let n = min(network.maxBatch, set.count - start)
         set.fill(start..<(start + n), input: network.input.pointer, labels: network.labels.pointer)

@@ -6,7 +6,8 @@ import PTrainData
 /// config before anything is allocated (what `DataParallelEngine` and its
 /// `WorkerReplica`s build, P = parameters, 4 bytes a float):
 /// - weights: P x replicas (1 in synchronous SGD, one per worker with
-///   `runtime.sync.every > 1`);
+///   `runtime.sync.every > 1`), and as many copies of the evaluation's
+///   prepared inference weights (`InferenceWeights`: W^T of each dense layer);
 /// - gradients and momentum: G per worker (its gradient arena), plus G per
 ///   claimable block with `runtime.schedule: dynamic` (the tree's leaves) and
 ///   G per level of each worker's partial-sum tree, plus P x replicas of
@@ -82,7 +83,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         // A bilevel search's architecture batches have their own pipeline buffers.
         let pipelines = BatchPipeline.fillsInWorkers(config.runtime.loader, workers: workers, cpus: cpus) ? 0
             : config.train.architecture == nil ? 1 : 2
-        self.init(weights: arena * replicas,
+        let prepared = 4 * InferenceWeights.floats(for: model)
+        self.init(weights: (arena + prepared) * replicas,
                   gradientsAndMomentum: gradients + arena * replicas + unrolled,
                   activationsPerWorker: training.bytes + evaluation.bytes + 4 * evalBatch * classes
                       + max(training.scratchBytes, evaluation.scratchBytes),

@@ -234,3 +234,19 @@ func peakProbe() {
     let gflops = measurePeakGFLOPs(seconds: 0.05)
     #expect(gflops > 0 && gflops < 10_000)
 }
+
+@Test("transposeMatrix is an exact transpose: whole 16x16 blocks, ragged right and bottom edges, and matrices narrower than a block",
+      arguments: [(16, 16), (37, 300), (300, 37), (5, 3), (1, 17), (33, 48)])
+func matrixTranspose(_ shape: (rows: Int, cols: Int)) {
+    let (rows, cols) = shape
+    let src = (0..<(rows * cols)).map { Float($0) * 0.5 - 7 }
+    var dst = [Float](repeating: .nan, count: rows * cols)
+    src.withUnsafeBufferPointer { s in
+        dst.withUnsafeMutableBufferPointer { transposeMatrix(s.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!) }
+    }
+    var wrong = 0
+    for r in 0..<rows {
+        for c in 0..<cols where dst[c * rows + r] != src[r * cols + c] { wrong += 1 }
+    }
+    #expect(wrong == 0, "\(wrong) of \(rows * cols) values misplaced")
+}

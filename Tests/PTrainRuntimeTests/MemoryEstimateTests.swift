@@ -39,9 +39,10 @@ func memoryEstimateParts() throws {
     // (16 samples x (4 + 3) floats = 448), each worker's partial-sum tiles
     // (2 levels, the 4 leaves' tree, x 3 rows x (4 inputs + 1 bias) floats =
     // 120) and the momentum (128).
-    #expect(dynamic == MemoryEstimate(weights: 128, gradientsAndMomentum: 128 + 448 + 2 * 120 + 128, activationsPerWorker: 784,
+    // Weights: the arena (128) and the evaluation's prepared W^T (4 x 3 floats, 48).
+    #expect(dynamic == MemoryEstimate(weights: 128 + 48, gradientsAndMomentum: 128 + 448 + 2 * 120 + 128, activationsPerWorker: 784,
                                       workers: 2, data: 760))
-    #expect(dynamic.total == 128 + 944 + 2 * 784 + 760)
+    #expect(dynamic.total == 176 + 944 + 2 * 784 + 760)
     // Static: two leaves of two shards, again 2 levels of tiles.
     #expect(try estimate(["runtime.schedule=static"]).gradientsAndMomentum == 944)
     // Workers filling their own shards (a worker on every CPU, or `runtime.loader: workers`):
@@ -49,9 +50,10 @@ func memoryEstimateParts() throws {
     #expect(try estimate([], cpus: 2).data == 120)
     #expect(try estimate(["runtime.loader=workers"]).data == 120)
     #expect(try estimate(["runtime.loader=thread"], cpus: 2).data == 760)
-    // Averaging: whole gradient arenas, one replica of the weights and momentum per worker.
+    // Averaging: whole gradient arenas, one replica of the weights (and of
+    // their prepared W^T) and momentum per worker.
     let averaging = try estimate(["runtime.sync.every=4"])
-    #expect(averaging.weights == 256 && averaging.gradientsAndMomentum == 128 * (2 + 2 + 2))
+    #expect(averaging.weights == 2 * 176 && averaging.gradientsAndMomentum == 128 * (2 + 2 + 2))
 }
 
 @Test("a network allocates exactly the activation and scratch bytes its footprint announces",

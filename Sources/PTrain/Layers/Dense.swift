@@ -3,7 +3,7 @@ import PTrainKernels
 /// Fully connected layer: `y[n, o] = sum_i x[n, i] * W[o, i] + b[o]`.
 /// Input of any shape is read as its flattening `[N, I]`; output `[N, O]`.
 /// Weights `[O, I]` as in PyTorch `nn.Linear`.
-public final class Dense: Layer {
+public final class Dense: Layer, InferencePreparing {
     public let name: String
     public let typeName = "dense"
     public let inputShape: TensorShape
@@ -16,6 +16,9 @@ public final class Dense: Layer {
     /// whole batch (`BatchWeightGradients`): backward then records its x and
     /// dy there (at `StepContext.shard`) instead of accumulating dW and db.
     var batchGradient: BatchWeightGradients.Slot?
+    /// Inference: `W^T [I, O]`, prepared once per evaluation
+    /// (`InferencePreparing`), or nil.
+    private var transposedWeight: UnsafePointer<Float>?
 
     public init(name: String, input: TensorShape, units: Int, bias: Bool = true, initScheme: InitScheme = .pytorch) {
         self.name = name
@@ -38,8 +41,17 @@ public final class Dense: Layer {
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let i = inputShape.count, o = outputShape.count
-        gemm(transA: false, transB: true, m: batch, n: o, k: i, alpha: 1, a: x, lda: i,
-              b: weight, ldb: i, beta: 0, c: y, ldc: o, workspace: context.gemm)
+        if !context.training, let transposedWeight {
+            // x [N, I] * W^T [I, O], W^T read in place by the packed GEMM's
+            // outer-product micro-kernel (docs/kernels.md, "Prepared
+            // inference weights"): the inner products would re-read x from
+            // L2 for every 4 outputs.
+            gemm(transA: false, transB: false, m: batch, n: o, k: i, alpha: 1, a: x, lda: i,
+                 b: transposedWeight, ldb: o, beta: 0, c: y, ldc: o, workspace: context.gemm)
+        } else {
+            gemm(transA: false, transB: true, m: batch, n: o, k: i, alpha: 1, a: x, lda: i,
+                 b: weight, ldb: i, beta: 0, c: y, ldc: o, workspace: context.gemm)
+        }
         if let bias {
             for n in 0..<batch { accumulate(bias, into: y + n * o, count: o) }
         }
@@ -63,6 +75,16 @@ public final class Dense: Layer {
             for n in 0..<batch { accumulate(dy + n * o, into: dBias, count: o) }
         }
     }
+}
+
+extension Dense {
+    public var preparedFloats: Int { inputShape.count * outputShape.count }
+
+    public func prepareInference(into buffer: UnsafeMutablePointer<Float>) {
+        transposeMatrix(weight, rows: outputShape.count, cols: inputShape.count, into: buffer)
+    }
+
+    public func usePrepared(_ prepared: UnsafePointer<Float>?) { transposedWeight = prepared }
 }
 
 // MARK: - config parser (keys documented in README "Config format")

@@ -62,6 +62,13 @@ public final class Network {
     public let scratchFloats: Int
     /// Activation-gradient floats stored per sample (shared buffers).
     public var storedGradientFloatsPerSample: Int { deltas.reduce(0) { $0 + $1.count } / max(maxBatch, 1) }
+    /// The prepared weights of an inference-only network's
+    /// `InferencePreparing` layers (nil: none, or a training network):
+    /// `prepareInference()` fills them from the current weights before
+    /// inference runs (docs/architecture.md, "Prepared inference weights").
+    public let inferenceWeights: InferenceWeights?
+    /// The model's `InferencePreparing` layers and their indices.
+    private let preparing: [(Int, InferencePreparing)]
     /// When set, forward and backward add each layer's wall time (seconds)
     /// here: `[2 * layers]`, forward times then backward times.
     public var profile: UnsafeMutablePointer<Double>?
@@ -88,11 +95,16 @@ public final class Network {
     /// `batchGradients`: the dense layers whose weight gradients the step
     /// computes over the whole batch; `gradients` is then a compact arena of
     /// the other tensors (`BatchWeightGradients.compactCount`).
+    /// `inferenceWeights`: an inference-only network's prepared weights
+    /// (over `parameters`, possibly shared with other networks over them);
+    /// nil: none, every layer computes its inference from the weights as in
+    /// training.
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
                 fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, chainWinograd: Bool = true,
                 foldPools: Bool = true, overwriteGradients: Bool = true,
                 scratch: LayerScratch? = nil,
-                precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil) {
+                precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil,
+                inferenceWeights: InferenceWeights? = nil) {
         precondition(parameters.count == model.layout.totalCount)
         precondition((gradients?.count ?? model.layout.totalCount) == (batchGradients?.compactCount ?? model.layout.totalCount))
         precondition(batchGradients == nil || gradients != nil, "an inference-only network has no gradients")
@@ -100,6 +112,11 @@ public final class Network {
         self.maxBatch = maxBatch
         self.parameters = parameters
         self.gradients = gradients
+        precondition(inferenceWeights == nil || gradients == nil, "prepared inference weights are for inference-only networks")
+        precondition(inferenceWeights.map { $0.parameters === parameters } ?? true,
+                     "prepared inference weights belong to one parameter arena")
+        self.inferenceWeights = inferenceWeights
+        preparing = model.layers.indices.compactMap { i in (model.layers[i] as? InferencePreparing).map { (i, $0) } }
         context = StepContext(seed: seed, maxBatch: maxBatch, scratch: scratch, precision: precision)
         // Before any layer plans (scratch sizes depend on the algorithms).
         for case let layer as PrecisionSelectable in model.layers { layer.precision = precision }
@@ -193,6 +210,14 @@ public final class Network {
         }
     }
 
+    /// Fills the prepared inference weights (`inferenceWeights`) from the
+    /// current weights: before inference, whenever the weights may have
+    /// changed. For a store shared by several networks, call it on one of
+    /// them while none runs.
+    public func prepareInference() {
+        inferenceWeights?.prepare(using: self)
+    }
+
     /// Node j's values (j = -1: the model input).
     private func valuePointer(_ j: Int) -> UnsafeMutablePointer<Float> {
         j < 0 ? input.pointer : values[valueSlot[owner[j]]].pointer + offset[j]
@@ -209,6 +234,10 @@ public final class Network {
     /// Runs every layer on the first `batch` samples of `input`.
     public func forward(batch: Int, training: Bool) {
         precondition(batch <= maxBatch)
+        precondition(training || inferenceWeights?.isPrepared ?? true,
+                     "inference before prepareInference(): the prepared weights are stale")
+        // Every time: a model's layers may serve several networks.
+        for (i, layer) in preparing { layer.usePrepared(training ? nil : inferenceWeights?.region(i)) }
         context.training = training
         for (i, layer) in model.layers.enumerated() where !skipped[i] {
             let t0 = profile == nil ? 0 : clockSeconds()

@@ -40,6 +40,8 @@ public final class DataParallelEngine {
     public let group: ProcessGroup
     /// The weights: replica 0's arena (the only one in synchronous mode).
     public var parameters: FloatBuffer { parameterArenas[0] }
+    /// Each worker's evaluation network (inference-only, over its arena).
+    public var evaluationNetworks: [Network] { replicas.map(\.evalNetwork) }
     public var workers: Int { plan.workers }
     public var averaging: Bool { config.runtime.syncEvery > 1 }
     /// Shards claimed by whichever worker is free (balances a core shared with
@@ -176,18 +178,26 @@ public final class DataParallelEngine {
             batchGradients = nil
         }
         let gradientCount = batchGradients?.compactCount ?? count
+        // One store of prepared inference weights per parameter arena, shared
+        // by the evaluation networks reading it (`InferenceWeights`).
+        var inferenceStores: [Int: InferenceWeights] = [:]
         for w in 0..<workers {
             // Worker 0 uses `model`'s layers; the others build their own (layers hold scratch).
             let m = w == 0 ? model : try config.model.build(classes: train.classes)
-            let params = parameterArenas[averaging ? w : 0]
+            let arena = averaging ? w : 0
+            let params = parameterArenas[arena]
             let network = Network(model: m, maxBatch: config.runtime.shard, parameters: params,
                                   gradients: try FloatBuffer(count: gradientCount, purpose: "the gradients"), seed: config.seed,
                                   precision: config.runtime.precision, batchGradients: batchGradients)
             network.labelSmoothing = Float(config.train.labelSmoothing)
             // Evaluation and training never run at once on a worker: one layer scratch.
-            let evalNetwork = Network(model: try config.model.build(classes: train.classes), maxBatch: config.train.evalBatch,
+            let evalModel = try config.model.build(classes: train.classes)
+            if inferenceStores[arena] == nil {
+                inferenceStores[arena] = InferenceWeights(model: evalModel, parameters: params)
+            }
+            let evalNetwork = Network(model: evalModel, maxBatch: config.train.evalBatch,
                                       parameters: params, gradients: nil, seed: config.seed, scratch: network.context.scratch,
-                                      precision: config.runtime.precision)
+                                      precision: config.runtime.precision, inferenceWeights: inferenceStores[arena])
             replicas.append(try WorkerReplica(network: network, evalNetwork: evalNetwork, shardsPerWorker: blockSize,
                                               batchScratch: batchGradients?.scratchFloats ?? 0))
         }

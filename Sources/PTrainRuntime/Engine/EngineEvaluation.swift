@@ -18,7 +18,9 @@ extension DataParallelEngine {
         state.mode = .evaluate
         state.epoch = epoch
         state.views = tenCrop && model.loss == .softmaxCrossEntropy ? SampleSet.tenCropViews : 1
+        prepareInferenceWeights()
         pool.run()
+        for r in replicas { r.evalNetwork.inferenceWeights?.invalidate() }
         var totals = [0.0, 0.0, 0.0]  // loss, correct, correct top-5 (counts are exact in a Double)
         for r in replicas { totals[0] += r.lossSum; totals[1] += Double(r.correct); totals[2] += Double(r.correct5) }
         group.sum(&totals, count: 3)
@@ -26,6 +28,18 @@ extension DataParallelEngine {
         let n = Double(max(set.count, 1))
         return EvalResult(loss: loss / n, top1: Double(correct) / n, count: set.count,
                           top5: model.loss == .softmaxCrossEntropy ? Double(correct5) / n : .nan)
+    }
+
+    /// Prepares each store of inference weights (one per parameter arena)
+    /// from the current weights, on this thread while no worker runs; the
+    /// evaluation then only reads them, and marks them stale after.
+    private func prepareInferenceWeights() {
+        var done: [ObjectIdentifier] = []
+        for r in replicas {
+            guard let store = r.evalNetwork.inferenceWeights, !done.contains(ObjectIdentifier(store)) else { continue }
+            r.evalNetwork.prepareInference()
+            done.append(ObjectIdentifier(store))
+        }
     }
 
     // MARK: worker side
