@@ -91,3 +91,10 @@ func unpreparedDenseForward() throws {
         #expect(abs(a - b) <= 1e-5 * max(1, abs(b)))
     }
 }
+
+@Test("dense layers prepare W^T up to 8 MiB of weights; larger ones keep the inner products and add no memory")
+func preparedDenseLimit() {
+    #expect(Dense(name: "at", input: TensorShape(2048), units: 1024).preparedFloats == 2048 * 1024)
+    #expect(Dense(name: "over", input: TensorShape(2049), units: 1024).preparedFloats == 0)
+    #expect(Dense.maxPreparedFloats == 1 << 21)
+}

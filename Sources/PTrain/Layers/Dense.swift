@@ -78,7 +78,17 @@ public final class Dense: Layer, InferencePreparing {
 }
 
 extension Dense {
-    public var preparedFloats: Int { inputShape.count * outputShape.count }
+    /// The largest W^T prepared (2M floats, 8 MiB): one that stays in the L3
+    /// cache between batches. Larger ones keep the inner products: read in
+    /// place, W^T streams from memory along hundreds of rows at once, and
+    /// for W4's fc6 (151 MB) the forward ran only ~20% faster for 223 MB more
+    /// peak RSS (docs/kernels.md, "Prepared inference weights").
+    public static let maxPreparedFloats = 1 << 21
+
+    public var preparedFloats: Int {
+        let count = inputShape.count * outputShape.count
+        return count <= Self.maxPreparedFloats ? count : 0
+    }
 
     public func prepareInference(into buffer: UnsafeMutablePointer<Float>) {
         transposeMatrix(weight, rows: outputShape.count, cols: inputShape.count, into: buffer)
