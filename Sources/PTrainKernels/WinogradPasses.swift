@@ -218,6 +218,10 @@ extension WinogradConvolution {
         let c = channels, o = outputs
         for e in 0..<elements {
             let ve = v + e * inputElementStride, ue = u + e * c * o, me = m + e * productElementStride
+            if c == 16 && o == 16 {
+                winogradMultiply16(ve, ue, tiles: tiles, into: me)   // U_e in registers (WinogradMultiply16.swift)
+                continue
+            }
             var r = 0
             while r < tiles {
                 let height = min(gemmMR, tiles - r)

@@ -244,3 +244,36 @@ func winogradCombinedBackward(_ i: Int) {
     #expect(combined.dx.map(\.bitPattern) == separate.dx.map(\.bitPattern))
     #expect(combined.dw != dwBase && combined.dx != dxBase)
 }
+
+@Test("winograd: a 16-channel 16-filter layer (its element GEMMs with U in registers) gives bitwise the first 16 outputs of the 32-filter layer with the same first filters (the general micro-kernel's sums)")
+func winogradSixteenFilterProducts() {
+    for images in winogradBlocks {
+        // 10x10 outputs: 9 tiles per image, so blocks of 9, 18, 27 tiles end in partial groups of 8.
+        let narrow = WinogradConvolution(channels: 16, outputs: 16, height: 10, width: 10, kernel: 3, pad: 1, images: images, tile: 4)
+        let wide = WinogradConvolution(channels: 16, outputs: 32, height: 10, width: 10, kernel: 3, pad: 1, images: images, tile: 4)
+        let w16 = randomFloats(16 * 16 * 9, seed: 41)
+        let w32 = w16 + randomFloats(16 * 16 * 9, seed: 42)   // OIHW: filters 0-15 are w16's
+        let x = randomFloats(winogradBatch * 16 * 100, seed: 43)
+        func run(_ p: WinogradConvolution, _ w: [Float]) -> [Float] {
+            var y = [Float](repeating: .nan, count: winogradBatch * p.outputs * 100)
+            var u = [Float](repeating: 0, count: p.transformedWeightCount)
+            var scratch = [Float](repeating: 0, count: p.weightScratchCount)
+            u.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
+                p.transformWeights(w, transposed: false, scratch: sb.baseAddress!, into: ub.baseAddress!, workspace: GEMMWorkspace())
+            } }
+            withWinogradBuffers(p) { b in
+                y.withUnsafeMutableBufferPointer { yb in
+                    p.forward(x, sampleStride: 16 * 100, batch: winogradBatch, weights: u, into: yb.baseAddress!,
+                              outSampleStride: p.outputs * 100, accumulate: false, buffers: b)
+                }
+            }
+            return y
+        }
+        let y16 = run(narrow, w16), y32 = run(wide, w32)
+        var differing = 0
+        for n in 0..<winogradBatch {
+            for i in 0..<(16 * 100) where y16[n * 1600 + i].bitPattern != y32[n * 3200 + i].bitPattern { differing += 1 }
+        }
+        #expect(differing == 0, "images \(images): \(differing) of \(winogradBatch * 1600) outputs differ")
+    }
+}
