@@ -71,6 +71,16 @@ func withWinogradBuffers<R>(_ p: WinogradConvolution, _ body: (WinogradBuffers) 
     } }
 }
 
+/// The forward pass's transformed weights U of OIHW `w`.
+func forwardWeights(_ p: WinogradConvolution, _ w: [Float]) -> [Float] {
+    var u = [Float](repeating: 0, count: p.transformedWeightCount)
+    var scratch = [Float](repeating: 0, count: p.weightScratchCount)
+    u.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
+        p.transformWeights(w, transposed: false, scratch: sb.baseAddress!, into: ub.baseAddress!, workspace: GEMMWorkspace())
+    } }
+    return u
+}
+
 /// `winogradBatch` samples of `count` floats, `stride` apart (stride > count: gaps hold 7s).
 func strided(_ count: Int, stride: Int, seed: UInt64) -> [Float] {
     var out = [Float](repeating: 7, count: winogradBatch * stride)
@@ -93,11 +103,7 @@ func winogradForward(_ i: Int) {
         for accumulate in [false, true] {
             let base = strided(outCount, stride: outStride, seed: UInt64(1000 + i))
             var y = base
-            var u = [Float](repeating: 0, count: p.transformedWeightCount)
-            var scratch = [Float](repeating: 0, count: p.weightScratchCount)
-            u.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
-                p.transformWeights(w, transposed: false, scratch: sb.baseAddress!, into: ub.baseAddress!, workspace: GEMMWorkspace())
-            } }
+            let u = forwardWeights(p, w)
             withWinogradBuffers(p) { b in
                 y.withUnsafeMutableBufferPointer { yb in
                     p.forward(x, sampleStride: inStride, batch: winogradBatch, weights: u, into: yb.baseAddress!,
@@ -256,11 +262,7 @@ func winogradSixteenFilterProducts() {
         let x = randomFloats(winogradBatch * 16 * 100, seed: 43)
         func run(_ p: WinogradConvolution, _ w: [Float]) -> [Float] {
             var y = [Float](repeating: .nan, count: winogradBatch * p.outputs * 100)
-            var u = [Float](repeating: 0, count: p.transformedWeightCount)
-            var scratch = [Float](repeating: 0, count: p.weightScratchCount)
-            u.withUnsafeMutableBufferPointer { ub in scratch.withUnsafeMutableBufferPointer { sb in
-                p.transformWeights(w, transposed: false, scratch: sb.baseAddress!, into: ub.baseAddress!, workspace: GEMMWorkspace())
-            } }
+            let u = forwardWeights(p, w)
             withWinogradBuffers(p) { b in
                 y.withUnsafeMutableBufferPointer { yb in
                     p.forward(x, sampleStride: 16 * 100, batch: winogradBatch, weights: u, into: yb.baseAddress!,
