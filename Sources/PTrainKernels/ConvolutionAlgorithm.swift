@@ -24,8 +24,13 @@ public enum ConvolutionPass: Sendable, Hashable, CaseIterable {
 public struct ConvolutionWorkspace {
     public let floats: UnsafeMutablePointer<Float>
     public let gemm: GEMMWorkspace
-    public init(floats: UnsafeMutablePointer<Float>, gemm: GEMMWorkspace) {
-        self.floats = floats; self.gemm = gemm
+    /// A forward pass's weights already in the algorithm's own form (an
+    /// inference network's, prepared once per evaluation:
+    /// `WinogradAlgorithm.prepareWeights`); nil: from the OIHW weights.
+    /// Only the algorithms that prepare weights read it.
+    public let preparedWeights: UnsafePointer<Float>?
+    public init(floats: UnsafeMutablePointer<Float>, gemm: GEMMWorkspace, preparedWeights: UnsafePointer<Float>? = nil) {
+        self.floats = floats; self.gemm = gemm; self.preparedWeights = preparedWeights
     }
 }
 

@@ -61,6 +61,28 @@ public struct WinogradAlgorithm: EpilogueFusing, PoolStoring {
                                scratch: w + scratch)
     }
 
+    /// Floats of the forward pass's transformed weights (`prepareWeights`).
+    public var preparedWeightFloats: Int { plan.transformedWeightCount }
+    /// Floats of scratch `prepareWeights` needs.
+    public var preparationScratchFloats: Int { plan.weightScratchCount }
+
+    /// The forward pass's transformed weights `U` of OIHW `w`, into `u`
+    /// (`preparedWeightFloats`): what every forward pass computes first,
+    /// done once for an evaluation (`ConvolutionWorkspace.preparedWeights`).
+    public func prepareWeights(_ w: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>,
+                               scratch: UnsafeMutablePointer<Float>, gemm: GEMMWorkspace) {
+        plan.transformWeights(w, transposed: false, scratch: scratch, into: u, workspace: gemm)
+    }
+
+    /// The forward pass's U: the workspace's prepared weights, or `w`
+    /// transformed into the workspace.
+    private func forwardWeights(_ w: UnsafePointer<Float>, _ workspace: ConvolutionWorkspace) -> UnsafePointer<Float> {
+        if let prepared = workspace.preparedWeights { return prepared }
+        let f = workspace.floats
+        plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
+        return UnsafePointer(f + weights)
+    }
+
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
         forward(x, inputStride: inputStride, weights: w, into: y, outputStride: outputStride, batch: batch, epilogue: .none,
@@ -85,8 +107,7 @@ public struct WinogradAlgorithm: EpilogueFusing, PoolStoring {
                         residualStride: Int, prepadded: Bool = false, planesOut: WinogradPlanes? = nil,
                         workspace: ConvolutionWorkspace) {
         let f = workspace.floats
-        plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
-        plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: outputStride,
+        plan.forward(x, sampleStride: inputStride, batch: batch, weights: forwardWeights(w, workspace), into: y, outSampleStride: outputStride,
                      accumulate: false, epilogue: epilogue, residual: residual, residualStride: residualStride,
                      prepadded: prepadded, planesOut: planesOut, buffers: buffers(f, for: plan, zeroPlanes: !prepadded))
     }
@@ -96,8 +117,8 @@ public struct WinogradAlgorithm: EpilogueFusing, PoolStoring {
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                         pooled: PooledStore, batch: Int, epilogue: ChannelEpilogue, workspace: ConvolutionWorkspace) {
         let f = workspace.floats
-        plan.transformWeights(w, transposed: false, scratch: f + gradientWeights, into: f + weights, workspace: workspace.gemm)
-        plan.forward(x, sampleStride: inputStride, batch: batch, weights: f + weights, into: y, outSampleStride: pooled.outputStride,
+        plan.forward(x, sampleStride: inputStride, batch: batch, weights: forwardWeights(w, workspace), into: y,
+                     outSampleStride: pooled.outputStride,
                      accumulate: false, epilogue: epilogue, pooled: pooled, buffers: buffers(f, for: plan))
     }
 

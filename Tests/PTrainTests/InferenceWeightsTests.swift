@@ -98,3 +98,55 @@ func preparedDenseLimit() {
     #expect(Dense(name: "over", input: TensorShape(2049), units: 1024).preparedFloats == 0)
     #expect(Dense.maxPreparedFloats == 1 << 21)
 }
+
+/// Winograd convolutions in each way an inference network runs them: c1
+/// with a folded norm and relu into c2's planes, c2 reading them with a
+/// folded residual add, c3 (5x5, 8x8 tiles) with its max pool folded in;
+/// then a 1x1 convolution (nothing to prepare) to the classes, no dense
+/// layer (its prepared sums round differently from the inner products).
+let preparedConvolutionModel = """
+  layers:
+    - {name: c1, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
+    - {name: n1, type: batchnorm}
+    - {name: r1, type: relu}
+    - {name: c2, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
+    - {name: n2, type: batchnorm}
+    - {name: id, type: shortcut, input: r1, channels: 16, stride: 1}
+    - {name: add, type: add, inputs: [n2, id]}
+    - {name: ra, type: relu}
+    - {name: c3, type: conv2d, filters: 16, kernel: 5, padding: 2}
+    - {name: r3, type: relu}
+    - {name: pool, type: maxpool, kernel: 3, stride: 2, padding: 1}
+    - {name: head, type: conv2d, filters: 3, kernel: 1}
+    - {type: global_avgpool}
+"""
+
+@Test("an inference network's Winograd convolutions read U prepared once (planes in and out, a folded residual, a folded pool): bitwise the outputs of transforming the weights in every pass, before and after the weights change")
+func preparedWinogradWeights() throws {
+    let yaml = graphConfig(preparedConvolutionModel, input: "[16, 10, 10]")
+    let model = try buildGraph(yaml), reference = try buildGraph(yaml)
+    let params = foldingParameters(model)
+    let conv = model.layers.compactMap { $0 as? Conv2D }
+    #expect(conv.map(\.preparedFloats) == [36 * 16 * 16, 36 * 16 * 16, 64 * 16 * 16, 0])
+    let store = try #require(InferenceWeights(model: model, parameters: params))
+    #expect(InferenceWeights.floats(for: model) == 36 * 256 * 2 + 64 * 256)
+    let prepared = Network(model: model, maxBatch: 3, parameters: params, gradients: nil, seed: 1, inferenceWeights: store)
+    let plain = Network(model: reference, maxBatch: 3, parameters: params, gradients: nil, seed: 1)
+    #expect(model.layers.contains { ($0 as? Conv2D)?.foldedPool != nil } && model.layers.contains { ($0 as? Conv2D)?.foldedResidual != nil })
+    let x = testValues(3 * 1600, seed: 4)
+    for round in 0..<2 {
+        if round == 1 {
+            for i in 0..<params.count where model.layout.entries.contains(where: { $0.range.contains(i) && !(model.layers[$0.layerIndex] is BatchNorm) }) {
+                params.pointer[i] = 0.5 * params.pointer[i] - 0.01
+            }
+        }
+        prepared.prepareInference()
+        let outputs = [prepared, plain].map { net -> [Float] in
+            net.input.pointer.update(from: x, count: x.count)
+            net.forward(batch: 3, training: false)
+            return Array(UnsafeBufferPointer(start: net.output, count: 9))
+        }
+        #expect(outputs[0].map(\.bitPattern) == outputs[1].map(\.bitPattern), "round \(round)")
+        #expect(Set(outputs[0]).count > 1)
+    }
+}

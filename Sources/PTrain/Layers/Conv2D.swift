@@ -10,7 +10,7 @@ import PTrainKernels
 /// im2col), picked per pass by `ConvolutionChoice.choose`; `init(winograd:
 /// false)` (the config's `algorithm: direct`) rules Winograd out, and
 /// `precision` bf16 leaves the algorithms whose GEMMs run in bf16.
-public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable, InputGradientOverwriting {
+public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable, InputGradientOverwriting, InferencePreparing {
     public let name: String
     public let typeName = "conv2d"
     public let inputShape: TensorShape
@@ -105,6 +105,9 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
                           weightGradient: any ConvolutionAlgorithm)?
     /// The forward algorithm when it applies a fusable epilogue itself.
     private var fusingForward: (any EpilogueFusing)?
+    /// Inference: the forward algorithm's prepared weights (Winograd's U,
+    /// `InferencePreparing`), or nil.
+    private var preparedForward: UnsafePointer<Float>?
     private var weight: UnsafeMutablePointer<Float>!, bias: UnsafeMutablePointer<Float>?
     private var dWeight: UnsafeMutablePointer<Float>!, dBias: UnsafeMutablePointer<Float>?
 
@@ -180,6 +183,13 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
         ConvolutionWorkspace(floats: context.scratch.floats(algorithm.workspaceFloats), gemm: context.gemm)
     }
 
+    /// The forward algorithm's workspace, with the prepared weights in inference.
+    private func forwardWorkspace(_ context: StepContext) -> ConvolutionWorkspace {
+        let p = planned!.forward
+        return ConvolutionWorkspace(floats: context.scratch.floats(p.workspaceFloats), gemm: context.gemm,
+                                    preparedWeights: context.training ? nil : preparedForward)
+    }
+
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, context: StepContext) {
         let p = planned!.forward
         let affine = foldedNorm.map { $0.inferenceAffine() }
@@ -192,7 +202,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
             else { preconditionFailure("\(name): a folded pool needs a pool-storing forward pass alone") }
             tap.forward(x, inputStride: inputShape.count, weights: weight, into: y,
                         pooled: PooledStore(geometry: pool.geometry, outputStride: outputSampleStride, scratch: pool.scratch!.pointer),
-                        batch: batch, epilogue: epilogue, workspace: workspace(p, context))
+                        batch: batch, epilogue: epilogue, workspace: forwardWorkspace(context))
             return
         }
         if let residual = foldedResidual, epilogue.fusable, let winograd = fusingForward as? WinogradAlgorithm {
@@ -200,7 +210,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
             winograd.forward(x, inputStride: forwardInputStride, weights: weight, into: y,
                              outputStride: outputSampleStride, batch: batch, epilogue: epilogue, residual: residual.values,
                              residualStride: residual.sampleStride, prepadded: inputPlanesStride != nil,
-                             workspace: workspace(p, context))
+                             workspace: forwardWorkspace(context))
         } else if let residual = foldedResidual {
             // The join after the epilogue, as the add layer runs it: sum, then its relu.
             let mapped = ChannelEpilogue(bias: epilogue.bias, scale: epilogue.scale, shift: epilogue.shift, rectify: false)
@@ -226,17 +236,17 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
             winograd.forward(x, inputStride: forwardInputStride, weights: weight, into: y,
                              outputStride: outputSampleStride, batch: batch, epilogue: epilogue.fusable ? epilogue : .none,
                              residual: nil, residualStride: 0, prepadded: inputPlanesStride != nil, planesOut: outputPlanes,
-                             workspace: workspace(p, context))
+                             workspace: forwardWorkspace(context))
             if !epilogue.fusable {
                 epilogue.applySeparately(y, sampleStride: outputSampleStride, batch: batch, channels: filters,
                                          spatial: outputShape.spatial)
             }
         } else if epilogue.fusable, let fusing = fusingForward {
             fusing.forward(x, inputStride: forwardInputStride, weights: weight, into: y, outputStride: outputSampleStride,
-                           batch: batch, epilogue: epilogue, workspace: workspace(p, context))
+                           batch: batch, epilogue: epilogue, workspace: forwardWorkspace(context))
         } else {
             p.forward(x, inputStride: forwardInputStride, weights: weight, into: y, outputStride: outputSampleStride,
-                      batch: batch, workspace: workspace(p, context))
+                      batch: batch, workspace: forwardWorkspace(context))
             epilogue.applySeparately(y, sampleStride: outputSampleStride, batch: batch, channels: filters,
                                      spatial: outputShape.spatial)
         }
@@ -282,4 +292,25 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
             }
         }
     }
+}
+
+extension Conv2D {
+    /// The forward pass's Winograd plan, when Winograd computes it (the
+    /// planned one once the layer is allocated).
+    private var winogradForward: WinogradAlgorithm? {
+        guard ObjectIdentifier(algorithms.forward) == ObjectIdentifier(WinogradAlgorithm.self) else { return nil }
+        return (planned?.forward ?? plan(maxBatch: 1).forward) as? WinogradAlgorithm
+    }
+
+    /// Winograd's transformed weights U: every forward pass would transform
+    /// the weights first (docs/kernels.md, "Prepared inference weights").
+    public var preparedFloats: Int { winogradForward?.preparedWeightFloats ?? 0 }
+    public var preparationScratchFloats: Int { winogradForward?.preparationScratchFloats ?? 0 }
+
+    public func prepareInference(into buffer: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, gemm: GEMMWorkspace?) {
+        guard let winograd = winogradForward, let gemm else { preconditionFailure("\(name): nothing to prepare") }
+        winograd.prepareWeights(weight, into: buffer, scratch: scratch, gemm: gemm)
+    }
+
+    public func usePrepared(_ prepared: UnsafePointer<Float>?) { preparedForward = prepared }
 }

@@ -90,7 +90,9 @@ extension Dense {
         return count <= Self.maxPreparedFloats ? count : 0
     }
 
-    public func prepareInference(into buffer: UnsafeMutablePointer<Float>) {
+    public var preparationScratchFloats: Int { 0 }
+
+    public func prepareInference(into buffer: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, gemm: GEMMWorkspace?) {
         transposeMatrix(weight, rows: outputShape.count, cols: inputShape.count, into: buffer)
     }
 

@@ -1,3 +1,5 @@
+import PTrainKernels
+
 /// The prepared weights (`InferencePreparing`) of one model's inference
 /// networks over one parameter arena: one region per preparing layer, in
 /// one buffer allocated with the networks (never during evaluation).
@@ -15,6 +17,10 @@ public final class InferenceWeights {
     /// Per model layer, its region's offset in `buffer` (nil: not preparing).
     private let offsets: [Int?]
     private let buffer: FloatBuffer
+    /// The preparations' scratch and GEMM buffers (the largest any layer
+    /// needs; no GEMM workspace when none needs scratch).
+    private let scratch: FloatBuffer
+    private let gemm: GEMMWorkspace?
     /// Whether `buffer` holds the prepared form of the current weights.
     public private(set) var isPrepared = false
 
@@ -27,16 +33,20 @@ public final class InferenceWeights {
     /// `model` prepares anything. Its floats are part of a network's
     /// footprint (`NetworkFootprint`), which `MemoryEstimate` checks first.
     public init?(model: Model, parameters: FloatBuffer) {
-        var offsets = [Int?](), total = 0
+        var offsets = [Int?](), total = 0, scratchFloats = 0
         for layer in model.layers {
-            let n = (layer as? InferencePreparing)?.preparedFloats ?? 0
+            let preparing = layer as? InferencePreparing
+            let n = preparing?.preparedFloats ?? 0
             offsets.append(n > 0 ? total : nil)
             total += n
+            if n > 0 { scratchFloats = max(scratchFloats, preparing!.preparationScratchFloats) }
         }
         guard total > 0 else { return nil }
         self.parameters = parameters
         self.offsets = offsets
         buffer = FloatBuffer(count: total)
+        scratch = FloatBuffer(count: scratchFloats)
+        gemm = scratchFloats > 0 ? GEMMWorkspace() : nil
     }
 
     /// Layer `index`'s region (nil: it prepares nothing).
@@ -49,7 +59,7 @@ public final class InferenceWeights {
         precondition(network.parameters === parameters, "prepared inference weights belong to one parameter arena")
         for (i, layer) in network.model.layers.enumerated() {
             guard let at = offsets[i], let preparing = layer as? InferencePreparing else { continue }
-            preparing.prepareInference(into: buffer.pointer + at)
+            preparing.prepareInference(into: buffer.pointer + at, scratch: scratch.pointer, gemm: gemm)
         }
         isPrepared = true
     }
