@@ -16,16 +16,23 @@ import PTrain
 /// `res` into c6 (1x1, the separate join after the epilogue, with relu);
 /// `join` (its inputs read elsewhere) and `late` (its other input, a
 /// padded shortcut, runs after the convolution) are not.
-let foldingModel = """
-  layers:
-    - {name: c1, type: conv2d, filters: 16, kernel: 3, padding: 1}
-    - {name: n1, type: batchnorm}
-    - {name: r1, type: relu}
+/// c2 -> n2, added to r1 through an identity shortcut, then relu: a residual
+/// join that an inference network folds into c2's Winograd store (also in
+/// InferenceWeightsTests).
+let residualJoinLayers = """
     - {name: c2, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
     - {name: n2, type: batchnorm}
     - {name: id, type: shortcut, input: r1, channels: 16, stride: 1}
     - {name: add, type: add, inputs: [n2, id]}
     - {name: ra, type: relu}
+"""
+
+let foldingModel = """
+  layers:
+    - {name: c1, type: conv2d, filters: 16, kernel: 3, padding: 1}
+    - {name: n1, type: batchnorm}
+    - {name: r1, type: relu}
+\(residualJoinLayers)
     - {name: c3, type: conv2d, filters: 16, kernel: 3, stride: 2, padding: 1, bias: false}
     - {name: n3, type: batchnorm}
     - {name: r3, type: relu}

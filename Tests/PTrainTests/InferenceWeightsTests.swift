@@ -109,11 +109,7 @@ let preparedConvolutionModel = """
     - {name: c1, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
     - {name: n1, type: batchnorm}
     - {name: r1, type: relu}
-    - {name: c2, type: conv2d, filters: 16, kernel: 3, padding: 1, bias: false}
-    - {name: n2, type: batchnorm}
-    - {name: id, type: shortcut, input: r1, channels: 16, stride: 1}
-    - {name: add, type: add, inputs: [n2, id]}
-    - {name: ra, type: relu}
+\(residualJoinLayers)
     - {name: c3, type: conv2d, filters: 16, kernel: 5, padding: 2}
     - {name: r3, type: relu}
     - {name: pool, type: maxpool, kernel: 3, stride: 2, padding: 1}

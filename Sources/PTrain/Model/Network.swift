@@ -236,8 +236,11 @@ public final class Network {
         precondition(batch <= maxBatch)
         precondition(training || inferenceWeights?.isPrepared ?? true,
                      "inference before prepareInference(): the prepared weights are stale")
-        // Every time: a model's layers may serve several networks.
-        for (i, layer) in preparing { layer.usePrepared(training ? nil : inferenceWeights?.region(i)) }
+        // Every inference: a model's layers may serve several networks. (A
+        // training forward never reads the prepared form, so steps skip this.)
+        if !training {
+            for (i, layer) in preparing { layer.usePrepared(inferenceWeights?.region(i)) }
+        }
         context.training = training
         for (i, layer) in model.layers.enumerated() where !skipped[i] {
             let t0 = profile == nil ? 0 : clockSeconds()
