@@ -223,9 +223,13 @@ public struct TapConvolution: Sendable, Hashable {
     }
 
     /// Whether `multiply` tiles each output row separately, skipping the junk
-    /// columns: when a row is whole micro-tiles (outW % 16 == 0; one image).
-    /// ResNet's 32- and 16-wide layers then compute no junk at all.
-    var skipsJunk: Bool { images == 1 && outW % 16 == 0 && outW < paddedW }
+    /// columns: when a row is whole 32-wide micro-tiles (outW % 32 == 0; one
+    /// image), so ResNet's 32-wide layers compute no junk at all. A 16-wide
+    /// row would be one 16-wide tile, whose kernel loads B once and A eight
+    /// times per 8 FMAs: the 32-wide tiles over the padded rows run faster
+    /// with their junk (ResNet's 3x3/2 16 -> 32 layer 11%, a 3x3/1 on 16x16
+    /// 8%; docs/kernels.md). Each column's sum is the same either way.
+    var skipsJunk: Bool { images == 1 && outW % 32 == 0 && outW < paddedW }
 
     /// `out[o, e] = sum_k W[o, k] * B[k, e] + beta * out[o, e]` for o <
     /// outputs and the columns e that hold output pixels (all e < columns
@@ -278,7 +282,7 @@ public struct TapConvolution: Sendable, Hashable {
                 for oy in 0..<outH {
                     var jr = 0
                     while jr < outW {
-                        tile(oy * paddedW + jr, width: min(gemmNR, outW - jr))   // 32 or 16: outW % 16 == 0
+                        tile(oy * paddedW + jr, width: gemmNR)   // outW % 32 == 0
                         jr += gemmNR
                     }
                 }
