@@ -65,6 +65,24 @@ public protocol ConvolutionAlgorithm: Sendable {
                         into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace)
 }
 
+/// An algorithm that computes weight gradients only (`supports` says so, so
+/// `ConvolutionChoice` never gives it another pass): the forward pass and
+/// the input gradient refuse to run.
+public protocol WeightGradientOnly: ConvolutionAlgorithm {}
+
+extension WeightGradientOnly {
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        preconditionFailure("\(Self.name) computes weight gradients only")
+    }
+
+    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
+                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
+                              workspace: ConvolutionWorkspace) {
+        preconditionFailure("\(Self.name) computes weight gradients only")
+    }
+}
+
 /// Floats rounded up to whole 64-byte lines, so that the regions carved one
 /// after another out of an aligned workspace stay aligned.
 func alignedFloats(_ count: Int) -> Int { (count + 15) / 16 * 16 }

@@ -18,7 +18,7 @@
 /// Workspace: the padded input planes `[C, H + 2 padH, pitch]`, dy's rows
 /// `[O, OH, 16 * vectors]` (their tails zeroed at the start of each pass),
 /// and the sums `[O, C, KH, KW]`.
-public struct PixelGradientAlgorithm: ConvolutionAlgorithm {
+public struct PixelGradientAlgorithm: WeightGradientOnly {
     public static let name = "pixel vectors"
     let shape: ConvolutionShape
     /// Output vectors per row, padded-plane rows and the floats between them.
@@ -45,17 +45,6 @@ public struct PixelGradientAlgorithm: ConvolutionAlgorithm {
         rows = region(shape.outputs * g.outH * 16 * vectors)
         sums = region(shape.outputs * g.columnRows)
         workspaceFloats = end
-    }
-
-    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
-                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("pixel vectors compute weight gradients only")
-    }
-
-    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
-                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
-                              workspace: ConvolutionWorkspace) {
-        preconditionFailure("pixel vectors compute weight gradients only")
     }
 
     public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,

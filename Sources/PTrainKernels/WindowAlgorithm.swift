@@ -6,7 +6,7 @@
 /// (zeroed at the start of each pass), their window planes (whose slack
 /// feeds only dropped columns: left as found), and the window-ordered
 /// gradient `[groups, O/g, windowDepth]`.
-public struct WindowAlgorithm: ConvolutionAlgorithm {
+public struct WindowAlgorithm: WeightGradientOnly {
     public static let name = "window planes"
     let shape: ConvolutionShape
     let plan: TapConvolution
@@ -28,17 +28,6 @@ public struct WindowAlgorithm: ConvolutionAlgorithm {
         windows = region(plan.windowCount)
         ordered = region(shape.groups * shape.outputs * plan.windowDepth)
         workspaceFloats = end
-    }
-
-    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
-                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("window planes compute weight gradients only")
-    }
-
-    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
-                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
-                              workspace: ConvolutionWorkspace) {
-        preconditionFailure("window planes compute weight gradients only")
     }
 
     public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
