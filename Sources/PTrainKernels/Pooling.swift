@@ -71,14 +71,28 @@ public func maxPoolIsPlain2x2(_ g: WindowGeometry) -> Bool {
     g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0
 }
 
-/// `dx[argmax] += dy` for every output position (accumulates).
+/// `dx[argmax] += dy` for every output position (accumulates), or with
+/// `overwrite`, into each plane of dx zeroed first (the same bits: `0 + g`).
+///
+/// `rectified`: the pool's outputs y when its input is a relu's output
+/// whose gradient mask is applied here instead of by the layer that fused
+/// the relu (`MaxPool2D.masksRectifiedInput`): each plane of dy is first
+/// masked IN PLACE where y <= 0 (`rectifyGradient`, 16 lanes at a time;
+/// dy must be the caller's to change). y is the input at the argmax, so a
+/// position gets all of its windows' gradients or only zeros, and the sums
+/// are those of the mask applied to dx afterwards, bit for bit (`0 + g`;
+/// adding +0 changes no sum, as one is -0 only when both terms are):
+/// without that mask's pass over the full-size input gradient.
 public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: WindowGeometry,
-                            batch: Int, _ dx: UnsafeMutablePointer<Float>) {
+                            batch: Int, _ dx: UnsafeMutablePointer<Float>, overwrite: Bool = false,
+                            rectified y: UnsafePointer<Float>? = nil) {
     let planeIn = g.height * g.width, planeOut = g.outH * g.outW
     for p in 0..<(batch * g.channels) {
         let src = dy + p * planeOut
         let idx = argmax + p * planeOut
         let dst = dx + p * planeIn
+        if overwrite { dst.update(repeating: 0, count: planeIn) }
+        if let y { rectifyGradient(y + p * planeOut, UnsafeMutablePointer(mutating: src), count: planeOut) }
         for o in 0..<planeOut where idx[o] >= 0 { dst[Int(idx[o])] += src[o] }
     }
 }

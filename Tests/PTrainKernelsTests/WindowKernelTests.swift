@@ -133,6 +133,42 @@ func maxPoolMatchesReference(_ i: Int) {
     #expect(dx == expected)
 }
 
+@Test("max pool backward over rectified inputs: written over stale dx and masked by y > 0, it gives the added gradient with the relu's mask applied after, bit for bit",
+      arguments: windowCases.indices)
+func maxPoolBackwardMasksRectifiedInput(_ i: Int) {
+    var g = geometry(windowCases[i])
+    if g.padH * 2 > g.kernelH || g.padW * 2 > g.kernelW {
+        g = WindowGeometry(channels: g.channels, height: g.height, width: g.width, kernelH: g.kernelH, kernelW: g.kernelW,
+                           strideH: g.strideH, strideW: g.strideW, padH: 0, padW: 0)
+    }
+    let batch = 2
+    // A relu's output: many zeros, and every other plane dead (all zeros:
+    // each window's maximum there is 0, whatever the window's size).
+    let planeIn = g.height * g.width
+    let x = randomFloats(batch * g.channels * planeIn, seed: UInt64(800 + i)).enumerated().map { k, v in
+        (k / planeIn) % 2 == 1 ? 0 : max(v - 0.3, 0)
+    }
+    let (y, arg) = maxPoolWithArgmax(x, g, batch: batch)
+    let dy = randomFloats(y.count, seed: UInt64(900 + i))
+    // The separate passes: add into zeros, then the mask x > 0 (as `rectifyGradient`: 0 + g or 0).
+    var expected = [Float](repeating: 0, count: x.count)
+    dy.withUnsafeBufferPointer { d in arg.withUnsafeBufferPointer { a in expected.withUnsafeMutableBufferPointer {
+        maxPoolBackward(d.baseAddress!, argmax: a.baseAddress!, g, batch: batch, $0.baseAddress!)
+    } } }
+    x.withUnsafeBufferPointer { xs in expected.withUnsafeMutableBufferPointer { rectifyGradient(xs.baseAddress!, $0.baseAddress!, count: x.count) } }
+    var got = [Float](repeating: 7, count: x.count)   // stale values: overwritten
+    var masked = dy   // masked in place
+    masked.withUnsafeMutableBufferPointer { d in arg.withUnsafeBufferPointer { a in y.withUnsafeBufferPointer { ys in
+        got.withUnsafeMutableBufferPointer {
+            maxPoolBackward(d.baseAddress!, argmax: a.baseAddress!, g, batch: batch, $0.baseAddress!, overwrite: true,
+                            rectified: ys.baseAddress!)
+        }
+    } } }
+    #expect(got.map(\.bitPattern) == expected.map(\.bitPattern))
+    // Not vacuous: the mask drops some routed gradients and keeps others.
+    #expect(zip(y, dy).contains { $0 == 0 && $1 != 0 } && got.contains { $0 != 0 })
+}
+
 @Test("max pooling without argmax (inference, separable) gives the values of the argmax path, padded and clipped windows included",
       arguments: windowCases.indices)
 func maxPoolValuesMatchArgmaxPath(_ i: Int) {

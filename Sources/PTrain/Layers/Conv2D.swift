@@ -25,6 +25,9 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// A relu fused into this layer (`ReLUFusable`): applied with the bias
     /// (or alone) after the GEMMs; backward masks dy in place first.
     public var rectifiesOutput = false
+    /// Set by the network: the fused relu's gradient mask is applied by the
+    /// max pool that alone reads the output (`MaxPool2D.masksRectifiedInput`).
+    public var readerMasksGradient = false
     /// In an inference-only network, the batch norm that is this layer's
     /// only reader, folded into its output (`StoragePlan.foldedNorm`): the
     /// norm's per-channel affine map (and its relu, `rectifiesOutput`) is
@@ -254,7 +257,7 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
-        if rectifiesOutput {
+        if rectifiesOutput && !readerMasksGradient {
             // The gradient of the fused relu's output, in this layer's own
             // gradient buffer (no other reader): masked where y <= 0, in place.
             let g = UnsafeMutablePointer(mutating: dy)

@@ -3,7 +3,7 @@ import PTrainKernels
 /// Max pooling `[N, C, H, W]` -> `[N, C, OH, OW]`; any window, stride and
 /// padding (overlapping 3x3/2 included). Remembers each output's winning input
 /// position so backward routes gradients without recomputing the max.
-public final class MaxPool2D: Layer {
+public final class MaxPool2D: Layer, InputGradientOverwriting {
     public let name: String
     public let typeName = "maxpool"
     public let inputShape: TensorShape
@@ -15,6 +15,15 @@ public final class MaxPool2D: Layer {
     /// also the scratch of a convolution this pool is folded into
     /// (`Conv2D.foldedPool`), which runs in its place.
     private(set) var scratch: FloatBuffer?
+    /// Set by the network: the input is a relu fused into the convolution
+    /// before (its only reader is this pool, `StoragePlan.poolMasks`), and
+    /// backward applies the relu's mask (`maxPoolBackward(rectified:)`),
+    /// the convolution not (`Conv2D.readerMasksGradient`).
+    public var masksRectifiedInput = false
+    /// `InputGradientOverwriting`: each plane of dx zeroed right before its
+    /// scatter, not the whole buffer in a pass of its own.
+    public var overwritesInputGradient: [Bool] = []
+    public func canOverwriteInputGradient(_ k: Int) -> Bool { true }
 
     public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
         self.name = name
@@ -47,7 +56,9 @@ public final class MaxPool2D: Layer {
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
         guard let dx else { return }
-        maxPoolBackward(dy, argmax: argmax!.pointer, geometry, batch: batch, dx)
+        // A masking pool masks dy in place: this layer's own output gradient, no other reader.
+        maxPoolBackward(dy, argmax: argmax!.pointer, geometry, batch: batch, dx,
+                        overwrite: overwritesInputGradient.first == true, rectified: masksRectifiedInput ? y : nil)
     }
 }
 

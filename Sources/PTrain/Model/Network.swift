@@ -154,7 +154,14 @@ public final class Network {
             if let fusable = layer as? ReLUFusable { fusable.rectifiesOutput = plan.rectifies[i] }
             if let conv = layer as? Conv2D { conv.foldedNorm = plan.foldedNorm[i].map { layers[$0] as! BatchNorm } }
         }
-        for case let conv as Conv2D in layers { conv.outputPlanes = nil; conv.inputPlanesStride = nil; conv.foldedPool = nil }
+        for case let conv as Conv2D in layers {
+            conv.outputPlanes = nil; conv.inputPlanesStride = nil; conv.foldedPool = nil; conv.readerMasksGradient = false
+        }
+        for (p, masks) in plan.poolMasks.enumerated() {
+            guard let pool = layers[p] as? MaxPool2D else { continue }
+            pool.masksRectifiedInput = masks
+            if masks, let conv = layers[plan.owner[model.inputs[p][0]]] as? Conv2D { conv.readerMasksGradient = true }
+        }
         for (j, p) in plan.foldedPool.enumerated() {
             guard let p, let conv = layers[j] as? Conv2D else { continue }
             conv.foldedPool = (layers[p] as! MaxPool2D)

@@ -53,6 +53,12 @@ struct StoragePlan {
     /// (a negative scale reverses the order the max depends on), a folded
     /// residual or Winograd planes in or out.
     var foldedPool: [Int?]
+    /// `poolMasks[p]`: max pool p alone reads the relu fused into
+    /// convolution j (`rectifies[j]`), so p's backward applies the relu's
+    /// gradient mask as it routes its gradients (`MaxPool2D.masksRectifiedInput`)
+    /// and j's backward does not (`Conv2D.readerMasksGradient`): one pass
+    /// less over j's full-size output gradient.
+    var poolMasks: [Bool]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -216,6 +222,16 @@ struct StoragePlan {
             for k in 0..<n where owner[k] == p { owner[k] = j }
             for k in 0..<n where owner[k] == j { sampleStride[k] = layers[p].outputShape.count }
             storedFloats[j] = layers[p].outputShape.count
+        }
+        poolMasks = [Bool](repeating: false, count: n)
+        for p in 0..<n where layers[p] is MaxPool2D && !skipped[p] {
+            let source = model.inputs[p][0]
+            guard source >= 0, skipped[source], layers[source] is ReLU else { continue }
+            let j = owner[source]
+            guard rectifies[j], layers[j] is Conv2D, inPlaceIn[j] == nil else { continue }
+            let (members, outside) = Self.storedAs(j, owner: owner, skipped: skipped, readers: readers)
+            guard !members.contains(n - 1), outside == [p] else { continue }
+            poolMasks[p] = true
         }
         zeroBefore = [[Int]](repeating: [], count: n)
         var lastReader = [Int](repeating: -1, count: n)  // per owner
