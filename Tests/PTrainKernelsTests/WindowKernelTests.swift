@@ -105,13 +105,18 @@ func col2imIsAdjointOfIm2col(_ i: Int) {
     #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
 }
 
+/// Window case i as a max pool: without its padding where more than half
+/// a window would be padding (a window of padding only has no argmax).
+func maxPoolGeometry(_ i: Int) -> WindowGeometry {
+    let g = geometry(windowCases[i])
+    guard g.padH * 2 > g.kernelH || g.padW * 2 > g.kernelW else { return g }
+    return WindowGeometry(channels: g.channels, height: g.height, width: g.width, kernelH: g.kernelH, kernelW: g.kernelW,
+                          strideH: g.strideH, strideW: g.strideW, padH: 0, padW: 0)
+}
+
 @Test("max pooling matches the reference and routes gradients to the argmax", arguments: windowCases.indices)
 func maxPoolMatchesReference(_ i: Int) {
-    var g = geometry(windowCases[i])
-    if g.padH * 2 > g.kernelH || g.padW * 2 > g.kernelW {
-        g = WindowGeometry(channels: g.channels, height: g.height, width: g.width, kernelH: g.kernelH, kernelW: g.kernelW,
-                           strideH: g.strideH, strideW: g.strideW, padH: 0, padW: 0)
-    }
+    let g = maxPoolGeometry(i)
     let batch = 2
     let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(300 + i))
     let outCount = batch * g.channels * g.outH * g.outW
@@ -136,11 +141,7 @@ func maxPoolMatchesReference(_ i: Int) {
 @Test("max pool backward over rectified inputs: written over stale dx and masked by y > 0, it gives the added gradient with the relu's mask applied after, bit for bit",
       arguments: windowCases.indices)
 func maxPoolBackwardMasksRectifiedInput(_ i: Int) {
-    var g = geometry(windowCases[i])
-    if g.padH * 2 > g.kernelH || g.padW * 2 > g.kernelW {
-        g = WindowGeometry(channels: g.channels, height: g.height, width: g.width, kernelH: g.kernelH, kernelW: g.kernelW,
-                           strideH: g.strideH, strideW: g.strideW, padH: 0, padW: 0)
-    }
+    let g = maxPoolGeometry(i)
     let batch = 2
     // A relu's output: many zeros, and every other plane dead (all zeros:
     // each window's maximum there is 0, whatever the window's size).
