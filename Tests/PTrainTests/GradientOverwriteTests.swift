@@ -43,11 +43,7 @@ func overwrittenGradientsMatchAddedOnes() throws {
         let grads = FloatBuffer(count: model.layout.totalCount)
         let net = Network(model: try build(), maxBatch: batch, parameters: params, gradients: grads, seed: 1,
                           overwriteGradients: overwrite)
-        // Two passes: the second finds the first one's gradients in the
-        // buffers that are no longer zeroed.
-        _ = trainingPass(net, x, batch: batch)
-        grads.zero()
-        let output = trainingPass(net, x, batch: batch)
+        let output = secondTrainingPass(net, x, batch: batch, gradients: grads)
         let overwriting = net.model.layers.compactMap { layer -> String? in
             guard let w = layer as? InputGradientOverwriting, w.overwritesInputGradient.contains(true) else { return nil }
             return "\(layer.name)\(w.overwritesInputGradient)"
@@ -66,4 +62,14 @@ func overwrittenGradientsMatchAddedOnes() throws {
     // Not vacuous: the gradients are there. (The adding path they equal is
     // checked against finite differences by the graph model tests.)
     #expect(results[0].gradients.filter { $0 != 0 }.count > model.layout.totalCount / 2)
+}
+
+/// `trainingPass` twice, the arena's gradients zeroed in between, returning
+/// the second pass's output: the second pass finds the first one's
+/// gradients in the buffers the network no longer zeroes (those written
+/// instead of added), so a writer that added would be caught.
+func secondTrainingPass(_ net: Network, _ x: [Float], batch: Int, gradients: FloatBuffer) -> [Float] {
+    _ = trainingPass(net, x, batch: batch)
+    gradients.zero()
+    return trainingPass(net, x, batch: batch)
 }
