@@ -83,6 +83,22 @@ extension WeightGradientOnly {
     }
 }
 
+/// An algorithm that computes input gradients only: the forward pass and the
+/// weight gradient refuse to run.
+public protocol InputGradientOnly: ConvolutionAlgorithm {}
+
+extension InputGradientOnly {
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        preconditionFailure("\(Self.name) computes input gradients only")
+    }
+
+    public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
+                               into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
+        preconditionFailure("\(Self.name) computes input gradients only")
+    }
+}
+
 /// Floats rounded up to whole 64-byte lines, so that the regions carved one
 /// after another out of an aligned workspace stay aligned.
 func alignedFloats(_ count: Int) -> Int { (count + 15) / 16 * 16 }

@@ -7,8 +7,10 @@
 /// - forward: Winograd (when allowed), pointwise, filter vectors (stride 1,
 ///   fewer than 16 channels, whole 16-filter blocks, C * KH * KW >= 100),
 ///   taps, im2col;
-/// - input gradient: Winograd, pointwise, taps (stride 1 with pad <= K - 1,
-///   or strided: one stride-1 tap GEMM per input phase), im2col/col2im;
+/// - input gradient: Winograd, pointwise, image lanes (stride 1, fewer than
+///   16 channels, kernels of 5 or more, pad <= K - 1), taps (stride 1 with
+///   pad <= K - 1, or strided: one stride-1 tap GEMM per input phase),
+///   im2col/col2im;
 /// - weight gradient: Winograd, pointwise, filter vectors (as forward, 3-
 ///   and 5-wide kernels), pixel vectors (stride 1, fewer than 16 filters,
 ///   3- and 5-wide kernels, rows of 16 or more), taps (whole 16-channel
@@ -17,11 +19,11 @@
 /// Other dilated kernels (`WindowGeometry.isDilated`) go to im2col in every
 /// pass: the remaining algorithms' planes and tiles assume adjacent taps.
 ///
-/// Taps take valid stride-1 input gradients too: the gradient's wider
+/// Taps take the other stride-1 input gradients: the gradient's wider
 /// padding multiplies zeros (its all-padding kernel rows are skipped), but
 /// with 6-row micro-kernels LeNet's valid 5x5 conv2 (6 input channels)
 /// measured W1 training 8.7% faster this way than by col2im (tools/ab-bench,
-/// 4 rounds).
+/// 4 rounds), before image lanes cut those zeros out.
 ///
 /// bf16 (`runtime.precision`): the algorithms with a bf16 path run:
 /// pointwise, the bf16 tap GEMMs (BF16TapAlgorithm: every pass of undilated
@@ -39,7 +41,7 @@ public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
         DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self,
-        PixelGradientAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
+        PixelGradientAlgorithm.self, ImageLaneGradientAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
     /// The algorithms of the bf16 path, in order of preference (Winograd's
     /// in fp32).

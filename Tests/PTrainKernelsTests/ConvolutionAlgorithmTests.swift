@@ -48,11 +48,17 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1),
     (2, 5, 17, 3, (3, 3), (1, 1), (1, 1), 1),
     (3, 4, 20, 5, (3, 5), (1, 1), (0, 2), 1),
+    // Image-lane input gradients (besides LeNet's conv2 and the 5x5 and 7x7
+    // cases above): 13 channels in blocks of 6, 6 and 1, a 5x7 kernel with
+    // pad K - 1 one way and none the other, rows of 9 (pitch 12, a partly
+    // junk last block), dy planes of 30 (a 14-pixel tail); unequal padding.
+    (13, 6, 9, 5, (5, 7), (1, 1), (4, 0), 1),
+    (2, 7, 11, 3, (5, 5), (1, 1), (1, 2), 1),
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
-    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, PixelGradientAlgorithm.self, TapAlgorithm.self,
-    WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
+    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, PixelGradientAlgorithm.self, ImageLaneGradientAlgorithm.self,
+    TapAlgorithm.self, WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
 ]
 
 func convolutionShape(_ c: (Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Int)) -> ConvolutionShape {
@@ -172,14 +178,15 @@ func choiceRoutes() {
     #expect(chosen(resnet, winograd: false) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     // Grouped: no Winograd; 8 channels per group: no tap weight gradient.
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (1, 1), 2)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
-    #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
-    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
+    // LeNet's conv2 (5x5, fewer than 16 channels): image-lane input gradients.
+    #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "ImageLaneGradientAlgorithm", "FilterVectorAlgorithm"])
+    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "WindowAlgorithm"])
     #expect(chosen((12, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
     // ResNet-20's conv1 (depth 27): the taps.
     #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     // LeNet's conv1 (6 filters, rows of 28): pixel-vector weight gradients.
-    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "PixelGradientAlgorithm"])
-    #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
+    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "PixelGradientAlgorithm"])
+    #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "ImageLaneGradientAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
     #expect(chosen((16, 8, 8, 32, (1, 1), (1, 1), (0, 0), 1)) == ["PointwiseAlgorithm", "PointwiseAlgorithm", "PointwiseAlgorithm"])
@@ -190,6 +197,19 @@ func choiceRoutes() {
 @Test("convolution algorithms: supports stops exactly at each algorithm's edges")
 func algorithmSupportEdges() {
     let s = { convolutionShape($0) }
+    // Image lanes: stride-1 input gradients, 15 channels at most, kernels of
+    // 5 or more both ways, pad <= K - 1, one group, undilated.
+    #expect(ImageLaneGradientAlgorithm.supports(s((15, 9, 9, 4, (5, 5), (1, 1), (4, 4), 1)), .inputGradient))
+    #expect(ImageLaneGradientAlgorithm.supports(s((1, 9, 9, 4, (5, 7), (1, 1), (0, 0), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((16, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 4), (1, 1), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (4, 5), (1, 1), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (5, 4), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (4, 5), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 2), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((12, 9, 9, 4, (5, 5), (1, 1), (2, 2), 2)), .inputGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .forward))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .weightGradient))
     // Pointwise: 1x1 at stride 1 without padding only.
     #expect(PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (0, 0), 2)), .inputGradient))
     #expect(!PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (1, 1), 1)), .forward))

@@ -313,9 +313,9 @@ runtime: {shard: 2}
 
 /// The algorithms `vectorLayersConfig`'s convolutions run (the tests'
 /// proof that they exercise the vector kernels).
-let vectorLayerAlgorithms = ["taps / taps / pixel vectors", "filter vectors / taps / filter vectors"]
+let vectorLayerAlgorithms = ["taps / image lanes / pixel vectors", "filter vectors / image lanes / filter vectors"]
 
-@Test("filter-vector and pixel-vector layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
+@Test("filter-vector, pixel-vector and image-lane layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
 func filterVectorBitwiseAcrossWorkerCounts() throws {
     var weights: [[Float]] = []
     for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
@@ -331,7 +331,7 @@ func filterVectorBitwiseAcrossWorkerCounts() throws {
     for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
 }
 
-@Test("no heap allocation inside training steps through filter-vector and pixel-vector layers (2 workers)")
+@Test("no heap allocation inside training steps through filter-vector, pixel-vector and image-lane layers (2 workers)")
 func noAllocationInVectorLayerSteps() throws {
     let config = try RunConfig.parse(yaml: vectorLayersConfig, file: "vector-layers.yaml", overrides: ["runtime.bind=none"])
     let model = try config.model.build(classes: 4)

@@ -12,10 +12,11 @@ func convolutionAlgorithmNames() {
             == "winograd")
     // LeNet's conv2 (6 -> 16, 5x5 valid): filter vectors but for the input gradient.
     #expect(Conv2D(name: "c", input: TensorShape(6, 14, 14), filters: 16, kernel: (5, 5)).algorithmNames()
-            == "filter vectors / taps / filter vectors")
-    // LeNet's conv1 (1 -> 6, 5x5 pad 2): taps, and pixel vectors for the weight gradient.
+            == "filter vectors / image lanes / filter vectors")
+    // LeNet's conv1 (1 -> 6, 5x5 pad 2): taps, image lanes for the input
+    // gradient and pixel vectors for the weight gradient.
     let first = Conv2D(name: "c", input: TensorShape(1, 28, 28), filters: 6, kernel: (5, 5), padding: (2, 2))
-    #expect(first.algorithmNames() == "taps / taps / pixel vectors")
+    #expect(first.algorithmNames() == "taps / image lanes / pixel vectors")
     // As the network's first layer it computes no input gradient.
     #expect(first.algorithmNames(inputGradient: false) == "taps / none / pixel vectors")
     // bf16: the bf16 taps where no Winograd applies (8 channels).

@@ -1,0 +1,255 @@
+/// The input gradient of stride-1 layers with few input channels (fewer
+/// than 16) and kernels of 5 or more in both directions, with SIMD16 lanes
+/// over 16 images: LeNet's conv2 (6 -> 16 channels, 5x5, no padding, 14x14
+/// -> 10x10).
+///
+/// Why: the input gradient is the full correlation of dy with the rotated
+/// weights, and the tap GEMM (TapAlgorithm) runs it over dy padded by
+/// K - 1 - pad on every side: for LeNet's conv2 it multiplied 605k weights
+/// by dy values per image, of which 240k are not padding zeros, and took
+/// 1.8x the forward pass (0.072 against 0.039 ms per shard of 16). With an
+/// image per lane every multiply serves 16 images and a pixel's taps can be
+/// cut exactly: rows whose dy row lies outside the plane are skipped, and a
+/// block of 4 pixels of a row runs only the kernel columns one of its pixels
+/// needs (LeNet: 60 of the 70 pixel-column pairs, the other 10 reading zero
+/// borders).
+///
+/// Per group of 16 images: dy is transposed into image vectors `dyT[O, OH,
+/// rowLength]` (zero borders of `border = KW - 1 - padW` pixels on the left
+/// and up to `rowLength` on the right), a block of up to 6 channels x 4
+/// pixels of one dx row (24 accumulators) sums `W[o, c, ky, kx] *
+/// dyT[o, oy, ox]` over the filters, the valid kernel rows and the block's
+/// kernel columns (6 weight broadcasts and 4 vector loads per 24 FMAs) into
+/// `dxT[C, H, pitch]`, and dxT is transposed back and added into dx. A
+/// missing image's lanes are zero and never stored, and each image's sums
+/// run in the same order whatever its lane, so the result depends on
+/// neither the batch's grouping nor the worker count.
+///
+/// Where: the tap GEMM's waste grows with the gradient's padding K - 1 -
+/// pad. Per layer (`ptrain bench` of a probe network, one thread, shards of
+/// 16, backward ms, taps -> image lanes): 6 -> 16 5x5 on 14x14 pad 0
+/// 0.117 -> 0.085, pad 1 0.15 -> 0.12, pad 2 0.156 -> 0.148; 3 -> 32 5x5
+/// on 28x28 pad 2 1.44 -> 0.63; 12 -> 64 5x5 on 24x24 pad 0 2.9 -> 2.7;
+/// but 12 -> 16 3x3 on 32x32 pad 1 0.59 -> 0.70 and pad 0 0.50 -> 0.54,
+/// hence kernels of 5 or more.
+///
+/// Workspace: the weights in `[O, KH, KW, C]` order, dyT and dxT.
+public struct ImageLaneGradientAlgorithm: InputGradientOnly {
+    public static let name = "image lanes"
+    let shape: ConvolutionShape
+    /// dx pixels per row of dxT (W rounded up to whole 4-pixel blocks) and
+    /// pixels per row of dyT.
+    let pitch: Int, rowLength: Int
+    /// Zero pixels before a dyT row's first dy pixel (`KW - 1 - padW`).
+    let border: Int
+    let ordered: Int, dyT: Int, dxT: Int
+    public let workspaceFloats: Int
+
+    public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
+        let g = shape.geometry
+        return pass == .inputGradient && shape.groups == 1 && !g.isDilated && g.strideH == 1 && g.strideW == 1
+            && g.channels < 16 && g.kernelH >= 5 && g.kernelW >= 5 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
+    }
+
+    public init(_ shape: ConvolutionShape, maxBatch: Int) {
+        precondition(Self.supports(shape, .inputGradient), "image lanes: stride-1 input gradients of few channels")
+        self.shape = shape
+        let g = shape.geometry
+        pitch = (g.width + 3) / 4 * 4
+        border = g.kernelW - 1 - g.padW
+        // Pixel ix of a block reads dyT at ix + padW - kx + border (>= 0):
+        // at most pitch - 1 + KW - 1.
+        rowLength = pitch + g.kernelW - 1
+        var end = 0
+        func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
+        ordered = region(shape.outputs * g.columnRows)
+        dyT = region(shape.outputs * g.outH * rowLength * 16)
+        dxT = region(g.channels * g.height * pitch * 16)
+        workspaceFloats = end
+    }
+
+    public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
+                              into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
+                              workspace: ConvolutionWorkspace) {
+        let g = shape.geometry, w = workspace.floats, outputs = shape.outputs, channels = g.channels
+        let taps = g.kernelH * g.kernelW
+        // [O, C, KH, KW] -> [O, KH, KW, C]: a block's channels side by side.
+        for o in 0..<outputs {
+            for c in 0..<channels {
+                for t in 0..<taps { w[ordered + (o * taps + t) * channels + c] = weights[(o * channels + c) * taps + t] }
+            }
+        }
+        zeroBorders(w + dyT)
+        var first = 0
+        while first < batch {
+            let count = min(16, batch - first)
+            transposeGradient(dy + first * outputStride, outputStride: outputStride, count: count, into: w + dyT)
+            accumulateBlocks(w + ordered, w + dyT, into: w + dxT)
+            addTransposed(w + dxT, into: dx + first * inputStride, inputStride: inputStride, count: count)
+            first += count
+        }
+    }
+
+    /// Zeroes every dyT row's pixels outside `[border, border + OW)`; the
+    /// transposes write only the inside.
+    private func zeroBorders(_ t: UnsafeMutablePointer<Float>) {
+        let g = shape.geometry, tail = rowLength - border - g.outW
+        for row in 0..<(shape.outputs * g.outH) {
+            let r = t + row * rowLength * 16
+            r.update(repeating: 0, count: border * 16)
+            (r + (border + g.outW) * 16).update(repeating: 0, count: tail * 16)
+        }
+    }
+
+    /// dy of `count` images (16 pixels x 16 images transposed in registers;
+    /// a plane's last pixels one by one) into dyT's image vectors; lanes
+    /// past `count` are zero.
+    private func transposeGradient(_ dy: UnsafePointer<Float>, outputStride: Int, count: Int, into t: UnsafeMutablePointer<Float>) {
+        let g = shape.geometry, plane = shape.outputPlane, whole = plane / 16 * 16
+        for o in 0..<shape.outputs {
+            let source = dy + o * plane
+            var target = PixelWalk(width: g.outW, rowPitch: rowLength * 16, pixelPitch: 16)
+            let base = t + (o * g.outH * rowLength + border) * 16
+            var p = 0
+            while p < whole {
+                var block = Block16x16(rows: source + p, stride: outputStride, count: count)
+                block.transpose()
+                block.forEachRow { _, v in storeVector(v, base + target.next()) }
+                p += 16
+            }
+            for q in whole..<plane {
+                let d = base + target.next()
+                for n in 0..<16 { d[n] = n < count ? source[n * outputStride + q] : 0 }
+            }
+        }
+    }
+
+    /// dxT = every block's sums (all of dxT is written).
+    private func accumulateBlocks(_ ordered: UnsafePointer<Float>, _ t: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>) {
+        let g = shape.geometry, channels = g.channels
+        var c0 = 0
+        while c0 < channels {
+            let cb = min(6, channels - c0)
+            for iy in 0..<g.height {
+                // Kernel rows whose dy row oy = iy + padH - ky is in the plane.
+                let kyLow = max(0, iy + g.padH - g.outH + 1), kyHigh = min(g.kernelH - 1, iy + g.padH)
+                for ix0 in stride(from: 0, to: pitch, by: 4) {
+                    // Kernel columns some pixel of the block needs (ox = ix + padW - kx in the row).
+                    let kxLow = max(0, ix0 + g.padW - g.outW + 1), kxHigh = min(g.kernelW - 1, ix0 + 3 + g.padW)
+                    let block = ImageLaneBlock(
+                        weights: ordered + c0, channels: channels, kernelW: g.kernelW, kernelH: g.kernelH,
+                        dy: t + (ix0 + g.padW + border) * 16, rowFloats: rowLength * 16, filterFloats: g.outH * rowLength * 16,
+                        filters: shape.outputs, firstRow: iy + g.padH, kyLow: kyLow, kyHigh: kyHigh, kxLow: kxLow, kxHigh: kxHigh,
+                        out: d + ((c0 * g.height + iy) * pitch + ix0) * 16, channelFloats: g.height * pitch * 16)
+                    imageLaneBlock(block, channels: cb)
+                }
+            }
+            c0 += cb
+        }
+    }
+
+    /// dx (+)= dxT's first W pixels of each row, for `count` images.
+    private func addTransposed(_ d: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, inputStride: Int, count: Int) {
+        let g = shape.geometry, plane = shape.inputPlane, whole = plane / 16 * 16
+        for c in 0..<g.channels {
+            let source = d + c * g.height * pitch * 16, target = dx + c * plane
+            var walk = PixelWalk(width: g.width, rowPitch: pitch * 16, pixelPitch: 16)
+            var p = 0
+            while p < whole {
+                var block = Block16x16 { _ in loadVector(source + walk.next()) }
+                block.transpose()
+                block.forEachRow { n, v in
+                    if n < count {
+                        let row = target + n * inputStride + p
+                        storeVector(loadVector(row) + v, row)
+                    }
+                }
+                p += 16
+            }
+            for q in whole..<plane {
+                let s = source + walk.next()
+                for n in 0..<count { target[n * inputStride + q] += s[n] }
+            }
+        }
+    }
+}
+
+/// One block's operands: 4 pixels of dx row `firstRow - padH`, up to 6
+/// channels. `weights` points at the block's first channel in `[O, KH, KW,
+/// C]` order; `dy` at dyT's filter 0, row 0, the block's pixel 0 for kx = 0
+/// (pixel p, column kx, row oy, filter o at `dy + o * filterFloats + oy *
+/// rowFloats + (p - kx) * 16`); channel c's 4 sums go to `out + c *
+/// channelFloats + p * 16`.
+struct ImageLaneBlock {
+    let weights: UnsafePointer<Float>, channels: Int, kernelW: Int, kernelH: Int
+    let dy: UnsafePointer<Float>, rowFloats: Int, filterFloats: Int, filters: Int
+    /// iy + padH: kernel row ky reads dy row `firstRow - ky`.
+    let firstRow: Int, kyLow: Int, kyHigh: Int, kxLow: Int, kxHigh: Int
+    let out: UnsafeMutablePointer<Float>, channelFloats: Int
+}
+
+private protocol LaneChannels { static var value: Int { get } }
+private enum LaneOne: LaneChannels { static var value: Int { 1 } }
+private enum LaneTwo: LaneChannels { static var value: Int { 2 } }
+private enum LaneThree: LaneChannels { static var value: Int { 3 } }
+private enum LaneFour: LaneChannels { static var value: Int { 4 } }
+private enum LaneFive: LaneChannels { static var value: Int { 5 } }
+private enum LaneSix: LaneChannels { static var value: Int { 6 } }
+
+@inline(never)
+func imageLaneBlock(_ b: ImageLaneBlock, channels: Int) {
+    switch channels {
+    case 1: imageLaneBody(b, LaneOne.self)
+    case 2: imageLaneBody(b, LaneTwo.self)
+    case 3: imageLaneBody(b, LaneThree.self)
+    case 4: imageLaneBody(b, LaneFour.self)
+    case 5: imageLaneBody(b, LaneFive.self)
+    case 6: imageLaneBody(b, LaneSix.self)
+    default: preconditionFailure("no image-lane block of \(channels) channels")
+    }
+}
+
+/// 4 pixels of one channel, an image per lane.
+private struct LaneQuad {
+    var p0 = SIMD16<Float>(), p1 = SIMD16<Float>(), p2 = SIMD16<Float>(), p3 = SIMD16<Float>()
+    @inline(__always)
+    mutating func add(_ w: Float, _ d0: SIMD16<Float>, _ d1: SIMD16<Float>, _ d2: SIMD16<Float>, _ d3: SIMD16<Float>) {
+        let v = SIMD16<Float>(repeating: w)
+        p0 = p0.addingProduct(v, d0); p1 = p1.addingProduct(v, d1); p2 = p2.addingProduct(v, d2); p3 = p3.addingProduct(v, d3)
+    }
+    @inline(__always)
+    func store(_ out: UnsafeMutablePointer<Float>) {
+        storeVector(p0, out); storeVector(p1, out + 16); storeVector(p2, out + 32); storeVector(p3, out + 48)
+    }
+}
+
+/// Each sum runs over the filters, then the kernel rows, then the kernel
+/// columns, in order.
+@inline(never)
+private func imageLaneBody<C: LaneChannels>(_ b: ImageLaneBlock, _: C.Type) {
+    let cb = C.value, stride = b.channels
+    var a0 = LaneQuad(), a1 = LaneQuad(), a2 = LaneQuad(), a3 = LaneQuad(), a4 = LaneQuad(), a5 = LaneQuad()
+    for o in 0..<b.filters {
+        for ky in b.kyLow...b.kyHigh {
+            let row = b.dy + (o &* b.filterFloats &+ (b.firstRow &- ky) &* b.rowFloats)
+            let tapRow = b.weights + ((o &* b.kernelH &+ ky) &* b.kernelW) &* stride
+            for kx in b.kxLow...b.kxHigh {
+                let d = row - kx &* 16
+                let d0 = loadVector(d), d1 = loadVector(d + 16), d2 = loadVector(d + 32), d3 = loadVector(d + 48)
+                let w = tapRow + kx &* stride
+                a0.add(w[0], d0, d1, d2, d3)
+                if cb > 1 { a1.add(w[1], d0, d1, d2, d3) }
+                if cb > 2 { a2.add(w[2], d0, d1, d2, d3) }
+                if cb > 3 { a3.add(w[3], d0, d1, d2, d3) }
+                if cb > 4 { a4.add(w[4], d0, d1, d2, d3) }
+                if cb > 5 { a5.add(w[5], d0, d1, d2, d3) }
+            }
+        }
+    }
+    a0.store(b.out)
+    if cb > 1 { a1.store(b.out + b.channelFloats) }
+    if cb > 2 { a2.store(b.out + 2 &* b.channelFloats) }
+    if cb > 3 { a3.store(b.out + 3 &* b.channelFloats) }
+    if cb > 4 { a4.store(b.out + 4 &* b.channelFloats) }
+    if cb > 5 { a5.store(b.out + 5 &* b.channelFloats) }
+}
