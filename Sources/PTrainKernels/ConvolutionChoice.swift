@@ -12,9 +12,9 @@
 ///   pad <= K - 1, or strided: one stride-1 tap GEMM per input phase),
 ///   im2col/col2im;
 /// - weight gradient: Winograd, pointwise, filter vectors (as forward, 3-
-///   and 5-wide kernels), pixel vectors (stride 1, fewer than 16 filters,
-///   3- and 5-wide kernels, rows of 16 or more), taps (whole 16-channel
-///   panels), window planes (stride 1), im2col.
+///   and 5-wide kernels), image lanes (stride 1, fewer than 16 filters,
+///   3- and 5-wide kernels), taps (whole 16-channel panels), window planes
+///   (stride 1), im2col.
 ///
 /// Other dilated kernels (`WindowGeometry.isDilated`) go to im2col in every
 /// pass: the remaining algorithms' planes and tiles assume adjacent taps.
@@ -41,7 +41,7 @@ public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
         DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self,
-        PixelGradientAlgorithm.self, ImageLaneGradientAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
+        ImageLaneGradientAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
     /// The algorithms of the bf16 path, in order of preference (Winograd's
     /// in fp32).

@@ -33,8 +33,13 @@
 /// but 12 -> 16 3x3 on 32x32 pad 1 0.59 -> 0.70 and pad 0 0.50 -> 0.54,
 /// hence kernels of 5 or more.
 ///
-/// Workspace: the weights in `[O, KH, KW, C]` order, dyT and dxT.
-public struct ImageLaneGradientAlgorithm: InputGradientOnly {
+/// The weight gradient of stride-1 layers with few filters (fewer than 16)
+/// and 3- or 5-wide kernels (LeNet's conv1) runs in the same lanes:
+/// ImageLaneWeightGradient.swift.
+///
+/// Workspace of the input gradient: the weights in `[O, KH, KW, C]` order,
+/// dyT and dxT; of the weight gradient: its own (the passes never overlap).
+public struct ImageLaneGradientAlgorithm: ConvolutionAlgorithm {
     public static let name = "image lanes"
     let shape: ConvolutionShape
     /// dx pixels per row of dxT (W rounded up to whole 4-pixel blocks) and
@@ -43,16 +48,24 @@ public struct ImageLaneGradientAlgorithm: InputGradientOnly {
     /// Zero pixels before a dyT row's first dy pixel (`KW - 1 - padW`).
     let border: Int
     let ordered: Int, dyT: Int, dxT: Int
+    /// The weight gradient's plan (ImageLaneWeightGradient.swift).
+    let weightPlan: ImageLaneWeightPlan
     public let workspaceFloats: Int
 
     public static func supports(_ shape: ConvolutionShape, _ pass: ConvolutionPass) -> Bool {
         let g = shape.geometry
-        return pass == .inputGradient && shape.groups == 1 && !g.isDilated && g.strideH == 1 && g.strideW == 1
-            && g.channels < 16 && g.kernelH >= 5 && g.kernelW >= 5 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
+        guard shape.groups == 1, !g.isDilated, g.strideH == 1, g.strideW == 1 else { return false }
+        switch pass {
+        case .forward: return false
+        case .inputGradient:
+            return g.channels < 16 && g.kernelH >= 5 && g.kernelW >= 5 && g.padH <= g.kernelH - 1 && g.padW <= g.kernelW - 1
+        case .weightGradient: return ImageLaneWeightPlan.supports(shape)
+        }
     }
 
     public init(_ shape: ConvolutionShape, maxBatch: Int) {
-        precondition(Self.supports(shape, .inputGradient), "image lanes: stride-1 input gradients of few channels")
+        precondition(Self.supports(shape, .inputGradient) || Self.supports(shape, .weightGradient),
+                     "image lanes: stride-1 gradients of few channels or few filters")
         self.shape = shape
         let g = shape.geometry
         pitch = (g.width + 3) / 4 * 4
@@ -62,10 +75,17 @@ public struct ImageLaneGradientAlgorithm: InputGradientOnly {
         rowLength = pitch + g.kernelW - 1
         var end = 0
         func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
-        ordered = region(shape.outputs * g.columnRows)
-        dyT = region(shape.outputs * g.outH * rowLength * 16)
-        dxT = region(g.channels * g.height * pitch * 16)
-        workspaceFloats = end
+        let input = Self.supports(shape, .inputGradient)
+        ordered = region(input ? shape.outputs * g.columnRows : 0)
+        dyT = region(input ? shape.outputs * g.outH * rowLength * 16 : 0)
+        dxT = region(input ? g.channels * g.height * pitch * 16 : 0)
+        weightPlan = ImageLaneWeightPlan(shape)
+        workspaceFloats = max(end, Self.supports(shape, .weightGradient) ? weightPlan.workspaceFloats : 0)
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
+                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
+        preconditionFailure("\(Self.name) computes gradients only")
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
@@ -101,27 +121,12 @@ public struct ImageLaneGradientAlgorithm: InputGradientOnly {
         }
     }
 
-    /// dy of `count` images (16 pixels x 16 images transposed in registers;
-    /// a plane's last pixels one by one) into dyT's image vectors; lanes
-    /// past `count` are zero.
+    /// dy of `count` images into dyT's image vectors, after each row's
+    /// left border.
     private func transposeGradient(_ dy: UnsafePointer<Float>, outputStride: Int, count: Int, into t: UnsafeMutablePointer<Float>) {
-        let g = shape.geometry, plane = shape.outputPlane, whole = plane / 16 * 16
-        for o in 0..<shape.outputs {
-            let source = dy + o * plane
-            var target = PixelWalk(width: g.outW, rowPitch: rowLength * 16, pixelPitch: 16)
-            let base = t + (o * g.outH * rowLength + border) * 16
-            var p = 0
-            while p < whole {
-                var block = Block16x16(rows: source + p, stride: outputStride, count: count)
-                block.transpose()
-                block.forEachRow { _, v in storeVector(v, base + target.next()) }
-                p += 16
-            }
-            for q in whole..<plane {
-                let d = base + target.next()
-                for n in 0..<16 { d[n] = n < count ? source[n * outputStride + q] : 0 }
-            }
-        }
+        let g = shape.geometry
+        transposeToImageLanes(dy, sampleStride: outputStride, count: count, planes: shape.outputs, height: g.outH, width: g.outW,
+                              into: t + border * 16, planeFloats: g.outH * rowLength * 16, rowFloats: rowLength * 16)
     }
 
     /// dxT = every block's sums (all of dxT is written).
@@ -170,6 +175,31 @@ public struct ImageLaneGradientAlgorithm: InputGradientOnly {
                 let s = source + walk.next()
                 for n in 0..<count { target[n * inputStride + q] += s[n] }
             }
+        }
+    }
+}
+
+/// `planes` planes of height x width of `count` images (image n's at `src
+/// + n * sampleStride`) into image vectors: pixel (plane p, row h, column
+/// w) of image n at `dst[p * planeFloats + h * rowFloats + w * 16 + n]`.
+/// 16 pixels x 16 images at a time, transposed in registers; a plane's last
+/// pixels (height * width % 16) one by one. Lanes past `count` are zero.
+func transposeToImageLanes(_ src: UnsafePointer<Float>, sampleStride: Int, count: Int, planes: Int, height: Int, width: Int,
+                           into dst: UnsafeMutablePointer<Float>, planeFloats: Int, rowFloats: Int) {
+    let plane = height * width, whole = plane / 16 * 16
+    for q in 0..<planes {
+        let source = src + q * plane, base = dst + q * planeFloats
+        var target = PixelWalk(width: width, rowPitch: rowFloats, pixelPitch: 16)
+        var p = 0
+        while p < whole {
+            var block = Block16x16(rows: source + p, stride: sampleStride, count: count)
+            block.transpose()
+            block.forEachRow { _, v in storeVector(v, base + target.next()) }
+            p += 16
+        }
+        for r in whole..<plane {
+            let d = base + target.next()
+            for n in 0..<16 { d[n] = n < count ? source[n * sampleStride + r] : 0 }
         }
     }
 }

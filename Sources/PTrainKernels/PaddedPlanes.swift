@@ -3,7 +3,7 @@
 /// floats apart: pixel (iy, ix) of channel c goes to `c * planeStride +
 /// (iy + padH) * pitch + ix + padW`. Only the interiors are written: the
 /// borders (and any slack right of them) keep the zeros a pass writes once
-/// at its start (`FilterVectorAlgorithm`, `PixelGradientAlgorithm`).
+/// at its start (`FilterVectorAlgorithm`).
 func copyIntoPaddedPlanes(_ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int, padH: Int, padW: Int,
                           pitch: Int, planeStride: Int, into planes: UnsafeMutablePointer<Float>) {
     for c in 0..<channels {

@@ -41,10 +41,9 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     (7, 6, 13, 16, (5, 3), (1, 1), (2, 1), 1),
     (3, 9, 9, 16, (7, 7), (1, 1), (3, 3), 1),
     (15, 4, 6, 16, (3, 3), (1, 1), (1, 0), 1),
-    // Pixel-vector weight gradients (fewer than 16 filters, rows of 16 or
-    // more, 3- or 5-wide kernels): LeNet's conv1 (two vectors, 4 idle lanes,
-    // three filter pairs); rows of 17 (one lane in the second vector), a
-    // lone last filter; a 3x5 kernel with unequal padding.
+    // Image-lane weight gradients (fewer than 16 filters, 3- or 5-wide
+    // kernels): LeNet's conv1 (two blocks of 3 filters); rows of 17, 5
+    // filters (blocks of 3 and 2); a 3x5 kernel with unequal padding.
     (1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1),
     (2, 5, 17, 3, (3, 3), (1, 1), (1, 1), 1),
     (3, 4, 20, 5, (3, 5), (1, 1), (0, 2), 1),
@@ -54,10 +53,13 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
     // junk last block), dy planes of 30 (a 14-pixel tail); unequal padding.
     (13, 6, 9, 5, (5, 7), (1, 1), (4, 0), 1),
     (2, 7, 11, 3, (5, 5), (1, 1), (1, 2), 1),
+    // Image-lane weight gradients with padding past K - 1 and a lone last
+    // filter (7 = 3 + 3 + 1), a 3-wide kernel.
+    (2, 5, 6, 7, (2, 3), (1, 1), (3, 4), 1),
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
-    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, PixelGradientAlgorithm.self, ImageLaneGradientAlgorithm.self,
+    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, ImageLaneGradientAlgorithm.self,
     TapAlgorithm.self, WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
 ]
 
@@ -180,12 +182,12 @@ func choiceRoutes() {
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (1, 1), 2)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     // LeNet's conv2 (5x5, fewer than 16 channels): image-lane input gradients.
     #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "ImageLaneGradientAlgorithm", "FilterVectorAlgorithm"])
-    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "WindowAlgorithm"])
+    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "ImageLaneGradientAlgorithm"])
     #expect(chosen((12, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
     // ResNet-20's conv1 (depth 27): the taps.
     #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
-    // LeNet's conv1 (6 filters, rows of 28): pixel-vector weight gradients.
-    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "PixelGradientAlgorithm"])
+    // LeNet's conv1 (6 filters): image-lane gradients.
+    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "ImageLaneGradientAlgorithm"])
     #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "ImageLaneGradientAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
@@ -209,7 +211,7 @@ func algorithmSupportEdges() {
     #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 2), (2, 2), 1)), .inputGradient))
     #expect(!ImageLaneGradientAlgorithm.supports(s((12, 9, 9, 4, (5, 5), (1, 1), (2, 2), 2)), .inputGradient))
     #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .forward))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .weightGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 16, (5, 5), (1, 1), (2, 2), 1)), .weightGradient))
     // Pointwise: 1x1 at stride 1 without padding only.
     #expect(PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (0, 0), 2)), .inputGradient))
     #expect(!PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (1, 1), 1)), .forward))
@@ -241,15 +243,15 @@ func algorithmSupportEdges() {
     #expect(!FilterVectorAlgorithm.supports(s((12, 9, 9, 16, (3, 7), (1, 1), (1, 1), 1)), .weightGradient))
     // Pixel vectors: weight gradients only, one group, stride 1, fewer than
     // 16 filters, 3- or 5-wide kernels, rows of at least 16 outputs.
-    #expect(PixelGradientAlgorithm.supports(s((1, 9, 16, 15, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
-    #expect(PixelGradientAlgorithm.supports(s((1, 9, 20, 6, (5, 5), (1, 1), (0, 0), 1)), .weightGradient))
-    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 16, 16, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
-    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 15, 6, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
-    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 22, 6, (7, 7), (1, 1), (0, 0), 1)), .weightGradient))
-    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 33, 6, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))
-    #expect(!PixelGradientAlgorithm.supports(s((2, 9, 16, 6, (3, 3), (1, 1), (1, 1), 2)), .weightGradient))
-    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 16, 6, (3, 3), (1, 1), (1, 1), 1)), .forward))
-    #expect(!PixelGradientAlgorithm.supports(s((1, 9, 16, 6, (3, 3), (1, 1), (1, 1), 1)), .inputGradient))
+    // Image-lane weight gradients: stride 1, 15 filters at most, 3- or
+    // 5-wide kernels, any padding, one group.
+    #expect(ImageLaneGradientAlgorithm.supports(s((1, 9, 16, 15, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(ImageLaneGradientAlgorithm.supports(s((1, 9, 5, 6, (4, 5), (1, 1), (6, 7), 1)), .weightGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 16, 16, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 22, 6, (7, 7), (1, 1), (0, 0), 1)), .weightGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 22, 6, (5, 4), (1, 1), (0, 0), 1)), .weightGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 33, 6, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))
+    #expect(!ImageLaneGradientAlgorithm.supports(s((2, 9, 16, 6, (3, 3), (1, 1), (1, 1), 2)), .weightGradient))
     // Window planes: weight gradients at stride 1 only.
     #expect(WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
     #expect(!WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))

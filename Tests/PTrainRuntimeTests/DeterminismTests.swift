@@ -287,9 +287,10 @@ func winogradBitwiseAcrossWorkerCounts() throws {
 }
 
 /// LeNet's two convolutions on a smaller image: conv1 (1 -> 6 filters,
-/// 5x5 padding 2, rows of 20) takes pixel-vector weight gradients; conv2
+/// 5x5 padding 2, rows of 20) takes image-lane weight gradients; conv2
 /// (6 -> 16, 5x5 valid) filter vectors forward and for its weight
-/// gradient, its input gradient the taps' (feeding conv1's backward).
+/// gradient, image lanes for its input gradient (feeding conv1's
+/// backward). Shards of 2: every lane group is partial.
 let vectorLayersConfig = """
 name: vector-layers
 seed: 9
@@ -313,9 +314,9 @@ runtime: {shard: 2}
 
 /// The algorithms `vectorLayersConfig`'s convolutions run (the tests'
 /// proof that they exercise the vector kernels).
-let vectorLayerAlgorithms = ["taps / image lanes / pixel vectors", "filter vectors / image lanes / filter vectors"]
+let vectorLayerAlgorithms = ["taps / image lanes / image lanes", "filter vectors / image lanes / filter vectors"]
 
-@Test("filter-vector, pixel-vector and image-lane layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
+@Test("filter-vector and image-lane layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
 func filterVectorBitwiseAcrossWorkerCounts() throws {
     var weights: [[Float]] = []
     for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
@@ -331,7 +332,7 @@ func filterVectorBitwiseAcrossWorkerCounts() throws {
     for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
 }
 
-@Test("no heap allocation inside training steps through filter-vector, pixel-vector and image-lane layers (2 workers)")
+@Test("no heap allocation inside training steps through filter-vector and image-lane layers (2 workers)")
 func noAllocationInVectorLayerSteps() throws {
     let config = try RunConfig.parse(yaml: vectorLayersConfig, file: "vector-layers.yaml", overrides: ["runtime.bind=none"])
     let model = try config.model.build(classes: 4)
