@@ -41,7 +41,7 @@ public enum ConvolutionChoice {
     /// The algorithms, in order of preference.
     static let preference: [any ConvolutionAlgorithm.Type] = [
         DepthwiseAlgorithm.self, WinogradAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self,
-        ImageLaneGradientAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
+        ImageLaneAlgorithm.self, TapAlgorithm.self, WindowAlgorithm.self, Im2ColAlgorithm.self,
     ]
     /// The algorithms of the bf16 path, in order of preference (Winograd's
     /// in fp32).

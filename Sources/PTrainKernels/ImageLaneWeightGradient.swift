@@ -1,4 +1,4 @@
-/// The weight gradient of ImageLaneGradientAlgorithm: stride-1 layers with
+/// The weight gradient of ImageLaneAlgorithm: stride-1 layers with
 /// few filters (fewer than 16) and 3- or 5-wide kernels, an image per
 /// SIMD16 lane: LeNet's conv1 (1 -> 6, 5x5, padding 2, 28x28).
 ///
@@ -28,7 +28,7 @@ struct ImageLaneWeightPlan: Sendable {
     let xT: Int, dyT: Int, sums: Int
     let workspaceFloats: Int
 
-    /// Beyond ImageLaneGradientAlgorithm's stride-1, one-group, undilated
+    /// Beyond ImageLaneAlgorithm's stride-1, one-group, undilated
     /// shapes.
     static func supports(_ shape: ConvolutionShape) -> Bool {
         let g = shape.geometry
@@ -49,7 +49,7 @@ struct ImageLaneWeightPlan: Sendable {
     }
 }
 
-extension ImageLaneGradientAlgorithm {
+extension ImageLaneAlgorithm {
     public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
                                into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
         precondition(Self.supports(shape, .weightGradient), "image-lane weight gradient of an unsupported shape")

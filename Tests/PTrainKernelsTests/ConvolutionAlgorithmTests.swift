@@ -59,7 +59,7 @@ let algorithmCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
 ]
 
 let algorithmTypes: [any ConvolutionAlgorithm.Type] = [
-    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, ImageLaneGradientAlgorithm.self,
+    DepthwiseAlgorithm.self, PointwiseAlgorithm.self, FilterVectorAlgorithm.self, ImageLaneAlgorithm.self,
     TapAlgorithm.self, WindowAlgorithm.self, WinogradAlgorithm.self, Im2ColAlgorithm.self,
 ]
 
@@ -181,14 +181,14 @@ func choiceRoutes() {
     // Grouped: no Winograd; 8 channels per group: no tap weight gradient.
     #expect(chosen((16, 8, 8, 16, (3, 3), (1, 1), (1, 1), 2)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     // LeNet's conv2 (5x5, fewer than 16 channels): image-lane input gradients.
-    #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "ImageLaneGradientAlgorithm", "FilterVectorAlgorithm"])
-    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "ImageLaneGradientAlgorithm"])
+    #expect(chosen((6, 12, 12, 16, (5, 5), (1, 1), (0, 0), 1)) == ["FilterVectorAlgorithm", "ImageLaneAlgorithm", "FilterVectorAlgorithm"])
+    #expect(chosen((6, 12, 12, 8, (5, 5), (1, 1), (0, 0), 1)) == ["TapAlgorithm", "ImageLaneAlgorithm", "ImageLaneAlgorithm"])
     #expect(chosen((12, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["FilterVectorAlgorithm", "TapAlgorithm", "FilterVectorAlgorithm"])
     // ResNet-20's conv1 (depth 27): the taps.
     #expect(chosen((3, 32, 32, 16, (3, 3), (1, 1), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "WindowAlgorithm"])
     // LeNet's conv1 (6 filters): image-lane gradients.
-    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "ImageLaneGradientAlgorithm", "ImageLaneGradientAlgorithm"])
-    #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "ImageLaneGradientAlgorithm", "WindowAlgorithm"])
+    #expect(chosen((1, 28, 28, 6, (5, 5), (1, 1), (2, 2), 1)) == ["TapAlgorithm", "ImageLaneAlgorithm", "ImageLaneAlgorithm"])
+    #expect(chosen((3, 32, 32, 16, (7, 7), (1, 1), (3, 3), 1)) == ["FilterVectorAlgorithm", "ImageLaneAlgorithm", "WindowAlgorithm"])
     #expect(chosen((16, 32, 32, 32, (3, 3), (2, 2), (1, 1), 1)) == ["TapAlgorithm", "TapAlgorithm", "TapAlgorithm"])
     #expect(chosen((3, 32, 32, 64, (5, 5), (2, 2), (2, 2), 1)) == ["TapAlgorithm", "TapAlgorithm", "Im2ColAlgorithm"])
     #expect(chosen((16, 8, 8, 32, (1, 1), (1, 1), (0, 0), 1)) == ["PointwiseAlgorithm", "PointwiseAlgorithm", "PointwiseAlgorithm"])
@@ -201,17 +201,17 @@ func algorithmSupportEdges() {
     let s = { convolutionShape($0) }
     // Image lanes: stride-1 input gradients, 15 channels at most, kernels of
     // 5 or more both ways, pad <= K - 1, one group, undilated.
-    #expect(ImageLaneGradientAlgorithm.supports(s((15, 9, 9, 4, (5, 5), (1, 1), (4, 4), 1)), .inputGradient))
-    #expect(ImageLaneGradientAlgorithm.supports(s((1, 9, 9, 4, (5, 7), (1, 1), (0, 0), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((16, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 4), (1, 1), (2, 2), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (4, 5), (1, 1), (2, 2), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (5, 4), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (4, 5), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 2), (2, 2), 1)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((12, 9, 9, 4, (5, 5), (1, 1), (2, 2), 2)), .inputGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .forward))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((6, 9, 9, 16, (5, 5), (1, 1), (2, 2), 1)), .weightGradient))
+    #expect(ImageLaneAlgorithm.supports(s((15, 9, 9, 4, (5, 5), (1, 1), (4, 4), 1)), .inputGradient))
+    #expect(ImageLaneAlgorithm.supports(s((1, 9, 9, 4, (5, 7), (1, 1), (0, 0), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((16, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 4, (5, 4), (1, 1), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 4, (4, 5), (1, 1), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (5, 4), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (4, 5), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 2), (2, 2), 1)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((12, 9, 9, 4, (5, 5), (1, 1), (2, 2), 2)), .inputGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 4, (5, 5), (1, 1), (2, 2), 1)), .forward))
+    #expect(!ImageLaneAlgorithm.supports(s((6, 9, 9, 16, (5, 5), (1, 1), (2, 2), 1)), .weightGradient))
     // Pointwise: 1x1 at stride 1 without padding only.
     #expect(PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (0, 0), 2)), .inputGradient))
     #expect(!PointwiseAlgorithm.supports(s((4, 5, 5, 4, (1, 1), (1, 1), (1, 1), 1)), .forward))
@@ -245,13 +245,13 @@ func algorithmSupportEdges() {
     // 16 filters, 3- or 5-wide kernels, rows of at least 16 outputs.
     // Image-lane weight gradients: stride 1, 15 filters at most, 3- or
     // 5-wide kernels, any padding, one group.
-    #expect(ImageLaneGradientAlgorithm.supports(s((1, 9, 16, 15, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
-    #expect(ImageLaneGradientAlgorithm.supports(s((1, 9, 5, 6, (4, 5), (1, 1), (6, 7), 1)), .weightGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 16, 16, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 22, 6, (7, 7), (1, 1), (0, 0), 1)), .weightGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 22, 6, (5, 4), (1, 1), (0, 0), 1)), .weightGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((1, 9, 33, 6, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))
-    #expect(!ImageLaneGradientAlgorithm.supports(s((2, 9, 16, 6, (3, 3), (1, 1), (1, 1), 2)), .weightGradient))
+    #expect(ImageLaneAlgorithm.supports(s((1, 9, 16, 15, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(ImageLaneAlgorithm.supports(s((1, 9, 5, 6, (4, 5), (1, 1), (6, 7), 1)), .weightGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((1, 9, 16, 16, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((1, 9, 22, 6, (7, 7), (1, 1), (0, 0), 1)), .weightGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((1, 9, 22, 6, (5, 4), (1, 1), (0, 0), 1)), .weightGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((1, 9, 33, 6, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))
+    #expect(!ImageLaneAlgorithm.supports(s((2, 9, 16, 6, (3, 3), (1, 1), (1, 1), 2)), .weightGradient))
     // Window planes: weight gradients at stride 1 only.
     #expect(WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 1), (1, 1), 1)), .weightGradient))
     #expect(!WindowAlgorithm.supports(s((3, 9, 9, 4, (3, 3), (1, 2), (1, 1), 1)), .weightGradient))

@@ -1,7 +1,7 @@
 import Testing
 import PTrainKernels
 
-// ImageLaneGradientAlgorithm past one group of 16 images (the generic
+// ImageLaneAlgorithm past one group of 16 images (the generic
 // algorithm tests run 3), and its promise that an image's gradient does not
 // depend on which lane, or which group, it ran in.
 
@@ -16,10 +16,10 @@ let imageLaneCases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), In
 @Test("image lanes: 19 images (a full group of 16 and 3 in a second) equal the direct gradients", arguments: imageLaneCases.indices)
 func imageLanesTwoGroups(_ index: Int) {
     let s = convolutionShape(imageLaneCases[index])
-    let passes = [ConvolutionPass.inputGradient, .weightGradient].filter { ImageLaneGradientAlgorithm.supports(s, $0) }
+    let passes = [ConvolutionPass.inputGradient, .weightGradient].filter { ImageLaneAlgorithm.supports(s, $0) }
     #expect(!passes.isEmpty)
     for pass in passes {
-        let (got, expected) = runTwice(ImageLaneGradientAlgorithm.self, pass, s, batch: 19)
+        let (got, expected) = runTwice(ImageLaneAlgorithm.self, pass, s, batch: 19)
         let scale = max(1, expected.map { abs($0) }.max() ?? 1)
         expectClose(got.map { $0 / scale }, expected.map { $0 / scale }, tolerance: 1e-5, "image lanes \(pass) case \(index)")
     }
@@ -28,12 +28,12 @@ func imageLanesTwoGroups(_ index: Int) {
 @Test("image lanes: each image's input gradient is bitwise the same alone as in lane 3 of 19 or in the second group", arguments: imageLaneCases.indices)
 func imageLanesIndependentOfGrouping(_ index: Int) {
     let s = convolutionShape(imageLaneCases[index])
-    guard ImageLaneGradientAlgorithm.supports(s, .inputGradient) else { return }
+    guard ImageLaneAlgorithm.supports(s, .inputGradient) else { return }
     let g = s.geometry
     let inCount = g.channels * g.height * g.width, outCount = s.outputs * g.columnCols
     let batch = 19
     let w = randomFloats(s.outputs * g.columnRows, seed: 7), dy = randomFloats(batch * outCount, seed: 8)
-    let algorithm = ImageLaneGradientAlgorithm(s, maxBatch: batch)
+    let algorithm = ImageLaneAlgorithm(s, maxBatch: batch)
     var workspace = [Float](repeating: .nan, count: algorithm.workspaceFloats)
     let gemm = GEMMWorkspace()
     func gradient(first: Int, count: Int) -> [Float] {

@@ -39,7 +39,7 @@
 ///
 /// Workspace of the input gradient: the weights in `[O, KH, KW, C]` order,
 /// dyT and dxT; of the weight gradient: its own (the passes never overlap).
-public struct ImageLaneGradientAlgorithm: ConvolutionAlgorithm {
+public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
     public static let name = "image lanes"
     let shape: ConvolutionShape
     /// dx pixels per row of dxT (W rounded up to whole 4-pixel blocks) and
@@ -141,11 +141,14 @@ public struct ImageLaneGradientAlgorithm: ConvolutionAlgorithm {
                 for ix0 in stride(from: 0, to: pitch, by: 4) {
                     // Kernel columns some pixel of the block needs (ox = ix + padW - kx in the row).
                     let kxLow = max(0, ix0 + g.padW - g.outW + 1), kxHigh = min(g.kernelW - 1, ix0 + 3 + g.padW)
+                    // Kernel row ky, column kx reads dy row iy + padH - ky,
+                    // dyT column ix + padW - kx + border.
                     let block = ImageLaneBlock(
-                        weights: ordered + c0, channels: channels, kernelW: g.kernelW, kernelH: g.kernelH,
-                        dy: t + (ix0 + g.padW + border) * 16, rowFloats: rowLength * 16, filterFloats: g.outH * rowLength * 16,
-                        filters: shape.outputs, firstRow: iy + g.padH, kyLow: kyLow, kyHigh: kyHigh, kxLow: kxLow, kxHigh: kxHigh,
-                        out: d + ((c0 * g.height + iy) * pitch + ix0) * 16, channelFloats: g.height * pitch * 16)
+                        weights: ordered + c0, weightStride: channels, kernelW: g.kernelW, kernelH: g.kernelH,
+                        source: t + ((iy + g.padH) * rowLength + ix0 + g.padW + border) * 16,
+                        planeFloats: g.outH * rowLength * 16, planes: shape.outputs,
+                        rowStep: -rowLength * 16, columnStep: -16, kyLow: kyLow, kyHigh: kyHigh, kxLow: kxLow, kxHigh: kxHigh,
+                        out: d + ((c0 * g.height + iy) * pitch + ix0) * 16, outPlaneFloats: g.height * pitch * 16)
                     imageLaneBlock(block, channels: cb)
                 }
             }
@@ -204,18 +207,21 @@ func transposeToImageLanes(_ src: UnsafePointer<Float>, sampleStride: Int, count
     }
 }
 
-/// One block's operands: 4 pixels of dx row `firstRow - padH`, up to 6
-/// channels. `weights` points at the block's first channel in `[O, KH, KW,
-/// C]` order; `dy` at dyT's filter 0, row 0, the block's pixel 0 for kx = 0
-/// (pixel p, column kx, row oy, filter o at `dy + o * filterFloats + oy *
-/// rowFloats + (p - kx) * 16`); channel c's 4 sums go to `out + c *
-/// channelFloats + p * 16`.
+/// One block's operands: 4 adjacent pixels of one row of up to 6 result
+/// planes j (dx's channels in the input gradient, y's filters in the
+/// forward pass), each pixel p the sum over the source planes s (dy's
+/// filters; x's channels), kernel rows `kyLow...kyHigh` and columns
+/// `kxLow...kxHigh` of
+///   weights[((s * KH + ky) * KW + kx) * weightStride + j]
+///   * (image vector at source + s * planeFloats + ky * rowStep + kx * columnStep + p * 16),
+/// stored at `out + j * outPlaneFloats + p * 16`. The steps are negative in
+/// the input gradient (a correlation with the rotated kernel).
 struct ImageLaneBlock {
-    let weights: UnsafePointer<Float>, channels: Int, kernelW: Int, kernelH: Int
-    let dy: UnsafePointer<Float>, rowFloats: Int, filterFloats: Int, filters: Int
-    /// iy + padH: kernel row ky reads dy row `firstRow - ky`.
-    let firstRow: Int, kyLow: Int, kyHigh: Int, kxLow: Int, kxHigh: Int
-    let out: UnsafeMutablePointer<Float>, channelFloats: Int
+    let weights: UnsafePointer<Float>, weightStride: Int, kernelW: Int, kernelH: Int
+    let source: UnsafePointer<Float>, planeFloats: Int, planes: Int
+    let rowStep: Int, columnStep: Int
+    let kyLow: Int, kyHigh: Int, kxLow: Int, kxHigh: Int
+    let out: UnsafeMutablePointer<Float>, outPlaneFloats: Int
 }
 
 private protocol LaneChannels { static var value: Int { get } }
@@ -253,18 +259,18 @@ private struct LaneQuad {
     }
 }
 
-/// Each sum runs over the filters, then the kernel rows, then the kernel
-/// columns, in order.
+/// Each sum runs over the source planes, then the kernel rows, then the
+/// kernel columns, in order.
 @inline(never)
 private func imageLaneBody<C: LaneChannels>(_ b: ImageLaneBlock, _: C.Type) {
-    let cb = C.value, stride = b.channels
+    let cb = C.value, stride = b.weightStride
     var a0 = LaneQuad(), a1 = LaneQuad(), a2 = LaneQuad(), a3 = LaneQuad(), a4 = LaneQuad(), a5 = LaneQuad()
-    for o in 0..<b.filters {
+    for s in 0..<b.planes {
         for ky in b.kyLow...b.kyHigh {
-            let row = b.dy + (o &* b.filterFloats &+ (b.firstRow &- ky) &* b.rowFloats)
-            let tapRow = b.weights + ((o &* b.kernelH &+ ky) &* b.kernelW) &* stride
+            let row = b.source + (s &* b.planeFloats &+ ky &* b.rowStep)
+            let tapRow = b.weights + ((s &* b.kernelH &+ ky) &* b.kernelW) &* stride
             for kx in b.kxLow...b.kxHigh {
-                let d = row - kx &* 16
+                let d = row + kx &* b.columnStep
                 let d0 = loadVector(d), d1 = loadVector(d + 16), d2 = loadVector(d + 32), d3 = loadVector(d + 48)
                 let w = tapRow + kx &* stride
                 a0.add(w[0], d0, d1, d2, d3)
@@ -277,9 +283,9 @@ private func imageLaneBody<C: LaneChannels>(_ b: ImageLaneBlock, _: C.Type) {
         }
     }
     a0.store(b.out)
-    if cb > 1 { a1.store(b.out + b.channelFloats) }
-    if cb > 2 { a2.store(b.out + 2 &* b.channelFloats) }
-    if cb > 3 { a3.store(b.out + 3 &* b.channelFloats) }
-    if cb > 4 { a4.store(b.out + 4 &* b.channelFloats) }
-    if cb > 5 { a5.store(b.out + 5 &* b.channelFloats) }
+    if cb > 1 { a1.store(b.out + b.outPlaneFloats) }
+    if cb > 2 { a2.store(b.out + 2 &* b.outPlaneFloats) }
+    if cb > 3 { a3.store(b.out + 3 &* b.outPlaneFloats) }
+    if cb > 4 { a4.store(b.out + 4 &* b.outPlaneFloats) }
+    if cb > 5 { a5.store(b.out + 5 &* b.outPlaneFloats) }
 }
