@@ -1,18 +1,22 @@
-/// The input gradient of stride-1 layers with few input channels (fewer
-/// than 16) and kernels of 5 or more in both directions, with SIMD16 lanes
-/// over 16 images: LeNet's conv2 (6 -> 16 channels, 5x5, no padding, 14x14
-/// -> 10x10).
+/// Gradients with SIMD16 lanes over 16 images, for stride-1 layers too
+/// narrow for the GEMMs' tiles: the input gradient of layers with few input
+/// channels (fewer than 16) and kernels of 5 or more both ways (LeNet's
+/// conv2: 6 -> 16 channels, 5x5, no padding, 14x14 -> 10x10) and the weight
+/// gradient of layers with few filters (ImageLaneWeightGradient.swift;
+/// LeNet's conv1). The forward pass in these lanes did not pay: LeNet's
+/// conv1 forward ran no faster than the taps (transposing its 6 output
+/// planes back to images cost what the lanes saved; docs/benchmarks.md).
 ///
-/// Why: the input gradient is the full correlation of dy with the rotated
-/// weights, and the tap GEMM (TapAlgorithm) runs it over dy padded by
-/// K - 1 - pad on every side: for LeNet's conv2 it multiplied 605k weights
-/// by dy values per image, of which 240k are not padding zeros, and took
-/// 1.8x the forward pass (0.072 against 0.039 ms per shard of 16). With an
-/// image per lane every multiply serves 16 images and a pixel's taps can be
-/// cut exactly: rows whose dy row lies outside the plane are skipped, and a
-/// block of 4 pixels of a row runs only the kernel columns one of its pixels
-/// needs (LeNet: 60 of the 70 pixel-column pairs, the other 10 reading zero
-/// borders).
+/// Why, for the input gradient: it is the full correlation of dy with the
+/// rotated weights, and the tap GEMM (TapAlgorithm) runs it over dy padded
+/// by K - 1 - pad on every side: for LeNet's conv2 it multiplied 605k
+/// weights by dy values per image, of which 240k are not padding zeros, and
+/// took 1.8x the forward pass (0.072 against 0.039 ms per shard of 16).
+/// With an image per lane every multiply serves 16 images and a pixel's
+/// taps can be cut: rows whose dy row lies outside the plane are skipped,
+/// and a block of 4 pixels of a row runs only the kernel columns one of its
+/// pixels needs (LeNet: 64 pixel-column pairs per row, 50 of them not
+/// reading the zero borders).
 ///
 /// Per group of 16 images: dy is transposed into image vectors `dyT[O, OH,
 /// rowLength]` (zero borders of `border = KW - 1 - padW` pixels on the left
@@ -20,7 +24,7 @@
 /// pixels of one dx row (24 accumulators) sums `W[o, c, ky, kx] *
 /// dyT[o, oy, ox]` over the filters, the valid kernel rows and the block's
 /// kernel columns (6 weight broadcasts and 4 vector loads per 24 FMAs) into
-/// `dxT[C, H, pitch]`, and dxT is transposed back and added into dx. A
+/// `dxT[C, H * W]`, and dxT is transposed back and added into dx. A
 /// missing image's lanes are zero and never stored, and each image's sums
 /// run in the same order whatever its lane, so the result depends on
 /// neither the batch's grouping nor the worker count.
@@ -33,18 +37,14 @@
 /// but 12 -> 16 3x3 on 32x32 pad 1 0.59 -> 0.70 and pad 0 0.50 -> 0.54,
 /// hence kernels of 5 or more.
 ///
-/// The weight gradient of stride-1 layers with few filters (fewer than 16)
-/// and 3- or 5-wide kernels (LeNet's conv1) runs in the same lanes:
-/// ImageLaneWeightGradient.swift.
-///
 /// Workspace of the input gradient: the weights in `[O, KH, KW, C]` order,
 /// dyT and dxT; of the weight gradient: its own (the passes never overlap).
 public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
     public static let name = "image lanes"
     let shape: ConvolutionShape
-    /// dx pixels per row of dxT (W rounded up to whole 4-pixel blocks) and
-    /// pixels per row of dyT.
-    let pitch: Int, rowLength: Int
+    /// dx pixels per row the blocks compute (W rounded up to whole 4-pixel
+    /// blocks), pixels per row of dyT and per plane of dxT.
+    let pitch: Int, rowLength: Int, dxPlane: Int
     /// Zero pixels before a dyT row's first dy pixel (`KW - 1 - padW`).
     let border: Int
     let ordered: Int, dyT: Int, dxT: Int
@@ -73,14 +73,15 @@ public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
         // Pixel ix of a block reads dyT at ix + padW - kx + border (>= 0):
         // at most pitch - 1 + KW - 1.
         rowLength = pitch + g.kernelW - 1
+        dxPlane = laneResultPixels(g.height * g.width)
         var end = 0
         func region(_ count: Int) -> Int { defer { end += alignedFloats(count) }; return end }
         let input = Self.supports(shape, .inputGradient)
         ordered = region(input ? shape.outputs * g.columnRows : 0)
         dyT = region(input ? shape.outputs * g.outH * rowLength * 16 : 0)
-        dxT = region(input ? g.channels * g.height * pitch * 16 : 0)
+        dxT = region(input ? g.channels * dxPlane * 16 : 0)
         weightPlan = ImageLaneWeightPlan(shape)
-        workspaceFloats = max(end, Self.supports(shape, .weightGradient) ? weightPlan.workspaceFloats : 0)
+        workspaceFloats = max(end, weightPlan.workspaceFloats)
     }
 
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
@@ -148,7 +149,7 @@ public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
                         source: t + ((iy + g.padH) * rowLength + ix0 + g.padW + border) * 16,
                         planeFloats: g.outH * rowLength * 16, planes: shape.outputs,
                         rowStep: -rowLength * 16, columnStep: -16, kyLow: kyLow, kyHigh: kyHigh, kxLow: kxLow, kxHigh: kxHigh,
-                        out: d + ((c0 * g.height + iy) * pitch + ix0) * 16, outPlaneFloats: g.height * pitch * 16)
+                        out: d + (c0 * dxPlane + iy * g.width + ix0) * 16, outPlaneFloats: dxPlane * 16)
                     imageLaneBlock(block, channels: cb)
                 }
             }
@@ -156,15 +157,14 @@ public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
         }
     }
 
-    /// dx (+)= dxT's first W pixels of each row, for `count` images.
+    /// dx (+)= dxT's planes, for `count` images.
     private func addTransposed(_ d: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, inputStride: Int, count: Int) {
-        let g = shape.geometry, plane = shape.inputPlane, whole = plane / 16 * 16
-        for c in 0..<g.channels {
-            let source = d + c * g.height * pitch * 16, target = dx + c * plane
-            var walk = PixelWalk(width: g.width, rowPitch: pitch * 16, pixelPitch: 16)
+        let plane = shape.inputPlane, whole = plane / 16 * 16
+        for c in 0..<shape.geometry.channels {
+            let source = d + c * dxPlane * 16, target = dx + c * plane
             var p = 0
             while p < whole {
-                var block = Block16x16 { _ in loadVector(source + walk.next()) }
+                var block = Block16x16(rows: source + p * 16, stride: 16)
                 block.transpose()
                 block.forEachRow { n, v in
                     if n < count {
@@ -175,12 +175,19 @@ public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
                 p += 16
             }
             for q in whole..<plane {
-                let s = source + walk.next()
-                for n in 0..<count { target[n * inputStride + q] += s[n] }
+                for n in 0..<count { target[n * inputStride + q] += source[q * 16 + n] }
             }
         }
     }
 }
+
+/// Pixels per result plane of the block kernel, stored densely (pixel (r,
+/// x) of a plane of width w at r * w + x): the plane, rounded up to whole
+/// 16-pixel chunks, with room for the up to 3 pixels a row's last 4-pixel
+/// block computes past the row. Those land on the next row's first pixels,
+/// which that row's blocks, computed later, overwrite; past the last row,
+/// in this room.
+func laneResultPixels(_ plane: Int) -> Int { (plane + 3 + 15) / 16 * 16 }
 
 /// `planes` planes of height x width of `count` images (image n's at `src
 /// + n * sampleStride`) into image vectors: pixel (plane p, row h, column
@@ -208,14 +215,14 @@ func transposeToImageLanes(_ src: UnsafePointer<Float>, sampleStride: Int, count
 }
 
 /// One block's operands: 4 adjacent pixels of one row of up to 6 result
-/// planes j (dx's channels in the input gradient, y's filters in the
-/// forward pass), each pixel p the sum over the source planes s (dy's
-/// filters; x's channels), kernel rows `kyLow...kyHigh` and columns
+/// planes j (dx's channels), each pixel p the sum over the source planes s
+/// (dy's filters), kernel rows `kyLow...kyHigh` and columns
 /// `kxLow...kxHigh` of
 ///   weights[((s * KH + ky) * KW + kx) * weightStride + j]
 ///   * (image vector at source + s * planeFloats + ky * rowStep + kx * columnStep + p * 16),
-/// stored at `out + j * outPlaneFloats + p * 16`. The steps are negative in
-/// the input gradient (a correlation with the rotated kernel).
+/// stored at `out + j * outPlaneFloats + p * 16`. The input gradient's
+/// steps are negative (a correlation with the rotated kernel); a forward
+/// pass would run the same kernel with positive ones.
 struct ImageLaneBlock {
     let weights: UnsafePointer<Float>, weightStride: Int, kernelW: Int, kernelH: Int
     let source: UnsafePointer<Float>, planeFloats: Int, planes: Int
