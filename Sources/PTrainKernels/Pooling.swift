@@ -26,19 +26,25 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
 /// taps, compared in the generic path's order (row-major, strict `>`), so the
 /// values and argmax indices are the same. A row of 8+ outputs ends with a
 /// group that overlaps the one before (rewriting its equal results: W1's
-/// 14-wide rows had 6 scalar outputs each); narrower rows go one by one.
+/// 14-wide rows had 6 scalar outputs each). A narrower row (W1's second
+/// pool: 5 outputs) is one group too, its lanes past the row reading the
+/// next rows and storing junk over the next row's (or plane's) first
+/// outputs, which are computed after it; a row whose loads or stores would
+/// pass the end of the batch goes one by one.
 @inline(__always)
 private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                         _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
+    let planes = batch * g.channels, inputEnd = planes * planeIn, outputEnd = planes * planeOut
     let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
-    for p in 0..<(batch * g.channels) {
+    for p in 0..<planes {
         let src = x + p * planeIn, dst = y + p * planeOut, idx = argmax + p * planeOut
         for oy in 0..<oh {
             let r0 = 2 * oy * w, r1 = r0 + w
-            var ox = 0, groups = ow >= 8
+            var ox = 0
+            var groups = ow >= 8 || (p * planeIn + r1 + 16 <= inputEnd && p * planeOut + oy * ow + 8 <= outputEnd)
             while groups {
-                if ox + 8 >= ow { ox = ow - 8; groups = false }
+                if ox + 8 >= ow { ox = max(0, ow - 8); groups = false }
                 let top = UnsafeRawPointer(src + r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
                 let bottom = UnsafeRawPointer(src + r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
                 let base = lanes &+ Int32(truncatingIfNeeded: r0 + 2 * ox)
