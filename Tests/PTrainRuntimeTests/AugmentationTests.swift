@@ -171,3 +171,48 @@ func ensembleEvaluation() throws {
     #expect(abs(both.loss - loss / Double(data.test.count)) < 1e-5)
     #expect(both.top1 == Double(correct) / Double(data.test.count))
 }
+
+@Test("crops 16 pixels wide or more (16 at a time, mirrored too) give the scalar formula's bits: views, random crops inside the image, mean and std")
+func wideCropsMatchTheScalarFormula() throws {
+    // 3 x 24 x 41 images, crops of 21 x 37 (two 16-pixel groups and 5 more per row).
+    var pixels: [UInt8] = []
+    for n in 0..<3 { for c in 0..<3 { for y in 0..<24 { for x in 0..<41 { pixels.append(UInt8((7 * n + 31 * c + 13 * y + 5 * x) % 256)) } } } }
+    let images = ImageSet(name: "wide", count: 3, channels: 3, height: 24, width: 41, pixels: pixels,
+                          labels: [UInt8]([0, 1, 2]), maxPixelValue: 255, classes: 3)
+    let mean: [Float] = [0.49, 0.48, 0.45], std: [Float] = [0.25, 0.24, 0.26]
+    func expected(_ index: Int, offsetY: Int, offsetX: Int, flip: Bool) -> [Float] {
+        var out: [Float] = []
+        for c in 0..<3 {
+            let s = 1 / (255 * std[c]), o = -mean[c] / std[c]
+            for y in 0..<21 { for x in 0..<37 {
+                let sx = (flip ? 36 - x : x) + offsetX
+                out.append(Float(pixels[((index * 3 + c) * 24 + y + offsetY) * 41 + sx]) * s + o)
+            } }
+        }
+        return out
+    }
+    func fill(_ set: SampleSet, _ index: Int, epoch: Int = 0, view: Int = 0) -> [Float] {
+        var input = [Float](repeating: .nan, count: set.shape.count)
+        var label: Int32 = -1
+        input.withUnsafeMutableBufferPointer { set.fill([index], input: $0.baseAddress!, labels: &label, epoch: epoch, seed: 1, view: view) }
+        return input
+    }
+    func same(_ a: [Float], _ b: [Float]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+    let views = SampleSet(images: images, mean: mean, std: std, binaryTarget: nil, limit: nil, crop: (21, 37))
+    // Centre (rows 1.., columns 2..), top-left, bottom-right, and the same mirrored.
+    for (index, view, offsetY, offsetX, flip) in [(1, 0, 1, 2, false), (2, 1, 0, 0, false), (0, 4, 3, 4, false),
+                                                  (1, 5, 1, 2, true), (2, 9, 3, 4, true)] {
+        let ok = same(fill(views, index, view: view), expected(index, offsetY: offsetY, offsetX: offsetX, flip: flip))
+        #expect(ok, "image \(index) view \(view)")
+    }
+    let aug = Augmentation(randomCrop: true, padding: 0, flip: true)
+    let random = SampleSet(images: images, mean: mean, std: std, binaryTarget: nil, limit: nil, crop: (21, 37), augmentation: aug)
+    var flips = 0
+    for epoch in 0..<12 {
+        let d = aug.draw(seed: 1, epoch: epoch, index: 1, image: (24, 41), crop: (21, 37))
+        if d.flip { flips += 1 }
+        let ok = same(fill(random, 1, epoch: epoch), expected(1, offsetY: d.offsetY, offsetX: d.offsetX, flip: d.flip))
+        #expect(ok, "epoch \(epoch)")
+    }
+    #expect(flips > 0 && flips < 12)
+}
