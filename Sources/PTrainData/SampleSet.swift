@@ -187,22 +187,24 @@ public struct SampleSet: Sendable {
 
 /// `row[x] = Float(pixels[x]) * scale + offset` for x in 0..<count, or of
 /// `pixels[count - 1 - x]` when `flip`: 16 pixels per vector (rounded as
-/// the scalar form: a multiply, then an add), the last ones one by one.
+/// the scalar form: a multiply, then an add). A row of 16 or more ends with
+/// a group that overlaps the one before (rewriting equal values: MNIST's
+/// 28-pixel rows are two groups); shorter rows go one by one.
 @inline(__always)
 private func normalizeRow(_ pixels: UnsafePointer<UInt8>, count: Int, flip: Bool, scale: Float, offset: Float,
                           into row: UnsafeMutablePointer<Float>) {
-    let whole = count / 16 * 16
+    guard count >= 16 else {
+        for x in 0..<count { row[x] = Float(pixels[flip ? count - 1 - x : x]) * scale + offset }
+        return
+    }
     var x = 0
-    while x < whole {
+    while true {
         // Pixels x ..< x + 16 of the row (flipped: count - 16 - x ..< count - x, reversed).
         let start = flip ? count - 16 - x : x
         var v = SIMD16<Float>(UnsafeRawPointer(pixels + start).loadUnaligned(as: SIMD16<UInt8>.self))
         if flip { v = v[SIMD16<Int>(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)] }
         UnsafeMutableRawPointer(row + x).storeBytes(of: v * scale + offset, as: SIMD16<Float>.self)
-        x += 16
-    }
-    while x < count {
-        row[x] = Float(pixels[flip ? count - 1 - x : x]) * scale + offset
-        x += 1
+        if x == count - 16 { return }
+        x = min(x + 16, count - 16)
     }
 }
