@@ -21,26 +21,44 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch
     }
 }
 
-/// The 2x2/2 unpadded case (LeNet's pools), 8 outputs at a time: the even
-/// and odd lanes of 16 inputs from each of the window's two rows are its four
-/// taps, compared in the generic path's order (row-major, strict `>`), so the
-/// values and argmax indices are the same. A row of 8+ outputs ends with a
-/// group that overlaps the one before (rewriting its equal results: W1's
-/// 14-wide rows had 6 scalar outputs each). A narrower row (W1's second
-/// pool: 5 outputs) is one group too, its lanes past the row reading the
-/// next rows and storing junk over the next row's (or plane's) first
-/// outputs, which are computed after it; a row whose loads or stores would
-/// pass the end of the batch goes one by one.
+/// The 2x2/2 unpadded case (LeNet's pools), 8 or 16 outputs at a time: the
+/// even and odd lanes of 16 (32) inputs from each of the window's two rows
+/// are its four taps, compared in the generic path's order (row-major,
+/// strict `>`), so the values and argmax indices are the same. A row of 9
+/// to 16 outputs (W1's first pool: 14) is one 16-wide group, a row of fewer
+/// than 8 (W1's second pool: 5) one 8-wide group: their lanes past the row
+/// read the next rows and store junk over the next row's (or plane's)
+/// first outputs, which are computed after it. Wider rows go 8 at a time
+/// and end with a group that overlaps the one before (rewriting its equal
+/// results). A row whose loads or stores would pass the end of the batch
+/// goes 8 at a time, or one by one.
 @inline(__always)
 private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: Int,
                         _ y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) {
     let oh = g.outH, ow = g.outW, w = g.width, planeIn = g.height * w, planeOut = oh * ow
     let planes = batch * g.channels, inputEnd = planes * planeIn, outputEnd = planes * planeOut
     let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+    let lanes16 = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
     for p in 0..<planes {
         let src = x + p * planeIn, dst = y + p * planeOut, idx = argmax + p * planeOut
         for oy in 0..<oh {
             let r0 = 2 * oy * w, r1 = r0 + w
+            if ow > 8 && ow <= 16 && p * planeIn + r1 + 32 <= inputEnd && p * planeOut + oy * ow + 16 <= outputEnd {
+                // One 16-wide group (W1's first pool: 14 outputs).
+                let top = UnsafeRawPointer(src + r0).loadUnaligned(as: SIMD32<Float>.self)
+                let bottom = UnsafeRawPointer(src + r1).loadUnaligned(as: SIMD32<Float>.self)
+                let base = lanes16 &+ Int32(truncatingIfNeeded: r0)
+                var best = top.evenHalf, at = base
+                var better = top.oddHalf .> best
+                best.replace(with: top.oddHalf, where: better); at.replace(with: base &+ 1, where: better)
+                better = bottom.evenHalf .> best
+                best.replace(with: bottom.evenHalf, where: better); at.replace(with: base &+ Int32(w), where: better)
+                better = bottom.oddHalf .> best
+                best.replace(with: bottom.oddHalf, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
+                UnsafeMutableRawPointer(dst + oy * ow).storeBytes(of: best, as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(idx + oy * ow).storeBytes(of: at, as: SIMD16<Int32>.self)
+                continue
+            }
             var ox = 0
             var groups = ow >= 8 || (p * planeIn + r1 + 16 <= inputEnd && p * planeOut + oy * ow + 8 <= outputEnd)
             while groups {

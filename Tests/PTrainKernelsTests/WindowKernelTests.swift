@@ -236,7 +236,7 @@ func avgPoolMatchesReference(_ i: Int) {
     #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)))
 }
 
-@Test("2x2/2 max pooling (8-wide SIMD groups, overlapped last groups, rows of < 8 outputs as one group but at the batch's end): values and the first maximum's index, ties included", arguments: [(28, 28), (10, 10), (9, 37), (2, 16), (8, 9), (6, 7), (3, 13)])
+@Test("2x2/2 max pooling (8- and 16-wide SIMD groups, overlapped last groups, narrow rows as one group but at the batch's end): values and the first maximum's index, ties included", arguments: [(28, 28), (10, 10), (9, 37), (2, 16), (8, 9), (6, 7), (3, 13), (4, 33), (5, 18)])
 func maxPool2x2FirstMaximum(_ size: (Int, Int)) {
     let g = WindowGeometry(channels: 3, height: size.0, width: size.1, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0)
     let batch = 2, planeIn = g.height * g.width, planeOut = g.outH * g.outW
