@@ -202,7 +202,9 @@ private func normalizeRow(_ pixels: UnsafePointer<UInt8>, count: Int, flip: Bool
         // Pixels x ..< x + 16 of the row (flipped: count - 16 - x ..< count - x, reversed).
         let start = flip ? count - 16 - x : x
         var v = SIMD16<Float>(UnsafeRawPointer(pixels + start).loadUnaligned(as: SIMD16<UInt8>.self))
-        if flip { v = v[SIMD16<Int>(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)] }
+        // Lane by lane (folds to one shuffle; the generic swizzle subscript
+        // is an outlined call).
+        if flip { v = SIMD16(v[15], v[14], v[13], v[12], v[11], v[10], v[9], v[8], v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]) }
         UnsafeMutableRawPointer(row + x).storeBytes(of: v * scale + offset, as: SIMD16<Float>.self)
         if x == count - 16 { return }
         x = min(x + 16, count - 16)

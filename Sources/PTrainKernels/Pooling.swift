@@ -45,16 +45,16 @@ private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: I
             let r0 = 2 * oy * w, r1 = r0 + w
             if ow > 8 && ow <= 16 && p * planeIn + r1 + 32 <= inputEnd && p * planeOut + oy * ow + 16 <= outputEnd {
                 // One 16-wide group (W1's first pool: 14 outputs).
-                let top = UnsafeRawPointer(src + r0).loadUnaligned(as: SIMD32<Float>.self)
-                let bottom = UnsafeRawPointer(src + r1).loadUnaligned(as: SIMD32<Float>.self)
+                @inline(__always) func load(_ i: Int) -> SIMD16<Float> { UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self) }
+                let top = unzip(load(r0), load(r0 + 16)), bottom = unzip(load(r1), load(r1 + 16))
                 let base = lanes16 &+ Int32(truncatingIfNeeded: r0)
-                var best = top.evenHalf, at = base
-                var better = top.oddHalf .> best
-                best.replace(with: top.oddHalf, where: better); at.replace(with: base &+ 1, where: better)
-                better = bottom.evenHalf .> best
-                best.replace(with: bottom.evenHalf, where: better); at.replace(with: base &+ Int32(w), where: better)
-                better = bottom.oddHalf .> best
-                best.replace(with: bottom.oddHalf, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
+                var best = top.even, at = base
+                var better = top.odd .> best
+                best.replace(with: top.odd, where: better); at.replace(with: base &+ 1, where: better)
+                better = bottom.even .> best
+                best.replace(with: bottom.even, where: better); at.replace(with: base &+ Int32(w), where: better)
+                better = bottom.odd .> best
+                best.replace(with: bottom.odd, where: better); at.replace(with: base &+ Int32(w + 1), where: better)
                 UnsafeMutableRawPointer(dst + oy * ow).storeBytes(of: best, as: SIMD16<Float>.self)
                 UnsafeMutableRawPointer(idx + oy * ow).storeBytes(of: at, as: SIMD16<Int32>.self)
                 continue
@@ -115,9 +115,50 @@ public func maxPoolBackward(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<In
         let src = dy + p * planeOut
         let idx = argmax + p * planeOut
         let dst = dx + p * planeIn
-        if overwrite { dst.update(repeating: 0, count: planeIn) }
         if let y { rectifyGradient(y + p * planeOut, UnsafeMutablePointer(mutating: src), count: planeOut) }
+        if overwrite && maxPoolIsPlain2x2(g) && g.outW >= 8 {
+            maxPool2x2Gradient(src, argmax: idx, g, into: dst)
+            continue
+        }
+        if overwrite { dst.update(repeating: 0, count: planeIn) }
         for o in 0..<planeOut where idx[o] >= 0 { dst[Int(idx[o])] += src[o] }
+    }
+}
+
+/// One plane's input gradient of the 2x2/2 unpadded pool, written (not
+/// added): each input pixel lies in at most one window, and gets `0 + dy`
+/// of its window when it was the window's maximum (the bits of adding dy
+/// into a zeroed plane, -0 included), else 0. 8 windows of a row at a
+/// time, the even and odd lanes of each of the window's two input rows
+/// interleaved; a row of 8+ windows ends with a group that overlaps the one
+/// before (rewriting equal values). Rows and columns outside every window
+/// (an odd height or width) are zero.
+@inline(__always)
+private func maxPool2x2Gradient(_ dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: WindowGeometry,
+                                into dx: UnsafeMutablePointer<Float>) {
+    let oh = g.outH, ow = g.outW, w = g.width
+    if g.height % 2 != 0 || w % 2 != 0 { dx.update(repeating: 0, count: g.height * w) }
+    let lanes = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+    // Lane by lane (folds to one shuffle; the generic swizzle subscript is
+    // an outlined call).
+    @inline(__always) func row(_ e: SIMD8<Float>, _ o: SIMD8<Float>) -> SIMD16<Float> {
+        SIMD16(e[0], o[0], e[1], o[1], e[2], o[2], e[3], o[3], e[4], o[4], e[5], o[5], e[6], o[6], e[7], o[7])
+    }
+    for oy in 0..<oh {
+        let r0 = 2 * oy * w, r1 = r0 + w
+        var ox = 0, more = true
+        while more {
+            if ox + 8 >= ow { ox = ow - 8; more = false }
+            let d = SIMD8<Float>(repeating: 0) + UnsafeRawPointer(dy + oy * ow + ox).loadUnaligned(as: SIMD8<Float>.self)
+            let at = UnsafeRawPointer(argmax + oy * ow + ox).loadUnaligned(as: SIMD8<Int32>.self)
+            let base = lanes &+ Int32(truncatingIfNeeded: r0 + 2 * ox), zero = SIMD8<Float>()
+            let topEven = zero.replacing(with: d, where: at .== base), topOdd = zero.replacing(with: d, where: at .== base &+ 1)
+            let bottomEven = zero.replacing(with: d, where: at .== base &+ Int32(w))
+            let bottomOdd = zero.replacing(with: d, where: at .== base &+ Int32(w + 1))
+            UnsafeMutableRawPointer(dx + r0 + 2 * ox).storeBytes(of: row(topEven, topOdd), as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(dx + r1 + 2 * ox).storeBytes(of: row(bottomEven, bottomOdd), as: SIMD16<Float>.self)
+            ox += 8
+        }
     }
 }
 

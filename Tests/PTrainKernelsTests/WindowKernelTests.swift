@@ -309,3 +309,25 @@ func maxPoolSeparableFirstMaximum(_ c: (Int, Int, Int, Int, Int)) {
     } } }
     #expect(values == y)
 }
+
+@Test("2x2/2 max pool backward written over stale dx (8-wide groups, overlapped last groups, odd heights and widths): the bits of adding into zeros, -0 included",
+      arguments: [(28, 28), (17, 19), (10, 18), (6, 33)])
+func maxPool2x2GradientWritten(_ size: (Int, Int)) {
+    let g = WindowGeometry(channels: 3, height: size.0, width: size.1, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0)
+    #expect(g.outW >= 8)
+    let batch = 2
+    // Ties from {0, 1, 2}, and gradients with signed zeros.
+    let x = randomFloats(batch * g.channels * g.height * g.width, seed: UInt64(size.1 + 40)).map { Float(Int(($0 + 1) * 1.5)) }
+    let (_, arg) = maxPoolWithArgmax(x, g, batch: batch)
+    let dy = randomFloats(arg.count, seed: UInt64(size.0 + 70)).enumerated().map { k, v in k % 5 == 0 ? -0.0 : v }
+    var expected = [Float](repeating: 0, count: x.count)
+    var got = [Float](repeating: 7, count: x.count)
+    dy.withUnsafeBufferPointer { d in arg.withUnsafeBufferPointer { a in
+        expected.withUnsafeMutableBufferPointer { maxPoolBackward(d.baseAddress!, argmax: a.baseAddress!, g, batch: batch, $0.baseAddress!) }
+        got.withUnsafeMutableBufferPointer {
+            maxPoolBackward(d.baseAddress!, argmax: a.baseAddress!, g, batch: batch, $0.baseAddress!, overwrite: true)
+        }
+    } }
+    let same = got.map(\.bitPattern) == expected.map(\.bitPattern)
+    #expect(same, "\(size)")
+}
