@@ -65,37 +65,27 @@ public protocol ConvolutionAlgorithm: Sendable {
                         into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace)
 }
 
-/// An algorithm that computes weight gradients only (`supports` says so, so
-/// `ConvolutionChoice` never gives it another pass): the forward pass and
-/// the input gradient refuse to run.
-public protocol WeightGradientOnly: ConvolutionAlgorithm {}
+/// An algorithm that computes gradients only (`supports` says so, so
+/// `ConvolutionChoice` never gives it the forward pass, which refuses to
+/// run): ImageLaneAlgorithm.
+public protocol GradientsOnly: ConvolutionAlgorithm {}
 
-extension WeightGradientOnly {
+extension GradientsOnly {
     public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
                         into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("\(Self.name) computes weight gradients only")
+        preconditionFailure("\(Self.name) computes gradients only")
     }
+}
 
+/// An algorithm that computes weight gradients only: the input gradient
+/// refuses to run too.
+public protocol WeightGradientOnly: GradientsOnly {}
+
+extension WeightGradientOnly {
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,
                               into dx: UnsafeMutablePointer<Float>, inputStride: Int, batch: Int,
                               workspace: ConvolutionWorkspace) {
         preconditionFailure("\(Self.name) computes weight gradients only")
-    }
-}
-
-/// An algorithm that computes input gradients only: the forward pass and the
-/// weight gradient refuse to run.
-public protocol InputGradientOnly: ConvolutionAlgorithm {}
-
-extension InputGradientOnly {
-    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
-                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("\(Self.name) computes input gradients only")
-    }
-
-    public func weightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ dy: UnsafePointer<Float>, outputStride: Int,
-                               into dW: UnsafeMutablePointer<Float>, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("\(Self.name) computes input gradients only")
     }
 }
 

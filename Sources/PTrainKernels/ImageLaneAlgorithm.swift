@@ -39,7 +39,7 @@
 ///
 /// Workspace of the input gradient: the weights in `[O, KH, KW, C]` order,
 /// dyT and dxT; of the weight gradient: its own (the passes never overlap).
-public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
+public struct ImageLaneAlgorithm: GradientsOnly {
     public static let name = "image lanes"
     let shape: ConvolutionShape
     /// dx pixels per row the blocks compute (W rounded up to whole 4-pixel
@@ -82,11 +82,6 @@ public struct ImageLaneAlgorithm: ConvolutionAlgorithm {
         dxT = region(input ? g.channels * dxPlane * 16 : 0)
         weightPlan = ImageLaneWeightPlan(shape)
         workspaceFloats = max(end, weightPlan.workspaceFloats)
-    }
-
-    public func forward(_ x: UnsafePointer<Float>, inputStride: Int, weights: UnsafePointer<Float>,
-                        into y: UnsafeMutablePointer<Float>, outputStride: Int, batch: Int, workspace: ConvolutionWorkspace) {
-        preconditionFailure("\(Self.name) computes gradients only")
     }
 
     public func inputGradient(_ dy: UnsafePointer<Float>, outputStride: Int, weights: UnsafePointer<Float>,

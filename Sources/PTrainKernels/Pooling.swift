@@ -44,7 +44,10 @@ private func maxPool2x2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch: I
         for oy in 0..<oh {
             let r0 = 2 * oy * w, r1 = r0 + w
             if ow > 8 && ow <= 16 && p * planeIn + r1 + 32 <= inputEnd && p * planeOut + oy * ow + 16 <= outputEnd {
-                // One 16-wide group (W1's first pool: 14 outputs).
+                // One 16-wide group (W1's first pool: 14 outputs). The
+                // compare-and-blend chain is spelled out here and in the
+                // 8-wide groups below: one generic function over both
+                // vector types ran 30x slower (unspecialized SIMD generics).
                 @inline(__always) func load(_ i: Int) -> SIMD16<Float> { UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self) }
                 let top = unzip(load(r0), load(r0 + 16)), bottom = unzip(load(r1), load(r1 + 16))
                 let base = lanes16 &+ Int32(truncatingIfNeeded: r0)
