@@ -172,6 +172,10 @@ public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, batch:
 public func maxPoolValues(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes: Int, rowPitch: Int, planePitch: Int,
                           _ y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
     precondition(rowPitch >= g.width && planePitch >= g.height * rowPitch - (rowPitch - g.width))
+    if maxPoolIsNarrowStride2(g) {
+        maxPoolNarrowStride2(x, g, planes: planes, rowPitch: rowPitch, planePitch: planePitch, y)
+        return
+    }
     let layout = PoolRowLayout(g)
     layout.reset(scratch, indices: false)
     let oh = g.outH, ow = g.outW, planeOut = oh * ow
