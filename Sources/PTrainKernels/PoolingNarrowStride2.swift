@@ -14,9 +14,12 @@
 // the sign of an all-zero max and NaN propagation may differ, as there).
 
 /// Whether `maxPoolNarrowStride2` takes this geometry: windows 3 wide with
-/// stride 2 and horizontal padding 0 or 1, planes at most 32 wide.
+/// stride 2 and horizontal padding 0 or 1, planes 17 to 32 wide. (Planes of
+/// 16 or fewer columns would carry a second vector of padding; a version
+/// with argmax ran W2's 12-wide second pool at 0.21-0.23 ms per shard
+/// against the separable kernel's 0.16-0.19, and was not kept.)
 func maxPoolIsNarrowStride2(_ g: WindowGeometry) -> Bool {
-    g.kernelW == 3 && g.strideW == 2 && g.padW <= 1 && g.width >= 1 && g.width <= 32 && g.outW <= 16
+    g.kernelW == 3 && g.strideW == 2 && g.padW <= 1 && g.width > 16 && g.width <= 32 && g.outW <= 16
 }
 
 /// `maxPoolValues` for `maxPoolIsNarrowStride2` geometries: `planes` planes
@@ -53,9 +56,6 @@ func maxPoolNarrowStride2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes
                 b.replace(with: d, where: d .> b)
             }
             b.replace(with: inf, where: pastPlane)
-            if w < 16 {
-                for k in w..<16 { a[k] = inf }
-            }
             let (even, odd) = unzip(a, b)
             // The window's third tap: odd j - 1 (padW 1) or even j + 1 (padW 0).
             let third = g.padW == 1
@@ -71,8 +71,8 @@ func maxPoolNarrowStride2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes
     }
 }
 
-/// One plane row's values at `offset` floats into `plane` as two vectors
-/// (columns 0-15 and 16-31; lanes past `width` unspecified), gathered one
+/// One plane row's values at `offset` floats into `plane` (17 to 32 wide)
+/// as two vectors (columns 0-15 and 16-31; lanes past `width` unspecified), gathered one
 /// by one where 32 floats from there would pass `limit` (floats from the
 /// first plane's start; `planeStart` is this plane's).
 @inline(__always)
@@ -84,8 +84,8 @@ private func row(_ plane: UnsafePointer<Float>, _ offset: Int, width: Int, plane
                 UnsafeRawPointer(p + 16).loadUnaligned(as: SIMD16<Float>.self))
     }
     var a = SIMD16<Float>(repeating: -.infinity), b = a
-    for k in 0..<min(width, 16) { a[k] = p[k] }
-    for k in 16..<max(16, width) { b[k - 16] = p[k] }
+    for k in 0..<16 { a[k] = p[k] }
+    for k in 16..<width { b[k - 16] = p[k] }
     return (a, b)
 }
 
