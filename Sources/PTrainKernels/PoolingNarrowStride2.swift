@@ -17,9 +17,10 @@
 /// stride 2 and horizontal padding 0 or 1, planes 17 to 32 wide. (Planes of
 /// 16 or fewer columns would carry a second vector of padding; a version
 /// with argmax ran W2's 12-wide second pool at 0.21-0.23 ms per shard
-/// against the separable kernel's 0.16-0.19, and was not kept.)
+/// against the separable kernel's 0.16-0.19, and was not kept.) Such a
+/// plane has at most 16 outputs per row: one vector.
 func maxPoolIsNarrowStride2(_ g: WindowGeometry) -> Bool {
-    g.kernelW == 3 && g.strideW == 2 && g.padW <= 1 && g.width > 16 && g.width <= 32 && g.outW <= 16
+    g.kernelW == 3 && g.strideW == 2 && g.padW <= 1 && g.width > 16 && g.width <= 32
 }
 
 /// `maxPoolValues` for `maxPoolIsNarrowStride2` geometries: `planes` planes
@@ -35,12 +36,9 @@ func maxPoolNarrowStride2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes
     // load ending past it would read outside the caller's planes.
     let end = (planes - 1) * planePitch + (g.height - 1) * rowPitch + w
     let inf = -Float.infinity
-    // Lanes of the second vector that are plane columns (16 + k < w).
-    var inPlane = SIMD16<Float>(repeating: inf)
-    for k in 0..<16 where 16 + k < w { inPlane[k] = 0 }
-    let pastPlane = inPlane .== SIMD16<Float>(repeating: inf)
+    // The second vector's lanes past the plane's last column.
+    let pastPlane = SIMD16<Int32>(16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31) .>= Int32(w)
     for p in 0..<planes {
-        let plane = x + p * planePitch
         for oy in 0..<g.outH {
             let out = y + p * planeOut + oy * ow
             let y0 = oy * g.strideH - g.padH
@@ -49,9 +47,9 @@ func maxPoolNarrowStride2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes
                 out.update(repeating: inf, count: ow)
                 continue
             }
-            var (a, b) = row(plane, top * rowPitch, width: w, planeStart: p * planePitch, limit: end)
+            var (a, b) = row(x, p * planePitch + top * rowPitch, width: w, end: end)
             for r in (top + 1)..<bottom {
-                let (c, d) = row(plane, r * rowPitch, width: w, planeStart: p * planePitch, limit: end)
+                let (c, d) = row(x, p * planePitch + r * rowPitch, width: w, end: end)
                 a.replace(with: c, where: c .> a)
                 b.replace(with: d, where: d .> b)
             }
@@ -66,40 +64,23 @@ func maxPoolNarrowStride2(_ x: UnsafePointer<Float>, _ g: WindowGeometry, planes
             var best = even
             best.replace(with: odd, where: odd .> best)
             best.replace(with: third, where: third .> best)
-            storeFirst(best, ow, out)
+            storeLanes(best, out, count: ow, accumulate: false)
         }
     }
 }
 
-/// One plane row's values at `offset` floats into `plane` (17 to 32 wide)
-/// as two vectors (columns 0-15 and 16-31; lanes past `width` unspecified), gathered one
-/// by one where 32 floats from there would pass `limit` (floats from the
-/// first plane's start; `planeStart` is this plane's).
+/// The plane row `offset` floats from `x` (17 to 32 wide) as two vectors
+/// (columns 0-15 and 16-31; lanes past `width` unspecified), gathered one
+/// value at a time where 32 floats from there would pass `end` (floats from
+/// `x` to the end of the caller's last plane).
 @inline(__always)
-private func row(_ plane: UnsafePointer<Float>, _ offset: Int, width: Int, planeStart: Int, limit: Int)
-    -> (SIMD16<Float>, SIMD16<Float>) {
-    let p = plane + offset
-    if planeStart + offset + 32 <= limit {
-        return (UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self),
-                UnsafeRawPointer(p + 16).loadUnaligned(as: SIMD16<Float>.self))
+private func row(_ x: UnsafePointer<Float>, _ offset: Int, width: Int, end: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+    let p = x + offset
+    if offset + 32 <= end {
+        return (loadVector(p), loadVector(p + 16))
     }
     var a = SIMD16<Float>(repeating: -.infinity), b = a
     for k in 0..<16 { a[k] = p[k] }
     for k in 16..<width { b[k - 16] = p[k] }
     return (a, b)
-}
-
-/// Stores lanes `0 ..< count` (1...16) of `v` at `out`.
-@inline(__always)
-private func storeFirst(_ v: SIMD16<Float>, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
-    if count == 16 {
-        UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD16<Float>.self)
-        return
-    }
-    var k = 0
-    if count >= 8 {
-        UnsafeMutableRawPointer(out).storeBytes(of: v.lowHalf, as: SIMD8<Float>.self)
-        k = 8
-    }
-    while k < count { out[k] = v[k]; k += 1 }
 }
