@@ -10,7 +10,10 @@ public final class MaxPool2D: Layer, InputGradientOverwriting {
     public let outputShape: TensorShape
     public let parameterSpecs: [ParameterSpec] = []
     public let geometry: WindowGeometry
-    private var argmax: Int32Buffer?
+    /// Each output's winning input position (`maxPoolForward`'s argmax),
+    /// `[maxBatch, C, OH, OW]`; read by a convolution this pool's gradient
+    /// is routed to (`Conv2D.routedPool`).
+    private(set) var argmax: Int32Buffer?
     /// The padded rows of the separable kernels (`maxPoolScratchCount`);
     /// also the scratch of a convolution this pool is folded into
     /// (`Conv2D.foldedPool`), which runs in its place.
@@ -24,6 +27,10 @@ public final class MaxPool2D: Layer, InputGradientOverwriting {
     /// scatter, not the whole buffer in a pass of its own.
     public var overwritesInputGradient: [Bool] = []
     public func canOverwriteInputGradient(_ k: Int) -> Bool { true }
+    /// Set by the network: the convolution before computes its weight
+    /// gradient from this pool's gradient and argmax (`Conv2D.routedPool`),
+    /// so backward has nothing to write.
+    public var gradientRouted = false
 
     public init(name: String, input: TensorShape, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int) = (0, 0)) {
         self.name = name
@@ -55,7 +62,7 @@ public final class MaxPool2D: Layer, InputGradientOverwriting {
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int, context: StepContext) {
-        guard let dx else { return }
+        guard let dx, !gradientRouted else { return }
         // A masking pool masks dy in place: this layer's own output gradient, no other reader.
         maxPoolBackward(dy, argmax: argmax!.pointer, geometry, batch: batch, dx,
                         overwrite: overwritesInputGradient.first == true, rectified: masksRectifiedInput ? y : nil)

@@ -85,7 +85,9 @@ public final class Network {
     /// stores every convolution's output NCHW (likewise; `StoragePlan.planesFor`),
     /// `foldPools: false` runs every max pool after a convolution as a layer
     /// of its own (likewise, up to NaN and the sign of a zero; `StoragePlan.foldedPool`),
-    /// `overwriteGradients:
+    /// `routePoolGradients: false` lets a max pool after the first
+    /// convolution scatter its gradient for the convolution's backward
+    /// (the same sums in another order; `Conv2D.routedPool`). `overwriteGradients:
     /// false` zeroes every activation gradient and lets every backward add
     /// into it (likewise; `InputGradientOverwriting`). `scratch`: another
     /// network's layer scratch, to share
@@ -101,7 +103,7 @@ public final class Network {
     /// training.
     public init(model: Model, maxBatch: Int, parameters: FloatBuffer, gradients: FloatBuffer?, seed: UInt64,
                 fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = true, chainWinograd: Bool = true,
-                foldPools: Bool = true, overwriteGradients: Bool = true,
+                foldPools: Bool = true, overwriteGradients: Bool = true, routePoolGradients: Bool = true,
                 scratch: LayerScratch? = nil,
                 precision: ComputePrecision = .fp32, batchGradients: BatchWeightGradients? = nil,
                 inferenceWeights: InferenceWeights? = nil) {
@@ -120,8 +122,8 @@ public final class Network {
         context = StepContext(seed: seed, maxBatch: maxBatch, scratch: scratch, precision: precision)
         // Before any layer plans (scratch sizes depend on the algorithms).
         for case let layer as PrecisionSelectable in model.layers { layer.precision = precision }
-        scratchFloats = model.scratchFloats(maxBatch: maxBatch)
-        context.scratch.reserve(scratchFloats)
+        let layerScratch = model.scratchFloats(maxBatch: maxBatch)
+        context.scratch.reserve(layerScratch)
         input = FloatBuffer(count: maxBatch * model.inputShape.count)
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
@@ -156,12 +158,27 @@ public final class Network {
         }
         for case let conv as Conv2D in layers {
             conv.outputPlanes = nil; conv.inputPlanesStride = nil; conv.foldedPool = nil; conv.readerMasksGradient = false
+            conv.routedPool = nil
         }
+        var routed: [(conv: Int, pool: Int)] = []
         for (p, masks) in plan.poolMasks.enumerated() {
             guard let pool = layers[p] as? MaxPool2D else { continue }
             pool.masksRectifiedInput = masks
-            if masks, let conv = layers[plan.owner[model.inputs[p][0]]] as? Conv2D { conv.readerMasksGradient = true }
+            pool.gradientRouted = false
+            guard masks else { continue }
+            let j = plan.owner[model.inputs[p][0]]
+            guard let conv = layers[j] as? Conv2D else { continue }
+            conv.readerMasksGradient = true
+            // The pool's gradient goes straight to the weights where nothing
+            // wants the convolution's input gradient (it reads the model input).
+            guard routePoolGradients, gradients != nil, model.inputs[j][0] < 0, conv.poolRoutable else { continue }
+            pool.gradientRouted = true
+            routed.append((j, p))
         }
+        scratchFloats = routed.reduce(layerScratch) {
+            max($0, (layers[$1.conv] as! Conv2D).routedScratchFloats(pool: layers[$1.pool] as! MaxPool2D))
+        }
+        context.scratch.reserve(scratchFloats)
         for (j, p) in plan.foldedPool.enumerated() {
             guard let p, let conv = layers[j] as? Conv2D else { continue }
             conv.foldedPool = (layers[p] as! MaxPool2D)
@@ -184,6 +201,8 @@ public final class Network {
             }
             writer.overwritesInputGradient = overwrites
         }
+        // A routed convolution's output gradient is never written or read.
+        for (j, _) in routed { for i in zeroing.indices { zeroing[i].removeAll { $0 == j } } }
         zeroBefore = zeroing
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)
@@ -208,6 +227,10 @@ public final class Network {
                 TensorPort(values: UnsafePointer(valuePointer(j)), gradients: gradientPointer(j),
                            sampleStride: j < 0 ? model.inputShape.count : sampleStride[j], inPlace: j >= 0 && plan.inPlaceIn[j] == i)
             })
+        }
+        for (j, p) in routed {
+            (layers[j] as! Conv2D).routedPool = PoolRoute(pool: layers[p] as! MaxPool2D, values: UnsafePointer(valuePointer(p)),
+                                                          gradients: UnsafePointer(gradientPointer(p)!), sampleStride: sampleStride[p])
         }
         for (i, layer) in layers.enumerated() {
             guard let conv = layer as? Conv2D else { continue }
