@@ -339,3 +339,47 @@ func noAllocationInVectorLayerSteps() throws {
     #expect(model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() } == vectorLayerAlgorithms)
     try expectNoAllocationInSteps(config, workers: 2, session: 177)
 }
+
+/// A first convolution of 32 filters whose max pool's gradient goes straight
+/// to its weight gradient (`Conv2D.routedPool`; `Conv2D.routedFilters`):
+/// overlapping 3x3/2 windows with padding, shards of 2.
+let routedPoolConfig = """
+name: routed-pool
+seed: 13
+data: {dataset: synthetic, synthetic_count: 64, synthetic_classes: 4}
+model:
+  input: [3, 12, 12]
+  layers:
+    - {type: conv2d, filters: 32, kernel: 5, padding: 2}
+    - {type: relu}
+    - {type: maxpool, kernel: 3, stride: 2, padding: 1}
+    - {type: flatten}
+    - {type: dense, units: 4}
+train:
+  epochs: 2
+  batch: 16
+  optimizer: {lr: 0.05, momentum: 0.9}
+runtime: {shard: 2}
+"""
+
+@Test("a pool's gradient routed to the first convolution: bitwise identical weights for 1, 2, 4 and 3 dynamic workers, and no allocation in steps")
+func routedPoolBitwiseAcrossWorkerCounts() throws {
+    var weights: [[Float]] = []
+    for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, result) = try train(routedPoolConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"],
+                                          workers: workers, in: dir)
+        #expect(result.steps == 8)
+        weights.append(trainer.parameters.array)
+    }
+    for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
+    // Not vacuous: the training network routes the pool's gradient.
+    let config = try RunConfig.parse(yaml: routedPoolConfig, file: "routed.yaml")
+    let model = try config.model.build(classes: 4)
+    let network = Network(model: model, maxBatch: 2, parameters: FloatBuffer(count: model.layout.totalCount),
+                          gradients: FloatBuffer(count: model.layout.totalCount), seed: 1)
+    #expect((network.model.layers[2] as? MaxPool2D)?.gradientRouted == true)
+    let stepping = try RunConfig.parse(yaml: routedPoolConfig, file: "routed.yaml", overrides: ["runtime.bind=none", "train.epochs=20"])
+    try expectNoAllocationInSteps(stepping, workers: 2, session: 977)
+}

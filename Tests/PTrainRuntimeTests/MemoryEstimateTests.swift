@@ -59,7 +59,8 @@ func memoryEstimateParts() throws {
 @Test("a network allocates exactly the activation and scratch bytes its footprint announces",
       arguments: [true, false])
 func footprintMatchesNetwork(_ training: Bool) throws {
-    for yaml in [smallConfig, tinyConfig, resumableConfig] {
+    // routedPoolConfig: a routed pool's patches in the scratch, its convolution's gradient in no buffer.
+    for yaml in [smallConfig, tinyConfig, resumableConfig, routedPoolConfig] {
         let config = try RunConfig.parse(yaml: yaml, file: "config.yaml")
         let model = try config.model.build()
         let p = FloatBuffer(count: model.layout.totalCount)

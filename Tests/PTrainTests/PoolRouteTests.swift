@@ -39,13 +39,14 @@ func poolGradientRoutedToTheFirstConvolution() throws {
     model.layout.initialize(params, seed: 5)
     let batch = 4
     let x = testValues(batch * model.inputShape.count, seed: 29)
-    var results: [(output: [Float], gradients: [Float], routed: [String])] = []
+    var results: [(output: [Float], gradients: [Float], routed: [String], gradientFloats: Int)] = []
     for route in [true, false] {
         let grads = FloatBuffer(count: model.layout.totalCount)
         let net = Network(model: try buildGraph(yaml), maxBatch: batch, parameters: params, gradients: grads, seed: 1,
                           routePoolGradients: route)
         let output = secondTrainingPass(net, x, batch: batch, gradients: grads)
-        results.append((output, grads.array, net.model.layers.compactMap { ($0 as? MaxPool2D)?.gradientRouted == true ? $0.name : nil }))
+        results.append((output, grads.array, net.model.layers.compactMap { ($0 as? MaxPool2D)?.gradientRouted == true ? $0.name : nil },
+                        net.storedGradientFloatsPerSample))
     }
     #expect(results[0].routed == ["p0"])
     // Fewer filters than `Conv2D.routedFilters` (the pool-mask model's c0: 8): the pool scatters.
@@ -55,6 +56,9 @@ func poolGradientRoutedToTheFirstConvolution() throws {
     #expect(fewNet.model.layers.allSatisfy { ($0 as? MaxPool2D)?.gradientRouted != true })
     #expect((fewNet.model.layers[2] as? MaxPool2D)?.masksRectifiedInput == true)
     #expect(results[1].routed.isEmpty)
+    // c0's output gradient takes no buffer when routed: the scattered plan's
+    // largest (32 x 12 x 12 per sample), which c1's (4 x 6 x 6) shares, goes.
+    #expect(results[1].gradientFloats - results[0].gradientFloats == 32 * 12 * 12 - 4 * 6 * 6)
     #expect(results[0].output == results[1].output)
     let (routed, scattered) = (results[0].gradients, results[1].gradients)
     let worst = zip(routed, scattered).map { abs($0 - $1) / max(1e-3, abs($1)) }.max() ?? .infinity

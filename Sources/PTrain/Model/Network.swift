@@ -128,7 +128,8 @@ public final class Network {
         labels = Int32Buffer(count: maxBatch)
         let layers = model.layers, n = layers.count
         let plan = StoragePlan(model: model, fuseReLU: fuseReLU, inPlaceJoins: inPlaceJoins,
-                               foldNorms: gradients == nil && foldNorms, chainWinograd: chainWinograd, foldPools: foldPools)
+                               foldNorms: gradients == nil && foldNorms, chainWinograd: chainWinograd, foldPools: foldPools,
+                               routePools: gradients != nil && routePoolGradients)
         owner = plan.owner; offset = plan.offset; sampleStride = plan.sampleStride; skipped = plan.skipped
         fusedReLUs = layers.indices.filter { plan.skipped[$0] && layers[$0] is ReLU }.map { layers[$0].name }
         if gradients == nil {
@@ -160,24 +161,15 @@ public final class Network {
             conv.outputPlanes = nil; conv.inputPlanesStride = nil; conv.foldedPool = nil; conv.readerMasksGradient = false
             conv.routedPool = nil
         }
-        var routed: [(conv: Int, pool: Int)] = []
         for (p, masks) in plan.poolMasks.enumerated() {
             guard let pool = layers[p] as? MaxPool2D else { continue }
             pool.masksRectifiedInput = masks
             pool.gradientRouted = false
-            guard masks else { continue }
-            let j = plan.owner[model.inputs[p][0]]
-            guard let conv = layers[j] as? Conv2D else { continue }
-            conv.readerMasksGradient = true
-            // The pool's gradient goes straight to the weights where nothing
-            // wants the convolution's input gradient (it reads the model input).
-            guard routePoolGradients, gradients != nil, model.inputs[j][0] < 0, conv.poolRoutable else { continue }
-            pool.gradientRouted = true
-            routed.append((j, p))
+            if masks, let conv = layers[plan.owner[model.inputs[p][0]]] as? Conv2D { conv.readerMasksGradient = true }
         }
-        scratchFloats = routed.reduce(layerScratch) {
-            max($0, (layers[$1.conv] as! Conv2D).routedScratchFloats(pool: layers[$1.pool] as! MaxPool2D))
-        }
+        let routed = plan.routedPools
+        for (_, p) in routed { (layers[p] as! MaxPool2D).gradientRouted = true }
+        scratchFloats = max(layerScratch, plan.routedScratchFloats(model))
         context.scratch.reserve(scratchFloats)
         for (j, p) in plan.foldedPool.enumerated() {
             guard let p, let conv = layers[j] as? Conv2D else { continue }
@@ -201,8 +193,6 @@ public final class Network {
             }
             writer.overwritesInputGradient = overwrites
         }
-        // A routed convolution's output gradient is never written or read.
-        for (j, _) in routed { for i in zeroing.indices { zeroing[i].removeAll { $0 == j } } }
         zeroBefore = zeroing
         for (index, layer) in layers.enumerated() {
             layer.allocate(maxBatch: maxBatch)

@@ -6,7 +6,7 @@
 /// the buffers composite layers own (`Layer.ownedFloats`: a mixed edge's
 /// inner outputs);
 /// apart, the layer scratch it reserves (`LayerScratch`: im2col columns,
-/// padded planes, Winograd tiles), which networks may share.
+/// padded planes, Winograd tiles, a routed pool's patches), which networks may share.
 public struct NetworkFootprint: Sendable, Equatable {
     /// Bytes of the input, values and activation gradients (floats) and
     /// labels (Int32), 4 each.
@@ -16,13 +16,13 @@ public struct NetworkFootprint: Sendable, Equatable {
 
     public init(model: Model, maxBatch: Int, training: Bool) {
         // The plan the network builds: an inference network folds its batch norms.
-        let plan = StoragePlan(model: model, foldNorms: !training)
+        let plan = StoragePlan(model: model, foldNorms: !training, routePools: training)
         let slots = plan.slotSizes.reduce(0, +)
         let owned = model.layers.indices.filter { plan.owner[$0] == $0 && plan.valueHost[$0] == $0 }
             .reduce(0) { $0 + model.layers[$1].outputShape.count }
         let perSample = model.inputShape.count + (training ? owned + slots : slots)
         bytes = 4 * maxBatch * (perSample + 1)  // + 1: the label
             + 4 * model.layers.reduce(0) { $0 + $1.ownedFloats(maxBatch: maxBatch) }
-        scratchBytes = 4 * model.scratchFloats(maxBatch: maxBatch)
+        scratchBytes = 4 * max(model.scratchFloats(maxBatch: maxBatch), plan.routedScratchFloats(model))
     }
 }

@@ -59,6 +59,12 @@ struct StoragePlan {
     /// and j's backward does not (`Conv2D.readerMasksGradient`): one pass
     /// less over j's full-size output gradient.
     var poolMasks: [Bool]
+    /// `routedPool[j]`: in a training network (`routePools`), the masking
+    /// pool p whose gradient convolution j takes straight into its weight
+    /// gradient (`Conv2D.routedPool`): j reads the model input (no input
+    /// gradient is wanted) and `Conv2D.poolRoutable`. j's output gradient is
+    /// never written or read: it takes no buffer space and is never zeroed.
+    var routedPool: [Int?]
     /// Owners whose gradient buffer must be zeroed before layer i's backward:
     /// the backward of the last reader of any node the buffer holds.
     var zeroBefore: [[Int]]
@@ -96,8 +102,9 @@ struct StoragePlan {
     /// into the convolutions before them.
     /// `chainWinograd` (with `foldNorms`) finds `planesFor`, `foldPools`
     /// (with `foldNorms`) `foldedPool`.
+    /// `routePools` (training networks) finds `routedPool`.
     init(model: Model, fuseReLU: Bool = true, inPlaceJoins: Bool = true, foldNorms: Bool = false, chainWinograd: Bool = true,
-         foldPools: Bool = true) {
+         foldPools: Bool = true, routePools: Bool = false) {
         let layers = model.layers, n = layers.count
         var readers = [[Int]](repeating: [], count: n)
         for (i, sources) in model.inputs.enumerated() { for j in sources where j >= 0 { readers[j].append(i) } }
@@ -233,10 +240,16 @@ struct StoragePlan {
             guard !members.contains(n - 1), outside == [p] else { continue }
             poolMasks[p] = true
         }
+        routedPool = [Int?](repeating: nil, count: n)
+        for p in 0..<n where routePools && poolMasks[p] {
+            let j = owner[model.inputs[p][0]]
+            guard model.inputs[j][0] < 0, let conv = layers[j] as? Conv2D, conv.poolRoutable else { continue }
+            routedPool[j] = p
+        }
         zeroBefore = [[Int]](repeating: [], count: n)
         var lastReader = [Int](repeating: -1, count: n)  // per owner
         for j in 0..<n { lastReader[owner[j]] = max(lastReader[owner[j]], readers[j].max() ?? -1) }
-        for r in 0..<n where owner[r] == r && lastReader[r] >= 0 { zeroBefore[lastReader[r]].append(r) }
+        for r in 0..<n where owner[r] == r && lastReader[r] >= 0 && routedPool[r] == nil { zeroBefore[lastReader[r]].append(r) }
         overwritable = [[Int]](repeating: [], count: n)
         let placed = owner  // (the filter's closure must not capture self before it is initialised)
         for r in 0..<n where owner[r] == r && lastReader[r] >= 0 && !skipped[lastReader[r]] {
@@ -262,7 +275,7 @@ struct StoragePlan {
         var sizes: [Int] = []
         var freeBelow: [Int] = []  // per buffer: the occupant's lo (free for intervals with hi < lo)
         for r in owners.sorted(by: { live[$0]!.hi > live[$1]!.hi || (live[$0]!.hi == live[$1]!.hi && $0 > $1) }) {
-            let interval = live[r]!, size = storedFloats[r]
+            let interval = live[r]!, size = routedPool[r] == nil ? storedFloats[r] : 0
             // Best fit among free buffers: the smallest one already large enough, else the largest.
             let free = freeBelow.indices.filter { interval.hi < freeBelow[$0] }
             let slot = free.filter { sizes[$0] >= size }.min { sizes[$0] < sizes[$1] } ?? free.max { sizes[$0] < sizes[$1] }
@@ -278,6 +291,14 @@ struct StoragePlan {
         }
         sharedSlot = assigned
         slotSizes = sizes
+    }
+
+    /// The (convolution, pool) pairs of `routedPool`.
+    var routedPools: [(conv: Int, pool: Int)] { routedPool.indices.compactMap { j in routedPool[j].map { (j, $0) } } }
+
+    /// The scratch floats the routed weight gradients need (0: none routed).
+    func routedScratchFloats(_ model: Model) -> Int {
+        routedPools.map { (model.layers[$0.conv] as! Conv2D).routedScratchFloats(pool: model.layers[$0.pool] as! MaxPool2D) }.max() ?? 0
     }
 
     /// The nodes stored as owner j (`members`: j, its folded norm, fused
