@@ -45,6 +45,9 @@ func poolGradientRoutedToTheFirstConvolution() throws {
         let net = Network(model: try buildGraph(yaml), maxBatch: batch, parameters: params, gradients: grads, seed: 1,
                           routePoolGradients: route)
         let output = secondTrainingPass(net, x, batch: batch, gradients: grads)
+        // The per-layer table names the routed weight gradient.
+        let names = (net.model.layers[0] as! Conv2D).algorithmNames(inputGradient: false)
+        #expect(names.hasSuffix(" / pool argmax") == route, "\(names)")
         results.append((output, grads.array, net.model.layers.compactMap { ($0 as? MaxPool2D)?.gradientRouted == true ? $0.name : nil },
                         net.storedGradientFloatsPerSample))
     }

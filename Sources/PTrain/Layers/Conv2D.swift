@@ -80,10 +80,12 @@ public final class Conv2D: StridedOutputLayer, ReLUFusable, PrecisionSelectable,
     /// The algorithms of the forward pass, the input gradient and the
     /// weight gradient, by name: one name when all three agree, else the
     /// three joined by " / ", the input gradient's "none" when the layer
-    /// reads the model input (`ptrain bench`'s per-layer table).
+    /// reads the model input, the weight gradient's "pool argmax" when it
+    /// is routed from a pool (`routedPool`; `ptrain bench`'s per-layer table).
     public func algorithmNames(inputGradient: Bool = true) -> String {
         let chosen = algorithms
-        let names = [chosen.forward.name, inputGradient ? chosen.inputGradient.name : "none", chosen.weightGradient.name]
+        let names = [chosen.forward.name, inputGradient ? chosen.inputGradient.name : "none",
+                     routedPool == nil ? chosen.weightGradient.name : "pool argmax"]
         return Set(names).count == 1 ? names[0] : names.joined(separator: " / ")
     }
     /// Floats between the forward pass's input samples: the planes' or NCHW's.
