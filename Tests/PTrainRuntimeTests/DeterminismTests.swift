@@ -232,6 +232,21 @@ func participationChangesDoNotAllocate() {
     #expect(benched?.description == "worker 1 sits out: the others waited 60% of the time for it (is its core busy?); results are unchanged")
 }
 
+/// The trained weights of `yaml` (8 steps) on 1, 2 and 4 static workers and
+/// 3 dynamic ones, unbound; `check` looks at each run's trainer.
+func weightsAcrossWorkerCounts(_ yaml: String, overrides: [String] = [],
+                               check: (Trainer) -> Void = { _ in }) throws -> [[Float]] {
+    try [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")].map { workers, schedule in
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (trainer, result) = try train(yaml, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"] + overrides,
+                                          workers: workers, in: dir)
+        #expect(result.steps == 8)
+        check(trainer)
+        return trainer.parameters.array
+    }
+}
+
 /// Winograd layers on both tile sizes: a "same" 5x5 (F(4x4, 5x5), 8x8 tiles,
 /// blocks of several images) and a 3x3 (F(4x4, 3x3)) over 16 channels.
 let winogradConfig = """
@@ -260,16 +275,7 @@ func winogradBitwiseAcrossWorkerCounts() throws {
     let precisions = BF16Support.available ? ["fp32", "bf16"] : ["fp32"]
     var byPrecision: [[Float]] = []
     for precision in precisions {
-        var weights: [[Float]] = []
-        for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
-            let dir = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: dir) }
-            let (trainer, result) = try train(winogradConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)",
-                                                                          "runtime.precision=\(precision)"],
-                                              workers: workers, in: dir)
-            #expect(result.steps == 8)
-            weights.append(trainer.parameters.array)
-        }
+        let weights = try weightsAcrossWorkerCounts(winogradConfig, overrides: ["runtime.precision=\(precision)"])
         for i in 1..<weights.count { #expect(weights[0] == weights[i], "\(precision): run \(i) differs from 1 worker") }
         byPrecision.append(weights[0])
     }
@@ -318,16 +324,9 @@ let vectorLayerAlgorithms = ["taps / image lanes / image lanes", "filter vectors
 
 @Test("filter-vector and image-lane layers give bitwise identical weights for 1, 2, 4 and 3 dynamic workers")
 func filterVectorBitwiseAcrossWorkerCounts() throws {
-    var weights: [[Float]] = []
-    for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (trainer, result) = try train(vectorLayersConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"],
-                                          workers: workers, in: dir)
-        #expect(result.steps == 8)
+    let weights = try weightsAcrossWorkerCounts(vectorLayersConfig) { trainer in
         // Not vacuous: the convolutions run the vector kernels.
         #expect(trainer.model.layers.compactMap { ($0 as? Conv2D)?.algorithmNames() } == vectorLayerAlgorithms)
-        weights.append(trainer.parameters.array)
     }
     for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
 }
@@ -364,15 +363,7 @@ runtime: {shard: 2}
 
 @Test("a pool's gradient routed to the first convolution: bitwise identical weights for 1, 2, 4 and 3 dynamic workers, and no allocation in steps")
 func routedPoolBitwiseAcrossWorkerCounts() throws {
-    var weights: [[Float]] = []
-    for (workers, schedule) in [(1, "static"), (2, "static"), (4, "static"), (3, "dynamic")] {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (trainer, result) = try train(routedPoolConfig, overrides: ["runtime.bind=none", "runtime.schedule=\(schedule)"],
-                                          workers: workers, in: dir)
-        #expect(result.steps == 8)
-        weights.append(trainer.parameters.array)
-    }
+    let weights = try weightsAcrossWorkerCounts(routedPoolConfig)
     for i in 1..<weights.count { #expect(weights[0] == weights[i], "run \(i) differs from 1 worker") }
     // Not vacuous: the training network routes the pool's gradient.
     let config = try RunConfig.parse(yaml: routedPoolConfig, file: "routed.yaml")

@@ -22,6 +22,15 @@ let poolRouteModel = """
     - {type: dense, units: 3}
 """
 
+/// The route model's config, a model of it and its initialised weights.
+private func poolRouteSetup() throws -> (yaml: String, model: Model, parameters: FloatBuffer) {
+    let yaml = graphConfig(poolRouteModel, input: "[3, 12, 12]")
+    let model = try buildGraph(yaml)
+    let params = FloatBuffer(count: model.layout.totalCount)
+    model.layout.initialize(params, seed: 5)
+    return (yaml, model, params)
+}
+
 /// The summed loss of one forward pass (labels `i % 3`).
 private func summedLoss(_ net: Network, _ x: [Float], batch: Int) -> Double {
     net.input.pointer.update(from: x, count: x.count)
@@ -33,10 +42,7 @@ private func summedLoss(_ net: Network, _ x: [Float], batch: Int) -> Double {
 
 @Test("the first convolution's weight gradient through its pool's argmax: the scattered path's within rounding, only where nothing wants its input gradient")
 func poolGradientRoutedToTheFirstConvolution() throws {
-    let yaml = graphConfig(poolRouteModel, input: "[3, 12, 12]")
-    let model = try buildGraph(yaml)
-    let params = FloatBuffer(count: model.layout.totalCount)
-    model.layout.initialize(params, seed: 5)
+    let (yaml, model, params) = try poolRouteSetup()
     let batch = 4
     let x = testValues(batch * model.inputShape.count, seed: 29)
     var results: [(output: [Float], gradients: [Float], routed: [String], gradientFloats: Int)] = []
@@ -72,10 +78,7 @@ func poolGradientRoutedToTheFirstConvolution() throws {
 
 @Test("the routed weight gradient matches central finite differences of the loss")
 func routedPoolGradientFiniteDifferences() throws {
-    let yaml = graphConfig(poolRouteModel, input: "[3, 12, 12]")
-    let model = try buildGraph(yaml)
-    let params = FloatBuffer(count: model.layout.totalCount)
-    model.layout.initialize(params, seed: 5)
+    let (_, model, params) = try poolRouteSetup()
     let batch = 2
     let x = testValues(batch * model.inputShape.count, seed: 31)
     // c0's biases lifted so that few outputs sit near the relu's kink and
