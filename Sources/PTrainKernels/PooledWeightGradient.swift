@@ -50,7 +50,8 @@ public func pooledWeightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ 
     let windows = pool.outH * pool.outW, k = layout.patch
     let padded = scratch, patches = scratch + layout.paddedFloats
     let gains = patches + layout.patchFloats
-    let offsets = UnsafeMutableRawPointer(gains + roundedWindows(pool)).bindMemory(to: Int32.self, capacity: roundedWindows(pool))
+    // Int32 offsets in the float scratch, through raw loads and stores (no rebinding).
+    let offsets = UnsafeMutableRawPointer(gains + roundedWindows(pool))
     for n in 0..<batch {
         layout.pad(x + n * inputStride, into: padded)
         layout.gatherPatches(padded, into: patches)
@@ -97,7 +98,7 @@ public func pooledWeightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ 
 @inline(__always)
 private func windowTerms(windows: Int, gradients g: UnsafePointer<Float>, pooled y: UnsafePointer<Float>,
                          argmax at: UnsafePointer<Int32>, pitch: Int, gains: UnsafeMutablePointer<Float>,
-                         offsets: UnsafeMutablePointer<Int32>) {
+                         offsets: UnsafeMutableRawPointer) {
     var q = 0
     let zero = SIMD16<Float>(), none = SIMD16<Int32>(repeating: 0), step = SIMD16<Int32>(repeating: Int32(pitch))
     while q + 16 <= windows {
@@ -106,13 +107,13 @@ private func windowTerms(windows: Int, gradients g: UnsafePointer<Float>, pooled
         let av = UnsafeRawPointer(at + q).loadUnaligned(as: SIMD16<Int32>.self)
         let passes = (yv .> zero) .& (av .>= none)
         UnsafeMutableRawPointer(gains + q).storeBytes(of: zero.replacing(with: gv, where: passes), as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(offsets + q).storeBytes(of: none.replacing(with: av &* step, where: passes), as: SIMD16<Int32>.self)
+        offsets.storeBytes(of: none.replacing(with: av &* step, where: passes), toByteOffset: 4 * q, as: SIMD16<Int32>.self)
         q += 16
     }
     while q < windows {
         let passes = y[q] > 0 && at[q] >= 0
         gains[q] = passes ? g[q] : 0
-        offsets[q] = passes ? at[q] &* Int32(pitch) : 0
+        offsets.storeBytes(of: passes ? at[q] &* Int32(pitch) : 0, toByteOffset: 4 * q, as: Int32.self)
         q += 1
     }
 }
@@ -132,11 +133,12 @@ private enum Six: VectorCount { static var count: Int { 6 } }
 /// pairs, each into its own accumulators (two FMA chains per vector: one
 /// chain's latency would bound the loop), added at the end.
 @inline(__always)
-private func sweep<N: VectorCount>(_: N.Type, windows: Int, gains: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+private func sweep<N: VectorCount>(_: N.Type, windows: Int, gains: UnsafePointer<Float>, offsets: UnsafeRawPointer,
                                    patches: UnsafePointer<Float>) -> SIMD16x6 {
     var a = SIMD16x6(), b = SIMD16x6()
     @inline(__always) func add(_ sums: inout SIMD16x6, _ q: Int) {
-        let s = SIMD16<Float>(repeating: gains[q]), r = UnsafeRawPointer(patches + Int(offsets[q]))
+        let s = SIMD16<Float>(repeating: gains[q])
+        let r = UnsafeRawPointer(patches + Int(offsets.load(fromByteOffset: 4 * q, as: Int32.self)))
         @inline(__always) func patch(_ i: Int) -> SIMD16<Float> { r.loadUnaligned(fromByteOffset: 64 * i, as: SIMD16<Float>.self) }
         sums.v0 = sums.v0.addingProduct(s, patch(0))
         if N.count > 1 { sums.v1 = sums.v1.addingProduct(s, patch(1)) }
