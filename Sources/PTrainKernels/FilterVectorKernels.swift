@@ -25,32 +25,15 @@
 // block a pixel or tap falls in.
 //
 // The `count` and `rows x kernelW` of a block are constants in each
-// specialisation (`BlockCount`, the `switch`es below): LLVM then keeps every
+// specialisation (`StaticCount`, the `switch`es below): LLVM then keeps every
 // accumulator in a register. An accumulator array, even a fixed-size
 // `InlineArray`, was stored to the stack after every FMA (measured 44
 // against 114 GFLOP/s on LeNet's conv2).
 
 typealias FilterVector = SIMD16<Float>
 
-/// A block size as a type: each kernel is a generic function specialised per
-/// size, so its block size is a constant and its guards fold away. (An
-/// always-inlined function called with literals was not inlined: the
-/// specialisations came out as one function with a runtime size.)
-private protocol BlockCount { static var value: Int { get } }
-private enum Count1: BlockCount { static var value: Int { 1 } }
-private enum Count2: BlockCount { static var value: Int { 2 } }
-private enum Count3: BlockCount { static var value: Int { 3 } }
-private enum Count4: BlockCount { static var value: Int { 4 } }
-private enum Count5: BlockCount { static var value: Int { 5 } }
-private enum Count6: BlockCount { static var value: Int { 6 } }
-private enum Count7: BlockCount { static var value: Int { 7 } }
-private enum Count8: BlockCount { static var value: Int { 8 } }
-private enum Count9: BlockCount { static var value: Int { 9 } }
-private enum Count10: BlockCount { static var value: Int { 10 } }
-private enum Count11: BlockCount { static var value: Int { 11 } }
-private enum Count12: BlockCount { static var value: Int { 12 } }
 /// A kernel width known only at run time (`kernelW`).
-private enum AnyWidth: BlockCount { static var value: Int { 0 } }
+private enum AnyWidth: StaticCount { static var value: Int { 0 } }
 
 /// Output pixels per forward block at most (12 accumulators, the weight
 /// vector and broadcast temporaries fit the 32 vector registers).
@@ -81,7 +64,7 @@ func filterVectorForward(_ block: FilterVectorBlock, count: Int) {
     }
 }
 
-private func filterVectorForward<KW: BlockCount>(_ b: FilterVectorBlock, count: Int, width: KW.Type) {
+private func filterVectorForward<KW: StaticCount>(_ b: FilterVectorBlock, count: Int, width: KW.Type) {
     switch count {
     case 1: filterVectorForwardBody(b, Count1.self, KW.self)
     case 2: filterVectorForwardBody(b, Count2.self, KW.self)
@@ -100,7 +83,7 @@ private func filterVectorForward<KW: BlockCount>(_ b: FilterVectorBlock, count: 
 }
 
 @inline(never)
-private func filterVectorForwardBody<N: BlockCount, KW: BlockCount>(_ b: FilterVectorBlock, _: N.Type, _: KW.Type) {
+private func filterVectorForwardBody<N: StaticCount, KW: StaticCount>(_ b: FilterVectorBlock, _: N.Type, _: KW.Type) {
     let n = N.value, kw = KW.value == 0 ? b.kernelW : KW.value
     var a0 = FilterVector(), a1 = FilterVector(), a2 = FilterVector(), a3 = FilterVector()
     var a4 = FilterVector(), a5 = FilterVector(), a6 = FilterVector(), a7 = FilterVector()
@@ -192,7 +175,7 @@ func filterVectorGradientBlock(rows: Int, kernelW: Int, x: UnsafePointer<Float>,
 }
 
 @inline(never)
-private func filterVectorGradientBody<R: BlockCount, KW: BlockCount>(_: R.Type, _: KW.Type, x: UnsafePointer<Float>, rowPitch: Int,
+private func filterVectorGradientBody<R: StaticCount, KW: StaticCount>(_: R.Type, _: KW.Type, x: UnsafePointer<Float>, rowPitch: Int,
                                                                       dy: UnsafePointer<Float>, pixelStride: Int, outH: Int,
                                                                       outW: Int, into sums: UnsafeMutablePointer<Float>) {
     let kw = KW.value, n = R.value * kw

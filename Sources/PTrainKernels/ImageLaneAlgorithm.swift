@@ -226,23 +226,16 @@ struct ImageLaneBlock {
     let out: UnsafeMutablePointer<Float>, outPlaneFloats: Int
 }
 
-private protocol LaneChannels { static var value: Int { get } }
-private enum LaneOne: LaneChannels { static var value: Int { 1 } }
-private enum LaneTwo: LaneChannels { static var value: Int { 2 } }
-private enum LaneThree: LaneChannels { static var value: Int { 3 } }
-private enum LaneFour: LaneChannels { static var value: Int { 4 } }
-private enum LaneFive: LaneChannels { static var value: Int { 5 } }
-private enum LaneSix: LaneChannels { static var value: Int { 6 } }
 
 @inline(never)
 func imageLaneBlock(_ b: ImageLaneBlock, channels: Int) {
     switch channels {
-    case 1: imageLaneBody(b, LaneOne.self)
-    case 2: imageLaneBody(b, LaneTwo.self)
-    case 3: imageLaneBody(b, LaneThree.self)
-    case 4: imageLaneBody(b, LaneFour.self)
-    case 5: imageLaneBody(b, LaneFive.self)
-    case 6: imageLaneBody(b, LaneSix.self)
+    case 1: imageLaneBody(b, Count1.self)
+    case 2: imageLaneBody(b, Count2.self)
+    case 3: imageLaneBody(b, Count3.self)
+    case 4: imageLaneBody(b, Count4.self)
+    case 5: imageLaneBody(b, Count5.self)
+    case 6: imageLaneBody(b, Count6.self)
     default: preconditionFailure("no image-lane block of \(channels) channels")
     }
 }
@@ -264,7 +257,7 @@ private struct LaneQuad {
 /// Each sum runs over the source planes, then the kernel rows, then the
 /// kernel columns, in order.
 @inline(never)
-private func imageLaneBody<C: LaneChannels>(_ b: ImageLaneBlock, _: C.Type) {
+private func imageLaneBody<C: StaticCount>(_ b: ImageLaneBlock, _: C.Type) {
     let cb = C.value, stride = b.weightStride
     var a0 = LaneQuad(), a1 = LaneQuad(), a2 = LaneQuad(), a3 = LaneQuad(), a4 = LaneQuad(), a5 = LaneQuad()
     for s in 0..<b.planes {

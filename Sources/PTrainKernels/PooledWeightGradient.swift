@@ -69,12 +69,12 @@ public func pooledWeightGradient(_ x: UnsafePointer<Float>, inputStride: Int, _ 
                 let count = min(6, layout.vectors - v0)
                 let from = patches + v0 * 16
                 let sums = switch count {
-                case 1: sweep(One.self, windows: windows, gains: gains, offsets: offsets, patches: from)
-                case 2: sweep(Two.self, windows: windows, gains: gains, offsets: offsets, patches: from)
-                case 3: sweep(Three.self, windows: windows, gains: gains, offsets: offsets, patches: from)
-                case 4: sweep(Four.self, windows: windows, gains: gains, offsets: offsets, patches: from)
-                case 5: sweep(Five.self, windows: windows, gains: gains, offsets: offsets, patches: from)
-                default: sweep(Six.self, windows: windows, gains: gains, offsets: offsets, patches: from)
+                case 1: sweep(Count1.self, windows: windows, gains: gains, offsets: offsets, patches: from)
+                case 2: sweep(Count2.self, windows: windows, gains: gains, offsets: offsets, patches: from)
+                case 3: sweep(Count3.self, windows: windows, gains: gains, offsets: offsets, patches: from)
+                case 4: sweep(Count4.self, windows: windows, gains: gains, offsets: offsets, patches: from)
+                case 5: sweep(Count5.self, windows: windows, gains: gains, offsets: offsets, patches: from)
+                default: sweep(Count6.self, windows: windows, gains: gains, offsets: offsets, patches: from)
                 }
                 for i in 0..<count {
                     let lo = (v0 + i) * 16
@@ -118,22 +118,13 @@ private func windowTerms(windows: Int, gradients g: UnsafePointer<Float>, pooled
     }
 }
 
-/// How many vectors of the patch a sweep sums: a type, so that each count
-/// gets a sweep of its own with no per-window tests of it.
-private protocol VectorCount { static var count: Int { get } }
-private enum One: VectorCount { static var count: Int { 1 } }
-private enum Two: VectorCount { static var count: Int { 2 } }
-private enum Three: VectorCount { static var count: Int { 3 } }
-private enum Four: VectorCount { static var count: Int { 4 } }
-private enum Five: VectorCount { static var count: Int { 5 } }
-private enum Six: VectorCount { static var count: Int { 6 } }
-
 /// `sum over windows q of gains[q] * patch row at offsets[q]`, vectors
-/// v < N.count of it from `patches` on: one plane of the pool. Windows go in
-/// pairs, each into its own accumulators (two FMA chains per vector: one
-/// chain's latency would bound the loop), added at the end.
+/// v < N.value of it from `patches` on: one plane of the pool (one
+/// specialisation per vector count, `StaticCount`: no per-window tests of
+/// it). Windows go in pairs, each into its own accumulators (two FMA chains
+/// per vector: one chain's latency would bound the loop), added at the end.
 @inline(__always)
-private func sweep<N: VectorCount>(_: N.Type, windows: Int, gains: UnsafePointer<Float>, offsets: UnsafeRawPointer,
+private func sweep<N: StaticCount>(_: N.Type, windows: Int, gains: UnsafePointer<Float>, offsets: UnsafeRawPointer,
                                    patches: UnsafePointer<Float>) -> SIMD16x6 {
     var a = SIMD16x6(), b = SIMD16x6()
     @inline(__always) func add(_ sums: inout SIMD16x6, _ q: Int) {
@@ -141,11 +132,11 @@ private func sweep<N: VectorCount>(_: N.Type, windows: Int, gains: UnsafePointer
         let r = UnsafeRawPointer(patches + Int(offsets.load(fromByteOffset: 4 * q, as: Int32.self)))
         @inline(__always) func patch(_ i: Int) -> SIMD16<Float> { r.loadUnaligned(fromByteOffset: 64 * i, as: SIMD16<Float>.self) }
         sums.v0 = sums.v0.addingProduct(s, patch(0))
-        if N.count > 1 { sums.v1 = sums.v1.addingProduct(s, patch(1)) }
-        if N.count > 2 { sums.v2 = sums.v2.addingProduct(s, patch(2)) }
-        if N.count > 3 { sums.v3 = sums.v3.addingProduct(s, patch(3)) }
-        if N.count > 4 { sums.v4 = sums.v4.addingProduct(s, patch(4)) }
-        if N.count > 5 { sums.v5 = sums.v5.addingProduct(s, patch(5)) }
+        if N.value > 1 { sums.v1 = sums.v1.addingProduct(s, patch(1)) }
+        if N.value > 2 { sums.v2 = sums.v2.addingProduct(s, patch(2)) }
+        if N.value > 3 { sums.v3 = sums.v3.addingProduct(s, patch(3)) }
+        if N.value > 4 { sums.v4 = sums.v4.addingProduct(s, patch(4)) }
+        if N.value > 5 { sums.v5 = sums.v5.addingProduct(s, patch(5)) }
     }
     var q = 0
     while q + 2 <= windows {
